@@ -1,0 +1,50 @@
+"""Callback data of every inline button. Buttons carry ids only; handlers re-check them,
+because a button press can be stale (an old message) or forged (any client can send any data)."""
+
+from __future__ import annotations
+
+from aiogram.filters.callback_data import CallbackData
+
+
+class PickPage(CallbackData, prefix="pg"):
+    """Paging or going back in a pick list: level is community, compound or building."""
+
+    level: str
+    parent: int = 0
+    page: int = 0
+
+
+class PickCommunity(CallbackData, prefix="oc"):
+    community: int
+
+
+class PickCompound(CallbackData, prefix="op"):
+    community: int
+    compound: int
+
+
+class PickBuilding(CallbackData, prefix="ob"):
+    community: int
+    compound: int
+    building: int
+
+
+class NearestBuilding(CallbackData, prefix="on"):
+    building: int
+
+
+class ChangeHome(CallbackData, prefix="ch"):
+    pass
+
+
+class SetLanguage(CallbackData, prefix="lg"):
+    lang: str
+
+
+class InviteRole(CallbackData, prefix="ir"):
+    role: str
+    community: int = 0
+
+
+class InviteGrid(CallbackData, prefix="ig"):
+    grid: int

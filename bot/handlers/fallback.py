@@ -1,0 +1,31 @@
+"""Whatever no other handler took: a hint, never silence."""
+
+from __future__ import annotations
+
+from aiogram import Router
+from aiogram.types import CallbackQuery, Message
+
+from bot.handlers.start import community_picker
+from bot.texts import Translator
+from core.people import Roles
+from core.ports import UnitOfWork
+from redgrid.settings import Settings
+
+router = Router(name="fallback")
+
+
+@router.message()
+async def unknown_message(message: Message, uow: UnitOfWork, roles: Roles, tr: Translator,
+                          settings: Settings) -> None:
+    if not roles.names:  # not registered yet: the one useful next step is choosing a building
+        await message.answer(tr("onboard.choose_first"))
+        text, markup = await community_picker(uow, tr, settings, page=0)
+        await message.answer(text, reply_markup=markup)
+        return
+    await message.answer(tr("fallback.unknown"))
+
+
+@router.callback_query()
+async def unknown_button(query: CallbackQuery, tr: Translator) -> None:
+    """Data no handler understands: an old keyboard from an earlier version, or forged."""
+    await query.answer(tr("error.stale_button"), show_alert=True)

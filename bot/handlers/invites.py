@@ -1,0 +1,95 @@
+"""/invite: staff and admins make invite links for grid members, party members and colleagues."""
+
+from __future__ import annotations
+
+from aiogram import Bot, Router
+from aiogram.filters import Command
+from aiogram.types import CallbackQuery, Message
+
+from bot.callbacks import InviteGrid, InviteRole
+from bot.handlers.start import place_of
+from bot.keyboards import column
+from bot.texts import Translator
+from core.errors import NotAllowed
+from core.invites import Invite
+from core.onboarding import create_invite
+from core.people import Person, Role, RoleGrant, Roles
+from core.ports import UnitOfWork
+from redgrid.settings import Settings
+
+router = Router(name="invites")
+STAFF_INVITES = (Role.GRID_MEMBER, Role.PARTY_MEMBER, Role.STAFF)
+
+
+async def _communities_of(uow: UnitOfWork, roles: Roles) -> list:
+    if roles.is_admin:
+        return list(await uow.places.communities())
+    return [c for c in await uow.places.communities() if c.id in roles.staff_communities()]
+
+
+def _role_buttons(tr: Translator, community_id: int) -> list:
+    return [(tr(f"role.{r.value}"), InviteRole(role=r.value, community=community_id)) for r in STAFF_INVITES]
+
+
+@router.message(Command("invite"))
+async def invite(message: Message, uow: UnitOfWork, roles: Roles, tr: Translator) -> None:
+    if not (roles.is_admin or roles.staff_communities()):
+        raise NotAllowed(action="invite")
+    communities = await _communities_of(uow, roles)
+    if len(communities) == 1:
+        await message.answer(tr("invite.pick_role"), reply_markup=column(_role_buttons(tr, communities[0].id)))
+    else:
+        await message.answer(tr("invite.pick_community"), reply_markup=column(
+            [(c.name, InviteRole(role="", community=c.id)) for c in communities]))
+
+
+@router.callback_query(InviteRole.filter())
+async def chose_role(query: CallbackQuery, callback_data: InviteRole, bot: Bot, uow: UnitOfWork, person: Person,
+                     roles: Roles, tr: Translator, now, settings: Settings) -> None:
+    if not roles.is_staff_of(callback_data.community):
+        raise NotAllowed(action="invite")
+    if not callback_data.role:
+        await query.answer()
+        await query.message.edit_text(tr("invite.pick_role"),
+                                      reply_markup=column(_role_buttons(tr, callback_data.community)))
+        return
+    role = Role(callback_data.role) if callback_data.role in {r.value for r in STAFF_INVITES} else None
+    if role is None:
+        raise NotAllowed(action="invite")
+    if role == Role.GRID_MEMBER:
+        grids = await uow.places.grids(callback_data.community)
+        await query.answer()
+        await query.message.edit_text(tr("invite.pick_grid"), reply_markup=column(
+            [(g.name, InviteGrid(grid=g.id)) for g in grids]))
+        return
+    invite = await create_invite(uow, person, role, now, ttl_hours=settings.invite_ttl_hours,
+                                 max_uses=settings.invite_max_uses, community_id=callback_data.community)
+    await _send_link(query, bot, uow, invite, tr, settings)
+
+
+@router.callback_query(InviteGrid.filter())
+async def chose_grid(query: CallbackQuery, callback_data: InviteGrid, bot: Bot, uow: UnitOfWork, person: Person,
+                     tr: Translator, now, settings: Settings) -> None:
+    # create_invite checks the grid lies in a community this person staffs
+    invite = await create_invite(uow, person, Role.GRID_MEMBER, now, ttl_hours=settings.invite_ttl_hours,
+                                 max_uses=settings.invite_max_uses, grid_id=callback_data.grid)
+    await _send_link(query, bot, uow, invite, tr, settings)
+
+
+async def invite_text(username: str, uow: UnitOfWork, invite: Invite, tr: Translator, settings: Settings) -> str:
+    """The message that carries an invite: a t.me deep link when the bot's username is known."""
+    place = await place_of(uow, RoleGrant(None, 0, invite.role, community_id=invite.community_id,
+                                          grid_id=invite.grid_id, department_id=invite.department_id))
+    fields = dict(role=tr(f"role.{invite.role.value}"), place=place or "—", payload=invite.deep_link_payload,
+                  expires=invite.expires_at.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M"), uses=invite.max_uses)
+    if username:
+        return tr("invite.link", link=f"https://t.me/{username}?start={invite.deep_link_payload}", **fields)
+    return tr("invite.link_no_username", **fields)
+
+
+async def _send_link(query: CallbackQuery, bot: Bot, uow: UnitOfWork, invite: Invite, tr: Translator,
+                     settings: Settings) -> None:
+    await uow.commit()
+    await query.answer()
+    username = settings.bot_username or (await bot.me()).username or ""
+    await query.message.edit_text(await invite_text(username, uow, invite, tr, settings), reply_markup=None)

@@ -1,0 +1,45 @@
+"""Keyboards: big, few buttons, one per row where the label is long (many users are elderly)."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
+
+from bot.callbacks import PickPage
+from bot.texts import Translator
+
+
+def button(label: str, data: CallbackData | str) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=label, callback_data=data.pack() if isinstance(data, CallbackData) else data)
+
+
+def paged(items: Sequence[tuple[str, CallbackData]], *, page: int, page_size: int, level: str, parent: int,
+          tr: Translator, back: CallbackData | None = None, columns: int = 2) -> InlineKeyboardMarkup:
+    """A page of choices with ◀ ▶ when they do not fit, and ↩ back to the level above."""
+    pages = max(1, -(-len(items) // page_size))
+    page = min(max(page, 0), pages - 1)
+    chunk = items[page * page_size:(page + 1) * page_size]
+    rows = [[button(label, data) for label, data in chunk[i:i + columns]] for i in range(0, len(chunk), columns)]
+    nav = []
+    if page > 0:
+        nav.append(button(tr("nav.prev"), PickPage(level=level, parent=parent, page=page - 1)))
+    if page < pages - 1:
+        nav.append(button(tr("nav.next"), PickPage(level=level, parent=parent, page=page + 1)))
+    if nav:
+        rows.append(nav)
+    if back is not None:
+        rows.append([button(tr("nav.back"), back)])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def location_request(tr: Translator) -> ReplyKeyboardMarkup:
+    return ReplyKeyboardMarkup(
+        keyboard=[[KeyboardButton(text=tr("onboard.send_location"), request_location=True)]],
+        resize_keyboard=True, one_time_keyboard=True,
+    )
+
+
+def column(buttons: Sequence[tuple[str, CallbackData]]) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[[button(label, data)] for label, data in buttons])

@@ -1,0 +1,64 @@
+"""Per-update context: one unit of work, the person behind the chat account, their language.
+
+A domain refusal (core.errors.DomainError) raised by a handler is rolled back and turned into
+a polite reply here, so handlers read as the happy path.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Awaitable, Callable
+
+from aiogram import BaseMiddleware
+from aiogram.types import CallbackQuery, Message, TelegramObject, User
+
+from bot.texts import Translator
+from core.clock import Clock
+from core.errors import DomainError
+from core.onboarding import meet, roles_of
+from core.people import pick_language
+from storage.uow import Database
+
+log = logging.getLogger(__name__)
+CHANNEL = "telegram"
+
+
+def display_name(user: User) -> str:
+    return " ".join(part for part in (user.first_name, user.last_name) if part) or (user.username or str(user.id))
+
+
+class ContextMiddleware(BaseMiddleware):
+    def __init__(self, db: Database, clock: Clock, default_language: str) -> None:
+        self.db = db
+        self.clock = clock
+        self.default_language = default_language
+
+    async def __call__(self, handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+                       event: TelegramObject, data: dict[str, Any]) -> Any:
+        user: User | None = data.get("event_from_user")
+        if user is None or user.is_bot:
+            return None
+        now = self.clock.now()
+        async with self.db.uow() as uow:
+            chat = data.get("event_chat")
+            person = await meet(uow, CHANNEL, str(user.id), str(chat.id if chat else user.id), display_name(user), now)
+            await uow.commit()  # a first contact is kept even if the handler then refuses
+            lang = pick_language(person.language, user.language_code, self.default_language)
+            data.update(uow=uow, person=person, roles=await roles_of(uow, person), lang=lang,
+                        tr=Translator(lang), now=now, clock=self.clock, channel=CHANNEL)
+            try:
+                result = await handler(event, data)
+            except DomainError as refusal:
+                await uow.rollback()
+                log.info("refused %s for person %s: %s", type(refusal).__name__, person.id, refusal)
+                await _reply(event, data["tr"](refusal.key, **refusal.params))
+                return None
+            await uow.commit()
+            return result
+
+
+async def _reply(event: TelegramObject, message: str) -> None:
+    if isinstance(event, CallbackQuery):
+        await event.answer(message[:200], show_alert=True)
+    elif isinstance(event, Message):
+        await event.answer(message)

@@ -1,0 +1,35 @@
+"""The text catalog: one dictionary per language, zh first. Logic never holds user-facing text."""
+
+from __future__ import annotations
+
+import logging
+
+from bot.texts import en, zh
+
+CATALOGS: dict[str, dict[str, str]] = {"zh": zh.TEXTS, "en": en.TEXTS}
+log = logging.getLogger(__name__)
+
+
+class _Blank(dict):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def text(lang: str, key: str, **params: object) -> str:
+    """The text for `key` in `lang` (falling back to zh), with `params` filled in."""
+    catalog = CATALOGS.get(lang, zh.TEXTS)
+    template = catalog.get(key) or zh.TEXTS.get(key)
+    if template is None:
+        log.error("missing text key %s", key)
+        template = zh.TEXTS["error.generic"]
+    return template.format_map(_Blank({k: v for k, v in params.items()}))
+
+
+class Translator:
+    """`tr("key", name=…)` bound to one user's language; handlers get one per update."""
+
+    def __init__(self, lang: str) -> None:
+        self.lang = lang
+
+    def __call__(self, key: str, **params: object) -> str:
+        return text(self.lang, key, **params)

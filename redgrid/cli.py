@@ -1,0 +1,78 @@
+"""The `redgrid` command: run the bot, migrate, import the org chart, print invite links."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from redgrid.settings import SettingsError, load_settings
+
+NO_TOKEN = ("No BOT_TOKEN set: create a bot with @BotFather in Telegram and put BOT_TOKEN=<token> in .env "
+            "(see .env.example), or try everything offline with `redgrid demo`.")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="redgrid", description=(
+        "Red Grid: residents report, grid members fix, party members volunteer. "
+        "Settings come from the environment and .env (see .env.example)."))
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    sub.add_parser("run", help="migrate the database, then run the bot (long polling)",
+                   description="Migrate the database, then run the bot with long polling until Ctrl-C.")
+    sub.add_parser("migrate", help="bring the database to the newest schema",
+                   description="Bring the database named by DATABASE_URL to the newest schema.")
+
+    imp = sub.add_parser("import-org", help="import communities, compounds, grids, buildings, grid members",
+                         description="Import the org chart from .xlsx or .csv files (see samples/). All files are "
+                                     "checked first; if any row is wrong nothing is written.")
+    imp.add_argument("files", nargs="+", type=Path, metavar="FILE")
+
+    inv = sub.add_parser("invite", help="print an invite deep link for a role",
+                         description="Print a deep link that gives a role to whoever opens it. "
+                                     "`redgrid invite admin` makes the first administrator.")
+    inv.add_argument("role", choices=["admin", "staff", "grid_member", "party_member", "department"])
+    inv.add_argument("--community", help="community name, code or id (staff, party_member)")
+    inv.add_argument("--grid", help="grid name or id (grid_member); with --community if names repeat")
+    inv.add_argument("--phone", help="bind to the imported grid member with this phone")
+    inv.add_argument("--department", help="department name (created if new) for a department contact")
+    inv.add_argument("--uses", type=int, default=None, help="how many people may use it (default INVITE_MAX_USES)")
+    inv.add_argument("--hours", type=int, default=None, help="hours until it expires (default INVITE_TTL_HOURS)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"redgrid: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
+    from redgrid import commands
+
+    try:
+        if args.command == "run":
+            if not settings.bot_token:
+                print(NO_TOKEN, file=sys.stderr)
+                return 2
+            return asyncio.run(commands.run(settings))
+        if args.command == "migrate":
+            return asyncio.run(commands.migrate(settings))
+        if args.command == "import-org":
+            return asyncio.run(commands.import_org(settings, args.files))
+        if args.command == "invite":
+            return asyncio.run(commands.invite(settings, args))
+    except KeyboardInterrupt:
+        return 130
+    except commands.CommandFailed as exc:
+        print(f"redgrid {args.command}: {exc}", file=sys.stderr)
+        return 1
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,114 @@
+"""Every setting of redgrid, typed and documented in one place.
+
+Values come from the environment and from a `.env` file in the working directory
+(`.env.example` lists them all). Nothing else in the code reads `os.environ`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+TELEGRAM_API_URL = "https://api.telegram.org"
+
+
+class SettingsError(Exception):
+    """A setting has a wrong value; the message is one line naming it."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    bot_token: str = Field(
+        default="",
+        description="Token from @BotFather. Empty: `redgrid run` explains how to get one.",
+    )
+    bot_username: str = Field(
+        default="",
+        description="The bot's @username without @, for invite links when the bot API is not reachable.",
+    )
+    bot_api_url: str = Field(
+        default=TELEGRAM_API_URL,
+        description="Bot API server: Telegram's, your own telegram-bot-api server, or the demo stand-in.",
+    )
+    database_url: str = Field(
+        default="sqlite+aiosqlite:///data/redgrid.sqlite3",
+        description="SQLAlchemy async URL: sqlite+aiosqlite:///path or postgresql+asyncpg://user@host/db.",
+    )
+    redis_url: str = Field(
+        default="",
+        description="redis://host:port/db for dialog state shared by several bot processes; empty = in memory.",
+    )
+    data_dir: Path = Field(default=Path("data"), description="Where photos and exports are kept.")
+    timezone: str = Field(default="Asia/Shanghai", description="The community's clock.")
+    default_language: str = Field(default="zh", description="zh or en, for users whose client says neither.")
+    invite_ttl_hours: int = Field(default=72, ge=1, le=24 * 90, description="How long an invite link works.")
+    invite_max_uses: int = Field(default=1, ge=1, le=10_000, description="How many people one invite admits.")
+    page_size: int = Field(default=8, ge=3, le=30, description="Buttons per page in pick lists.")
+    nearest_building_max_m: int = Field(
+        default=1000, ge=50, le=20_000,
+        description="A shared location farther than this from every building is not matched.",
+    )
+    log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("default_language")
+    @classmethod
+    def _supported_language(cls, value: str) -> str:
+        if value not in ("zh", "en"):
+            raise ValueError("must be zh or en")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        if value.startswith("postgresql://") or value.startswith("postgres://"):
+            return "postgresql+asyncpg://" + value.split("://", 1)[1]
+        if value.startswith("sqlite:///"):
+            return "sqlite+aiosqlite:///" + value.split(":///", 1)[1]
+        if not (value.startswith("sqlite+aiosqlite://") or value.startswith("postgresql+asyncpg://")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+    @field_validator("bot_api_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return value.rstrip("/")
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        value = value.upper()
+        if value not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def load_settings(**overrides) -> Settings:
+    """Settings from env/.env; a wrong value becomes one line that names the setting."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]).upper() if first["loc"] else "settings"
+        message = first["msg"].removeprefix("Value error, ")
+        raise SettingsError(f"setting {name} is wrong: {message} (got {first.get('input')!r})") from None

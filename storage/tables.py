@@ -1,0 +1,152 @@
+"""The schema, as SQLAlchemy Core tables. Alembic migrations are written against this metadata."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    JSON, BigInteger, Boolean, Column, DateTime, Float, ForeignKey, Index, Integer, MetaData,
+    String, Table, UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData(naming_convention={
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+})
+
+
+class UtcDateTime(TypeDecorator):
+    """Aware datetimes in, aware UTC datetimes out, on SQLite (which keeps no zone) as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; pass an aware one")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def _id() -> Column:
+    return Column("id", Integer, primary_key=True, autoincrement=True)
+
+
+districts = Table("districts", metadata, _id(), Column("name", String(100), nullable=False, unique=True))
+
+streets = Table(
+    "streets", metadata, _id(),
+    Column("district_id", ForeignKey("districts.id"), nullable=False),
+    Column("name", String(100), nullable=False),
+    UniqueConstraint("district_id", "name", name="uq_streets_district_name"),
+)
+
+communities = Table(
+    "communities", metadata, _id(),
+    Column("street_id", ForeignKey("streets.id"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("code", String(16), nullable=False, unique=True),
+    UniqueConstraint("street_id", "name", name="uq_communities_street_name"),
+)
+
+compounds = Table(
+    "compounds", metadata, _id(),
+    Column("community_id", ForeignKey("communities.id"), nullable=False, index=True),
+    Column("name", String(100), nullable=False),
+    UniqueConstraint("community_id", "name", name="uq_compounds_community_name"),
+)
+
+grids = Table(
+    "grids", metadata, _id(),
+    Column("compound_id", ForeignKey("compounds.id"), nullable=False, index=True),
+    Column("name", String(100), nullable=False),
+    Column("lat", Float), Column("lon", Float),
+    UniqueConstraint("compound_id", "name", name="uq_grids_compound_name"),
+)
+
+buildings = Table(
+    "buildings", metadata, _id(),
+    Column("grid_id", ForeignKey("grids.id"), nullable=False, index=True),
+    Column("name", String(100), nullable=False),
+    Column("lat", Float), Column("lon", Float),
+    UniqueConstraint("grid_id", "name", name="uq_buildings_grid_name"),
+)
+
+departments = Table(
+    "departments", metadata, _id(),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("district_id", ForeignKey("districts.id")),
+)
+
+persons = Table(
+    "persons", metadata, _id(),
+    Column("display_name", String(64), nullable=False),
+    Column("language", String(8)),
+    Column("phone", String(32), index=True),
+    Column("created_at", UtcDateTime()),
+)
+
+identities = Table(
+    "identities", metadata, _id(),
+    Column("person_id", ForeignKey("persons.id"), nullable=False, index=True),
+    Column("channel", String(16), nullable=False),
+    Column("external_id", String(64), nullable=False),
+    Column("chat_id", String(64), nullable=False),
+    Column("reachable", Boolean, nullable=False, default=True),
+    UniqueConstraint("channel", "external_id", name="uq_identities_channel_external"),
+)
+
+role_grants = Table(
+    "role_grants", metadata, _id(),
+    Column("person_id", ForeignKey("persons.id"), nullable=False, index=True),
+    Column("role", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("community_id", ForeignKey("communities.id")),
+    Column("grid_id", ForeignKey("grids.id"), index=True),
+    Column("building_id", ForeignKey("buildings.id")),
+    Column("department_id", ForeignKey("departments.id")),
+    Column("work_unit", String(100)),
+    Column("granted_by", ForeignKey("persons.id")),
+    Column("created_at", UtcDateTime()),
+)
+
+invites = Table(
+    "invites", metadata,
+    Column("code", String(32), primary_key=True),
+    Column("role", String(16), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Column("max_uses", Integer, nullable=False),
+    Column("uses", Integer, nullable=False, default=0),
+    Column("community_id", ForeignKey("communities.id")),
+    Column("grid_id", ForeignKey("grids.id")),
+    Column("department_id", ForeignKey("departments.id")),
+    Column("person_id", ForeignKey("persons.id")),
+    Column("created_by", ForeignKey("persons.id")),
+    Column("created_at", UtcDateTime()),
+    Column("revoked", Boolean, nullable=False, default=False),
+)
+
+events = Table(
+    "events", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("subject_type", String(16), nullable=False),
+    Column("subject_id", String(64), nullable=False),
+    Column("kind", String(48), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("actor_id", ForeignKey("persons.id")),
+    Column("before", JSON),
+    Column("after", JSON),
+    Index("ix_events_subject", "subject_type", "subject_id"),
+    Index("ix_events_at", "at"),
+)

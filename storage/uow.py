@@ -1,0 +1,59 @@
+"""The unit of work: one transaction that the core services use through `core.ports.UnitOfWork`."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from storage.repositories import SqlEvents, SqlInvites, SqlPeople, SqlPlaces
+
+
+class SqlUnitOfWork:
+    """`async with SqlUnitOfWork(engine) as uow: … await uow.commit()`; leaving without commit rolls back."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.conn: AsyncConnection | None = None
+
+    async def __aenter__(self) -> "SqlUnitOfWork":
+        self.conn = await self.engine.connect()
+        await self.conn.begin()
+        self.places = SqlPlaces(self.conn)
+        self.people = SqlPeople(self.conn)
+        self.invites = SqlInvites(self.conn)
+        self.events = SqlEvents(self.conn)
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        assert self.conn is not None
+        try:
+            if self.conn.in_transaction():
+                await self.conn.rollback()
+        finally:
+            await self.conn.close()
+            self.conn = None
+
+    async def commit(self) -> None:
+        assert self.conn is not None
+        await self.conn.commit()
+        await self.conn.begin()
+
+    async def rollback(self) -> None:
+        assert self.conn is not None
+        await self.conn.rollback()
+        await self.conn.begin()
+
+
+class Database:
+    """The engine and a factory of units of work; one per process."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    def uow(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
