@@ -1,4 +1,4 @@
-"""One Router per module; `routers()` gives them in the order they must be tried."""
+"""One Router per module; `routers()` gives fresh ones in the order they must be tried."""
 
 from __future__ import annotations
 
@@ -9,4 +9,4 @@ def routers() -> list[Router]:
     from bot.handlers import common, fallback, invites, start
 
     # common first: /cancel and /help work from inside any dialog; fallback last.
-    return [common.router, start.router, invites.router, fallback.router]
+    return [common.make_router(), start.make_router(), invites.make_router(), fallback.make_router()]

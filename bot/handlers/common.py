@@ -16,28 +16,23 @@ from core.onboarding import set_language
 from core.people import Person, Roles
 from core.ports import UnitOfWork
 
-router = Router(name="common")
 
 
-@router.message(Command("cancel"), StateFilter("*"))
 async def cancel(message: Message, state: FSMContext, tr: Translator) -> None:
     had_dialog = await state.get_state() is not None
     await state.clear()
     await message.answer(tr("cancel.done" if had_dialog else "cancel.nothing"), reply_markup=ReplyKeyboardRemove())
 
 
-@router.message(Command("help"), StateFilter("*"))
 async def help_(message: Message, uow: UnitOfWork, person: Person, roles: Roles, tr: Translator, lang: str) -> None:
     await message.answer(await greeting(uow, person, roles, tr, lang))
 
 
-@router.message(Command("lang"), StateFilter("*"))
 async def pick_language(message: Message, tr: Translator) -> None:
     await message.answer(tr("lang.pick"), reply_markup=column([
         ("中文", SetLanguage(lang="zh")), ("English", SetLanguage(lang="en"))]))
 
 
-@router.callback_query(SetLanguage.filter())
 async def chose_language(query: CallbackQuery, callback_data: SetLanguage, bot: Bot, uow: UnitOfWork,
                          person: Person, roles: Roles, now) -> None:
     await set_language(uow, person, callback_data.lang, now)  # an unknown language is refused there
@@ -46,3 +41,13 @@ async def chose_language(query: CallbackQuery, callback_data: SetLanguage, bot: 
     if isinstance(query.message, Message):
         await query.message.edit_text(tr("lang.set"), reply_markup=None)
     await publish_commands(bot, query.from_user.id, roles, callback_data.lang)
+
+
+def make_router() -> Router:
+    """A fresh router each time, so every Dispatcher (tests make many) owns its own."""
+    router = Router(name="common")
+    router.message.register(cancel, Command("cancel"), StateFilter("*"))
+    router.message.register(help_, Command("help"), StateFilter("*"))
+    router.message.register(pick_language, Command("lang"), StateFilter("*"))
+    router.callback_query.register(chose_language, SetLanguage.filter())
+    return router

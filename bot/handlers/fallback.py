@@ -11,10 +11,8 @@ from core.people import Roles
 from core.ports import UnitOfWork
 from redgrid.settings import Settings
 
-router = Router(name="fallback")
 
 
-@router.message()
 async def unknown_message(message: Message, uow: UnitOfWork, roles: Roles, tr: Translator,
                           settings: Settings) -> None:
     if not roles.names:  # not registered yet: the one useful next step is choosing a building
@@ -25,7 +23,14 @@ async def unknown_message(message: Message, uow: UnitOfWork, roles: Roles, tr: T
     await message.answer(tr("fallback.unknown"))
 
 
-@router.callback_query()
 async def unknown_button(query: CallbackQuery, tr: Translator) -> None:
     """Data no handler understands: an old keyboard from an earlier version, or forged."""
     await query.answer(tr("error.stale_button"), show_alert=True)
+
+
+def make_router() -> Router:
+    """A fresh router each time, so every Dispatcher (tests make many) owns its own."""
+    router = Router(name="fallback")
+    router.message.register(unknown_message)
+    router.callback_query.register(unknown_button)
+    return router

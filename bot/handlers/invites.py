@@ -17,7 +17,6 @@ from core.people import Person, Role, RoleGrant, Roles
 from core.ports import UnitOfWork
 from redgrid.settings import Settings
 
-router = Router(name="invites")
 STAFF_INVITES = (Role.GRID_MEMBER, Role.PARTY_MEMBER, Role.STAFF)
 
 
@@ -31,7 +30,6 @@ def _role_buttons(tr: Translator, community_id: int) -> list:
     return [(tr(f"role.{r.value}"), InviteRole(role=r.value, community=community_id)) for r in STAFF_INVITES]
 
 
-@router.message(Command("invite"))
 async def invite(message: Message, uow: UnitOfWork, roles: Roles, tr: Translator) -> None:
     if not (roles.is_admin or roles.staff_communities()):
         raise NotAllowed(action="invite")
@@ -43,7 +41,6 @@ async def invite(message: Message, uow: UnitOfWork, roles: Roles, tr: Translator
             [(c.name, InviteRole(role="", community=c.id)) for c in communities]))
 
 
-@router.callback_query(InviteRole.filter())
 async def chose_role(query: CallbackQuery, callback_data: InviteRole, bot: Bot, uow: UnitOfWork, person: Person,
                      roles: Roles, tr: Translator, now, settings: Settings) -> None:
     if not roles.is_staff_of(callback_data.community):
@@ -67,7 +64,6 @@ async def chose_role(query: CallbackQuery, callback_data: InviteRole, bot: Bot, 
     await _send_link(query, bot, uow, invite, tr, settings)
 
 
-@router.callback_query(InviteGrid.filter())
 async def chose_grid(query: CallbackQuery, callback_data: InviteGrid, bot: Bot, uow: UnitOfWork, person: Person,
                      tr: Translator, now, settings: Settings) -> None:
     # create_invite checks the grid lies in a community this person staffs
@@ -93,3 +89,12 @@ async def _send_link(query: CallbackQuery, bot: Bot, uow: UnitOfWork, invite: In
     await query.answer()
     username = settings.bot_username or (await bot.me()).username or ""
     await query.message.edit_text(await invite_text(username, uow, invite, tr, settings), reply_markup=None)
+
+
+def make_router() -> Router:
+    """A fresh router each time, so every Dispatcher (tests make many) owns its own."""
+    router = Router(name="invites")
+    router.message.register(invite, Command("invite"))
+    router.callback_query.register(chose_role, InviteRole.filter())
+    router.callback_query.register(chose_grid, InviteGrid.filter())
+    return router

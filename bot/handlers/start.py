@@ -18,12 +18,10 @@ from core.places import nearest_buildings
 from core.ports import UnitOfWork
 from redgrid.settings import Settings
 
-router = Router(name="start")
 
 
 # ---- /start -------------------------------------------------------------------------------
 
-@router.message(CommandStart())
 async def start(message: Message, command: CommandObject, bot: Bot, uow: UnitOfWork, person: Person,
                 roles: Roles, tr: Translator, lang: str, now, channel: str, settings: Settings) -> None:
     if command.args:
@@ -130,7 +128,6 @@ async def _show(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | 
         await query.bot.send_message(query.from_user.id, text, reply_markup=markup)
 
 
-@router.callback_query(PickPage.filter())
 async def turn_page(query: CallbackQuery, callback_data: PickPage, uow: UnitOfWork, tr: Translator,
                     settings: Settings) -> None:
     level, parent, page = callback_data.level, callback_data.parent, callback_data.page
@@ -142,13 +139,11 @@ async def turn_page(query: CallbackQuery, callback_data: PickPage, uow: UnitOfWo
         await _show(query, *await community_picker(uow, tr, settings, page))
 
 
-@router.callback_query(PickCommunity.filter())
 async def chose_community(query: CallbackQuery, callback_data: PickCommunity, uow: UnitOfWork, tr: Translator,
                           settings: Settings) -> None:
     await _show(query, *await compound_picker(uow, tr, settings, callback_data.community, page=0))
 
 
-@router.callback_query(PickCompound.filter())
 async def chose_compound(query: CallbackQuery, callback_data: PickCompound, uow: UnitOfWork, tr: Translator,
                          settings: Settings) -> None:
     compound = await uow.places.compound(callback_data.compound)
@@ -160,14 +155,12 @@ async def chose_compound(query: CallbackQuery, callback_data: PickCompound, uow:
     await _show(query, *await building_picker(uow, tr, settings, callback_data.compound, page=0))
 
 
-@router.callback_query(PickBuilding.filter())
 async def chose_building(query: CallbackQuery, callback_data: PickBuilding, bot: Bot, uow: UnitOfWork,
                          person: Person, roles: Roles, tr: Translator, lang: str, now) -> None:
     await _settle(query, bot, uow, person, roles, tr, lang, now,
                   callback_data.community, callback_data.compound, callback_data.building)
 
 
-@router.callback_query(ChangeHome.filter())
 async def change_home(query: CallbackQuery, uow: UnitOfWork, tr: Translator, settings: Settings) -> None:
     await query.answer()
     await query.bot.send_message(query.from_user.id, tr("onboard.or_location"), reply_markup=location_request(tr))
@@ -190,7 +183,6 @@ async def _settle(query: CallbackQuery, bot: Bot, uow: UnitOfWork, person: Perso
 
 # ---- choosing a building by location ----------------------------------------------------------
 
-@router.message(F.location)
 async def shared_location(message: Message, uow: UnitOfWork, tr: Translator, settings: Settings) -> None:
     location = message.location
     buildings = await uow.places.buildings_with_position()
@@ -208,7 +200,6 @@ async def shared_location(message: Message, uow: UnitOfWork, tr: Translator, set
                          reply_markup=column(choices))
 
 
-@router.callback_query(NearestBuilding.filter())
 async def confirmed_nearest(query: CallbackQuery, callback_data: NearestBuilding, bot: Bot, uow: UnitOfWork,
                             person: Person, roles: Roles, tr: Translator, lang: str, now) -> None:
     address = await uow.places.address(callback_data.building)
@@ -218,3 +209,16 @@ async def confirmed_nearest(query: CallbackQuery, callback_data: NearestBuilding
     await _settle(query, bot, uow, person, roles, tr, lang, now,
                   address.community.id, address.compound.id, address.building.id)
 
+
+def make_router() -> Router:
+    """A fresh router each time, so every Dispatcher (tests make many) owns its own."""
+    router = Router(name="start")
+    router.message.register(start, CommandStart())
+    router.callback_query.register(turn_page, PickPage.filter())
+    router.callback_query.register(chose_community, PickCommunity.filter())
+    router.callback_query.register(chose_compound, PickCompound.filter())
+    router.callback_query.register(chose_building, PickBuilding.filter())
+    router.callback_query.register(change_home, ChangeHome.filter())
+    router.message.register(shared_location, F.location)
+    router.callback_query.register(confirmed_nearest, NearestBuilding.filter())
+    return router
