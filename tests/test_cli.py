@@ -1,0 +1,79 @@
+"""The `redgrid` command line: settings errors, the missing token, migrate and invite."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from redgrid.cli import main
+from storage.engine import make_engine
+from storage.uow import Database
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    """A clean working directory (no .env) with its own SQLite file."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("BOT_TOKEN", "BOT_USERNAME", "BOT_API_URL", "REDIS_URL", "TIMEZONE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/cli.sqlite3")
+    return tmp_path
+
+
+def test_run_without_token_says_in_one_line_what_to_do(workdir, capsys):
+    assert main(["run"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "@BotFather" in err and "redgrid demo" in err
+
+
+def test_wrong_setting_stops_with_one_line_naming_it(workdir, capsys, monkeypatch):
+    monkeypatch.setenv("TIMEZONE", "Mars/Olympus")
+    assert main(["migrate"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "TIMEZONE" in err and "Mars/Olympus" in err
+
+
+def test_settings_read_from_dotenv(workdir, capsys):
+    (workdir / ".env").write_text("INVITE_TTL_HOURS=0\n")
+    assert main(["migrate"]) == 2
+    assert "INVITE_TTL_HOURS" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [[], ["run"], ["migrate"], ["import-org"], ["invite"]])
+def test_help_on_every_command(command, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main([*command, "--help"])
+    assert exit_.value.code == 0
+    assert "usage: redgrid" in capsys.readouterr().out
+
+
+def test_migrate_then_invite_the_first_admin(workdir, capsys):
+    assert main(["migrate"]) == 0
+    assert main(["invite", "admin", "--hours", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "/start inv_" in out
+    code = out.split("/start inv_")[1].split()[0]
+
+    async def stored():
+        db = Database(make_engine(f"sqlite+aiosqlite:///{workdir}/cli.sqlite3"))
+        async with db.uow() as uow:
+            invite = await uow.invites.get(code)
+        await db.dispose()
+        return invite
+
+    invite = asyncio.run(stored())
+    assert invite.role.value == "admin" and invite.max_uses == 1
+
+
+def test_invite_link_uses_bot_username_when_set(workdir, capsys, monkeypatch):
+    monkeypatch.setenv("BOT_USERNAME", "fengtai_redgrid_bot")
+    assert main(["invite", "admin"]) == 0
+    assert "https://t.me/fengtai_redgrid_bot?start=inv_" in capsys.readouterr().out
+
+
+def test_invite_for_unknown_place_fails_clearly(workdir, capsys):
+    assert main(["invite", "grid_member", "--grid", "第九网格"]) == 1
+    assert "no grid named '第九网格'" in capsys.readouterr().err
+    assert main(["invite", "staff"]) == 1
+    assert "--community" in capsys.readouterr().err

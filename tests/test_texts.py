@@ -1,0 +1,29 @@
+"""The text catalog: every key in both languages, and placeholders that match."""
+
+from __future__ import annotations
+
+import string
+
+from bot.texts import en, text, zh
+
+
+def _fields(template: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+def test_both_languages_have_the_same_keys_and_placeholders():
+    assert set(zh.TEXTS) == set(en.TEXTS)
+    mismatched = [k for k in zh.TEXTS if _fields(zh.TEXTS[k]) != _fields(en.TEXTS[k])]
+    assert mismatched == []
+
+
+def test_every_domain_error_has_a_text():
+    import core.errors as errors
+
+    keys = {cls.key for cls in vars(errors).values() if isinstance(cls, type) and issubclass(cls, errors.DomainError)}
+    assert keys - set(zh.TEXTS) == set()
+
+
+def test_missing_parameter_leaves_a_blank_not_a_crash():
+    assert text("zh", "start.welcome_back") == "您好，！"
+    assert text("fr", "cancel.done") == "已取消。"  # unknown language falls back to Chinese
