@@ -1,0 +1,123 @@
+"""`redgrid demo`: the real bot, unchanged, against the local Bot API stand-in, with a web chat.
+
+The same stack serves the end-to-end tests (`demo_stack`), so what a test proves is what a
+community office sees when it tries the demo.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiogram import Bot, Dispatcher
+
+from bot.app import build_bot, build_dispatcher
+from bot.commands import publish_default_commands
+from core.clock import Clock, SystemClock
+from demo.harness import polling
+from demo.seed import SAMPLE_ORG, Persona, seed_people
+from demo.standin import BotApiStandIn
+from demo.webchat import WebChat
+from redgrid.settings import Settings
+from storage.engine import make_engine
+from storage.migrate import upgrade
+from storage.uow import Database
+
+log = logging.getLogger(__name__)
+DEMO_TOKEN = "700000001:REDGRID-DEMO-OFFLINE"
+DEMO_BOT_USERNAME = "redgrid_demo_bot"
+
+
+@dataclass
+class DemoStack:
+    standin: BotApiStandIn
+    bot: Bot
+    dp: Dispatcher
+    settings: Settings
+
+
+def demo_database_url(settings: Settings) -> str:
+    return f"sqlite+aiosqlite:///{settings.data_dir / 'demo' / 'redgrid-demo.sqlite3'}"
+
+
+def forget_demo_database(settings: Settings) -> None:
+    """`--fresh`: remove the demo database (and SQLite's WAL files) so the demo starts over."""
+    path = Path(demo_database_url(settings).split(":///", 1)[1])
+    for leftover in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        leftover.unlink(missing_ok=True)
+
+
+async def prepare_demo_world(db: Database, clock: Clock) -> list[Persona]:
+    """The sample community (imported once) and its demo people."""
+    from storage.orgfile import import_org
+
+    async with db.uow() as uow:
+        has_places = bool(await uow.places.communities())
+    if not has_places:
+        await import_org(db, [SAMPLE_ORG], clock.now())
+    personas = await seed_people(db, clock.now())
+    return personas
+
+
+@contextlib.asynccontextmanager
+async def demo_stack(db: Database, settings: Settings, clock: Clock, personas: list[Persona], *,
+                     api_host: str = "127.0.0.1", api_port: int = 0, **standin_options) -> AsyncIterator[DemoStack]:
+    """A stand-in with the personas as its users and the real bot polling it, until the block ends."""
+    standin = BotApiStandIn(token=DEMO_TOKEN, bot_username=DEMO_BOT_USERNAME, bot_first_name="红色网格",
+                            **standin_options)
+    base_url = await standin.start(api_host, api_port)
+    for persona in personas:
+        standin.add_user(persona.user_id, persona.name, language_code=persona.language_code)
+    bot_settings = settings.model_copy(update={"bot_token": DEMO_TOKEN, "bot_api_url": base_url,
+                                               "bot_username": ""})
+    bot = build_bot(bot_settings)
+    dp = build_dispatcher(db, bot_settings, clock)
+    try:
+        await publish_default_commands(bot)
+        async with polling(dp, bot, polling_timeout=1):
+            yield DemoStack(standin, bot, dp, bot_settings)
+    finally:
+        await bot.session.close()
+        await standin.stop()
+
+
+async def _map_points(db: Database) -> list[dict]:
+    async with db.uow() as uow:
+        points = []
+        for building in await uow.places.buildings_with_position():
+            address = await uow.places.address(building.id)
+            points.append({"label": address.short(), "latitude": building.lat, "longitude": building.lon})
+    return points
+
+
+async def run_demo(settings: Settings, *, fresh: bool, host: str, port: int, api_port: int) -> int:
+    if fresh:
+        forget_demo_database(settings)
+    url = demo_database_url(settings)
+    engine = make_engine(url)
+    await upgrade(engine)
+    db = Database(engine)
+    clock = SystemClock()
+    try:
+        personas = await prepare_demo_world(db, clock)
+        points = await _map_points(db)
+        centre = (sum(p["latitude"] for p in points) / len(points), sum(p["longitude"] for p in points) / len(points))
+        async with demo_stack(db, settings, clock, personas, api_host=host, api_port=api_port) as stack:
+            webchat = WebChat(stack.standin, [p.as_dict() for p in personas], map_center=centre, map_span=0.006,
+                              map_points=points)
+            chat_url = await webchat.start(host, port)
+            print(f"redgrid demo: open {chat_url} — pick a person on the left and chat.\n"
+                  f"  Bot API stand-in: {stack.standin.base_url}   database: {url}\n"
+                  f"  Ctrl-C stops (the database stays; `redgrid demo --fresh` starts over).", flush=True)
+            try:
+                await asyncio.Event().wait()  # until Ctrl-C cancels it
+            finally:
+                await webchat.stop()
+    finally:
+        await db.dispose()
+    return 0
+

@@ -1,0 +1,364 @@
+"""Simulated people for end-to-end tests, so scenarios read like a chat:
+
+    async with running_standin() as standin, polling(dp, standin_bot(standin.base_url)):
+        wang = ChatUser(standin, user_id=1001, first_name="王阿姨")
+        await wang.sends_text("/start")
+        await wang.sees("请选择")
+        await wang.presses("东城社区")
+        reply = await wang.next_message()
+        assert reply.contains("已选择")
+
+Waiting is event driven (the stand-in wakes waiters on every change), never by polling
+with sleeps. A wait that times out fails with an AssertionError that shows the whole chat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+
+from demo.standin import BotApiStandIn, CallbackAnswer, StoredMessage
+
+DEFAULT_TOKEN = "123456789:STAND-IN-TOKEN"
+
+
+# --------------------------------------------------------------------------- wiring helpers
+
+
+def standin_bot(base_url: str, token: str = DEFAULT_TOKEN, **bot_kwargs: Any) -> Bot:
+    """An aiogram Bot that talks to the stand-in at `base_url` instead of Telegram."""
+    session = AiohttpSession(api=TelegramAPIServer.from_base(base_url))
+    return Bot(token, session=session, **bot_kwargs)
+
+
+@contextlib.asynccontextmanager
+async def running_standin(**kwargs: Any) -> AsyncIterator[BotApiStandIn]:
+    """A started stand-in on a free port (kwargs go to BotApiStandIn), stopped afterwards."""
+    standin = BotApiStandIn(**kwargs)
+    await standin.start()
+    try:
+        yield standin
+    finally:
+        await standin.stop()
+
+
+@contextlib.asynccontextmanager
+async def polling(dispatcher: Dispatcher, bot: Bot,
+                  **kwargs: Any) -> AsyncIterator[asyncio.Task[None]]:
+    """Run `dispatcher.start_polling(bot)` in the background for the duration of the block."""
+    kwargs.setdefault("handle_signals", False)
+    task = asyncio.create_task(dispatcher.start_polling(bot, **kwargs))
+    try:
+        yield task
+    finally:
+        try:
+            await dispatcher.stop_polling()
+        except RuntimeError:  # polling never got going; nothing to stop gracefully
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+# --------------------------------------------------------------------------- what users see
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    data: str | None = None  # callback_data
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class BotMessage:
+    """A snapshot of one message from the bot, as the user sees it."""
+
+    message_id: int
+    text: str  # the text, or the caption of a photo/document ("" when neither)
+    has_photo: bool
+    has_document: bool
+    keyboard: tuple[tuple[Button, ...], ...]  # inline keyboard rows
+    edited: bool
+    deleted: bool
+    media_group_id: str | None
+    reply_keyboard: tuple[str, ...] | None  # labels of a reply keyboard this message set
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_stored(cls, stored: StoredMessage) -> BotMessage:
+        data = stored.data
+        keyboard = tuple(
+            tuple(Button(b.get("text", ""), b.get("callback_data"), b.get("url")) for b in row)
+            for row in stored.inline_keyboard
+        )
+        reply = None
+        if stored.reply_keyboard is not None:
+            reply = tuple(b["text"] for row in stored.reply_keyboard["keyboard"] for b in row)
+        return cls(
+            message_id=stored.message_id,
+            text=stored.text or "",
+            has_photo="photo" in data,
+            has_document="document" in data,
+            keyboard=keyboard,
+            edited=stored.edits > 0,
+            deleted=stored.deleted,
+            media_group_id=stored.media_group_id,
+            reply_keyboard=reply,
+            raw=dict(data),
+        )
+
+    @property
+    def buttons(self) -> list[str]:
+        """Labels of the inline buttons, row by row."""
+        return [b.label for row in self.keyboard for b in row]
+
+    def button(self, label: str) -> Button | None:
+        return _match_button([b for row in self.keyboard for b in row], label)
+
+    def button_data(self, label: str) -> str:
+        found = self.button(label)
+        if found is None:
+            raise KeyError(f"no button {label!r} on message {self.message_id}: {self.buttons}")
+        if found.data is None:
+            raise KeyError(f"button {label!r} has no callback_data (url={found.url!r})")
+        return found.data
+
+    def contains(self, text: str) -> bool:
+        return text in self.text
+
+    @property
+    def photo_file_id(self) -> str | None:
+        """file_id of the largest size of the photo, if any."""
+        photo = self.raw.get("photo")
+        return photo[-1]["file_id"] if photo else None
+
+    @property
+    def document(self) -> dict[str, Any] | None:
+        return self.raw.get("document")
+
+    @property
+    def location(self) -> tuple[float, float] | None:
+        loc = self.raw.get("location")
+        return (loc["latitude"], loc["longitude"]) if loc else None
+
+    def __str__(self) -> str:
+        kind = "[photo] " if self.has_photo else "[document] " if self.has_document else ""
+        buttons = " ".join(f"[{label}]" for label in self.buttons)
+        return f"#{self.message_id} {kind}{self.text} {buttons}".rstrip()
+
+
+def _match_button(buttons: list[Button], label: str) -> Button | None:
+    """Exact label first; otherwise the single button whose label contains it (emoji etc.)."""
+    exact = [b for b in buttons if b.label == label]
+    if exact:
+        return exact[0]
+    loose = [b for b in buttons if label in b.label]
+    return loose[0] if len(loose) == 1 else None
+
+
+# --------------------------------------------------------------------------- a simulated user
+
+
+class ChatUser:
+    """One simulated person in a private chat with the bot.
+
+    Reading follows a cursor: `next_message()` returns bot messages one by one, and every
+    action (sending, pressing) moves the cursor to "now", so the next message is the one
+    that answers the action. `sees()` looks at bot messages created or edited since the
+    last action.
+    """
+
+    def __init__(
+        self,
+        standin: BotApiStandIn,
+        user_id: int,
+        first_name: str,
+        last_name: str | None = None,
+        username: str | None = None,
+        language_code: str | None = "zh-hans",
+        *,
+        phone_number: str | None = None,
+        timeout: float = 5.0,
+    ) -> None:
+        self.standin = standin
+        self.user_id = user_id
+        self.timeout = timeout
+        self.user = standin.add_user(user_id, first_name, last_name, username, language_code,
+                                     phone_number=phone_number)
+        self._cursor = 0
+        self._action_seq = 0
+        self._mark_action()
+
+    @property
+    def name(self) -> str:
+        return self.user.full_name
+
+    def __repr__(self) -> str:
+        return f"ChatUser({self.user_id}, {self.name!r})"
+
+    # ----------------------------------------------------------------- acting
+
+    def _mark_action(self) -> None:
+        bot_ids = [m.message_id for m in self.standin.bot_messages(self.user_id)]
+        self._cursor = max(bot_ids, default=0)
+        self._action_seq = self.standin.seq
+
+    async def sends_text(self, text: str) -> dict[str, Any]:
+        self._mark_action()
+        return self.standin.user_sends_text(self.user_id, text)
+
+    async def sends_photo(self, data: bytes, caption: str | None = None) -> dict[str, Any]:
+        self._mark_action()
+        return self.standin.user_sends_photo(self.user_id, data, caption)
+
+    async def sends_album(self, images: Iterable[bytes],
+                          caption: str | None = None) -> list[dict[str, Any]]:
+        self._mark_action()
+        return self.standin.user_sends_album(self.user_id, images, caption)
+
+    async def sends_document(self, data: bytes, file_name: str, mime_type: str | None = None,
+                             caption: str | None = None) -> dict[str, Any]:
+        self._mark_action()
+        return self.standin.user_sends_document(self.user_id, data, file_name, mime_type, caption)
+
+    async def sends_location(self, latitude: float, longitude: float) -> dict[str, Any]:
+        self._mark_action()
+        return self.standin.user_sends_location(self.user_id, latitude, longitude)
+
+    async def shares_contact(self, phone_number: str | None = None) -> dict[str, Any]:
+        self._mark_action()
+        return self.standin.user_shares_contact(self.user_id, phone_number)
+
+    async def presses(self, label: str, *, timeout: float | None = None,
+                      wait_answer: bool = True) -> CallbackAnswer | None:
+        """Press the button labelled `label`.
+
+        Looks for an inline button on the latest bot message that has one (waiting for it
+        to appear if needed), else a reply-keyboard button. For an inline button, waits
+        until the bot answered the callback query and returns that answer; for a
+        reply-keyboard button returns None.
+        """
+        timeout = self.timeout if timeout is None else timeout
+
+        def find() -> tuple[StoredMessage, Button] | str | None:
+            for stored in reversed(self.standin.bot_messages(self.user_id)):
+                buttons = [Button(b.get("text", ""), b.get("callback_data"), b.get("url"))
+                           for row in stored.inline_keyboard for b in row]
+                match = _match_button(buttons, label)
+                if match is not None:
+                    return stored, match
+            keyboard = self.standin.reply_keyboard(self.user_id) or {}
+            labels = [b["text"] for row in keyboard.get("keyboard", []) for b in row]
+            match = _match_button([Button(t) for t in labels], label)
+            return match.label if match else None
+
+        found = await self._wait(find, timeout, f"a button {label!r}")
+        if isinstance(found, str):
+            self._mark_action()
+            self.standin.user_presses_reply_button(self.user_id, found)
+            return None
+        stored, button = found
+        if button.data is None:
+            raise AssertionError(f"button {label!r} opens {button.url!r}; it has no callback")
+        self._mark_action()
+        query_id = self.standin.user_presses_button(self.user_id, stored.message_id, button.data)
+        if not wait_answer:
+            return None
+        answer = self.standin.callback_answer(query_id)
+        assert answer is not None
+        return await self._wait(lambda: answer if answer.answered else None, timeout,
+                                f"the bot to answer the press on {label!r}")
+
+    def blocks_bot(self) -> None:
+        self.standin.set_blocked(self.user_id, True)
+
+    def unblocks_bot(self) -> None:
+        self.standin.set_blocked(self.user_id, False)
+
+    # ----------------------------------------------------------------- seeing
+
+    async def next_message(self, timeout: float | None = None) -> BotMessage:
+        """The next new bot message after the cursor (waits for it)."""
+        def find() -> StoredMessage | None:
+            for stored in self.standin.bot_messages(self.user_id):
+                if stored.message_id > self._cursor:
+                    return stored
+            return None
+
+        stored = await self._wait(find, timeout, "a new message from the bot")
+        self._cursor = stored.message_id
+        return BotMessage.from_stored(stored)
+
+    async def sees(self, text: str, timeout: float | None = None, *,
+                   anywhere: bool = False) -> BotMessage:
+        """A bot message containing `text`, new or edited since the last action.
+
+        anywhere=True searches the whole chat history instead.
+        """
+        def find() -> StoredMessage | None:
+            for stored in self.standin.bot_messages(self.user_id):
+                fresh = anywhere or stored.seq > self._action_seq
+                if fresh and text in (stored.text or ""):
+                    return stored
+            return None
+
+        stored = await self._wait(find, timeout, f"a message containing {text!r}")
+        self._cursor = max(self._cursor, stored.message_id)
+        return BotMessage.from_stored(stored)
+
+    async def receives_nothing(self, within: float = 0.3) -> None:
+        """Assert that the bot sends no new message during `within` seconds."""
+        try:
+            extra = await self.next_message(timeout=within)
+        except AssertionError:
+            return
+        raise AssertionError(f"{self.name} got an unexpected message: {extra}\n"
+                             f"{self.transcript}")
+
+    @property
+    def messages(self) -> list[BotMessage]:
+        """Every bot message currently in the chat (deleted ones are gone)."""
+        return [BotMessage.from_stored(m) for m in self.standin.bot_messages(self.user_id)]
+
+    @property
+    def last_message(self) -> BotMessage | None:
+        messages = self.standin.bot_messages(self.user_id)
+        return BotMessage.from_stored(messages[-1]) if messages else None
+
+    @property
+    def reply_keyboard(self) -> list[str]:
+        """Labels of the reply keyboard shown now (empty when none)."""
+        keyboard = self.standin.reply_keyboard(self.user_id) or {}
+        return [b["text"] for row in keyboard.get("keyboard", []) for b in row]
+
+    @property
+    def commands(self) -> list[str]:
+        """Commands in this user's menu (setMyCommands), like "/start"."""
+        return ["/" + c["command"] for c in
+                self.standin.commands_for(self.user_id, self.user.language_code or "")]
+
+    def photo_bytes(self, message: BotMessage) -> bytes:
+        if message.photo_file_id is None:
+            raise ValueError(f"message {message.message_id} has no photo")
+        return self.standin.file_bytes(message.photo_file_id)
+
+    @property
+    def transcript(self) -> str:
+        return self.standin.transcript(self.user_id)
+
+    async def _wait(self, predicate: Any, timeout: float | None, what: str) -> Any:
+        timeout = self.timeout if timeout is None else timeout
+        try:
+            return await self.standin.wait_until(predicate, timeout)
+        except TimeoutError:
+            raise AssertionError(
+                f"{self.name} waited {timeout:g} s for {what}; the chat so far:\n"
+                f"{self.transcript}"
+            ) from None

@@ -1,0 +1,109 @@
+"""The demo community's people: who you can be in the web chat.
+
+The places come from the sample org file (`samples/demo_org.xlsx`); this adds an administrator,
+a staff member, chat accounts for the four imported grid members, six party members, three
+registered residents and one newcomer who has not registered yet (to try onboarding).
+Seeding twice changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from core.onboarding import record
+from core.people import Identity, Person, Role, RoleGrant
+from core.ports import UnitOfWork
+from storage.uow import Database
+
+SAMPLE_ORG = Path(__file__).resolve().parent.parent / "samples" / "demo_org.xlsx"
+CHANNEL = "telegram"
+
+
+@dataclass(frozen=True)
+class Persona:
+    user_id: int
+    name: str
+    role_label: str
+    language_code: str = "zh-hans"
+
+    def as_dict(self) -> dict:
+        return {"user_id": self.user_id, "name": self.name, "role_label": self.role_label,
+                "language_code": self.language_code}
+
+
+ADMIN = Persona(1001, "周管理员", "管理员")
+STAFF = Persona(1002, "陈书记", "社区工作人员")
+GRID_MEMBER_IDS = (1101, 1102, 1103, 1104)
+PARTY_MEMBERS = [
+    (Persona(1201, "刘建国", "党员志愿者"), "县供电公司"),
+    (Persona(1202, "孙丽", "党员志愿者"), "城关镇中心小学"),
+    (Persona(1203, "杨卫东", "党员志愿者"), "县人民医院"),
+    (Persona(1204, "何敏", "党员志愿者"), "县税务局"),
+    (Persona(1205, "马强", "党员志愿者"), "县住建局"),
+    (Persona(1206, "Grace Lin", "party member", "en"), "County library"),
+]
+# (persona, compound, building): registered residents
+RESIDENTS = [
+    (Persona(1301, "王阿姨", "居民"), "粮食局小区", "3号楼"),
+    (Persona(1302, "李大爷", "居民"), "粮食局小区", "5号楼"),
+    (Persona(1303, "张女士", "居民"), "东城花园", "2号楼"),
+]
+NEWCOMER = Persona(1399, "新邻居", "新用户（未登记）")
+
+
+async def _identity_taken(uow: UnitOfWork, user_id: int) -> bool:
+    return await uow.people.identity(CHANNEL, str(user_id)) is not None
+
+
+async def _person_with_identity(uow: UnitOfWork, persona: Persona, now: datetime, *grants: RoleGrant) -> None:
+    person = Person(None, persona.name, created_at=now,
+                    language="en" if persona.language_code.startswith("en") else None)
+    await uow.people.add(person)
+    await uow.people.add_identity(Identity(None, person.id, CHANNEL, str(persona.user_id), str(persona.user_id)))
+    for grant in grants:
+        grant.person_id, grant.created_at = person.id, now
+        await uow.people.add_grant(grant)
+    await record(uow, "person", person.id, "demo_seeded", now, None,
+                 after={"roles": [g.role.value for g in grants]})
+
+
+async def seed_people(db: Database, now: datetime) -> list[Persona]:
+    """Add the demo people once; return every persona for the web chat, the newcomer last."""
+    personas: list[Persona] = []
+    async with db.uow() as uow:
+        (community,) = [c for c in await uow.places.communities() if c.code == "DC"]
+        if not await _identity_taken(uow, ADMIN.user_id):
+            await _person_with_identity(uow, ADMIN, now, RoleGrant(None, 0, Role.ADMIN))
+        if not await _identity_taken(uow, STAFF.user_id):
+            await _person_with_identity(uow, STAFF, now, RoleGrant(None, 0, Role.STAFF, community_id=community.id))
+        personas += [ADMIN, STAFF]
+
+        # the imported grid members (one per grid) get chat accounts
+        for user_id, grid in zip(GRID_MEMBER_IDS, await uow.places.grids(community.id)):
+            members = await uow.people.grid_members(grid.id)
+            if not members:
+                continue
+            member = members[0]
+            if not await _identity_taken(uow, user_id):
+                await uow.people.add_identity(Identity(None, member.id, CHANNEL, str(user_id), str(user_id)))
+                await record(uow, "person", member.id, "demo_seeded", now, None, after={"grid_id": grid.id})
+            personas.append(Persona(user_id, member.display_name, f"网格员 · {grid.name}"))
+
+        for persona, work_unit in PARTY_MEMBERS:
+            if not await _identity_taken(uow, persona.user_id):
+                await _person_with_identity(uow, persona, now, RoleGrant(
+                    None, 0, Role.PARTY_MEMBER, community_id=community.id, work_unit=work_unit))
+            personas.append(persona)
+
+        for persona, compound_name, building_name in RESIDENTS:
+            if not await _identity_taken(uow, persona.user_id):
+                compound = await uow.places.compound_named(community.id, compound_name)
+                building = await uow.places.building_named(compound.id, building_name)
+                await _person_with_identity(uow, persona, now, RoleGrant(
+                    None, 0, Role.RESIDENT, community_id=community.id, building_id=building.id))
+            personas.append(persona)
+        personas.append(NEWCOMER)
+        await uow.commit()
+    return personas

@@ -1,0 +1,216 @@
+"""The web chat: its JSON/SSE API, then the page in a real browser with the test echo bot.
+
+The browser is the system Chromium driven by Playwright; nothing downloads a browser.
+Without /usr/bin/chromium the browser test is skipped locally and fails in CI (CI=true),
+where the machine must provide it. The API tests need no browser and always run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+import pytest_asyncio
+
+from demo.standin import BotApiStandIn
+from demo.webchat import WebChat
+
+pytestmark = pytest.mark.asyncio
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+PERSONAS = [
+    {"user_id": 1001, "name": "王阿姨", "role_label": "居民", "language_code": "zh-hans"},
+    {"user_id": 1002, "name": "李网格员", "role_label": "网格员", "language_code": "zh-hans"},
+]
+
+
+def _browser_missing(reason: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason}; CI must provide Chromium (apt-get install chromium fonts-noto-cjk)")
+    pytest.skip(f"{reason}; install it with: apt-get install -y chromium fonts-noto-cjk")
+
+
+@pytest_asyncio.fixture
+async def browser() -> AsyncIterator[object]:
+    try:
+        from playwright.async_api import async_playwright
+    except ImportError:
+        _browser_missing("playwright is not installed")
+    executable = CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium")
+    if executable is None:
+        _browser_missing(f"{CHROMIUM} is missing")
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(executable_path=executable,
+                                                    args=CHROMIUM_ARGS)
+        yield chromium
+        await chromium.close()
+
+
+@pytest_asyncio.fixture
+async def webchat(standin: BotApiStandIn, echo_bot) -> AsyncIterator[WebChat]:
+    chat = WebChat(standin, PERSONAS, map_center=(32.7, 116.7),
+                   map_points=[{"label": "3号楼", "latitude": 32.702, "longitude": 116.698}])
+    await chat.start(port=0)
+    yield chat
+    await chat.stop()
+
+
+async def test_chatting_in_the_browser(browser, webchat: WebChat, standin: BotApiStandIn,
+                                       echo_bot, make_jpeg, tmp_path: Path):
+    from playwright.async_api import expect
+
+    page = await browser.new_page(viewport={"width": 1100, "height": 760})
+    console_errors: list[str] = []
+    page.on("pageerror", lambda error: console_errors.append(str(error)))
+    await page.goto(webchat.url)
+
+    # Pick a persona: her (empty) chat opens.
+    await page.click(".persona[data-user-id='1001']")
+    await expect(page.locator("#chat-name")).to_have_text("王阿姨 · 居民")
+
+    # Type a message; the bot's reply appears live, HTML stripped into bold text.
+    await page.fill("#composer-input", "楼道灯坏了")
+    await page.press("#composer-input", "Enter")
+    await expect(page.locator(".msg.user .bubble").last).to_have_text("楼道灯坏了")
+    reply = page.locator(".msg.bot").last
+    await expect(reply.locator(".bubble")).to_have_text("您说：楼道灯坏了", timeout=5000)
+    await expect(reply.locator(".bubble b")).to_have_text("您说")
+
+    # Press the inline button: the answer comes as an alert, the message is edited in place.
+    await reply.locator(".inline-btn", has_text="确认").click()
+    await expect(page.locator("#alert-text")).to_have_text("已确认")
+    await page.click("#alert-ok")
+    await expect(reply.locator(".bubble")).to_have_text("您说：楼道灯坏了（已确认）")
+    await expect(reply.locator(".meta")).to_contain_text("已编辑")
+    await expect(reply.locator(".inline-btn")).to_have_count(0)
+
+    # /start with a choice: a plain callback answer shows as a toast.
+    await page.fill("#composer-input", "/start")
+    await page.click("#send-button")
+    greeting = page.locator(".msg.bot", has_text="欢迎！")
+    await greeting.locator(".inline-btn", has_text="东城社区").click()
+    await expect(page.locator("#toast")).to_have_text("您选择了东城社区")
+    await expect(page.locator(".msg.bot", has_text="已选择：东城社区")).to_have_count(1)
+    chosen = next(m for m in standin.bot_messages(1001) if m.text == "已选择：东城社区")
+    await echo_bot.delete_message(1001, chosen.message_id)  # deleted messages vanish live
+    await expect(page.locator(".msg.bot", has_text="已选择：东城社区")).to_have_count(0)
+
+    # Two pictures become one album; the bot answers each with a photo.
+    await page.set_input_files("#photo-input", [
+        {"name": "a.jpg", "mimeType": "image/jpeg", "buffer": make_jpeg(640, 480, "orange")},
+        {"name": "b.jpg", "mimeType": "image/jpeg", "buffer": make_jpeg(480, 640, "teal")},
+    ])
+    await expect(page.locator(".msg.user .album img.photo")).to_have_count(2)
+    await expect(page.locator(".msg.bot img.photo")).to_have_count(2, timeout=5000)
+    albums = {m["media_group_id"] for m in (s.data for s in standin.messages(1001))
+              if "photo" in m and "media_group_id" in m}
+    assert len(albums) == 1
+
+    # A file that is not a picture goes as a document.
+    await page.set_input_files("#file-input", [
+        {"name": "坏文件.heic", "mimeType": "image/heic", "buffer": b"not really an image"}])
+    await expect(page.locator(".msg.user .doc")).to_contain_text("坏文件.heic")
+    await expect(page.locator(".msg.bot", has_text="收到文件 坏文件.heic")).to_have_count(1)
+
+    # Share a location by clicking the picker.
+    await page.click("#attach-button")
+    await page.click("#pick-location")
+    await page.click("#map-canvas", position={"x": 200, "y": 100})
+    latitude = float(await page.input_value("#lat-input"))
+    assert 32.69 < latitude < 32.71
+    await page.click("#map-send")
+    await expect(page.locator(".msg.bot", has_text="位置：32.7")).to_have_count(1)
+
+    # A message for another persona marks them unread without disturbing this chat.
+    await echo_bot.send_message(1002, "李网格员，您有新的工单")
+    await expect(page.locator(".persona[data-user-id='1002'] .badge")).to_have_text("1")
+
+    desktop = tmp_path / "webchat-desktop.png"
+    await page.screenshot(path=str(desktop))
+    assert desktop.stat().st_size > 20_000
+
+    # Phone width: the chat fills the screen and "返回" leads back to the list.
+    await page.set_viewport_size({"width": 390, "height": 844})
+    await expect(page.locator("#people")).to_be_hidden()
+    phone = tmp_path / "webchat-phone.png"
+    await page.screenshot(path=str(phone))
+    assert phone.stat().st_size > 10_000
+    await page.click("#back-button")
+    await expect(page.locator(".persona[data-user-id='1002']")).to_be_visible()
+
+    assert console_errors == []
+    await page.close()
+
+
+# --------------------------------------------------------------------------- without a browser
+
+
+async def _next_event(stream: aiohttp.ClientResponse, **expected: object) -> dict:
+    """The next Server-Sent Event whose fields include `expected`."""
+    while True:
+        line = (await asyncio.wait_for(stream.content.readline(), 5)).decode().strip()
+        if line.startswith("data: "):
+            event = json.loads(line.removeprefix("data: "))
+            if all(event.get(k) == v for k, v in expected.items()):
+                return event
+
+
+async def test_webchat_api_sends_as_the_persona_and_streams_events(
+        webchat: WebChat, standin: BotApiStandIn, make_jpeg):
+    base = webchat.url
+    async with aiohttp.ClientSession() as http:
+        personas = await (await http.get(f"{base}api/personas")).json()
+        assert [p["name"] for p in personas] == ["王阿姨", "李网格员"]
+        page = await (await http.get(base)).text()
+        assert "红网格" in page and "static/app.js" in page
+
+        async with http.get(f"{base}api/events") as stream:
+            assert (await stream.content.readline()).startswith(b"retry:")
+            await http.post(f"{base}api/chats/1001/text", json={"text": "你好"})
+            mine = await _next_event(stream, kind="message")
+            assert mine["message"]["from_bot"] is False and mine["message"]["text"] == "你好"
+            reply = await _next_event(stream, kind="message")
+            assert reply["message"]["from_bot"] and reply["message"]["text"] == "您说：你好"
+            assert reply["message"]["inline_keyboard"][0][0]["callback_data"] == "confirm"
+
+            pressed = await http.post(f"{base}api/chats/1001/press",
+                                      json={"message_id": reply["message"]["message_id"],
+                                            "data": "confirm"})
+            assert "query_id" in await pressed.json()
+            answer = await _next_event(stream, kind="callback_answer")
+            assert answer["answer"] == {"text": "已确认", "show_alert": True, "url": None,
+                                        "message_id": reply["message"]["message_id"]}
+
+        # Pictures go as photos (two as one album), other files as documents.
+        form = aiohttp.FormData()
+        form.add_field("file", make_jpeg(color="red"), filename="a.jpg")
+        form.add_field("file", b"plain text", filename="note.txt")
+        form.add_field("file", make_jpeg(color="blue"), filename="b.jpg")
+        form.add_field("caption", "楼道照片")
+        sent = await (await http.post(f"{base}api/chats/1002/files", data=form)).json()
+        kinds = [standin.message(1002, mid).kind for mid in sent["sent"]]
+        assert kinds == ["photo", "photo", "document"]
+        first, second, note = (standin.message(1002, mid).data for mid in sent["sent"])
+        assert first["media_group_id"] == second["media_group_id"]
+        assert first["caption"] == "楼道照片" and note["document"]["file_name"] == "note.txt"
+
+        chat = await (await http.get(f"{base}api/chats/1002/messages")).json()
+        photo_url = chat["messages"][0]["photo"]["url"]
+        picture = await (await http.get(f"{base}{photo_url}")).read()
+        assert picture == make_jpeg(color="red")
+
+        bad = await http.post(f"{base}api/chats/1002/location", json={"latitude": "北"})
+        assert bad.status == 400 and "纬度" in (await bad.json())["error"]
+        stale = await http.post(f"{base}api/chats/1002/press", json={"message_id": 999,
+                                                                     "data": "x"})
+        assert stale.status == 400
+        missing = await http.get(f"{base}api/chats/4242/messages")
+        assert missing.status == 404
