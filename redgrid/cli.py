@@ -25,6 +25,14 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="bring the database to the newest schema",
                    description="Bring the database named by DATABASE_URL to the newest schema.")
 
+    demo = sub.add_parser("demo", help="try everything offline: a local Telegram stand-in and a web chat",
+                          description="Start a local Bot API stand-in, the real bot against it, a seeded demo "
+                                      "community and a web chat. No Telegram account or internet needed.")
+    demo.add_argument("--fresh", action="store_true", help="forget the demo database and start over")
+    demo.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1)")
+    demo.add_argument("--port", type=int, default=8080, help="web chat port (default 8080)")
+    demo.add_argument("--api-port", type=int, default=8081, help="Bot API stand-in port (default 8081)")
+
     imp = sub.add_parser("import-org", help="import communities, compounds, grids, buildings, grid members",
                          description="Import the org chart from .xlsx or .csv files (see samples/). All files are "
                                      "checked first; if any row is wrong nothing is written.")
@@ -60,6 +68,11 @@ def main(argv: list[str] | None = None) -> int:
                 print(NO_TOKEN, file=sys.stderr)
                 return 2
             return asyncio.run(commands.run(settings))
+        if args.command == "demo":
+            from demo.app import run_demo
+
+            return asyncio.run(run_demo(settings, fresh=args.fresh, host=args.host, port=args.port,
+                                        api_port=args.api_port))
         if args.command == "migrate":
             return asyncio.run(commands.migrate(settings))
         if args.command == "import-org":

@@ -5,6 +5,7 @@ in CI (CI=true) it fails, because CI must prove both."""
 from __future__ import annotations
 
 import os
+import shutil
 from datetime import datetime, timezone
 
 import pytest
@@ -56,3 +57,30 @@ async def db(request, tmp_path) -> Database:
 @pytest.fixture
 def now() -> datetime:
     return datetime(2026, 11, 23, 9, 30, tzinfo=timezone.utc)
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def _browser_missing(reason: str) -> None:
+    if IN_CI:
+        pytest.fail(f"{reason}; CI must provide Chromium (apt-get install chromium fonts-noto-cjk)")
+    pytest.skip(f"{reason}; install it with: apt-get install -y chromium fonts-noto-cjk")
+
+
+@pytest.fixture
+async def browser():
+    """Debian's Chromium driven by Playwright; a browser is never downloaded."""
+    try:
+        from playwright.async_api import async_playwright
+    except ImportError:
+        _browser_missing("playwright is not installed")
+    executable = CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium")
+    if executable is None:
+        _browser_missing(f"{CHROMIUM} is missing")
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield chromium
+        await chromium.close()

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -23,35 +21,10 @@ from demo.webchat import WebChat
 
 pytestmark = pytest.mark.asyncio
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 PERSONAS = [
     {"user_id": 1001, "name": "王阿姨", "role_label": "居民", "language_code": "zh-hans"},
     {"user_id": 1002, "name": "李网格员", "role_label": "网格员", "language_code": "zh-hans"},
 ]
-
-
-def _browser_missing(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason}; CI must provide Chromium (apt-get install chromium fonts-noto-cjk)")
-    pytest.skip(f"{reason}; install it with: apt-get install -y chromium fonts-noto-cjk")
-
-
-@pytest_asyncio.fixture
-async def browser() -> AsyncIterator[object]:
-    try:
-        from playwright.async_api import async_playwright
-    except ImportError:
-        _browser_missing("playwright is not installed")
-    executable = CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium")
-    if executable is None:
-        _browser_missing(f"{CHROMIUM} is missing")
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(executable_path=executable,
-                                                    args=CHROMIUM_ARGS)
-        yield chromium
-        await chromium.close()
 
 
 @pytest_asyncio.fixture
