@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,10 +115,23 @@ async def run_demo(settings: Settings, *, fresh: bool, host: str, port: int, api
                   f"  Bot API stand-in: {stack.standin.base_url}   database: {url}\n"
                   f"  Ctrl-C stops (the database stays; `redgrid demo --fresh` starts over).", flush=True)
             try:
-                await asyncio.Event().wait()  # until Ctrl-C cancels it
+                await _until_stopped()
             finally:
                 await webchat.stop()
     finally:
         await db.dispose()
     return 0
 
+
+async def _until_stopped() -> None:
+    """Wait for Ctrl-C or SIGTERM (also when started in the background, where SIGINT is ignored)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+    print("redgrid demo: stopped; the demo database is kept.", flush=True)

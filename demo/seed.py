@@ -70,15 +70,16 @@ async def _person_with_identity(uow: UnitOfWork, persona: Persona, now: datetime
 
 
 async def seed_people(db: Database, now: datetime) -> list[Persona]:
-    """Add the demo people once; return every persona for the web chat, the newcomer last."""
-    personas: list[Persona] = []
+    """Add the demo people once; return every persona for the web chat, the newcomer first."""
+    grid_members: list[Persona] = []
+    volunteers: list[Persona] = []
+    residents: list[Persona] = []
     async with db.uow() as uow:
         (community,) = [c for c in await uow.places.communities() if c.code == "DC"]
         if not await _identity_taken(uow, ADMIN.user_id):
             await _person_with_identity(uow, ADMIN, now, RoleGrant(None, 0, Role.ADMIN))
         if not await _identity_taken(uow, STAFF.user_id):
             await _person_with_identity(uow, STAFF, now, RoleGrant(None, 0, Role.STAFF, community_id=community.id))
-        personas += [ADMIN, STAFF]
 
         # the imported grid members (one per grid) get chat accounts
         for user_id, grid in zip(GRID_MEMBER_IDS, await uow.places.grids(community.id)):
@@ -89,13 +90,13 @@ async def seed_people(db: Database, now: datetime) -> list[Persona]:
             if not await _identity_taken(uow, user_id):
                 await uow.people.add_identity(Identity(None, member.id, CHANNEL, str(user_id), str(user_id)))
                 await record(uow, "person", member.id, "demo_seeded", now, None, after={"grid_id": grid.id})
-            personas.append(Persona(user_id, member.display_name, f"网格员 · {grid.name}"))
+            grid_members.append(Persona(user_id, member.display_name, f"网格员 · {grid.name}"))
 
         for persona, work_unit in PARTY_MEMBERS:
             if not await _identity_taken(uow, persona.user_id):
                 await _person_with_identity(uow, persona, now, RoleGrant(
                     None, 0, Role.PARTY_MEMBER, community_id=community.id, work_unit=work_unit))
-            personas.append(persona)
+            volunteers.append(persona)
 
         for persona, compound_name, building_name in RESIDENTS:
             if not await _identity_taken(uow, persona.user_id):
@@ -103,7 +104,6 @@ async def seed_people(db: Database, now: datetime) -> list[Persona]:
                 building = await uow.places.building_named(compound.id, building_name)
                 await _person_with_identity(uow, persona, now, RoleGrant(
                     None, 0, Role.RESIDENT, community_id=community.id, building_id=building.id))
-            personas.append(persona)
-        personas.append(NEWCOMER)
+            residents.append(persona)
         await uow.commit()
-    return personas
+    return [NEWCOMER, *residents, *grid_members, STAFF, ADMIN, *volunteers]

@@ -100,6 +100,8 @@ async def invite(settings: Settings, args: argparse.Namespace) -> int:
                 if roster is None:
                     raise CommandFailed(f"no imported person with phone {args.phone}")
                 person_id = roster.id
+                if role == Role.GRID_MEMBER and grid is None:
+                    grid = await _roster_grid(uow, roster.id)
             department_id = None
             if args.department:
                 department_id = await _department_id(uow, args.department)
@@ -117,6 +119,14 @@ async def invite(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         await db.dispose()
     return 0
+
+
+async def _roster_grid(uow, person_id: int):
+    """The grid an imported grid member already holds, when it is only one."""
+    grid_ids = {g.grid_id for g in await uow.people.grants(person_id) if g.role == Role.GRID_MEMBER and g.active}
+    if len(grid_ids) != 1:
+        raise CommandFailed("this person holds several grids or none; name one with --grid")
+    return await uow.places.grid(grid_ids.pop())
 
 
 async def _department_id(uow, name: str) -> int:

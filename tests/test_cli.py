@@ -77,3 +77,20 @@ def test_invite_for_unknown_place_fails_clearly(workdir, capsys):
     assert "no grid named '第九网格'" in capsys.readouterr().err
     assert main(["invite", "staff"]) == 1
     assert "--community" in capsys.readouterr().err
+
+
+def test_import_sample_then_invite_an_imported_grid_member_by_phone(workdir, capsys):
+    from demo.seed import SAMPLE_ORG
+
+    assert main(["import-org", str(SAMPLE_ORG)]) == 0
+    assert "12 buildings" in capsys.readouterr().out
+    assert main(["import-org", str(SAMPLE_ORG)]) == 0
+    assert "0 created, 0 updated" in capsys.readouterr().out
+    assert main(["invite", "grid_member", "--phone", "13900000001"]) == 0
+    assert "粮食局小区第一网格" in capsys.readouterr().out
+
+
+def test_import_of_a_non_spreadsheet_writes_nothing(workdir, capsys):
+    (workdir / "notes.pdf").write_bytes(b"%PDF-1.4 not a sheet")
+    assert main(["import-org", "notes.pdf"]) == 1
+    assert "not a spreadsheet" in capsys.readouterr().err

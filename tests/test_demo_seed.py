@@ -1,0 +1,36 @@
+"""The demo world: the sample community plus its people, seeded once however often the demo starts."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from core.clock import ManualClock
+from core.onboarding import roles_of
+from core.people import Role
+from demo.app import prepare_demo_world
+from storage import tables
+
+
+async def _count(db, table) -> int:
+    async with db.engine.connect() as conn:
+        return (await conn.execute(select(func.count()).select_from(table))).scalar_one()
+
+
+async def test_demo_world_has_every_role_and_reseeding_changes_nothing(db, now):
+    clock = ManualClock(now)
+    personas = await prepare_demo_world(db, clock)
+    people, grants, buildings = [await _count(db, t) for t in (tables.persons, tables.role_grants, tables.buildings)]
+    again = await prepare_demo_world(db, clock)
+    assert [p.user_id for p in again] == [p.user_id for p in personas]
+    assert (await _count(db, tables.persons), await _count(db, tables.role_grants),
+            await _count(db, tables.buildings)) == (people, grants, buildings)
+    assert buildings == 12
+    wanted = {Role.RESIDENT: 3, Role.GRID_MEMBER: 4, Role.PARTY_MEMBER: 6, Role.STAFF: 1, Role.ADMIN: 1}
+    found = {role: 0 for role in wanted}
+    async with db.uow() as uow:
+        for persona in personas[1:]:  # the first is the unregistered newcomer
+            person = await uow.people.by_identity("telegram", str(persona.user_id))
+            for role in (await roles_of(uow, person)).names:
+                found[role] += 1
+        assert await uow.people.by_identity("telegram", str(personas[0].user_id)) is None
+    assert found == wanted
