@@ -10,6 +10,7 @@ from typing import Protocol, Sequence
 
 from core.events import Event
 from core.invites import Invite
+from core.notifications import Outbox
 from core.people import Department, Identity, Person, RoleGrant
 from core.places import Address, Building, Community, Compound, District, Grid, Street
 
@@ -72,6 +73,7 @@ class UnitOfWork(Protocol):
     people: PeopleRepository
     invites: InviteRepository
     events: EventLog
+    outbox: Outbox
 
     async def commit(self) -> None: ...
     async def rollback(self) -> None: ...
