@@ -8,8 +8,18 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.fsm.storage.base import BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage
 
+from datetime import timedelta
+
+from aiogram.fsm.scene import SceneRegistry
+
 from bot.handlers import routers
+from bot.handlers.cases import SCENES as CASE_SCENES
 from bot.middlewares import ContextMiddleware
+from bot.scenes.report import SCENES as REPORT_SCENES
+from bot.serial import OneAtATimePerChat
+from core.reporting import ReportPolicy
+from core.workdays import WorkCalendar
+from media.photos import PhotoStore
 from core.clock import Clock
 from redgrid.settings import TELEGRAM_API_URL, Settings
 from storage.uow import Database
@@ -32,10 +42,24 @@ def dialog_storage(settings: Settings) -> BaseStorage:
     return MemoryStorage()
 
 
+def report_policy(settings: Settings) -> ReportPolicy:
+    return ReportPolicy(calendar=WorkCalendar(tz=settings.tz), working_days=settings.report_working_days,
+                        confirm_wait=timedelta(days=settings.confirm_wait_days),
+                        claim_within=timedelta(hours=settings.claim_within_hours),
+                        escalated_fix_days=settings.escalated_fix_working_days)
+
+
 def build_dispatcher(db: Database, settings: Settings, clock: Clock, storage: BaseStorage | None = None) -> Dispatcher:
-    dp = Dispatcher(storage=storage or dialog_storage(settings), settings=settings, db=db)
+    photos = PhotoStore(settings.data_dir)
+    dp = Dispatcher(storage=storage or dialog_storage(settings), settings=settings, db=db,
+                    policy=report_policy(settings), photos=photos)
+    dp.update.outer_middleware(OneAtATimePerChat())
     context = ContextMiddleware(db, clock, settings.default_language)
     dp.message.middleware(context)
     dp.callback_query.middleware(context)
-    dp.include_routers(*routers())
+    scenes = SceneRegistry(dp, register_on_add=False)
+    common, *rest = routers()
+    dp.include_router(common)  # /cancel and /help first, from inside any dialog
+    scenes.add(*REPORT_SCENES, *CASE_SCENES, router=dp)
+    dp.include_routers(*rest)
     return dp

@@ -15,12 +15,12 @@ log = logging.getLogger(__name__)
 
 EVERYONE = ("start", "help", "lang", "cancel")
 BY_ROLE: dict[Role, tuple[str, ...]] = {
-    Role.RESIDENT: (),
-    Role.GRID_MEMBER: (),
+    Role.RESIDENT: ("report", "my"),
+    Role.GRID_MEMBER: ("cases",),
     Role.PARTY_MEMBER: (),
-    Role.STAFF: ("invite",),
-    Role.DEPARTMENT: (),
-    Role.ADMIN: ("invite",),
+    Role.STAFF: ("desk", "invite"),
+    Role.DEPARTMENT: ("cases",),
+    Role.ADMIN: ("desk", "invite"),
 }
 
 

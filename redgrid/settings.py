@@ -54,6 +54,14 @@ class Settings(BaseSettings):
         default=1000, ge=50, le=20_000,
         description="A shared location farther than this from every building is not matched.",
     )
+    report_working_days: int = Field(default=2, ge=1, le=30,
+                                     description="Working days a grid member has to fix a report (两个工作日).")
+    confirm_wait_days: int = Field(default=3, ge=1, le=30,
+                                   description="Days a resident has to confirm a fix before it closes as accepted.")
+    claim_within_hours: int = Field(default=24, ge=1, le=24 * 14,
+                                    description="Hours a department has to claim an escalated case.")
+    escalated_fix_working_days: int = Field(default=5, ge=1, le=60,
+                                            description="Working days a department has to fix an escalated case.")
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
 
     @field_validator("timezone")

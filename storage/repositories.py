@@ -187,6 +187,15 @@ class SqlPeople(_Repo):
             g.role == Role.GRID_MEMBER.value, g.status == GrantStatus.ACTIVE.value, g.grid_id == grid_id)
             .order_by(t.persons.c.id))
 
+    async def with_role(self, role: Role, community_id: int | None = None) -> Sequence[Person]:
+        """People holding an active role, in one community when given (staff of 东城社区 …)."""
+        g = t.role_grants.c
+        stmt = select(t.persons).join(t.role_grants, g.person_id == t.persons.c.id).where(
+            g.role == role.value, g.status == GrantStatus.ACTIVE.value)
+        if community_id is not None:
+            stmt = stmt.where(g.community_id == community_id)
+        return await self._all(Person, stmt.distinct().order_by(t.persons.c.id))
+
     async def department(self, department_id: int) -> Department | None:
         return await self._one(Department, select(t.departments).where(t.departments.c.id == department_id))
 

@@ -6,6 +6,7 @@ from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from storage.cases import SqlCases
 from storage.repositories import SqlEvents, SqlInvites, SqlPeople, SqlPlaces
 
 
@@ -23,6 +24,7 @@ class SqlUnitOfWork:
         self.people = SqlPeople(self.conn)
         self.invites = SqlInvites(self.conn)
         self.events = SqlEvents(self.conn)
+        self.cases = SqlCases(self.conn, self.events)
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -15,11 +15,14 @@ def _entries() -> dict[str, str]:
 
 
 def test_every_setting_is_in_the_example_with_a_comment_above_it():
-    lines = EXAMPLE.read_text(encoding="utf-8").splitlines()
-    documented = {}
-    for i, line in enumerate(lines):
-        if line and not line.startswith("#"):
-            documented[line.split("=", 1)[0]] = lines[i - 1].startswith("#") or lines[i - 2].startswith("#")
+    documented, commented = {}, False
+    for line in EXAMPLE.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            commented = False  # a blank line ends a block; the next one needs its own comment
+        elif line.startswith("#"):
+            commented = True
+        else:
+            documented[line.split("=", 1)[0]] = commented
     assert set(documented) == {name.upper() for name in Settings.model_fields}
     assert all(documented.values())
 

@@ -6,7 +6,8 @@ from aiogram import Router
 
 
 def routers() -> list[Router]:
-    from bot.handlers import common, fallback, invites, start
+    from bot.handlers import cases, common, fallback, invites, start
 
     # common first: /cancel and /help work from inside any dialog; fallback last.
-    return [common.make_router(), start.make_router(), invites.make_router(), fallback.make_router()]
+    return [common.make_router(), start.make_router(), invites.make_router(), cases.make_router(),
+            fallback.make_router()]

@@ -4,6 +4,7 @@ inside the application's own event loop on SQLite and PostgreSQL alike."""
 from alembic import context
 
 from storage.tables import metadata
+import storage.case_tables  # noqa: F401  (registers the case tables on the metadata)
 
 config = context.config
 connection = config.attributes.get("connection")

@@ -1,0 +1,106 @@
+"""Turning a core Notification into a Telegram message in the person's language.
+
+The delivery worker calls `render` for each outbox row; texts come from the catalog, buttons
+from the case handlers, pictures from the photo store (the three-photo card for a resolved case).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from aiogram.types import InlineKeyboardMarkup
+
+from bot.handlers.cases import desk_buttons, handler_buttons, outcome_buttons
+from bot.texts import Translator
+from core.cases import Case, PhotoKind
+from core.notifications import Notification
+from core.people import Person
+from core.ports import UnitOfWork
+from media.photos import PhotoStore
+from redgrid.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Rendered:
+    text: str
+    markup: InlineKeyboardMarkup | None = None
+    photo: bytes | None = None
+
+
+def _when(moment, settings: Settings) -> str:
+    return moment.astimezone(settings.tz).strftime("%m-%d %H:%M") if moment else "—"
+
+
+async def _case_fields(uow: UnitOfWork, case: Case, tr: Translator, settings: Settings) -> dict:
+    address = await uow.places.address(case.building_id)
+    handler = await uow.people.get(case.handler_id) if case.handler_id else None
+    return dict(number=case.number, category=tr(f"category.{case.category.value}"),
+                address=address.full() if address else "", words=case.description or tr("report.no_words"),
+                deadline=_when(case.deadline, settings), claim_by=_when(case.escalation_deadline, settings),
+                handler=handler.display_name if handler else "—", state=tr(f"state.{case.state.value}"))
+
+
+class CaseRenderer:
+    def __init__(self, settings: Settings, photos: PhotoStore) -> None:
+        self.settings = settings
+        self.photos = photos
+
+    async def render(self, uow: UnitOfWork, notification: Notification, person: Person, lang: str) -> Rendered | None:
+        tr = Translator(lang)
+        number = notification.payload.get("case")
+        case = await uow.cases.by_number(number) if number else None
+        if case is None:
+            log.warning("notification %s names no case", notification.kind)
+            return None
+        fields = {**await _case_fields(uow, case, tr, self.settings), **notification.payload}
+        fields["number"] = case.number
+        kind = notification.kind
+        text = tr(kind, **fields)
+        if kind == "case.new_for_handler":
+            if notification.payload.get("duplicate_of"):
+                text += "\n" + tr("case.possible_duplicate", number=notification.payload["duplicate_of"])
+            return Rendered(text, handler_buttons(case, tr, notification.payload.get("duplicate_of")),
+                            await self._first(case, PhotoKind.BEFORE))
+        if kind == "case.on_desk":
+            members = list(await uow.people.grid_members(case.grid_id))
+            return Rendered(text, desk_buttons(case, tr, members), await self._first(case, PhotoKind.BEFORE))
+        if kind == "case.escalated_to_you":
+            return Rendered(text, handler_buttons(case, tr), await self._first(case, PhotoKind.BEFORE))
+        if kind == "case.reopened":
+            return Rendered(text, handler_buttons(case, tr))
+        if kind == "case.resolved":
+            return Rendered(text, outcome_buttons(case, tr), await self.card(case, tr))
+        return Rendered(text)
+
+    async def _first(self, case: Case, kind: PhotoKind) -> bytes | None:
+        photos = case.photos_of(kind)
+        return await self.photos.load(photos[0].sha256) if photos else None
+
+    async def card(self, case: Case, tr: Translator) -> bytes:
+        """"事前、事中、事后三张图": the proof a resident sees before confirming."""
+        from media.card import render_card
+
+        before, during, after = (case.photos_of(k) for k in (PhotoKind.BEFORE, PhotoKind.DURING, PhotoKind.AFTER))
+        images = [await self.photos.load(p[-1].sha256) if p else None for p in (before[:1], during, after)]
+        return render_card(images[0], images[1], images[2],
+                           labels=(tr("card.before"), tr("card.during"), tr("card.after")),
+                           title=f"{case.number} · {tr('category.' + case.category.value)}",
+                           subtitle_lines=[tr("card.times", reported=_when(case.created_at, self.settings),
+                                              resolved=_when(case.resolved_at, self.settings))])
+
+
+async def case_history(uow: UnitOfWork, case: Case, tr: Translator, settings: Settings) -> str:
+    """The case's story from its events: who did what, when."""
+    fields = await _case_fields(uow, case, tr, settings)
+    lines = [tr("history.title", **fields)]
+    names: dict[int | None, str] = {None: tr("system")}
+    for event in await uow.events.of("case", case.number):
+        if event.actor_id not in names:
+            actor = await uow.people.get(event.actor_id)  # type: ignore[arg-type]
+            names[event.actor_id] = actor.display_name if actor else "?"
+        what = tr(f"event.{event.kind}")
+        lines.append(tr("history.line", at=_when(event.at, settings), who=names[event.actor_id], what=what))
+    return "\n".join(lines)

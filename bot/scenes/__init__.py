@@ -1,0 +1,1 @@
+"""Multi-step dialogs as aiogram Scenes."""

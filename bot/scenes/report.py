@@ -1,0 +1,294 @@
+"""The report dialog ("随手拍"): photos → category → place → a few words → summary and confirm.
+
+One aiogram Scene per step; the dialog's data (photo hashes, category, building) lives in the
+FSM storage, so Redis keeps it across processes. Wrong input gets a hint and the step stays.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiogram import Bot, F
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.scene import Scene, on
+from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
+
+from bot.keyboards import button, location_request
+from bot.photos import receive_photo
+from bot.texts import Translator
+from core.cases import MAX_DESCRIPTION, MAX_PHOTOS_PER_KIND, Actor, Category, PhotoKind, PhotoRef
+from core.errors import DomainError
+from core.people import Person, Role, Roles
+from core.places import nearest_buildings
+from core.ports import UnitOfWork
+from core.reporting import ReportPolicy, join_same_problem, report_problem, similar_cases
+from redgrid.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class Step(CallbackData, prefix="rp"):
+    """A button inside the report dialog: the action and its value."""
+
+    action: str
+    value: str = ""
+
+
+def _markup(rows: list[list[tuple[str, CallbackData]]]):
+    from aiogram.types import InlineKeyboardMarkup
+
+    return InlineKeyboardMarkup(inline_keyboard=[[button(label, data) for label, data in row] for row in rows])
+
+
+class ReportStep(Scene, reset_data_on_enter=False, reset_history_on_enter=False):
+    """What every step shares: cancel, and a hint for anything unexpected."""
+
+    @on.callback_query(Step.filter(F.action == "cancel"))
+    async def cancel(self, query: CallbackQuery, tr: Translator) -> None:
+        await query.answer()
+        await self.wizard.exit()
+        await query.message.edit_text(tr("report.cancelled"), reply_markup=None)
+
+
+class ReportPhotos(ReportStep, state="report.photos"):
+    @on.message.enter()
+    async def enter(self, message: Message, bot: Bot, tr: Translator, settings: Settings, photos,
+                    roles: Roles, **_: Any) -> None:
+        await self.wizard.set_data({"photos": []})
+        if message.photo or message.document:
+            await self.photo(message, bot, tr, settings, photos)
+        else:
+            await message.answer(tr("report.ask_photos"))
+
+    @on.callback_query.enter()
+    async def enter_by_button(self, query: CallbackQuery, tr: Translator, **_: Any) -> None:
+        await query.answer()
+        await self.wizard.set_data({"photos": []})
+        await query.message.answer(tr("report.ask_photos"))
+
+    @on.message(F.photo | F.document)
+    async def photo(self, message: Message, bot: Bot, tr: Translator, settings: Settings, photos) -> None:
+        data = await self.wizard.get_data()
+        stored: list[dict] = data.get("photos", [])
+        if len(stored) >= MAX_PHOTOS_PER_KIND:
+            return  # the rest of an album beyond five: already told once
+        try:
+            photo = await receive_photo(message, bot, photos, PhotoKind.BEFORE)
+        except DomainError as problem:
+            await message.answer(tr(problem.key, **problem.params))
+            return
+        if photo.sha256 not in {p["sha256"] for p in stored}:
+            stored.append({"sha256": photo.sha256, "width": photo.width, "height": photo.height,
+                           "dhash": photo.dhash})
+        await self.wizard.update_data(photos=stored)
+        if len(stored) >= MAX_PHOTOS_PER_KIND:
+            await message.answer(tr("report.too_many_photos"))
+            await self.wizard.goto(ReportCategory)
+            return
+        prompt = data.get("prompt")
+        text = tr("report.photos_received", count=len(stored))
+        markup = _markup([[(tr("report.next"), Step(action="next")), (tr("report.cancel"), Step(action="cancel"))]])
+        if prompt and message.media_group_id and data.get("album") == message.media_group_id:
+            await bot.edit_message_text(text, chat_id=message.chat.id, message_id=prompt, reply_markup=markup)
+        else:
+            sent = await message.answer(text, reply_markup=markup)
+            await self.wizard.update_data(prompt=sent.message_id, album=message.media_group_id)
+
+    @on.message()
+    async def not_a_photo(self, message: Message, tr: Translator) -> None:
+        await message.answer(tr("report.photo_expected"))
+
+    @on.callback_query(Step.filter(F.action == "next"))
+    async def next(self, query: CallbackQuery, tr: Translator) -> None:
+        if not (await self.wizard.get_data()).get("photos"):
+            await query.answer(tr("report.no_photo_yet"), show_alert=True)
+            return
+        await query.answer()
+        await query.message.edit_reply_markup(reply_markup=None)
+        await self.wizard.goto(ReportCategory)
+
+
+class ReportCategory(ReportStep, state="report.category"):
+    @on.message.enter()
+    @on.callback_query.enter()
+    async def enter(self, event: Message | CallbackQuery, tr: Translator, **_: Any) -> None:
+        message = event.message if isinstance(event, CallbackQuery) else event
+        labels = [(tr(f"category.{c.value}"), Step(action="category", value=c.value)) for c in Category]
+        rows = [labels[i:i + 2] for i in range(0, len(labels), 2)] + [[(tr("report.cancel"), Step(action="cancel"))]]
+        await message.answer(tr("report.ask_category"), reply_markup=_markup(rows))
+
+    @on.callback_query(Step.filter(F.action == "category"))
+    async def chosen(self, query: CallbackQuery, callback_data: Step, tr: Translator) -> None:
+        if callback_data.value not in {c.value for c in Category}:
+            await query.answer(tr("error.stale_button"), show_alert=True)
+            return
+        await query.answer()
+        await query.message.edit_text(f"{tr('report.ask_category')} {tr('category.' + callback_data.value)}",
+                                      reply_markup=None)
+        await self.wizard.update_data(category=callback_data.value)
+        data = await self.wizard.get_data()
+        await self.wizard.goto(ReportSummary if data.get("building_id") else ReportPlace)
+
+    @on.message()
+    async def text_instead(self, message: Message, tr: Translator) -> None:
+        await message.answer(tr("report.pick_with_buttons"))
+
+
+class ReportPlace(ReportStep, state="report.place"):
+    @on.message.enter()
+    @on.callback_query.enter()
+    async def enter(self, event: Message | CallbackQuery, tr: Translator, uow: UnitOfWork, roles: Roles,
+                    **_: Any) -> None:
+        message = event.message if isinstance(event, CallbackQuery) else event
+        rows = []
+        home = roles.home_building_id()
+        if home is not None:
+            address = await uow.places.address(home)
+            rows.append([(tr("report.my_building", address=address.short()), Step(action="building", value=str(home)))])
+        rows.append([(tr("report.other_building"), Step(action="other"))])
+        rows.append([(tr("report.cancel"), Step(action="cancel"))])
+        await message.answer(tr("onboard.or_location"), reply_markup=location_request(tr))
+        await message.answer(tr("report.ask_place"), reply_markup=_markup(rows))
+
+    @on.callback_query(Step.filter(F.action == "other"))
+    async def other(self, query: CallbackQuery, tr: Translator, uow: UnitOfWork, roles: Roles) -> None:
+        await query.answer()
+        home = roles.home_building_id()
+        address = await uow.places.address(home) if home else None
+        communities = [address.community] if address else list(await uow.places.communities())
+        rows = []
+        for community in communities:
+            for compound in await uow.places.compounds(community.id):
+                for b in await uow.places.buildings_of_compound(compound.id):
+                    rows.append((f"{compound.name} {b.name}", Step(action="building", value=str(b.id))))
+        grid = [rows[i:i + 2] for i in range(0, len(rows), 2)] + [[(tr("report.cancel"), Step(action="cancel"))]]
+        await query.message.edit_text(tr("report.ask_place"), reply_markup=_markup(grid))
+
+    @on.callback_query(Step.filter(F.action == "building"))
+    async def building(self, query: CallbackQuery, callback_data: Step, tr: Translator, uow: UnitOfWork) -> None:
+        address = await uow.places.address(int(callback_data.value)) if callback_data.value.isdigit() else None
+        if address is None:
+            await query.answer(tr("error.not_found"), show_alert=True)
+            return
+        await query.answer()
+        await query.message.edit_text(f"{tr('report.ask_place')} {address.full()}", reply_markup=None)
+        await query.message.answer("📍 " + address.full(), reply_markup=ReplyKeyboardRemove())
+        await self.wizard.update_data(building_id=address.building.id)
+        await self.wizard.goto(ReportWords)
+
+    @on.message(F.location)
+    async def location(self, message: Message, tr: Translator, uow: UnitOfWork, settings: Settings) -> None:
+        try:
+            near = nearest_buildings(await uow.places.buildings_with_position(), message.location.latitude,
+                                     message.location.longitude, max_m=settings.nearest_building_max_m)
+        except DomainError as problem:
+            await message.answer(tr(problem.key, **problem.params))
+            return
+        rows = []
+        for b, meters in near:
+            address = await uow.places.address(b.id)
+            rows.append([(f"{address.short()}（{round(meters)} m）", Step(action="building", value=str(b.id)))])
+        rows.append([(tr("report.cancel"), Step(action="cancel"))])
+        await message.answer(tr("report.ask_place"), reply_markup=_markup(rows))
+
+    @on.message()
+    async def text_instead(self, message: Message, tr: Translator) -> None:
+        await message.answer(tr("report.pick_with_buttons"))
+
+
+class ReportWords(ReportStep, state="report.words"):
+    @on.message.enter()
+    @on.callback_query.enter()
+    async def enter(self, event: Message | CallbackQuery, tr: Translator, **_: Any) -> None:
+        message = event.message if isinstance(event, CallbackQuery) else event
+        await message.answer(tr("report.ask_words"), reply_markup=_markup(
+            [[(tr("report.skip"), Step(action="skip")), (tr("report.cancel"), Step(action="cancel"))]]))
+
+    @on.message(F.text)
+    async def words(self, message: Message, tr: Translator) -> None:
+        if len(message.text) > MAX_DESCRIPTION:
+            await message.answer(tr("report.words_too_long", max=MAX_DESCRIPTION))
+            return
+        await self.wizard.update_data(description=message.text.strip())
+        await self.wizard.goto(ReportSummary)
+
+    @on.callback_query(Step.filter(F.action == "skip"))
+    async def skip(self, query: CallbackQuery) -> None:
+        await query.answer()
+        await query.message.edit_reply_markup(reply_markup=None)
+        await self.wizard.update_data(description="")
+        await self.wizard.goto(ReportSummary)
+
+    @on.message()
+    async def not_text(self, message: Message, tr: Translator) -> None:
+        await message.answer(tr("report.ask_words"))
+
+
+class ReportSummary(ReportStep, state="report.summary"):
+    @on.message.enter()
+    @on.callback_query.enter()
+    async def enter(self, event: Message | CallbackQuery, tr: Translator, uow: UnitOfWork, policy: ReportPolicy,
+                    now, **_: Any) -> None:
+        message = event.message if isinstance(event, CallbackQuery) else event
+        data = await self.wizard.get_data()
+        address = await uow.places.address(data["building_id"])
+        category = Category(data["category"])
+        rows = []
+        similar = await similar_cases(uow, policy, address.building.id, category, now)
+        if similar:
+            await message.answer(tr("report.similar"))
+            rows += [[(tr("report.same_problem", number=c.number), Step(action="join", value=c.number))]
+                     for c in similar]
+        rows.append([(tr("report.confirm"), Step(action="confirm"))])
+        rows.append([(tr("report.edit"), Step(action="edit")), (tr("report.cancel"), Step(action="cancel"))])
+        await message.answer(tr("report.summary", photos=len(data["photos"]), category=tr(f"category.{category.value}"),
+                                address=address.full(), words=data.get("description") or tr("report.no_words")),
+                             reply_markup=_markup(rows))
+
+    @on.callback_query(Step.filter(F.action == "confirm"))
+    async def confirm(self, query: CallbackQuery, tr: Translator, uow: UnitOfWork, person: Person, roles: Roles,
+                      policy: ReportPolicy, settings: Settings, now) -> None:
+        data = await self.wizard.get_data()
+        photos = [PhotoRef(p["sha256"], PhotoKind.BEFORE, p.get("width"), p.get("height"), p.get("dhash"))
+                  for p in data["photos"]]
+        case = await report_problem(uow, policy, Actor.of(person, roles), data["building_id"],
+                                    Category(data["category"]), photos, data.get("description", ""), now)
+        await uow.commit()
+        await query.answer()
+        await self.wizard.exit()
+        await query.message.edit_reply_markup(reply_markup=None)
+        await query.message.answer(tr("report.submitted", number=case.number,
+                                      deadline=case.deadline.astimezone(settings.tz).strftime("%m-%d %H:%M")))
+
+    @on.callback_query(Step.filter(F.action == "join"))
+    async def join(self, query: CallbackQuery, callback_data: Step, tr: Translator, uow: UnitOfWork, person: Person,
+                   roles: Roles, now) -> None:
+        case = await join_same_problem(uow, Actor.of(person, roles), callback_data.value, now)
+        await uow.commit()
+        await query.answer()
+        await self.wizard.exit()
+        await query.message.edit_reply_markup(reply_markup=None)
+        await query.message.answer(tr("report.joined", number=case.number))
+
+    @on.callback_query(Step.filter(F.action == "edit"))
+    async def edit(self, query: CallbackQuery) -> None:
+        await query.answer()
+        await query.message.edit_reply_markup(reply_markup=None)
+        await self.wizard.update_data(building_id=None)
+        await self.wizard.goto(ReportCategory)
+
+    @on.message()
+    async def text_instead(self, message: Message, tr: Translator) -> None:
+        await message.answer(tr("report.pick_with_buttons"))
+
+
+SCENES = (ReportPhotos, ReportCategory, ReportPlace, ReportWords, ReportSummary)
+
+
+async def start_report(message: Message, scenes, roles: Roles, tr: Translator) -> None:
+    """A resident's photo (or /report) opens the dialog; others are told who it is for."""
+    if not roles.has(Role.RESIDENT):
+        await message.answer(tr("report.residents_only"))
+        return
+    await scenes.enter(ReportPhotos)

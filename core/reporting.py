@@ -1,0 +1,265 @@
+"""Services of the report loop: a resident's photo becomes a case, is routed, handled, proved, confirmed.
+
+Each service loads what it needs through the unit of work, applies one transition from
+`core.cases` (which checks who may make it and records the event), saves, and asks the outbox
+to tell the people concerned — all in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Sequence
+
+from core import cases as rules
+from core.cases import Actor, Case, Category, HandlerKind, PhotoKind, PhotoRef
+from core.duplicates import cases_with_same_photo, similar_open_cases
+from core.errors import NotAllowed, NotFound
+from core.notifications import Notification
+from core.people import Role
+from core.ports import UnitOfWork
+from core.workdays import WorkCalendar
+
+
+@dataclass(frozen=True)
+class ReportPolicy:
+    """The community's promises about reports; settings fill it in."""
+
+    calendar: WorkCalendar
+    working_days: int = 2                          # "两个工作日内"
+    confirm_wait: timedelta = timedelta(days=3)    # no answer from the resident: closed as accepted
+    claim_within: timedelta = timedelta(hours=24)  # a department must claim an escalation ("及时认领")
+    escalated_fix_days: int = 5                    # … and fix it within working days ("限时办结")
+    duplicate_radius_m: float = 100
+    duplicate_window: timedelta = timedelta(hours=48)
+
+    def deadline(self, now: datetime) -> datetime:
+        return self.calendar.add_working_days(now, self.working_days)
+
+    def half_time(self, now: datetime, deadline: datetime) -> datetime:
+        return self.calendar.point_in_working_time(now, deadline, 0.5)
+
+
+async def _notify(uow: UnitOfWork, people: Sequence[int], kind: str, case: Case, dedupe: str | None = None,
+                  **payload) -> None:
+    for person_id in dict.fromkeys(people):
+        key = f"{case.number}:{kind}:{dedupe}:{person_id}" if dedupe else None
+        await uow.outbox.add(Notification(person_id, kind, {"case": case.number, **payload}, dedupe_key=key))
+
+
+async def _staff_of(uow: UnitOfWork, community_id: int) -> list[int]:
+    return [p.id for p in await uow.people.with_role(Role.STAFF, community_id)]  # type: ignore[misc]
+
+
+async def case_for(uow: UnitOfWork, number: str) -> Case:
+    case = await uow.cases.by_number(number, for_update=True)
+    if case is None:
+        raise NotFound(what="case")
+    return case
+
+
+# ---- reporting ---------------------------------------------------------------------------------
+
+async def similar_cases(uow: UnitOfWork, policy: ReportPolicy, building_id: int, category: Category,
+                        now: datetime) -> list[Case]:
+    """Open cases a resident may join as "same problem" instead of reporting again."""
+    address = await uow.places.address(building_id)
+    if address is None:
+        return []
+    candidates = await uow.cases.open_in_community(address.community.id, category)
+    b = address.building
+    return list(similar_open_cases(candidates, category, b.id, b.lat, b.lon, now,  # type: ignore[arg-type]
+                                   within_m=policy.duplicate_radius_m,
+                                   within_h=policy.duplicate_window.total_seconds() / 3600))
+
+
+async def report_problem(uow: UnitOfWork, policy: ReportPolicy, reporter: Actor, building_id: int,
+                         category: Category, photos: Sequence[PhotoRef], description: str,
+                         now: datetime) -> Case:
+    """"随手拍": the case is numbered, given its deadline and routed to the building's grid member."""
+    address = await uow.places.address(building_id)
+    if address is None:
+        raise NotFound(what="building")
+    deadline = policy.deadline(now)
+    seq = await uow.cases.next_number(address.community.id, now.astimezone(policy.calendar.tz).year)
+    b = address.building
+    case = rules.submit(reporter, b, address.grid, address.community, category, photos, description, now,
+                        deadline, seq=seq, lat=b.lat, lon=b.lon)
+    looks_like = await _possible_duplicate(uow, policy, case, now)
+    members = [p.id for p in await uow.people.grid_members(address.grid.id)]
+    if members:
+        rules.assign(case, members[0], None, now)
+        await uow.cases.add(case, half_time_at=policy.half_time(now, deadline))
+        await _notify(uow, members, "case.new_for_handler", case, duplicate_of=looks_like)
+    else:  # nobody owns this grid yet: the community desk decides
+        rules.send_to_desk(case, now, "no grid member")
+        await uow.cases.add(case, half_time_at=policy.half_time(now, deadline))
+        await _notify(uow, await _staff_of(uow, case.community_id), "case.on_desk", case, duplicate_of=looks_like)
+    return case
+
+
+async def _possible_duplicate(uow: UnitOfWork, policy: ReportPolicy, case: Case, now: datetime) -> str | None:
+    """A report that still looks like an open one (same category and place, or the same photo)."""
+    candidates = [c for c in await uow.cases.open_in_community(case.community_id, since=now - policy.duplicate_window)
+                  if c.number != case.number]
+    near = similar_open_cases(candidates, case.category, case.building_id, case.lat, case.lon, now,
+                              within_m=policy.duplicate_radius_m,
+                              within_h=policy.duplicate_window.total_seconds() / 3600)
+    if near:
+        return near[0].number
+    for photo in case.photos_of(PhotoKind.BEFORE):
+        if photo.dhash is not None:
+            same = cases_with_same_photo(photo.dhash, candidates)
+            if same:
+                return same[0].number
+    return None
+
+
+async def join_same_problem(uow: UnitOfWork, resident: Actor, number: str, now: datetime) -> Case:
+    case = await case_for(uow, number)
+    if not resident.roles.has(Role.RESIDENT):
+        raise NotAllowed(action="case.join")
+    rules.join_me_too(case, resident.person_id, now)
+    await uow.cases.save(case)
+    return case
+
+
+# ---- handling ----------------------------------------------------------------------------------
+
+async def accept_case(uow: UnitOfWork, by: Actor, number: str, now: datetime) -> Case:
+    case = await case_for(uow, number)
+    rules.accept(case, by, now)
+    await uow.cases.save(case)
+    await _notify(uow, rules.recipients_of_outcome(case), "case.accepted", case)
+    return case
+
+
+async def add_during_photo(uow: UnitOfWork, by: Actor, number: str, photo: PhotoRef, now: datetime) -> Case:
+    case = await case_for(uow, number)
+    rules.add_during_photo(case, by, photo, now)
+    await uow.cases.save(case)
+    return case
+
+
+async def resolve_case(uow: UnitOfWork, by: Actor, number: str, after: PhotoRef, note: str, now: datetime) -> Case:
+    case = await case_for(uow, number)
+    rules.resolve(case, by, after, note, now)
+    await uow.cases.save(case)
+    await _notify(uow, rules.recipients_of_outcome(case), "case.resolved", case, dedupe=f"r{case.rework_count}")
+    return case
+
+
+async def confirm_fix(uow: UnitOfWork, by: Actor, number: str, rating: int, now: datetime) -> Case:
+    case = await case_for(uow, number)
+    rules.confirm(case, by, rating, now)
+    await uow.cases.save(case)
+    await _notify(uow, [case.handler_id] if case.handler_id else [], "case.confirmed", case, rating=rating)
+    return case
+
+
+async def reject_fix(uow: UnitOfWork, by: Actor, number: str, comment: str, now: datetime) -> Case:
+    case = await case_for(uow, number)
+    rules.reject_fix(case, by, comment, now)
+    await uow.cases.save(case)
+    await _notify(uow, [case.handler_id] if case.handler_id else [], "case.reopened", case,
+                  dedupe=f"w{case.rework_count}", comment=comment)
+    return case
+
+
+async def not_mine(uow: UnitOfWork, by: Actor, number: str, now: datetime) -> Case:
+    case = await case_for(uow, number)
+    rules.decline_not_mine(case, by, now)
+    await uow.cases.save(case)
+    await _notify(uow, await _staff_of(uow, case.community_id), "case.on_desk", case, returned_by=by.person_id)
+    return case
+
+
+async def forward_case(uow: UnitOfWork, by: Actor, number: str, to_kind: HandlerKind, to_person_id: int,
+                       now: datetime) -> Case:
+    case = await case_for(uow, number)
+    rules.forward(case, by, to_kind, to_person_id, now)
+    await uow.cases.save(case)
+    await _notify(uow, [to_person_id], "case.new_for_handler", case)
+    await _notify(uow, rules.recipients_of_outcome(case), "case.forwarded", case, to_kind=to_kind.value)
+    return case
+
+
+async def escalate_case(uow: UnitOfWork, policy: ReportPolicy, by: Actor, number: str, department_contact_id: int,
+                        now: datetime) -> Case:
+    """"社区吹哨、部门报到": the department must claim it in time and fix it within its limit."""
+    case = await case_for(uow, number)
+    claim_by = now + policy.claim_within
+    fix_by = policy.calendar.add_working_days(now, policy.escalated_fix_days)
+    rules.escalate(case, by, department_contact_id, now, claim_by, fix_by)
+    await uow.cases.save(case, half_time_at=policy.half_time(now, fix_by))
+    await _notify(uow, [department_contact_id], "case.escalated_to_you", case)
+    await _notify(uow, rules.recipients_of_outcome(case), "case.escalated", case)
+    return case
+
+
+async def claim_escalation(uow: UnitOfWork, by: Actor, number: str, now: datetime) -> Case:
+    case = await case_for(uow, number)
+    rules.claim_escalation(case, by, now)
+    await uow.cases.save(case)
+    await _notify(uow, await _staff_of(uow, case.community_id), "case.claimed", case, by=by.person_id)
+    return case
+
+
+async def reject_report(uow: UnitOfWork, by: Actor, number: str, reason: str, now: datetime) -> Case:
+    case = await case_for(uow, number)
+    rules.reject_report(case, by, reason, now)
+    await uow.cases.save(case)
+    await _notify(uow, rules.recipients_of_outcome(case), "case.rejected", case, reason=reason)
+    return case
+
+
+async def merge_cases(uow: UnitOfWork, by: Actor, number: str, into_number: str, now: datetime) -> Case:
+    case = await case_for(uow, number)
+    into = await case_for(uow, into_number)
+    rules.merge(case, into, by, now)
+    await uow.cases.save(case)
+    await uow.cases.save(into)
+    await _notify(uow, rules.recipients_of_outcome(case), "case.merged", case, into=into.number)
+    return into
+
+
+async def reassign(uow: UnitOfWork, by: Actor, number: str, to_person_id: int, now: datetime) -> Case:
+    case = await case_for(uow, number)
+    rules.assign(case, to_person_id, by, now)
+    await uow.cases.save(case)
+    await _notify(uow, [to_person_id], "case.new_for_handler", case)
+    return case
+
+
+# ---- the clock ---------------------------------------------------------------------------------
+
+async def sweep(uow: UnitOfWork, policy: ReportPolicy, now: datetime) -> dict[str, int]:
+    """What time alone changes: reminders, overdue alerts and silent confirmations.
+
+    Run every minute by the scheduler; the state is in the database and every reminder has a
+    dedupe key, so running it twice, or after a restart, says nothing twice.
+    """
+    counts = {"half_time": 0, "due_soon": 0, "overdue": 0, "claim_overdue": 0, "auto_closed": 0}
+    for case, half_time_at in await uow.cases.due(now, now + timedelta(hours=2)):
+        if case.state == rules.CaseState.RESOLVED:
+            if rules.should_auto_close(case, now, policy.confirm_wait):
+                rules.auto_close(case, now)
+                await uow.cases.save(case)
+                await _notify(uow, [case.handler_id] if case.handler_id else [], "case.auto_closed", case)
+                counts["auto_closed"] += 1
+            continue
+        handler = [case.handler_id] if case.handler_id else []
+        if rules.is_claim_overdue(case, now):
+            await _notify(uow, await _staff_of(uow, case.community_id), "case.claim_overdue", case, dedupe="claim")
+            counts["claim_overdue"] += 1
+        if now > case.deadline:
+            await _notify(uow, await _staff_of(uow, case.community_id), "case.overdue", case,
+                          dedupe=case.deadline.isoformat())
+            counts["overdue"] += 1
+        elif case.deadline - now <= timedelta(hours=2):
+            await _notify(uow, handler, "case.due_soon", case, dedupe=case.deadline.isoformat())
+            counts["due_soon"] += 1
+        elif half_time_at is not None and now >= half_time_at:
+            await _notify(uow, handler, "case.half_time", case, dedupe=case.deadline.isoformat())
+            counts["half_time"] += 1
+    return counts

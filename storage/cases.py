@@ -1,0 +1,175 @@
+"""The case repository: a case row with its photos, "same problem" joiners and pending events."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, fields
+from datetime import datetime
+from typing import Any, Sequence
+
+from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from core.cases import OPEN_STATES, Case, CaseState, Category, ClosureReason, HandlerKind, PhotoKind, PhotoRef
+from storage.case_tables import case_me_too, case_numbers, case_photos, cases
+from storage.repositories import SqlEvents
+
+_CASE_COLUMNS = {c.name for c in cases.columns}
+_SIGNED = 1 << 63
+
+
+def _signed(dhash: int | None) -> int | None:
+    """64-bit hashes go into a signed BIGINT."""
+    if dhash is None:
+        return None
+    return dhash - (1 << 64) if dhash >= _SIGNED else dhash
+
+
+def _unsigned(dhash: int | None) -> int | None:
+    return None if dhash is None else dhash & ((1 << 64) - 1)
+
+
+def _row_values(case: Case) -> dict[str, Any]:
+    values = {k: v for k, v in asdict(case).items() if k in _CASE_COLUMNS and k != "id"}
+    for key in ("state", "category", "handler_kind", "closure_reason"):
+        if values.get(key) is not None:
+            values[key] = values[key].value if hasattr(values[key], "value") else values[key]
+    return values
+
+
+class SqlCases:
+    def __init__(self, conn: AsyncConnection, events: SqlEvents) -> None:
+        self.conn = conn
+        self.events = events
+
+    async def next_number(self, community_id: int, year: int) -> int:
+        """The community's next running number for the year, taken inside this transaction."""
+        n = case_numbers.c
+        result = await self.conn.execute(
+            update(case_numbers).where(n.community_id == community_id, n.year == year)
+            .values(last=n.last + 1).returning(n.last))
+        row = result.first()
+        if row is not None:
+            return row[0]
+        await self.conn.execute(insert(case_numbers).values(community_id=community_id, year=year, last=1))
+        return 1
+
+    async def add(self, case: Case, half_time_at: datetime | None = None) -> None:
+        values = _row_values(case)
+        values["half_time_at"] = half_time_at
+        result = await self.conn.execute(insert(cases).values(**values))
+        case.id = result.inserted_primary_key[0]
+        await self._add_photos(case, case.photos)
+        await self._add_me_too(case, case.me_too, case.created_at)
+        await self._flush_events(case)
+
+    async def save(self, case: Case, *, half_time_at: datetime | None = None) -> None:
+        """Write the case's changes, its new photos and joiners, and the events its transitions recorded."""
+        values = _row_values(case)
+        if half_time_at is not None:
+            values["half_time_at"] = half_time_at
+        await self.conn.execute(update(cases).where(cases.c.id == case.id).values(**values))
+        stored = {(r.sha256, r.kind) for r in await self.conn.execute(
+            select(case_photos.c.sha256, case_photos.c.kind).where(case_photos.c.case_id == case.id))}
+        await self._add_photos(case, [p for p in case.photos if (p.sha256, p.kind.value) not in stored])
+        joined = {r[0] for r in await self.conn.execute(
+            select(case_me_too.c.person_id).where(case_me_too.c.case_id == case.id))}
+        await self._add_me_too(case, [p for p in case.me_too if p not in joined], case.updated_at)
+        await self._flush_events(case)
+
+    async def _add_photos(self, case: Case, photos: Sequence[PhotoRef]) -> None:
+        if photos:
+            await self.conn.execute(insert(case_photos), [
+                {"case_id": case.id, "sha256": p.sha256, "kind": p.kind.value, "width": p.width,
+                 "height": p.height, "dhash": _signed(p.dhash)} for p in photos])
+
+    async def _add_me_too(self, case: Case, people: Sequence[int], at: datetime) -> None:
+        if people:
+            await self.conn.execute(insert(case_me_too), [
+                {"case_id": case.id, "person_id": p, "joined_at": at} for p in people])
+
+    async def _flush_events(self, case: Case) -> None:
+        for event in case.pending_events:
+            await self.events.add(event)
+        case.pending_events.clear()
+
+    # ---- reading ------------------------------------------------------------------------
+
+    async def _load(self, rows) -> list[Case]:
+        rows = list(rows)
+        if not rows:
+            return []
+        ids = [r.id for r in rows]
+        photos: dict[int, list[PhotoRef]] = {i: [] for i in ids}
+        for p in await self.conn.execute(select(case_photos).where(case_photos.c.case_id.in_(ids))
+                                         .order_by(case_photos.c.id)):
+            photos[p.case_id].append(PhotoRef(p.sha256, PhotoKind(p.kind), p.width, p.height, _unsigned(p.dhash)))
+        me_too: dict[int, list[int]] = {i: [] for i in ids}
+        for m in await self.conn.execute(select(case_me_too).where(case_me_too.c.case_id.in_(ids))
+                                         .order_by(case_me_too.c.joined_at)):
+            me_too[m.case_id].append(m.person_id)
+        names = {f.name for f in fields(Case)}
+        loaded = []
+        for row in rows:
+            data = {k: v for k, v in row._mapping.items() if k in names}
+            data["state"] = CaseState(data["state"])
+            data["category"] = Category(data["category"])
+            data["handler_kind"] = HandlerKind(data["handler_kind"]) if data["handler_kind"] else None
+            data["closure_reason"] = ClosureReason(data["closure_reason"]) if data["closure_reason"] else None
+            loaded.append(Case(**data, photos=photos[row.id], me_too=me_too[row.id]))
+        return loaded
+
+    async def by_number(self, number: str, *, for_update: bool = False) -> Case | None:
+        stmt = select(cases).where(cases.c.number == number)
+        if for_update and self.conn.dialect.name == "postgresql":
+            stmt = stmt.with_for_update()  # two grid members pressing at once: one waits for the other
+        found = await self._load(await self.conn.execute(stmt))
+        return found[0] if found else None
+
+    async def by_id(self, case_id: int, *, for_update: bool = False) -> Case | None:
+        stmt = select(cases).where(cases.c.id == case_id)
+        if for_update and self.conn.dialect.name == "postgresql":
+            stmt = stmt.with_for_update()
+        found = await self._load(await self.conn.execute(stmt))
+        return found[0] if found else None
+
+    async def of_reporter(self, person_id: int, limit: int = 20) -> list[Case]:
+        joined = select(case_me_too.c.case_id).where(case_me_too.c.person_id == person_id)
+        return await self._load(await self.conn.execute(
+            select(cases).where(or_(cases.c.reporter_id == person_id, cases.c.id.in_(joined)))
+            .order_by(cases.c.id.desc()).limit(limit)))
+
+    async def handled_by(self, person_id: int, limit: int = 20) -> list[Case]:
+        return await self._load(await self.conn.execute(
+            select(cases).where(cases.c.handler_id == person_id, cases.c.state.in_([s.value for s in OPEN_STATES]))
+            .order_by(cases.c.deadline).limit(limit)))
+
+    async def open_in_community(self, community_id: int, category: Category | None = None,
+                                since: datetime | None = None) -> list[Case]:
+        c = cases.c
+        conditions = [c.community_id == community_id, c.state.in_([s.value for s in OPEN_STATES])]
+        if category is not None:
+            conditions.append(c.category == category.value)
+        if since is not None:
+            conditions.append(c.created_at >= since)
+        return await self._load(await self.conn.execute(select(cases).where(and_(*conditions)).order_by(c.id)))
+
+    async def desk(self, community_ids: set[int], now: datetime, limit: int = 30) -> list[Case]:
+        """What the community desk must look at: cases on the desk, overdue, or escalations not claimed."""
+        c = cases.c
+        open_states = [s.value for s in OPEN_STATES]
+        return await self._load(await self.conn.execute(
+            select(cases).where(c.community_id.in_(community_ids), c.state.in_(open_states),
+                                or_(c.handler_kind == "staff", c.deadline < now,
+                                    and_(c.state == CaseState.ESCALATED.value, c.escalation_deadline < now)))
+            .order_by(c.deadline).limit(limit)))
+
+    async def due(self, now: datetime, horizon: datetime) -> list[tuple[Case, datetime | None]]:
+        """Open cases whose half-time, last-hours or deadline moment falls before `horizon` (for reminders)."""
+        c = cases.c
+        rows = list(await self.conn.execute(
+            select(cases).where(c.state.in_([s.value for s in OPEN_STATES] + [CaseState.RESOLVED.value]),
+                                or_(c.half_time_at <= horizon, c.deadline <= horizon,
+                                    c.escalation_deadline <= horizon, c.resolved_at <= horizon))
+            .order_by(c.deadline)))
+        half = {r.id: r.half_time_at for r in rows}
+        return [(case, half[case.id]) for case in await self._load(rows)]
