@@ -104,10 +104,10 @@ TEXTS: dict[str, str] = {
     "category.noise": "🔊 Noise",
     "category.building_damage": "🏚 Building damage",
     "category.other": "❓ Other",
-    "photo.too_large": "The photo is too large (at most {max_mb} MB). Please send a smaller one.",
+    "photo.too_large": "The photo is too large (at most {max_mb} MB). Please send it as a photo, not as a file.",
     "photo.not_an_image": "This is not a photo; please send a JPG or PNG picture.",
     "photo.broken": "This photo cannot be opened; it may be damaged. Please take another.",
-    "photo.too_many_pixels": "This picture is too big to process; please send an ordinary phone photo.",
+    "photo.too_many_pixels": "This picture is too large to process. Please send it as a photo, or choose another.",
     # handling cases
     "case.btn.accept": "✅ Accept",
     "case.btn.forward": "➡️ Forward to a department",
@@ -186,7 +186,7 @@ TEXTS: dict[str, str] = {
     "cmd.cases": "Reports you handle",
     "cmd.desk": "To dispatch and overdue",
     "system": "system",
-    "photo.heic_not_supported": "HEIC photos are not supported yet; set the camera to “Most Compatible” or send a screenshot.",
+    "photo.heic_not_supported": "HEIC files are not supported. Send it as a photo (not as a file) and Telegram converts it.",
     # the card and case history
     "card.before": "Before",
     "card.during": "During",
@@ -210,4 +210,15 @@ TEXTS: dict[str, str] = {
     "event.merged": "merged into the same problem",
     "event.duplicate_merged_in": "a duplicate was merged in",
     "event.me_too_joined": "another resident reported the same",
+    # refusals of case transitions
+    "case.not_yours": "This case ({number}) is not yours to handle.",
+    "case.wrong_state": "{number} is now “{state}”; that is no longer possible. See the latest message.",
+    "case.photo_required": "A photo is needed first.",
+    "case.too_many_photos": "At most {max} photos.",
+    "case.photo_reused": "The after-photo cannot be the same as the reported one; please photograph the result.",
+    "case.note_required": "Please add a sentence on what was done.",
+    "case.reason_required": "Please give a reason.",
+    "case.description_too_long": "That is too long; please keep it under {max} characters.",
+    "case.bad_rating": "A rating is 1 to 5 stars.",
+    "case.merge_refused": "These two cases cannot be merged.",
 }

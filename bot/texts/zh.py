@@ -111,10 +111,10 @@ TEXTS: dict[str, str] = {
     "category.noise": "🔊 噪音",
     "category.building_damage": "🏚 房屋损坏",
     "category.other": "❓ 其他",
-    "photo.too_large": "照片太大了（最多 {max_mb} MB）。请换一张或压缩后再发。",
+    "photo.too_large": "照片太大了（最多 {max_mb} MB），请以「照片」方式发送，不要用「文件」。",
     "photo.not_an_image": "这不是照片，请发送 JPG 或 PNG 图片。",
     "photo.broken": "这张照片打不开，可能已损坏，请重新拍一张。",
-    "photo.too_many_pixels": "这张图片尺寸太大，无法处理，请发送手机拍的普通照片。",
+    "photo.too_many_pixels": "这张图片尺寸太大，无法处理。请以「照片」方式发送，或换一张。",
     # handling cases
     "case.btn.accept": "✅ 受理",
     "case.btn.forward": "➡️ 转交部门",
@@ -193,7 +193,7 @@ TEXTS: dict[str, str] = {
     "cmd.cases": "我负责的问题",
     "cmd.desk": "待分派和超时的问题",
     "system": "系统",
-    "photo.heic_not_supported": "暂不支持 HEIC 格式，请在手机设置中改为「兼容性最佳」或发送截图。",
+    "photo.heic_not_supported": "暂不支持 HEIC 格式。请以「照片」方式发送（不要选「文件」），系统会自动转换。",
     # the card and case history
     "card.before": "事前",
     "card.during": "事中",
@@ -217,4 +217,15 @@ TEXTS: dict[str, str] = {
     "event.merged": "合并到相同问题",
     "event.duplicate_merged_in": "合并了相同问题",
     "event.me_too_joined": "有居民反映同一问题",
+    # refusals of case transitions
+    "case.not_yours": "这个问题（{number}）不是您负责的，无法操作。",
+    "case.wrong_state": "{number} 现在是「{state}」状态，不能这样操作了。请看最新消息。",
+    "case.photo_required": "需要先上传照片。",
+    "case.too_many_photos": "照片最多 {max} 张。",
+    "case.photo_reused": "完成照片不能和上报时的照片相同，请拍一张处理后的照片。",
+    "case.note_required": "请写一句处理说明。",
+    "case.reason_required": "请说明原因。",
+    "case.description_too_long": "描述太长了，请控制在 {max} 字以内。",
+    "case.bad_rating": "评分需要是 1–5 星。",
+    "case.merge_refused": "这两个问题不能合并。",
 }
