@@ -150,3 +150,57 @@ events = Table(
     Index("ix_events_subject", "subject_type", "subject_id"),
     Index("ix_events_at", "at"),
 )
+
+
+# --------------------------------------------------------------------------- delivery (outbox, broadcasts, inbox)
+
+# What the bot says on its own: one row per message, written in the transaction that caused it,
+# sent later by the delivery worker (scheduler/delivery.py). States: pending → sending → sent |
+# failed | skipped; a retry puts a row back to pending with a later not_before.
+outbox = Table(
+    "outbox", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("person_id", ForeignKey("persons.id"), nullable=False, index=True),
+    Column("kind", String(48), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("dedupe_key", String(128), unique=True),
+    Column("broadcast_id", ForeignKey("broadcasts.id")),
+    Column("priority", Integer, nullable=False, default=0),  # 0 personal (first), 1 broadcast
+    Column("state", String(16), nullable=False, default="pending"),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("not_before", UtcDateTime(), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("sent_at", UtcDateTime()),
+    Column("last_error", String(500)),
+    Column("sent_message_id", BigInteger),
+    Index("ix_outbox_due", "state", "priority", "not_before", "id"),
+    Index("ix_outbox_broadcast", "broadcast_id", "state"),
+)
+
+# A message to many (theme day, announcements) and the staff's progress message about it.
+broadcasts = Table(
+    "broadcasts", metadata, _id(),
+    Column("title", String(200), nullable=False),
+    Column("kind", String(48), nullable=False),
+    Column("created_by", ForeignKey("persons.id")),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("total", Integer, nullable=False, default=0),
+    Column("progress_chat_id", String(64)),
+    Column("progress_message_id", BigInteger),
+    Column("finished_at", UtcDateTime()),
+)
+
+# Every update from Telegram, recorded before it is handled (bot/inbox.py): a crash mid-handler
+# leaves it `received` and it is handled again on start; a second delivery is dropped.
+inbox = Table(
+    "inbox", metadata,
+    Column("update_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("bot_id", BigInteger, nullable=False),
+    Column("digest", String(64), nullable=False),  # sha256 of `raw`: same id, other content = a new update
+    Column("raw", JSON, nullable=False),
+    Column("received_at", UtcDateTime(), nullable=False),
+    Column("state", String(16), nullable=False, default="received"),
+    Column("handled_at", UtcDateTime()),
+    Column("error", String(500)),
+    Index("ix_inbox_state", "state", "update_id"),
+)

@@ -7,6 +7,8 @@ from types import TracebackType
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage.cases import SqlCases
+from storage.inbox import SqlInbox
+from storage.outbox import SqlOutbox
 from storage.repositories import SqlEvents, SqlInvites, SqlPeople, SqlPlaces
 
 
@@ -24,6 +26,8 @@ class SqlUnitOfWork:
         self.people = SqlPeople(self.conn)
         self.invites = SqlInvites(self.conn)
         self.events = SqlEvents(self.conn)
+        self.outbox = SqlOutbox(self.conn)  # notifications, kept or dropped with this transaction
+        self.inbox = SqlInbox(self.conn)  # the update being handled is marked handled with its effects
         self.cases = SqlCases(self.conn, self.events)
         return self
 

@@ -1,0 +1,65 @@
+"""What the delivery worker says, in the person's language: the bot layer's side of the outbox.
+
+`NotificationRenderer` is the `render` callable of `scheduler.delivery.DeliveryWorker`:
+case notifications go through `bot.notify.CaseRenderer` (texts, buttons, the three-photo card);
+any other kind is a catalog key that its payload fills in (a theme-day broadcast,
+"broadcast.finished"). A kind the catalog does not know is not sent (logged), so nobody gets
+a half-made message.
+
+`progress_text` words a broadcast's progress message for the staff member who started it.
+Catalog keys it uses: "broadcast.progress" (title, sent, left, failed, eta) and
+"broadcast.progress_done" (title, sent, failed, skipped, total, duration); until the catalog has
+them, plain English from `scheduler.broadcasts.plain_progress` stands in.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+from bot.texts import CATALOGS, text
+from core.notifications import Notification
+from core.people import Identity, Person
+from core.ports import UnitOfWork
+from media.photos import PhotoStore
+from redgrid.settings import Settings
+from scheduler.broadcasts import BroadcastProgress, plain_progress
+from scheduler.delivery import Outgoing
+
+log = logging.getLogger(__name__)
+
+
+def _known(lang: str, key: str) -> bool:
+    return key in CATALOGS.get(lang, {}) or key in CATALOGS["zh"]
+
+
+class NotificationRenderer:
+    def __init__(self, settings: Settings, photos: PhotoStore | None = None) -> None:
+        from bot.notify import CaseRenderer
+
+        self.settings = settings
+        self.cases = CaseRenderer(settings, photos or PhotoStore(settings.data_dir))
+
+    def language(self, person: Person) -> str:
+        return person.language or self.settings.default_language
+
+    async def __call__(self, uow: UnitOfWork, notification: Notification, person: Person,
+                       identity: Identity) -> Outgoing | None:
+        lang = self.language(person)
+        if notification.kind.startswith("case.") and "case" in notification.payload:
+            rendered = await self.cases.render(uow, notification, person, lang)
+            return None if rendered is None else Outgoing(rendered.text, rendered.photo, rendered.markup)
+        if not _known(lang, notification.kind):
+            log.error("no text for notification %s; it is not sent", notification.kind)
+            return None
+        return Outgoing(text(lang, notification.kind, **notification.payload))
+
+    async def progress_text(self, uow: UnitOfWork, progress: BroadcastProgress, person: Person | None) -> str:
+        lang = self.language(person) if person is not None else self.settings.default_language
+        key = "broadcast.progress_done" if progress.finished else "broadcast.progress"
+        if not _known(lang, key):
+            return plain_progress(progress)
+        minutes = "…" if progress.eta is None else str(max(1, math.ceil(progress.eta / 60)))
+        return text(lang, key, title=progress.title, sent=progress.sent, left=progress.left, failed=progress.failed,
+                    skipped=progress.skipped, total=progress.total, eta=minutes,
+                    duration=max(1, math.ceil(progress.elapsed / 60)))

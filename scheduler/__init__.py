@@ -1,0 +1,1 @@
+"""APScheduler jobs and the background workers: delivery, SLA, theme day."""

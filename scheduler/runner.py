@@ -1,0 +1,105 @@
+"""The clock of a bot process: APScheduler's jobs and the delivery worker, run while this process leads.
+
+Every process handles the updates it gets; only the leader (scheduler/leader.py) runs the
+scheduled jobs (reminders, the theme day, housekeeping) and the delivery worker. The worker runs
+with the leader, not in every process, because Telegram's limits (30 messages a second, one a
+second per chat) are per bot: one pacer must see every send. The claim still uses SKIP LOCKED,
+so a second worker started by hand (a benchmark, an operator) never takes the same row, and the
+rows a dead leader left `sending` are sent again by the next leader.
+
+    runner = Runner(Leadership(db.engine), worker=DeliveryWorker(...), timezone=settings.tz)
+    runner.add_job(remind_half_time, "interval", minutes=1, args=[db])
+    task = asyncio.create_task(runner.run()); …; await runner.stop()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta, tzinfo
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy import delete
+
+from core.clock import Clock
+from scheduler.delivery import DeliveryWorker
+from scheduler.leader import Leadership
+from storage import tables as t
+from storage.uow import Database
+
+log = logging.getLogger(__name__)
+
+INBOX_KEEP = timedelta(days=14)  # Telegram never sends an update again after a day; two weeks is plenty
+
+
+class Runner:
+    def __init__(self, leadership: Leadership, *, worker: DeliveryWorker | None = None,
+                 timezone: tzinfo | str = "Asia/Shanghai", stop_timeout: float = 30.0) -> None:
+        self.leadership = leadership
+        self.worker = worker
+        self.scheduler = AsyncIOScheduler(timezone=timezone)
+        self.stop_timeout = stop_timeout
+        self.leading = asyncio.Event()  # set while this process leads (tests and health checks)
+        self._task: asyncio.Task[None] | None = None
+
+    def add_job(self, func: Any, trigger: Any = None, **kwargs: Any):
+        """An APScheduler job (same arguments as `AsyncIOScheduler.add_job`), run only while leading."""
+        return self.scheduler.add_job(func, trigger, **kwargs)
+
+    async def run(self) -> None:
+        self._task = asyncio.current_task()
+        self.scheduler.start(paused=True)
+        try:
+            while True:
+                await self.leadership.acquire()
+                log.info("this process leads: scheduled jobs and delivery run here")
+                await self._lead()
+                log.warning("this process no longer leads; waiting to lead again")
+        finally:
+            self.scheduler.shutdown(wait=False)
+            await self.leadership.dispose()
+
+    async def _lead(self) -> None:
+        self.leading.set()
+        self.scheduler.resume()
+        lost = asyncio.create_task(self.leadership.lost())
+        working = asyncio.create_task(self.worker.run()) if self.worker is not None else None
+        try:
+            await asyncio.wait([task for task in (lost, working) if task is not None],
+                               return_when=asyncio.FIRST_COMPLETED)
+            if working is not None and working.done() and not working.cancelled() and working.exception():
+                log.error("the delivery worker stopped", exc_info=working.exception())
+        finally:
+            self.leading.clear()
+            self.scheduler.pause()
+            lost.cancel()
+            if working is not None:
+                await self._stop_worker(working)
+            await self.leadership.release()
+
+    async def _stop_worker(self, working: asyncio.Task[None]) -> None:
+        assert self.worker is not None
+        self.worker.stop()  # finishes the send in flight, gives the rest of its batch back
+        try:
+            await asyncio.wait_for(asyncio.shield(working), self.stop_timeout)
+        except (TimeoutError, asyncio.CancelledError):
+            working.cancel()
+        except Exception:
+            pass
+
+    async def stop(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+
+
+async def prune_inbox(db: Database, clock: Clock, keep: timedelta = INBOX_KEEP) -> int:
+    """Forget handled updates older than `keep` (failed ones stay for an operator to read)."""
+    async with db.engine.begin() as conn:
+        result = await conn.execute(delete(t.inbox).where(
+            t.inbox.c.state == "handled", t.inbox.c.received_at < clock.now() - keep))
+        return result.rowcount or 0

@@ -1,0 +1,35 @@
+"""One bot process's clock (scheduler.runner.Runner) with a job that says "tick" while it leads,
+for tests/test_leader.py. DATABASE_URL names the shared PostgreSQL database."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from scheduler.leader import Leadership  # noqa: E402
+from scheduler.runner import Runner  # noqa: E402
+from storage.engine import make_engine  # noqa: E402
+
+
+async def tick(name: str) -> None:
+    print(f"tick {name}", flush=True)
+
+
+async def main() -> None:
+    engine = make_engine(os.environ["DATABASE_URL"])
+    leadership = Leadership(engine, retry_every=float(os.environ.get("LEADER_RETRY", "10")), check_every=1.0)
+    runner = Runner(leadership)
+    runner.add_job(tick, "interval", seconds=0.1, args=[os.environ["NAME"]])
+    print("started", flush=True)
+    try:
+        await runner.run()
+    finally:
+        await engine.dispose()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
