@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from aiogram.fsm.scene import SceneRegistry
 
+from bot import inbox
 from bot.handlers import routers
 from bot.handlers.cases import SCENES as CASE_SCENES
 from bot.middlewares import ContextMiddleware
@@ -53,10 +54,12 @@ def build_dispatcher(db: Database, settings: Settings, clock: Clock, storage: Ba
     photos = PhotoStore(settings.data_dir)
     dp = Dispatcher(storage=storage or dialog_storage(settings), settings=settings, db=db,
                     policy=report_policy(settings), photos=photos)
+    # Order matters: the inbox drops a second delivery before anything else; then one update per chat
+    # at a time; then the unit of work and the person, before the scene registry copies the data its
+    # scenes will see (so every scene step gets `uow`, `tr`, `roles` …).
+    inbox.install(dp, db, clock)
     dp.update.outer_middleware(OneAtATimePerChat())
-    context = ContextMiddleware(db, clock, settings.default_language)
-    dp.message.middleware(context)
-    dp.callback_query.middleware(context)
+    dp.update.outer_middleware(ContextMiddleware(db, clock, settings.default_language))
     scenes = SceneRegistry(dp, register_on_add=False)
     common, *rest = routers()
     dp.include_router(common)  # /cancel and /help first, from inside any dialog

@@ -10,7 +10,7 @@ import logging
 from typing import Any, Awaitable, Callable
 
 from aiogram import BaseMiddleware
-from aiogram.types import CallbackQuery, Message, TelegramObject, User
+from aiogram.types import CallbackQuery, Message, TelegramObject, Update, User
 
 from bot.texts import Translator
 from core.clock import Clock
@@ -50,14 +50,27 @@ class ContextMiddleware(BaseMiddleware):
                 result = await handler(event, data)
             except DomainError as refusal:
                 await uow.rollback()
+                receipt = data.get("inbox_receipt")
+                if receipt is not None:  # the rollback undid the inbox's "handled" mark: let it mark again
+                    receipt.sealed = False
                 log.info("refused %s for person %s: %s", type(refusal).__name__, person.id, refusal)
-                await _reply(event, data["tr"](refusal.key, **refusal.params))
+                await _reply(event, refusal_text(data["tr"], refusal))
                 return None
             await uow.commit()
             return result
 
 
+def refusal_text(tr: Translator, refusal: DomainError) -> str:
+    """The refusal in the person's words; a case state is named as residents read it."""
+    params = dict(refusal.params)
+    if isinstance(params.get("state"), str):
+        params["state"] = tr(f"state.{params['state']}")
+    return tr(refusal.key, **params)
+
+
 async def _reply(event: TelegramObject, message: str) -> None:
+    if isinstance(event, Update):
+        event = event.event
     if isinstance(event, CallbackQuery):
         await event.answer(message[:200], show_alert=True)
     elif isinstance(event, Message):

@@ -87,6 +87,7 @@ class CaseRenderer:
         images = [await self.photos.load(p[-1].sha256) if p else None for p in (before[:1], during, after)]
         return render_card(images[0], images[1], images[2],
                            labels=(tr("card.before"), tr("card.during"), tr("card.after")),
+                           no_photo_text=tr("card.no_photo"),
                            title=f"{case.number} · {tr('category.' + case.category.value)}",
                            subtitle_lines=[tr("card.times", reported=_when(case.created_at, self.settings),
                                               resolved=_when(case.resolved_at, self.settings))])

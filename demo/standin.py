@@ -898,15 +898,19 @@ class BotApiStandIn:
             contact["last_name"] = user.last_name
         return self._user_message(user_id, {"contact": contact})
 
-    def user_presses_button(self, user_id: int, message_id: int, callback_data: str) -> str:
-        """The user taps an inline button; returns the callback query id."""
+    def user_presses_button(self, user_id: int, message_id: int, callback_data: str, *,
+                            forged: bool = False) -> str:
+        """The user taps an inline button; returns the callback query id.
+
+        `forged=True` sends data that no button on the message carries, as a modified client can.
+        """
         user = self._user(user_id)
         chat = self._chats[user_id]
         message = chat.messages.get(message_id)
         if message is None or message.deleted or not message.from_bot:
             raise ValueError(f"message {message_id} is not a bot message in chat {user_id}")
         datas = [b.get("callback_data") for row in message.inline_keyboard for b in row]
-        if callback_data not in datas:
+        if callback_data not in datas and not forged:
             raise ValueError(f"message {message_id} has no button with data {callback_data!r}")
         query_id = str(secrets.randbits(63))
         self._callbacks[query_id] = CallbackAnswer(query_id, user_id, message_id, callback_data)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 from pathlib import Path
 
@@ -40,17 +41,46 @@ async def run(settings: Settings) -> int:
 
     db = await open_database(settings)
     bot = build_bot(settings)
-    dp = build_dispatcher(db, settings, SystemClock())
+    clock = SystemClock()
+    dp = build_dispatcher(db, settings, clock)
+    runner = background(db, bot, settings, clock)
+    clock_task = asyncio.create_task(runner.run())
     try:
         me = await bot.get_me()
         log.info("running as @%s against %s", me.username, settings.bot_api_url)
         await bot.delete_webhook(drop_pending_updates=False)
         await publish_default_commands(bot)
-        await dp.start_polling(bot)
+        await dp.start_polling(bot)  # handles first what a crash left unhandled (bot/inbox.py)
     finally:
+        await runner.stop()
+        if clock_task.done() and not clock_task.cancelled() and clock_task.exception():
+            log.error("the scheduler stopped", exc_info=clock_task.exception())
         await bot.session.close()
         await db.dispose()
     return 0
+
+
+def background(db: Database, bot, settings: Settings, clock):
+    """What runs besides the handlers, while this process leads: delivery and the scheduled jobs."""
+    from bot.outgoing import NotificationRenderer
+    from scheduler.broadcasts import ProgressReporter
+    from scheduler.delivery import DeliveryWorker
+    from scheduler.leader import Leadership
+    from scheduler.runner import Runner, prune_inbox
+    from scheduler.sla import sweep_reports
+    from bot.app import report_policy
+
+    renderer = NotificationRenderer(settings)
+    # Delivery runs on the real clock, as the outbox stamps its rows: it paces real Telegram traffic.
+    # `clock` is the domain's (deadlines, reminders), which the demo and tests may move by hand.
+    real = SystemClock()
+    worker = DeliveryWorker(db, bot, renderer, clock=real)
+    worker.progress = ProgressReporter(db, bot, renderer.progress_text, pacer=worker.pacer, clock=real)
+    runner = Runner(Leadership(db.engine), worker=worker, timezone=settings.tz)
+    runner.add_job(prune_inbox, "cron", hour=4, minute=30, args=[db, real], id="prune_inbox")
+    runner.add_job(sweep_reports, "interval", minutes=1, args=[db, report_policy(settings), clock],
+                   id="sweep_reports", coalesce=True, max_instances=1)
+    return runner
 
 
 async def import_org(settings: Settings, files: list[Path]) -> int:

@@ -221,4 +221,5 @@ TEXTS: dict[str, str] = {
     "case.description_too_long": "That is too long; please keep it under {max} characters.",
     "case.bad_rating": "A rating is 1 to 5 stars.",
     "case.merge_refused": "These two cases cannot be merged.",
+    "card.no_photo": "No photo",
 }

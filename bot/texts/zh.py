@@ -228,4 +228,5 @@ TEXTS: dict[str, str] = {
     "case.description_too_long": "描述太长了，请控制在 {max} 字以内。",
     "case.bad_rating": "评分需要是 1–5 星。",
     "case.merge_refused": "这两个问题不能合并。",
+    "card.no_photo": "未上传",
 }

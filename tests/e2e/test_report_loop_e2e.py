@@ -1,0 +1,113 @@
+"""The headline loop through the real bot and the stand-in: "随手拍" → grid member → three photos →
+resident confirms; with rework, a forged press, and the bad inputs a resident really sends."""
+
+from __future__ import annotations
+
+import io
+
+from PIL import Image
+
+from bot.handlers.cases import CaseAct
+
+
+def jpeg(color: str, size=(800, 600)) -> bytes:
+    buffer = io.BytesIO()
+    image = Image.new("RGB", size, color)
+    for x in range(0, size[0], 40):  # some structure so perceptual hashes differ between colours
+        for y in range(0, size[1], 40):
+            image.putpixel((x, y), (x % 255, y % 255, (x * y) % 255))
+    image.save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+async def wang_reports_a_broken_light(demo):
+    wang = demo.persona("王阿姨")
+    await wang.sends_photo(jpeg("navy"))
+    await wang.sees("已收到 1 张照片")
+    await wang.presses("下一步")
+    await wang.sees("这是什么问题")
+    await wang.presses("💡 路灯/楼道灯")
+    await wang.sees("问题在哪里")
+    await wang.presses("我的楼栋（粮食局小区 3号楼）")
+    await wang.sees("几句话")
+    await wang.sends_text("3号楼二单元楼道灯坏了一个星期")
+    summary = await wang.sees("请确认")
+    assert "东城社区 粮食局小区 3号楼" in summary.text and "楼道灯坏了" in summary.text
+    await wang.presses("✅ 确认提交")
+    done = await wang.sees("已提交，编号")
+    number = done.text.split("编号 ")[1].split("。")[0]
+    return wang, number
+
+
+async def test_resident_reports_and_the_grid_member_gets_it_with_the_photo(demo):
+    wang, number = await wang_reports_a_broken_light(demo)
+    assert number.startswith("DC-2026-")
+    li = demo.persona("李秀英")  # the imported grid member of 粮食局小区第一网格
+    told = await li.sees(number, timeout=10)
+    assert told.has_photo and "💡 路灯/楼道灯" in told.text and "东城社区 粮食局小区 3号楼" in told.text
+    assert "✅ 受理" in told.buttons
+
+
+async def test_the_whole_loop_with_rework_rating_and_three_photo_card(demo):
+    wang, number = await wang_reports_a_broken_light(demo)
+    li = demo.persona("李秀英")
+    await li.sees(number, timeout=10)
+    await li.presses("✅ 受理")
+    await wang.sees("已由网格员受理", timeout=10)
+    await li.presses("📷 上传处理中照片")
+    await li.sees("处理中的照片")
+    await li.sends_photo(jpeg("orange"))
+    await li.sees("已保存处理中照片")
+    await li.presses("✅ 已处理，上传完成照片")
+    await li.sends_photo(jpeg("yellow"))
+    await li.sees("说明怎么处理")
+    await li.sends_text("换了新灯泡")
+    await li.sees("等待居民确认")
+    card = await wang.sees("请看事前、事中、事后照片", timeout=10)
+    assert card.has_photo
+    width, height = Image.open(io.BytesIO(wang.photo_bytes(card))).size
+    assert width > height  # three panels side by side
+    await wang.presses("👎 没解决")
+    await li.sees("返工", timeout=10)
+    await li.presses("✅ 受理")
+    await li.presses("✅ 已处理，上传完成照片")
+    await li.sends_photo(jpeg("green"))
+    await li.sends_text("换了开关")
+    await wang.sees("问题解决了吗", timeout=10)
+    await wang.presses("👍 已解决")
+    await wang.presses("⭐⭐⭐⭐⭐")
+    await wang.sees("谢谢您的评价（5 星）")
+    await li.sees("评分 5 星", timeout=10)
+    async with demo.db.uow() as uow:
+        case = await uow.cases.by_number(number)
+    assert case.state.value == "closed" and case.rework_count == 1 and case.rating == 5
+
+
+async def test_forged_press_on_another_grids_case_is_refused(demo):
+    wang, number = await wang_reports_a_broken_light(demo)
+    zhang = demo.persona("张丽")  # grid member of 东城花园, not of 3号楼
+    await zhang.sends_text("/help")
+    some_message = (await zhang.sees("您可以")).message_id
+    forged = CaseAct(action="accept", number=number).pack()
+    query_id = demo.stack.standin.user_presses_button(zhang.user_id, some_message, forged, forged=True)
+    answer = await demo.stack.standin.wait_callback_answer(query_id)
+    assert answer.show_alert and "不是您负责" in answer.text
+    async with demo.db.uow() as uow:
+        case = await uow.cases.by_number(number)
+    assert case.state.value == "assigned"
+
+
+async def test_text_and_wrong_files_where_a_photo_is_expected(demo):
+    wang = demo.persona("王阿姨")
+    await wang.sends_text("/report")
+    await wang.sees("请拍照或发送问题的照片")
+    await wang.sends_text("楼道灯坏了")
+    await wang.sees("这里需要一张照片")
+    await wang.sends_document(b"%PDF-1.4 not an image", "report.pdf", "application/pdf")
+    await wang.sees("这不是照片")
+    await wang.sends_document(b"\xff\xd8\xff\xe0 broken jpeg", "broken.jpg", "image/jpeg")
+    await wang.sees("打不开")
+    await wang.sends_album([jpeg("red"), jpeg("blue")])
+    await wang.sees("已收到 2 张照片")
+    await wang.sends_text("/cancel")
+    await wang.sees("已取消")
