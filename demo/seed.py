@@ -1,7 +1,8 @@
 """The demo community's people: who you can be in the web chat.
 
 The places come from the sample org file (`samples/demo_org.xlsx`); this adds an administrator,
-a staff member, chat accounts for the four imported grid members, six party members, three
+a staff member, a department contact (城管), chat accounts for the four imported grid members,
+six party members, three
 registered residents and one newcomer who has not registered yet (to try onboarding).
 Seeding twice changes nothing.
 """
@@ -13,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 from core.onboarding import record
-from core.people import Identity, Person, Role, RoleGrant
+from core.people import Department, Identity, Person, Role, RoleGrant
 from core.ports import UnitOfWork
 from storage.uow import Database
 
@@ -51,6 +52,8 @@ RESIDENTS = [
     (Persona(1303, "张女士", "居民"), "东城花园", "2号楼"),
 ]
 NEWCOMER = Persona(1399, "新邻居", "新用户（未登记）")
+DEPARTMENT = Persona(1401, "刘队长", "部门联系人 · 城管执法中队")
+DEPARTMENT_NAME = "城管执法中队"
 
 
 async def _identity_taken(uow: UnitOfWork, user_id: int) -> bool:
@@ -92,6 +95,14 @@ async def seed_people(db: Database, now: datetime) -> list[Persona]:
                 await record(uow, "person", member.id, "demo_seeded", now, None, after={"grid_id": grid.id})
             grid_members.append(Persona(user_id, member.display_name, f"网格员 · {grid.name}"))
 
+        if not await _identity_taken(uow, DEPARTMENT.user_id):
+            department = await uow.people.department_named(DEPARTMENT_NAME)
+            if department is None:
+                department = Department(None, DEPARTMENT_NAME)
+                await uow.people.add_department(department)
+            await _person_with_identity(uow, DEPARTMENT, now, RoleGrant(None, 0, Role.DEPARTMENT,
+                                                                        department_id=department.id))
+
         for persona, work_unit in PARTY_MEMBERS:
             if not await _identity_taken(uow, persona.user_id):
                 await _person_with_identity(uow, persona, now, RoleGrant(
@@ -106,4 +117,4 @@ async def seed_people(db: Database, now: datetime) -> list[Persona]:
                     None, 0, Role.RESIDENT, community_id=community.id, building_id=building.id))
             residents.append(persona)
         await uow.commit()
-    return [NEWCOMER, *residents, *grid_members, STAFF, ADMIN, *volunteers]
+    return [NEWCOMER, *residents, *grid_members, STAFF, DEPARTMENT, ADMIN, *volunteers]

@@ -25,7 +25,8 @@ async def test_demo_world_has_every_role_and_reseeding_changes_nothing(db, now):
     assert (await _count(db, tables.persons), await _count(db, tables.role_grants),
             await _count(db, tables.buildings)) == (people, grants, buildings)
     assert buildings == 12
-    wanted = {Role.RESIDENT: 3, Role.GRID_MEMBER: 4, Role.PARTY_MEMBER: 6, Role.STAFF: 1, Role.ADMIN: 1}
+    wanted = {Role.RESIDENT: 3, Role.GRID_MEMBER: 4, Role.PARTY_MEMBER: 6, Role.STAFF: 1, Role.DEPARTMENT: 1,
+              Role.ADMIN: 1}
     found = {role: 0 for role in wanted}
     async with db.uow() as uow:
         for persona in personas[1:]:  # the first is the unregistered newcomer

@@ -111,3 +111,63 @@ async def test_text_and_wrong_files_where_a_photo_is_expected(demo):
     await wang.sees("已收到 2 张照片")
     await wang.sends_text("/cancel")
     await wang.sees("已取消")
+
+
+async def test_escalation_is_claimed_by_the_department_and_closes_the_loop(demo):
+    wang, number = await wang_reports_a_broken_light(demo)
+    li = demo.persona("李秀英")
+    await li.sees(number, timeout=10)
+    await li.presses("📣 上报部门（吹哨）")
+    await li.presses("刘队长")
+    await li.sees(f"已上报 {number}")
+    await wang.sees("已上报职能部门", timeout=10)
+    liu = demo.persona("刘队长")
+    told = await liu.sees("社区吹哨", timeout=10, anywhere=True)
+    assert number in told.text and told.has_photo
+    await liu.presses("🙋 认领")
+    await liu.sees(f"已认领 {number}")
+    await liu.presses("✅ 已处理，上传完成照片")
+    await liu.sends_photo(jpeg("green"))
+    await liu.sends_text("更换了线路")
+    card = await wang.sees("请看事前、事中、事后照片", timeout=10)
+    assert card.has_photo
+
+
+async def test_same_problem_nearby_is_offered_and_a_late_duplicate_is_merged(demo):
+    wang, first = await wang_reports_a_broken_light(demo)
+    li_da_ye = demo.persona("李大爷")  # lives in 5号楼, a different grid of the same compound
+    await li_da_ye.sends_photo(jpeg("navy"))
+    await li_da_ye.presses("下一步")
+    await li_da_ye.presses("💡 路灯/楼道灯")
+    await li_da_ye.presses("其他楼栋")
+    await li_da_ye.presses("粮食局小区 2号楼")
+    await li_da_ye.presses("跳过")
+    offer = await li_da_ye.sees("附近已有相同的问题")
+    assert offer is not None
+    await li_da_ye.presses(f"同一个问题：{first}")
+    await li_da_ye.sees(f"已加入 {first}")
+    async with demo.db.uow() as uow:
+        case = await uow.cases.by_number(first)
+        joiner = await uow.people.by_identity("telegram", str(li_da_ye.user_id))
+    assert joiner.id in case.me_too
+
+    # 张女士 reports the same light anyway (she pressed submit): the grid member is warned and merges
+    zhang = demo.persona("张女士")
+    await zhang.sends_photo(jpeg("navy"))
+    await zhang.presses("下一步")
+    await zhang.presses("💡 路灯/楼道灯")
+    await zhang.presses("其他楼栋")
+    await zhang.presses("粮食局小区 3号楼")
+    await zhang.presses("跳过")
+    await zhang.presses("✅ 确认提交")
+    second = (await zhang.sees("已提交，编号")).text.split("编号 ")[1].split("。")[0]
+    li = demo.persona("李秀英")
+    warned = await li.sees(second, timeout=10, anywhere=True)
+    assert f"可能与 {first} 是同一个问题" in warned.text
+    await li.presses(f"🔗 合并到 {first}")
+    await zhang.sees("已合并", timeout=10)
+    async with demo.db.uow() as uow:
+        merged = await uow.cases.by_number(second)
+        into = await uow.cases.by_number(first)
+        reporter = await uow.people.by_identity("telegram", str(zhang.user_id))
+    assert merged.state.value == "merged" and reporter.id in into.me_too
