@@ -2,8 +2,8 @@
 
 The places come from the sample org file (`samples/demo_org.xlsx`); this adds an administrator,
 a staff member, a department contact (城管), chat accounts for the four imported grid members,
-six party members, three
-registered residents and one newcomer who has not registered yet (to try onboarding).
+six party members, three registered residents and one newcomer who has not registered yet
+(to try onboarding).
 Seeding twice changes nothing.
 """
 
