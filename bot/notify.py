@@ -88,9 +88,15 @@ class CaseRenderer:
         return render_card(images[0], images[1], images[2],
                            labels=(tr("card.before"), tr("card.during"), tr("card.after")),
                            no_photo_text=tr("card.no_photo"),
-                           title=f"{case.number} · {tr('category.' + case.category.value)}",
+                           title=f"{case.number} · {without_emoji(tr('category.' + case.category.value))}",
                            subtitle_lines=[tr("card.times", reported=_when(case.created_at, self.settings),
                                               resolved=_when(case.resolved_at, self.settings))])
+
+
+def without_emoji(label: str) -> str:
+    """Button labels carry emoji; the card's CJK font has none, so they would print as boxes."""
+    kept = "".join(ch for ch in label if ord(ch) < 0x2600 or 0x3000 <= ord(ch) < 0xFE00)
+    return " ".join(kept.split())
 
 
 async def case_history(uow: UnitOfWork, case: Case, tr: Translator, settings: Settings) -> str:

@@ -221,3 +221,11 @@ def test_panels_take_the_shape_of_the_photos(cjk_font):
 def test_labels_must_be_three(cjk_font):
     with pytest.raises(ValueError):
         render_card(BEFORE, DURING, AFTER, labels=("事前", "事后"), title="t", subtitle_lines=[], font_path=cjk_font)
+
+
+def test_card_titles_lose_the_emoji_the_cjk_font_cannot_draw():
+    from bot.notify import without_emoji
+
+    assert without_emoji("💡 路灯/楼道灯") == "路灯/楼道灯"
+    assert without_emoji("🗑 Garbage") == "Garbage"
+    assert without_emoji("🚰 下水道/管道") == "下水道/管道"

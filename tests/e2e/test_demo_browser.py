@@ -45,3 +45,57 @@ async def test_newcomer_onboards_in_the_browser(db, demo, browser, tmp_path: Pat
         person = await uow.people.by_identity("telegram", str(NEWCOMER.user_id))
         roles = await roles_of(uow, person)
     assert roles.has(Role.RESIDENT)
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+async def test_resident_reports_in_the_browser_and_confirms_the_three_photo_card(db, demo, browser, tmp_path: Path):
+    from playwright.async_api import expect
+
+    from tests.e2e.test_report_loop_e2e import jpeg
+
+    webchat = WebChat(demo.stack.standin, [p.as_dict() for p in demo.personas], map_center=(32.7065, 116.7125))
+    url = await webchat.start(port=0)
+    try:
+        page = await browser.new_page(viewport={"width": 1100, "height": 900})
+        await page.goto(url)
+        wang = next(p for p in demo.personas if p.name == "王阿姨")
+        await page.click(f".persona[data-user-id='{wang.user_id}']")
+        await page.set_input_files("#photo-input", [{"name": "light.jpg", "mimeType": "image/jpeg",
+                                                     "buffer": jpeg("navy")}])
+
+        async def press(message_text: str, label: str) -> None:
+            message = page.locator(".msg.bot", has_text=message_text).last
+            await message.locator(".inline-btn", has_text=label).click()
+
+        await press("已收到 1 张照片", "下一步")
+        await press("这是什么问题", "路灯/楼道灯")
+        await press("问题在哪里", "我的楼栋")
+        await press("几句话", "跳过")
+        await press("请确认", "确认提交")
+        submitted = page.locator(".msg.bot", has_text="已提交，编号").last
+        await expect(submitted).to_have_count(1, timeout=5000)
+        number = (await submitted.inner_text()).split("编号 ")[1].split("。")[0]
+
+        li = demo.persona("李秀英")  # the grid member works from her phone
+        await li.sees(number, timeout=10, anywhere=True)
+        await li.presses("✅ 受理")
+        await li.presses("✅ 已处理，上传完成照片")
+        await li.sends_photo(jpeg("yellow"))
+        await li.sends_text("换了新灯泡")
+
+        card = page.locator(".msg.bot", has_text="请看事前、事中、事后照片").last
+        await expect(card.locator("img.photo")).to_have_count(1, timeout=10000)
+        await card.locator(".inline-btn", has_text="已解决").click()
+        await press("请为这次处理打分", "⭐⭐⭐⭐⭐")
+        await expect(page.locator(".msg.bot", has_text="谢谢您的评价")).to_have_count(1, timeout=5000)
+        await card.scroll_into_view_if_needed()
+        shot = tmp_path / "demo-report-card.png"
+        await page.screenshot(path=str(shot))
+        assert shot.stat().st_size > 20_000
+        if os.environ.get("REDGRID_SCREENSHOT_DIR"):
+            shutil.copy(shot, Path(os.environ["REDGRID_SCREENSHOT_DIR"]) / shot.name)
+    finally:
+        await webchat.stop()
+    async with db.uow() as uow:
+        case = await uow.cases.by_number(number)
+    assert case.state.value == "closed" and case.rating == 5
