@@ -18,7 +18,7 @@ BY_ROLE: dict[Role, tuple[str, ...]] = {
     Role.RESIDENT: ("report", "my"),
     Role.GRID_MEMBER: ("cases",),
     Role.PARTY_MEMBER: (),
-    Role.STAFF: ("desk", "invite"),
+    Role.STAFF: ("desk", "notice", "invite"),
     Role.DEPARTMENT: ("cases",),
     Role.ADMIN: ("desk", "invite"),
 }

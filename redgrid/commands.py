@@ -74,7 +74,8 @@ def background(db: Database, bot, settings: Settings, clock):
     # Delivery runs on the real clock, as the outbox stamps its rows: it paces real Telegram traffic.
     # `clock` is the domain's (deadlines, reminders), which the demo and tests may move by hand.
     real = SystemClock()
-    worker = DeliveryWorker(db, bot, renderer, clock=real)
+    worker = DeliveryWorker(db, bot, renderer, clock=real, global_rate=settings.delivery_per_second,
+                            per_chat_rate=settings.delivery_per_chat_per_second)
     worker.progress = ProgressReporter(db, bot, renderer.progress_text, pacer=worker.pacer, clock=real)
     runner = Runner(Leadership(db.engine), worker=worker, timezone=settings.tz)
     runner.add_job(prune_inbox, "cron", hour=4, minute=30, args=[db, real], id="prune_inbox")

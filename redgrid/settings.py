@@ -62,6 +62,10 @@ class Settings(BaseSettings):
                                     description="Hours a department has to claim an escalated case.")
     escalated_fix_working_days: int = Field(default=5, ge=1, le=60,
                                             description="Working days a department has to fix an escalated case.")
+    delivery_per_second: float = Field(default=30, gt=0, le=1000,
+                                       description="Messages the bot sends on its own per second (Telegram: ~30).")
+    delivery_per_chat_per_second: float = Field(default=1, gt=0, le=100,
+                                                description="Messages per second to one chat (Telegram: ~1).")
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
 
     @field_validator("timezone")

@@ -222,4 +222,15 @@ TEXTS: dict[str, str] = {
     "case.bad_rating": "A rating is 1 to 5 stars.",
     "case.merge_refused": "These two cases cannot be merged.",
     "card.no_photo": "No photo",
+    # notices and broadcasts
+    "notice.usage": "Usage: /notice your text\nFor example: /notice Water is off tomorrow 9–12; please store some.",
+    "notice.confirm": "This notice goes to {count} residents of {community}:\n\n{text}",
+    "notice.send": "📢 Send",
+    "notice.queued": "Sending to {count} residents; progress shows here.",
+    "notice.community": "📢 Notice from {community}:\n{text}",
+    "broadcast.progress": "📢 {title}\n{sent} sent, {left} left, {failed} failed; about {eta} min to go.",
+    "broadcast.progress_done": "📢 {title}\nDone: {total} in all, {sent} sent, {failed} failed, {skipped} skipped, in {duration} min.",
+    "broadcast.finished": "“{title}” has gone out: {total} in all, {sent} sent, {failed} failed, {skipped} skipped ({seconds} s).",
+    "help.notice": "/notice — send a notice to your community's residents",
+    "cmd.notice": "Notice to residents",
 }

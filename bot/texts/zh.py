@@ -229,4 +229,15 @@ TEXTS: dict[str, str] = {
     "case.bad_rating": "评分需要是 1–5 星。",
     "case.merge_refused": "这两个问题不能合并。",
     "card.no_photo": "未上传",
+    # notices and broadcasts
+    "notice.usage": "用法：/notice 通知内容\n例如：/notice 明天上午 9 点停水，请提前储水。",
+    "notice.confirm": "将把这条通知发给 {community} 的 {count} 位居民：\n\n{text}",
+    "notice.send": "📢 发送",
+    "notice.queued": "已开始发送给 {count} 位居民，进度会在这里更新。",
+    "notice.community": "📢 {community}通知：\n{text}",
+    "broadcast.progress": "📢 {title}\n已发送 {sent}，剩余 {left}，失败 {failed}，预计还需 {eta} 分钟。",
+    "broadcast.progress_done": "📢 {title}\n发送完毕：共 {total}，成功 {sent}，失败 {failed}，跳过 {skipped}，用时 {duration} 分钟。",
+    "broadcast.finished": "「{title}」已发送完毕：共 {total}，成功 {sent}，失败 {failed}，跳过 {skipped}（{seconds} 秒）。",
+    "help.notice": "/notice — 给本社区居民发通知",
+    "cmd.notice": "给居民发通知",
 }
