@@ -105,6 +105,8 @@ async def case_history(uow: UnitOfWork, case: Case, tr: Translator, settings: Se
     lines = [tr("history.title", **fields)]
     names: dict[int | None, str] = {None: tr("system")}
     for event in await uow.events.of("case", case.number):
+        if event.kind == "viewed":  # the audit of who looked is for the office, not the story
+            continue
         if event.actor_id not in names:
             actor = await uow.people.get(event.actor_id)  # type: ignore[arg-type]
             names[event.actor_id] = actor.display_name if actor else "?"

@@ -11,7 +11,7 @@ from aiogram import Bot, F, Router
 from aiogram.filters import Command, StateFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.scene import Scene, on
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
 
 from bot.keyboards import button, column
 from bot.photos import receive_photo
@@ -20,6 +20,7 @@ from bot.texts import Translator
 from core import reporting
 from core.cases import Actor, Case, CaseState, PhotoKind, PhotoRef
 from core.errors import DomainError, NotAllowed
+from core.onboarding import record
 from core.people import Person, Role, Roles
 from core.ports import UnitOfWork
 from redgrid.settings import Settings
@@ -224,8 +225,17 @@ async def desk(message: Message, uow: UnitOfWork, roles: Roles, tr: Translator, 
          for c in cases]))
 
 
+async def _card_or_none(case: Case, tr: Translator, settings: Settings, photos) -> bytes | None:
+    """A resolved case is shown by its three-photo card; an open one by the resident's photo."""
+    if not case.photos_of(PhotoKind.AFTER):
+        return None
+    from bot.notify import CaseRenderer
+
+    return await CaseRenderer(settings, photos).card(case, tr)
+
+
 async def history(query: CallbackQuery, callback_data: CaseAct, uow: UnitOfWork, person: Person, roles: Roles,
-                  tr: Translator, settings: Settings) -> None:
+                  tr: Translator, settings: Settings, photos, now) -> None:
     """A case's story, for those who may see it: its reporters, its handler, the community's staff."""
     from bot.notify import case_history
 
@@ -234,6 +244,12 @@ async def history(query: CallbackQuery, callback_data: CaseAct, uow: UnitOfWork,
     if not may_see:
         raise NotAllowed(action="case.history")
     await query.answer()
+    # PIPL: residents' photos and places are personal information; keep who looked at them.
+    await record(uow, "case", case.number, "viewed", now, person.id)
+    before = case.photos_of(PhotoKind.BEFORE)
+    if before:
+        picture = card if (card := await _card_or_none(case, tr, settings, photos)) else await photos.load(before[0].sha256)
+        await query.message.answer_photo(BufferedInputFile(picture, f"{case.number}.jpg"))
     markup = None
     if case.is_handled_by(person.id):
         markup = handler_buttons(case, tr)

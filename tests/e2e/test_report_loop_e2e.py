@@ -171,3 +171,23 @@ async def test_same_problem_nearby_is_offered_and_a_late_duplicate_is_merged(dem
         into = await uow.cases.by_number(first)
         reporter = await uow.people.by_identity("telegram", str(zhang.user_id))
     assert merged.state.value == "merged" and reporter.id in into.me_too
+
+
+async def test_my_cases_show_history_with_photo_and_viewing_is_audited(demo):
+    wang, number = await wang_reports_a_broken_light(demo)
+    await wang.sends_text("/my")
+    listing = await wang.sees("您反映的问题")
+    assert any(number in label for label in listing.buttons)
+    await wang.presses(next(label for label in listing.buttons if number in label))
+    story = await wang.sees("上报问题")
+    assert "派给网格员" in story.text and "王阿姨" in story.text
+    assert any(m.has_photo for m in wang.messages)
+    stranger = demo.persona("李大爷")  # another resident may not read it
+    await stranger.sends_text("/help")
+    some = (await stranger.sees("您可以")).message_id
+    query = demo.stack.standin.user_presses_button(stranger.user_id, some, f"ca:history:{number}:", forged=True)
+    assert "没有权限" in (await demo.stack.standin.wait_callback_answer(query)).text
+    async with demo.db.uow() as uow:
+        viewed = [e for e in await uow.events.of("case", number) if e.kind == "viewed"]
+        me = await uow.people.by_identity("telegram", str(wang.user_id))
+    assert [e.actor_id for e in viewed] == [me.id]
