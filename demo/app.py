@@ -25,7 +25,7 @@ from demo.standin import BotApiStandIn
 from demo.webchat import WebChat
 from redgrid.commands import background
 from redgrid.settings import Settings
-from scheduler.runner import Runner
+from scheduler.runner import Runner, running
 from storage.engine import make_engine
 from storage.migrate import upgrade
 from storage.uow import Database
@@ -80,16 +80,13 @@ async def demo_stack(db: Database, settings: Settings, clock: Clock, personas: l
                                                "bot_username": ""})
     bot = build_bot(bot_settings)
     dp = build_dispatcher(db, bot_settings, clock)
-    runner = background(db, bot, bot_settings, clock)  # the outbox's delivery and the report clock
-    clock_task = asyncio.create_task(runner.run())
     try:
-        await publish_default_commands(bot)
-        async with polling(dp, bot, polling_timeout=1):
-            yield DemoStack(standin, bot, dp, bot_settings, runner)
+        # the outbox's delivery and the report clock run beside the polling
+        async with running(background(db, bot, bot_settings, clock)) as runner:
+            await publish_default_commands(bot)
+            async with polling(dp, bot, polling_timeout=1):
+                yield DemoStack(standin, bot, dp, bot_settings, runner)
     finally:
-        await runner.stop()
-        if clock_task.done() and not clock_task.cancelled() and clock_task.exception():
-            log.error("the scheduler stopped", exc_info=clock_task.exception())
         await bot.session.close()
         await standin.stop()
 

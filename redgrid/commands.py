@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from core.people import Department, Role
 from redgrid.settings import Settings
 from storage.engine import make_engine
 from storage.migrate import upgrade
+from scheduler.runner import running
 from storage.uow import Database
 
 log = logging.getLogger("redgrid")
@@ -43,18 +43,14 @@ async def run(settings: Settings) -> int:
     bot = build_bot(settings)
     clock = SystemClock()
     dp = build_dispatcher(db, settings, clock)
-    runner = background(db, bot, settings, clock)
-    clock_task = asyncio.create_task(runner.run())
     try:
-        me = await bot.get_me()
-        log.info("running as @%s against %s", me.username, settings.bot_api_url)
-        await bot.delete_webhook(drop_pending_updates=False)
-        await publish_default_commands(bot)
-        await dp.start_polling(bot)  # handles first what a crash left unhandled (bot/inbox.py)
+        async with running(background(db, bot, settings, clock)):
+            me = await bot.get_me()
+            log.info("running as @%s against %s", me.username, settings.bot_api_url)
+            await bot.delete_webhook(drop_pending_updates=False)
+            await publish_default_commands(bot)
+            await dp.start_polling(bot)  # handles first what a crash left unhandled (bot/inbox.py)
     finally:
-        await runner.stop()
-        if clock_task.done() and not clock_task.cancelled() and clock_task.exception():
-            log.error("the scheduler stopped", exc_info=clock_task.exception())
         await bot.session.close()
         await db.dispose()
     return 0

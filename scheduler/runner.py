@@ -15,7 +15,9 @@ rows a dead leader left `sending` are sent again by the next leader.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from datetime import timedelta, tzinfo
 from typing import Any
 
@@ -95,6 +97,18 @@ class Runner:
                 await self._task
             except asyncio.CancelledError:
                 pass
+
+
+@contextlib.asynccontextmanager
+async def running(runner: Runner) -> AsyncIterator[Runner]:
+    """Run `runner` beside the block (the bot's polling), stop it after, and say if it had failed."""
+    task = asyncio.create_task(runner.run())
+    try:
+        yield runner
+    finally:
+        await runner.stop()
+        if task.done() and not task.cancelled() and task.exception():
+            log.error("the scheduler stopped", exc_info=task.exception())
 
 
 async def prune_inbox(db: Database, clock: Clock, keep: timedelta = INBOX_KEEP) -> int:

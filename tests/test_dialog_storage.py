@@ -8,15 +8,14 @@ from __future__ import annotations
 import os
 import uuid
 
-import pytest
 from aiogram.fsm.storage.base import StorageKey
 from aiogram.fsm.storage.memory import MemoryStorage
 
 from bot.app import dialog_storage
 from redgrid.settings import Settings
+from tests.conftest import service_missing
 
 REDIS_URL = os.environ.get("REDGRID_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 async def _redis_or_skip():
@@ -26,9 +25,7 @@ async def _redis_or_skip():
     try:
         await client.ping()
     except Exception as exc:
-        if IN_CI:
-            pytest.fail(f"Redis at {REDIS_URL} is required in CI: {exc}")
-        pytest.skip(f"Redis at {REDIS_URL} is not reachable: {exc}")
+        service_missing(f"Redis at {REDIS_URL}", exc)
     finally:
         await client.aclose()
 

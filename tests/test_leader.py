@@ -5,13 +5,12 @@ from __future__ import annotations
 import asyncio
 import time
 
-import pytest
 from sqlalchemy import text
 
 from scheduler.leader import Leadership
 from scheduler.runner import Runner
 from storage.engine import make_engine
-from tests.conftest import IN_CI, POSTGRES_URL
+from tests.conftest import POSTGRES_URL, service_missing
 from tests.proc import kill, start, stop, wait_for
 
 
@@ -25,9 +24,7 @@ async def test_when_the_leader_is_killed_a_standby_takes_over(tmp_path):
         async with engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
     except Exception as exc:
-        if IN_CI:
-            pytest.fail(f"PostgreSQL at {POSTGRES_URL} is required in CI: {exc}")
-        pytest.skip(f"PostgreSQL at {POSTGRES_URL} is not reachable: {exc}")
+        service_missing(f"PostgreSQL at {POSTGRES_URL}", exc)
     finally:
         await engine.dispose()
     first_log, second_log = tmp_path / "first.log", tmp_path / "second.log"

@@ -192,14 +192,18 @@ class ResolveCase(CaseDialog, state="case.resolve"):
 
 # ---- lists -------------------------------------------------------------------------------------
 
+def case_list(cases: list[Case], tr: Translator) -> InlineKeyboardMarkup:
+    """One button per case, number and state; pressing it shows the case's story."""
+    return column([(tr("case.btn.history", number=c.number, state=tr(f"state.{c.state.value}")),
+                    act("history", c.number)) for c in cases])
+
+
 async def my_cases(message: Message, uow: UnitOfWork, person: Person, tr: Translator) -> None:
     cases = await uow.cases.of_reporter(person.id)
     if not cases:
         await message.answer(tr("my.none"))
         return
-    await message.answer(tr("my.title"), reply_markup=column(
-        [(tr("case.btn.history", number=c.number, state=tr(f"state.{c.state.value}")), act("history", c.number))
-         for c in cases]))
+    await message.answer(tr("my.title"), reply_markup=case_list(cases, tr))
 
 
 async def cases_i_handle(message: Message, uow: UnitOfWork, person: Person, tr: Translator) -> None:
@@ -207,9 +211,7 @@ async def cases_i_handle(message: Message, uow: UnitOfWork, person: Person, tr: 
     if not cases:
         await message.answer(tr("my.handling_none"))
         return
-    await message.answer(tr("my.handling"), reply_markup=column(
-        [(tr("case.btn.history", number=c.number, state=tr(f"state.{c.state.value}")), act("history", c.number))
-         for c in cases]))
+    await message.answer(tr("my.handling"), reply_markup=case_list(cases, tr))
 
 
 async def desk(message: Message, uow: UnitOfWork, roles: Roles, tr: Translator, now) -> None:
@@ -220,9 +222,7 @@ async def desk(message: Message, uow: UnitOfWork, roles: Roles, tr: Translator, 
     if not cases:
         await message.answer(tr("desk.none"))
         return
-    await message.answer(tr("desk.title"), reply_markup=column(
-        [(tr("case.btn.history", number=c.number, state=tr(f"state.{c.state.value}")), act("history", c.number))
-         for c in cases]))
+    await message.answer(tr("desk.title"), reply_markup=case_list(cases, tr))
 
 
 async def _card_or_none(case: Case, tr: Translator, settings: Settings, photos) -> bytes | None:

@@ -20,23 +20,38 @@ def jpeg(color: str, size=(800, 600)) -> bytes:
     return buffer.getvalue()
 
 
+async def reports_a_broken_light(resident, building: str | None = None, words: str | None = None) -> None:
+    """Photo → "下一步" → lights → place (their own building, or `building` from the list) → words → summary."""
+    await resident.sends_photo(jpeg("navy"))
+    await resident.sees("已收到 1 张照片")
+    await resident.presses("下一步")
+    await resident.sees("这是什么问题")
+    await resident.presses("💡 路灯/楼道灯")
+    await resident.sees("问题在哪里")
+    if building is None:
+        await resident.presses("我的楼栋（粮食局小区 3号楼）")
+    else:
+        await resident.presses("其他楼栋")
+        await resident.presses(building)
+    await resident.sees("几句话")
+    if words is None:
+        await resident.presses("跳过")
+    else:
+        await resident.sends_text(words)
+
+
+async def submits(resident) -> str:
+    await resident.presses("✅ 确认提交")
+    done = await resident.sees("已提交，编号")
+    return done.text.split("编号 ")[1].split("。")[0]
+
+
 async def wang_reports_a_broken_light(demo):
     wang = demo.persona("王阿姨")
-    await wang.sends_photo(jpeg("navy"))
-    await wang.sees("已收到 1 张照片")
-    await wang.presses("下一步")
-    await wang.sees("这是什么问题")
-    await wang.presses("💡 路灯/楼道灯")
-    await wang.sees("问题在哪里")
-    await wang.presses("我的楼栋（粮食局小区 3号楼）")
-    await wang.sees("几句话")
-    await wang.sends_text("3号楼二单元楼道灯坏了一个星期")
+    await reports_a_broken_light(wang, words="3号楼二单元楼道灯坏了一个星期")
     summary = await wang.sees("请确认")
     assert "东城社区 粮食局小区 3号楼" in summary.text and "楼道灯坏了" in summary.text
-    await wang.presses("✅ 确认提交")
-    done = await wang.sees("已提交，编号")
-    number = done.text.split("编号 ")[1].split("。")[0]
-    return wang, number
+    return wang, await submits(wang)
 
 
 async def test_resident_reports_and_the_grid_member_gets_it_with_the_photo(demo):
@@ -136,12 +151,7 @@ async def test_escalation_is_claimed_by_the_department_and_closes_the_loop(demo)
 async def test_same_problem_nearby_is_offered_and_a_late_duplicate_is_merged(demo):
     wang, first = await wang_reports_a_broken_light(demo)
     li_da_ye = demo.persona("李大爷")  # lives in 5号楼, a different grid of the same compound
-    await li_da_ye.sends_photo(jpeg("navy"))
-    await li_da_ye.presses("下一步")
-    await li_da_ye.presses("💡 路灯/楼道灯")
-    await li_da_ye.presses("其他楼栋")
-    await li_da_ye.presses("粮食局小区 2号楼")
-    await li_da_ye.presses("跳过")
+    await reports_a_broken_light(li_da_ye, building="粮食局小区 2号楼")
     offer = await li_da_ye.sees("附近已有相同的问题")
     assert offer is not None
     await li_da_ye.presses(f"同一个问题：{first}")
@@ -153,14 +163,8 @@ async def test_same_problem_nearby_is_offered_and_a_late_duplicate_is_merged(dem
 
     # 张女士 reports the same light anyway (she pressed submit): the grid member is warned and merges
     zhang = demo.persona("张女士")
-    await zhang.sends_photo(jpeg("navy"))
-    await zhang.presses("下一步")
-    await zhang.presses("💡 路灯/楼道灯")
-    await zhang.presses("其他楼栋")
-    await zhang.presses("粮食局小区 3号楼")
-    await zhang.presses("跳过")
-    await zhang.presses("✅ 确认提交")
-    second = (await zhang.sees("已提交，编号")).text.split("编号 ")[1].split("。")[0]
+    await reports_a_broken_light(zhang, building="粮食局小区 3号楼")
+    second = await submits(zhang)
     li = demo.persona("李秀英")
     warned = await li.sees(second, timeout=10, anywhere=True)
     assert f"可能与 {first} 是同一个问题" in warned.text
