@@ -18,7 +18,7 @@ from bot.photos import receive_photo
 from bot.scenes.report import start_report
 from bot.texts import Translator
 from core import reporting
-from core.cases import Actor, Case, CaseState, PhotoKind, PhotoRef
+from core.cases import Actor, Case, CaseState, HandlerKind, PhotoKind, PhotoRef
 from core.errors import DomainError, NotAllowed
 from core.onboarding import record
 from core.people import Person, Role, Roles
@@ -40,8 +40,8 @@ def handler_buttons(case: Case, tr: Translator, duplicate_of: str | None = None)
     """What the handler can do next, by the case's state."""
     n = case.number
     if case.state in (CaseState.ASSIGNED, CaseState.REOPENED, CaseState.FORWARDED):
-        rows = [(tr("case.btn.accept"), act("accept", n)), (tr("case.btn.not_mine"), act("notmine", n)),
-                (tr("case.btn.escalate"), act("escalate", n))]
+        rows = [(tr("case.btn.accept"), act("accept", n)), (tr("case.btn.forward"), act("forward", n)),
+                (tr("case.btn.not_mine"), act("notmine", n)), (tr("case.btn.escalate"), act("escalate", n))]
     elif case.state == CaseState.ESCALATED:
         rows = [(tr("case.btn.claim"), act("claim", n))]
     else:
@@ -93,14 +93,17 @@ async def on_case_button(query: CallbackQuery, callback_data: CaseAct, uow: Unit
     elif a == "assign" and callback_data.arg.isdigit():
         await reporting.reassign(uow, by, n, int(callback_data.arg), now)
         await _done(query, tr("case.assigned_done", number=n))
-    elif a == "escalate":
+    elif a in ("escalate", "forward"):
         contacts = await uow.people.with_role(Role.DEPARTMENT)
         if not contacts:
             await query.answer(tr("case.no_departments"), show_alert=True)
             return
         await query.answer()
         await query.message.answer(tr("case.pick_department"), reply_markup=column(
-            [(c.display_name, act("escalate_to", n, c.id)) for c in contacts]))
+            [(c.display_name, act(f"{a}_to", n, c.id)) for c in contacts]))
+    elif a == "forward_to" and callback_data.arg.isdigit():
+        await reporting.forward_case(uow, by, n, HandlerKind.DEPARTMENT, int(callback_data.arg), now)
+        await _done(query, tr("case.forwarded_done", number=n))
     elif a == "escalate_to" and callback_data.arg.isdigit():
         await reporting.escalate_case(uow, policy, by, n, int(callback_data.arg), now)
         await _done(query, tr("case.escalated_done", number=n))

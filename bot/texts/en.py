@@ -233,4 +233,5 @@ TEXTS: dict[str, str] = {
     "broadcast.finished": "“{title}” has gone out: {total} in all, {sent} sent, {failed} failed, {skipped} skipped ({seconds} s).",
     "help.notice": "/notice — send a notice to your community's residents",
     "cmd.notice": "Notice to residents",
+    "case.forwarded_done": "Forwarded {number} to the department.",
 }

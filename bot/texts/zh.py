@@ -240,4 +240,5 @@ TEXTS: dict[str, str] = {
     "broadcast.finished": "「{title}」已发送完毕：共 {total}，成功 {sent}，失败 {failed}，跳过 {skipped}（{seconds} 秒）。",
     "help.notice": "/notice — 给本社区居民发通知",
     "cmd.notice": "给居民发通知",
+    "case.forwarded_done": "已转交 {number}，由部门处理。",
 }

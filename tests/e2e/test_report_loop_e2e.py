@@ -195,3 +195,20 @@ async def test_my_cases_show_history_with_photo_and_viewing_is_audited(demo):
         viewed = [e for e in await uow.events.of("case", number) if e.kind == "viewed"]
         me = await uow.people.by_identity("telegram", str(wang.user_id))
     assert [e.actor_id for e in viewed] == [me.id]
+
+
+async def test_grid_member_forwards_to_a_department_which_handles_it(demo):
+    wang, number = await wang_reports_a_broken_light(demo)
+    li = demo.persona("李秀英")
+    await li.sees(number, timeout=10, anywhere=True)
+    await li.presses("➡️ 转交部门")
+    await li.presses("刘队长")
+    await li.sees(f"已转交 {number}")
+    await wang.sees("已转交相关部门处理", timeout=10)
+    liu = demo.persona("刘队长")
+    await liu.sees(number, timeout=10, anywhere=True)
+    await liu.presses("✅ 受理")
+    await liu.presses("✅ 已处理，上传完成照片")
+    await liu.sends_photo(jpeg("green"))
+    await liu.sends_text("已修复线路")
+    await wang.sees("问题解决了吗", timeout=10)
