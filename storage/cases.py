@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.cases import OPEN_STATES, Case, CaseState, Category, ClosureReason, HandlerKind, PhotoKind, PhotoRef
 from storage.case_tables import case_me_too, case_numbers, case_photos, cases
+from storage.outbox import dialect_insert
 from storage.repositories import SqlEvents
 
 _CASE_COLUMNS = {c.name for c in cases.columns}
@@ -42,16 +43,16 @@ class SqlCases:
         self.events = events
 
     async def next_number(self, community_id: int, year: int) -> int:
-        """The community's next running number for the year, taken inside this transaction."""
+        """The community's next running number for the year, taken inside this transaction.
+
+        One upsert, so two residents confirming the year's first case at the same moment both get a
+        number (a read-then-insert would give the second a unique violation on PostgreSQL).
+        """
         n = case_numbers.c
-        result = await self.conn.execute(
-            update(case_numbers).where(n.community_id == community_id, n.year == year)
-            .values(last=n.last + 1).returning(n.last))
-        row = result.first()
-        if row is not None:
-            return row[0]
-        await self.conn.execute(insert(case_numbers).values(community_id=community_id, year=year, last=1))
-        return 1
+        stmt = (dialect_insert(self.conn, case_numbers).values(community_id=community_id, year=year, last=1)
+                .on_conflict_do_update(index_elements=["community_id", "year"], set_={"last": n.last + 1})
+                .returning(n.last))
+        return (await self.conn.execute(stmt)).scalar_one()
 
     async def add(self, case: Case, half_time_at: datetime | None = None) -> None:
         values = _row_values(case)

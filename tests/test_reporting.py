@@ -201,3 +201,18 @@ async def test_rollback_leaves_no_case_and_no_notification(town):
     assert await outbox(town.db) == []
     async with town.db.uow() as uow:
         assert await uow.cases.open_in_community(town.communities["东城社区"].id) == []
+
+
+async def test_two_first_reports_of_the_year_at_once_both_get_numbers(town):
+    import asyncio
+
+    async def one(who, building):
+        async with town.db.uow() as uow:
+            case = await reporting.report_problem(uow, POLICY, await actor(town.db, town.people[who]),
+                                                  town.buildings[building].id, Category.GARBAGE, [photo(7)], "", MONDAY)
+            await asyncio.sleep(0.05)  # hold the transaction open so the two overlap
+            await uow.commit()
+        return case.number
+
+    numbers = await asyncio.gather(one("wang", "3号楼"), one("zhao", "2号楼"))
+    assert sorted(numbers) == ["DC-2026-000001", "DC-2026-000002"]
