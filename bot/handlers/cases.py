@@ -201,31 +201,26 @@ def case_list(cases: list[Case], tr: Translator) -> InlineKeyboardMarkup:
                     act("history", c.number)) for c in cases])
 
 
+async def _list_or_say_none(message: Message, cases: list[Case], tr: Translator, title: str, none: str) -> None:
+    if cases:
+        await message.answer(tr(title), reply_markup=case_list(cases, tr))
+    else:
+        await message.answer(tr(none))
+
+
 async def my_cases(message: Message, uow: UnitOfWork, person: Person, tr: Translator) -> None:
-    cases = await uow.cases.of_reporter(person.id)
-    if not cases:
-        await message.answer(tr("my.none"))
-        return
-    await message.answer(tr("my.title"), reply_markup=case_list(cases, tr))
+    await _list_or_say_none(message, await uow.cases.of_reporter(person.id), tr, "my.title", "my.none")
 
 
 async def cases_i_handle(message: Message, uow: UnitOfWork, person: Person, tr: Translator) -> None:
-    cases = await uow.cases.handled_by(person.id)
-    if not cases:
-        await message.answer(tr("my.handling_none"))
-        return
-    await message.answer(tr("my.handling"), reply_markup=case_list(cases, tr))
+    await _list_or_say_none(message, await uow.cases.handled_by(person.id), tr, "my.handling", "my.handling_none")
 
 
 async def desk(message: Message, uow: UnitOfWork, roles: Roles, tr: Translator, now) -> None:
     communities = roles.staff_communities() or ({c.id for c in await uow.places.communities()} if roles.is_admin else set())
     if not communities:
         raise NotAllowed(action="desk")
-    cases = await uow.cases.desk(communities, now)
-    if not cases:
-        await message.answer(tr("desk.none"))
-        return
-    await message.answer(tr("desk.title"), reply_markup=case_list(cases, tr))
+    await _list_or_say_none(message, await uow.cases.desk(communities, now), tr, "desk.title", "desk.none")
 
 
 async def _card_or_none(case: Case, tr: Translator, settings: Settings, photos) -> bytes | None:

@@ -212,3 +212,17 @@ async def test_grid_member_forwards_to_a_department_which_handles_it(demo):
     await liu.sends_photo(jpeg("green"))
     await liu.sends_text("已修复线路")
     await wang.sees("问题解决了吗", timeout=10)
+
+
+async def test_grid_member_lists_their_cases_and_staff_desk_is_empty_until_something_waits(demo):
+    chen = demo.persona("陈书记")
+    await chen.sends_text("/desk")
+    await chen.sees("没有待分派或超时的问题")
+    wang, number = await wang_reports_a_broken_light(demo)
+    li = demo.persona("李秀英")
+    await li.sends_text("/cases")
+    listing = await li.sees("您负责的问题")
+    assert any(number in label for label in listing.buttons)
+    zhao = demo.persona("赵志强")  # a grid member with nothing to do
+    await zhao.sends_text("/cases")
+    await zhao.sees("目前没有待您处理的问题")
