@@ -8,6 +8,7 @@ person's language and the delivery worker sends it within the channel's limits.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 
@@ -18,6 +19,7 @@ class Notification:
     payload: dict[str, Any] = field(default_factory=dict)  # ids and values the renderer needs (JSON)
     dedupe_key: str | None = None               # the same key twice is one message ("case:DC-1:half_time")
     broadcast_id: int | None = None             # part of a broadcast whose progress staff watch
+    not_before: datetime | None = None          # not sent earlier (quiet hours); None: as soon as possible
 
 
 class Outbox(Protocol):

@@ -44,7 +44,8 @@ def outbox_row(notification: Notification, now: datetime, not_before: datetime |
         "person_id": notification.person_id, "kind": notification.kind, "payload": dict(notification.payload),
         "dedupe_key": notification.dedupe_key, "broadcast_id": notification.broadcast_id,
         "priority": BROADCAST if notification.broadcast_id is not None else PERSONAL,
-        "state": PENDING, "attempts": 0, "not_before": not_before or now, "created_at": now,
+        "state": PENDING, "attempts": 0, "not_before": notification.not_before or not_before or now,
+        "created_at": now,
     }
 
 
