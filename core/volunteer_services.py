@@ -546,13 +546,16 @@ async def run_theme_day_jobs(db_or_uow_factory: Any, policy: VolunteerPolicy, no
     first (PostgreSQL) and then finds it done, and a crash before commit leaves it to run again.
     """
     factory: Callable[[], Any] = getattr(db_or_uow_factory, "uow", db_or_uow_factory)
+    local = now.astimezone(policy.tz)
+    last = (local.year - 1, 12) if local.month == 1 else (local.year, local.month - 1)
     async with factory() as uow:
         communities = [c.id for c in await uow.places.communities()]
+        done_all: set[str] = set()
+        for y, m in (last, (local.year, local.month)):  # due_jobs looks no further back
+            done_all |= await uow.volunteering.done_keys(f"theme:{y:04d}-{m:02d}:")
     ran: list[str] = []
     for community_id in communities:
-        async with factory() as uow:
-            done = {k.rsplit(":", 1)[0] for k in await uow.volunteering.done_keys("theme:")
-                    if k.endswith(f":c{community_id}")}
+        done = {k.rsplit(":", 1)[0] for k in done_all if k.endswith(f":c{community_id}")}
         jobs = theme_due_jobs(now, done, policy.schedule, tz=policy.tz, quiet_start=policy.quiet_start,
                               quiet_end=policy.quiet_end)
         for job in jobs:

@@ -10,6 +10,7 @@ from storage.cases import SqlCases
 from storage.inbox import SqlInbox
 from storage.outbox import SqlOutbox
 from storage.repositories import SqlEvents, SqlInvites, SqlPeople, SqlPlaces
+from storage.volunteering import SqlVolunteering
 
 
 class SqlUnitOfWork:
@@ -29,6 +30,8 @@ class SqlUnitOfWork:
         self.outbox = SqlOutbox(self.conn)  # notifications, kept or dropped with this transaction
         self.inbox = SqlInbox(self.conn)  # the update being handled is marked handled with its effects
         self.cases = SqlCases(self.conn, self.events)
+        self.volunteering = SqlVolunteering(self.conn, self.events)
+        self.broadcasts = SqlBroadcastWriter(self.conn)  # a broadcast queued in this transaction
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -50,6 +53,19 @@ class SqlUnitOfWork:
         assert self.conn is not None
         await self.conn.rollback()
         await self.conn.begin()
+
+
+class SqlBroadcastWriter:
+    """`uow.broadcasts`: start a broadcast inside the unit of work (see storage.broadcasts.add_broadcast)."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def start(self, title, person_ids, kind, payload, created_by, *, now, not_before=None) -> int:
+        from storage.broadcasts import add_broadcast
+
+        return await add_broadcast(self.conn, title, person_ids, kind, payload, created_by, now=now,
+                                   not_before=not_before)
 
 
 class Database:

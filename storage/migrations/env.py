@@ -5,6 +5,7 @@ from alembic import context
 
 from storage.tables import metadata
 import storage.case_tables  # noqa: F401  (registers the case tables on the metadata)
+import storage.volunteer_tables  # noqa: F401  (and the volunteering tables)
 
 config = context.config
 connection = config.attributes.get("connection")
