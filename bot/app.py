@@ -17,8 +17,10 @@ from bot.handlers import routers
 from bot.handlers.cases import SCENES as CASE_SCENES
 from bot.middlewares import ContextMiddleware
 from bot.scenes.report import SCENES as REPORT_SCENES
+from bot.handlers.volunteering import SCENES as VOLUNTEER_SCENES
 from bot.serial import OneAtATimePerChat
 from core.reporting import ReportPolicy
+from core.volunteer_services import VolunteerPolicy
 from core.workdays import WorkCalendar
 from media.photos import PhotoStore
 from core.clock import Clock
@@ -50,10 +52,14 @@ def report_policy(settings: Settings) -> ReportPolicy:
                         escalated_fix_days=settings.escalated_fix_working_days)
 
 
+def volunteer_policy(settings: Settings) -> VolunteerPolicy:
+    return VolunteerPolicy(calendar=WorkCalendar(tz=settings.tz))
+
+
 def build_dispatcher(db: Database, settings: Settings, clock: Clock, storage: BaseStorage | None = None) -> Dispatcher:
     photos = PhotoStore(settings.data_dir)
     dp = Dispatcher(storage=storage or dialog_storage(settings), settings=settings, db=db,
-                    policy=report_policy(settings), photos=photos)
+                    policy=report_policy(settings), volunteer_policy=volunteer_policy(settings), photos=photos)
     # Order matters: the inbox drops a second delivery before anything else; then one update per chat
     # at a time; then the unit of work and the person, before the scene registry copies the data its
     # scenes will see (so every scene step gets `uow`, `tr`, `roles` …).
@@ -63,6 +69,6 @@ def build_dispatcher(db: Database, settings: Settings, clock: Clock, storage: Ba
     scenes = SceneRegistry(dp, register_on_add=False)
     common, *rest = routers()
     dp.include_router(common)  # /cancel and /help first, from inside any dialog
-    scenes.add(*REPORT_SCENES, *CASE_SCENES, router=dp)
+    scenes.add(*REPORT_SCENES, *CASE_SCENES, *VOLUNTEER_SCENES, router=dp)
     dp.include_routers(*rest)
     return dp

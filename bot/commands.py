@@ -15,10 +15,10 @@ log = logging.getLogger(__name__)
 
 EVERYONE = ("start", "help", "lang", "cancel")
 BY_ROLE: dict[Role, tuple[str, ...]] = {
-    Role.RESIDENT: ("report", "my"),
+    Role.RESIDENT: ("report", "my", "ask", "join_party", "points"),
     Role.GRID_MEMBER: ("cases",),
-    Role.PARTY_MEMBER: (),
-    Role.STAFF: ("desk", "notice", "invite"),
+    Role.PARTY_MEMBER: ("tasks", "mytasks", "points"),
+    Role.STAFF: ("desk", "notice", "invite", "orders", "newpost", "posts", "members", "redeem"),
     Role.DEPARTMENT: ("cases",),
     Role.ADMIN: ("desk", "invite"),
 }

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import math
 
-from bot.texts import CATALOGS, text
+from bot.texts import CATALOGS, Translator, text
 from core.notifications import Notification
 from core.people import Identity, Person
 from core.ports import UnitOfWork
@@ -52,7 +52,12 @@ class NotificationRenderer:
         if not _known(lang, notification.kind):
             log.error("no text for notification %s; it is not sent", notification.kind)
             return None
-        return Outgoing(text(lang, notification.kind, **notification.payload))
+        from bot.handlers.volunteering import notification_fields, notification_markup
+
+        tr = Translator(lang)  # volunteering kinds come with their buttons (claim, approve, stars …)
+        fields = notification_fields(notification.kind, notification.payload, tr)
+        return Outgoing(text(lang, notification.kind, **fields),
+                        markup=notification_markup(notification.kind, notification.payload, tr))
 
     async def progress_text(self, uow: UnitOfWork, progress: BroadcastProgress, person: Person | None) -> str:
         lang = self.language(person) if person is not None else self.settings.default_language

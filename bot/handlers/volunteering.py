@@ -1,0 +1,497 @@
+"""Party-member volunteering in the chat: "群众点单、社区派单、党员接单", hours and points.
+
+Residents order a service with /ask; staff turn new orders into posts (/orders, /newpost) and
+approve party members (/members); party members claim posts (/tasks), check in and out
+(/mytasks); staff or the ordering resident confirm with stars; everyone sees their points
+(/points) and staff record the points shop (/redeem).
+
+Every button carries only a number (an order, a post, a person) and every press goes through a
+core service, which checks who may act — a forged or stale press is refused politely there.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from aiogram import F, Router
+from aiogram.filters import Command, StateFilter
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+
+from bot.keyboards import button, column
+from bot.scenes.ask import SCENES as ASK_SCENES, start_ask
+from bot.scenes.post import SCENES as POST_SCENES, PostTitle
+from bot.scenes.volunteer import SCENES as DUTY_SCENES, CheckIn, CheckOut, JoinParty, Reason, Redeem
+from bot.texts import Translator
+from core import volunteer_services as vs
+from core.cases import Actor
+from core.errors import NotAllowed
+from core.people import Person, Role, Roles
+from core.ports import UnitOfWork
+from core.volunteering import (
+    ClaimState, NotYourClaim, OrderState, Post, PostFull, PostState, WrongState, is_party_member_of,
+)
+from redgrid.settings import Settings
+
+HISTORY_LINES = 5
+
+
+class Vol(CallbackData, prefix="vo"):
+    """A volunteering button: what to do, on which order or post (`ref`), for whom (`person`)."""
+
+    action: str
+    ref: str = ""
+    person: int = 0
+    arg: str = ""
+
+
+# ---- who is who ----------------------------------------------------------------------------------
+
+def member_communities(roles: Roles) -> list[int]:
+    return sorted({g.community_id for g in roles.grants if g.role == Role.PARTY_MEMBER and g.community_id})
+
+
+async def staff_communities(uow: UnitOfWork, roles: Roles, action: str) -> list[int]:
+    """The communities whose desk this person keeps (every one for an administrator)."""
+    ids = roles.staff_communities() or ({c.id for c in await uow.places.communities()} if roles.is_admin else set())
+    if not ids:
+        raise NotAllowed(action=action)
+    return sorted(ids)
+
+
+def my_communities(roles: Roles) -> list[int]:
+    """Every community the person belongs to in some role (points are kept per community)."""
+    return sorted({g.community_id for g in roles.grants if g.community_id})
+
+
+# ---- how things read -----------------------------------------------------------------------------
+
+def when(moment: datetime, settings: Settings) -> str:
+    return moment.astimezone(settings.tz).strftime("%m-%d %H:%M")
+
+
+def hours_of(post: Post) -> str:
+    hours = post.length.total_seconds() / 3600
+    return str(int(hours)) if hours.is_integer() else f"{hours:.1f}"
+
+
+def post_text(post: Post, tr: Translator, settings: Settings, *, show_place: bool) -> str:
+    """A post as members read it; a post made from a resident's order hides the place (the
+    resident's home, PIPL) until the member holds a place on it."""
+    place = post.place if show_place or post.order_number is None else tr("post.place_after_claim")
+    text = tr("post.card", title=post.title, when=when(post.starts_at, settings), hours=hours_of(post),
+              place=place, taken=post.places_taken, capacity=post.capacity, points=post.points_per_person,
+              number=post.number)
+    if post.template_id is not None:
+        text = tr("post.theme_day") + " " + text
+    if post.state == PostState.FULL:
+        text += "\n" + tr("post.is_full")
+    return text
+
+
+# ---- buttons -------------------------------------------------------------------------------------
+
+def registration_buttons(person_id: int, tr: Translator) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[[button(tr("vol.btn.approve"), Vol(action="reg_ok", person=person_id)),
+                                                  button(tr("vol.btn.decline"), Vol(action="reg_no", person=person_id))]])
+
+
+def order_buttons(number: str, tr: Translator) -> InlineKeyboardMarkup:
+    return column([(tr("vol.btn.make_post"), Vol(action="dispatch", ref=number)),
+                   (tr("vol.btn.decline_order"), Vol(action="odecline", ref=number))])
+
+
+def claim_button(post: Post | str, tr: Translator, full: bool = False) -> InlineKeyboardMarkup:
+    number = post if isinstance(post, str) else post.number
+    if not isinstance(post, str) and post.state == PostState.FULL:
+        full = True
+    if full:
+        return column([(tr("vol.btn.waitlist"), Vol(action="wait", ref=number))])
+    return column([(tr("vol.btn.claim"), Vol(action="claim", ref=number))])
+
+
+def star_buttons(post_number: str, person_id: int, tr: Translator) -> InlineKeyboardMarkup:
+    def star(r: int):
+        return button("⭐" * r, Vol(action="rate", ref=post_number, person=person_id, arg=str(r)))
+
+    return InlineKeyboardMarkup(inline_keyboard=[[star(r) for r in (1, 2, 3)], [star(r) for r in (4, 5)]])
+
+
+def my_claim_buttons(state: ClaimState, number: str, tr: Translator) -> InlineKeyboardMarkup | None:
+    if state == ClaimState.CLAIMED:
+        return column([(tr("vol.btn.check_in"), Vol(action="checkin", ref=number)),
+                       (tr("vol.btn.withdraw"), Vol(action="withdraw", ref=number))])
+    if state == ClaimState.WAITLISTED:
+        return column([(tr("vol.btn.leave_waitlist"), Vol(action="withdraw", ref=number))])
+    if state == ClaimState.CHECKED_IN:
+        return column([(tr("vol.btn.check_out"), Vol(action="checkout", ref=number))])
+    return None
+
+
+def notification_fields(kind: str, payload: dict[str, Any], tr: Translator) -> dict[str, Any]:
+    """The payload as the reader reads it: a service kind named in their language."""
+    fields = dict(payload)
+    if kind == "order.new" and isinstance(fields.get("kind"), str):
+        fields["kind"] = tr(f"service.{fields['kind']}")
+        fields["description"] = fields.get("description") or tr("report.no_words")
+    return fields
+
+
+def notification_markup(kind: str, payload: dict[str, Any], tr: Translator) -> InlineKeyboardMarkup | None:
+    """The buttons that come with a volunteering notification (bot/outgoing.py asks)."""
+    try:
+        if kind == "party.registration_requested":
+            return registration_buttons(int(payload["person"]), tr)
+        if kind == "order.new":
+            return order_buttons(str(payload["order"]), tr)
+        if kind == "post.new":
+            return claim_button(str(payload["post"]), tr)
+        if kind == "theme.announce":
+            return column([(tr("vol.btn.see_tasks"), Vol(action="tasks"))])
+        if kind == "post.to_confirm":
+            return star_buttons(str(payload["post"]), int(payload["person"]), tr)
+        if kind == "post.promoted":
+            return column([(tr("vol.btn.my_tasks"), Vol(action="mytasks"))])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return None
+
+
+async def _done(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
+    """Acknowledge the press, drop the old buttons so they cannot be pressed twice, say what happened."""
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.edit_reply_markup(reply_markup=None)
+        await query.message.answer(text, reply_markup=markup)
+
+
+# ---- registration ("双报到") ----------------------------------------------------------------------
+
+async def join_party(message: Message, scenes, uow: UnitOfWork, person: Person, roles: Roles, tr: Translator) -> None:
+    if member_communities(roles):
+        community = await uow.places.community(member_communities(roles)[0])
+        await message.answer(tr("party.already_member", community=community.name if community else ""))
+        return
+    if any(g.role == Role.PARTY_MEMBER for g in roles.pending):
+        await message.answer(tr("party.registration_pending"))
+        return
+    home = next((g.community_id for g in roles.grants if g.role == Role.RESIDENT and g.community_id), 0)
+    await scenes.enter(JoinParty, community=home)
+
+
+async def pending_members(message: Message, uow: UnitOfWork, roles: Roles, tr: Translator) -> None:
+    any_shown = False
+    for community in await staff_communities(uow, roles, "party.decide"):
+        for who, grant in await vs.pending_registrations(uow, community):
+            any_shown = True
+            await message.answer(tr("party.pending_line", name=who.display_name, work_unit=grant.work_unit or "—"),
+                                 reply_markup=registration_buttons(who.id, tr))
+    if not any_shown:
+        await message.answer(tr("party.none_pending"))
+
+
+async def _registration_community(uow: UnitOfWork, roles: Roles, person_id: int) -> int:
+    """The community (of those this person staffs) where `person_id` waits for a decision."""
+    for community in await staff_communities(uow, roles, "party.decide"):
+        if any(who.id == person_id for who, _ in await vs.pending_registrations(uow, community)):
+            return community
+    who = await uow.people.get(person_id)
+    raise WrongState("registration", who.display_name if who else str(person_id), "decided", "decide")
+
+
+async def on_registration(query: CallbackQuery, callback_data: Vol, scenes, uow: UnitOfWork, person: Person,
+                          roles: Roles, tr: Translator, now) -> None:
+    community = await _registration_community(uow, roles, callback_data.person)
+    who = await uow.people.get(callback_data.person)
+    if callback_data.action == "reg_ok":
+        await vs.approve_registration(uow, Actor.of(person, roles), callback_data.person, community, now)
+        await _done(query, tr("party.approved_done", name=who.display_name if who else ""))
+        return
+    await query.answer()
+    await query.message.edit_reply_markup(reply_markup=None)
+    await scenes.enter(Reason, what="registration", ref=who.display_name if who else "",
+                       person=callback_data.person, community=community)
+
+
+# ---- orders: the staff desk ----------------------------------------------------------------------
+
+async def order_desk(message: Message, uow: UnitOfWork, roles: Roles, tr: Translator, settings: Settings) -> None:
+    orders = [o for c in await staff_communities(uow, roles, "order.desk") for o in await vs.new_orders(uow, c)]
+    if not orders:
+        await message.answer(tr("order.none"))
+        return
+    await message.answer(tr("order.desk_title", count=len(orders)))
+    for order in orders:
+        await message.answer(tr("order.card", order=order.number, kind=tr(f"service.{order.kind.value}"),
+                                words=order.description or tr("report.no_words"), when=order.preferred_time,
+                                place=order.place, at=when(order.created_at, settings)),
+                             reply_markup=order_buttons(order.number, tr))
+
+
+async def on_order(query: CallbackQuery, callback_data: Vol, scenes, uow: UnitOfWork, roles: Roles,
+                   tr: Translator) -> None:
+    order = await vs.order_by_number(uow, callback_data.ref)
+    if not roles.is_staff_of(order.community_id):
+        raise NotAllowed(action="order.dispatch")
+    if order.state != OrderState.NEW:
+        raise WrongState("order", order.number, order.state.value, "dispatch")
+    await query.answer()
+    await query.message.edit_reply_markup(reply_markup=None)
+    if callback_data.action == "dispatch":
+        await scenes.enter(PostTitle, community=order.community_id, order=order.number,
+                           title=tr(f"service_title.{order.kind.value}"), place=order.place)
+    else:
+        await scenes.enter(Reason, what="order", ref=order.number)
+
+
+async def new_post(message: Message, scenes, uow: UnitOfWork, roles: Roles, tr: Translator) -> None:
+    communities = await staff_communities(uow, roles, "post.create")
+    if len(communities) == 1:
+        await scenes.enter(PostTitle, community=communities[0])
+        return
+    names = [(await uow.places.community(c), c) for c in communities]
+    await message.answer(tr("post.pick_community"), reply_markup=column(
+        [(place.name, Vol(action="newpost", person=c)) for place, c in names if place]))
+
+
+async def on_new_post_community(query: CallbackQuery, callback_data: Vol, scenes, roles: Roles) -> None:
+    if not roles.is_staff_of(callback_data.person):
+        raise NotAllowed(action="post.create")
+    await query.answer()
+    await query.message.edit_reply_markup(reply_markup=None)
+    await scenes.enter(PostTitle, community=callback_data.person)
+
+
+# ---- posts: party members claim ------------------------------------------------------------------
+
+async def tasks(message: Message, uow: UnitOfWork, roles: Roles, tr: Translator, settings: Settings, now) -> None:
+    communities = member_communities(roles)
+    if not communities:
+        pending = any(g.role == Role.PARTY_MEMBER for g in roles.pending)
+        await message.answer(tr("party.registration_pending" if pending else "tasks.members_only"))
+        return
+    posts = [p for c in communities for p in await vs.open_posts(uow, c, now)]
+    if not posts:
+        await message.answer(tr("tasks.none"))
+        return
+    await message.answer(tr("tasks.title", count=len(posts)))
+    for post in posts:
+        await message.answer(post_text(post, tr, settings, show_place=False), reply_markup=claim_button(post, tr))
+
+
+async def on_claim(query: CallbackQuery, callback_data: Vol, uow: UnitOfWork, person: Person, roles: Roles,
+                   tr: Translator, settings: Settings, volunteer_policy, now) -> None:
+    number = callback_data.ref
+    try:
+        claim = await vs.claim_post(uow, volunteer_policy, Actor.of(person, roles), number, now,
+                                    waitlist=callback_data.action == "wait")
+    except PostFull:
+        # the last place went to someone else (perhaps in the same instant): offer the waitlist
+        await uow.rollback()
+        await query.answer(tr("post.full"), show_alert=True)
+        await query.message.answer(tr("post.full_offer", post=number), reply_markup=claim_button(number, tr, True))
+        return
+    post = await vs.post_by_number(uow, number)
+    if claim.state == ClaimState.WAITLISTED:
+        await _done(query, tr("post.waitlisted", title=post.title, post=number))
+        return
+    await _done(query, tr("post.claimed", title=post.title) + "\n\n" + post_text(post, tr, settings, show_place=True),
+                my_claim_buttons(claim.state, number, tr))
+
+
+async def my_tasks(message: Message, uow: UnitOfWork, person: Person, tr: Translator, settings: Settings,
+                   now) -> None:
+    claims = await vs.my_claims(uow, person.id, now)
+    if not claims:
+        await message.answer(tr("mytasks.none"))
+        return
+    await message.answer(tr("mytasks.title"))
+    for claim, post in claims:
+        text = post_text(post, tr, settings, show_place=claim.holds_place) + "\n" + tr(f"claim.{claim.state.value}")
+        await message.answer(text, reply_markup=my_claim_buttons(claim.state, post.number, tr))
+
+
+async def on_tasks_button(query: CallbackQuery, uow: UnitOfWork, roles: Roles, tr: Translator,
+                          settings: Settings, now) -> None:
+    await query.answer()
+    await tasks(query.message, uow, roles, tr, settings, now)
+
+
+async def on_my_tasks_button(query: CallbackQuery, uow: UnitOfWork, person: Person, tr: Translator,
+                             settings: Settings, now) -> None:
+    await query.answer()
+    await my_tasks(query.message, uow, person, tr, settings, now)
+
+
+async def _my_claim(uow: UnitOfWork, person: Person, number: str, now, wanted: ClaimState):
+    """The person's own live claim on the post, in the state the button expects."""
+    for claim, post in await vs.my_claims(uow, person.id, now):
+        if post.number == number:
+            if claim.state != wanted:
+                raise WrongState("claim", number, claim.state.value, wanted.value)
+            return claim, post
+    raise NotYourClaim(post=number)
+
+
+async def on_withdraw(query: CallbackQuery, callback_data: Vol, uow: UnitOfWork, person: Person, roles: Roles,
+                      tr: Translator, volunteer_policy, now) -> None:
+    await vs.withdraw_claim(uow, volunteer_policy, Actor.of(person, roles), callback_data.ref, now)
+    await _done(query, tr("post.withdrawn", post=callback_data.ref))
+
+
+async def on_duty(query: CallbackQuery, callback_data: Vol, scenes, uow: UnitOfWork, person: Person,
+                  now) -> None:
+    """Check in or out: only on one's own claim in the right state, then the photo dialog."""
+    checking_in = callback_data.action == "checkin"
+    await _my_claim(uow, person, callback_data.ref, now, ClaimState.CLAIMED if checking_in else ClaimState.CHECKED_IN)
+    await query.answer()
+    await query.message.edit_reply_markup(reply_markup=None)
+    await scenes.enter(CheckIn if checking_in else CheckOut, post=callback_data.ref)
+
+
+# ---- confirming, no-shows and suspensions (staff; the ordering resident confirms too) -------------
+
+async def on_rate(query: CallbackQuery, callback_data: Vol, uow: UnitOfWork, person: Person, roles: Roles,
+                  tr: Translator, volunteer_policy, now) -> None:
+    if callback_data.arg not in {"1", "2", "3", "4", "5"}:
+        await query.answer(tr("error.stale_button"), show_alert=True)
+        return
+    await vs.confirm_service(uow, volunteer_policy, Actor.of(person, roles), callback_data.ref,
+                             callback_data.person, now, rating=int(callback_data.arg))
+    who = await uow.people.get(callback_data.person)
+    await _done(query, tr("post.confirmed_done", name=who.display_name if who else "", rating=callback_data.arg,
+                          post=callback_data.ref))
+
+
+async def on_no_show(query: CallbackQuery, callback_data: Vol, uow: UnitOfWork, person: Person, roles: Roles,
+                     tr: Translator, volunteer_policy, now) -> None:
+    standing = await vs.mark_no_show(uow, volunteer_policy, Actor.of(person, roles), callback_data.ref,
+                                     callback_data.person, now)
+    who = await uow.people.get(callback_data.person)
+    name = who.display_name if who else ""
+    if standing.suspended:
+        await _done(query, tr("post.no_show_suspended", name=name, count=standing.no_shows), column(
+            [(tr("vol.btn.lift"), Vol(action="lift", person=callback_data.person, arg=str(standing.community_id)))]))
+    else:
+        await _done(query, tr("post.no_show_done", name=name, count=standing.no_shows))
+
+
+async def on_lift(query: CallbackQuery, callback_data: Vol, uow: UnitOfWork, person: Person, roles: Roles,
+                  tr: Translator, now) -> None:
+    if not callback_data.arg.isdigit():
+        await query.answer(tr("error.stale_button"), show_alert=True)
+        return
+    await vs.lift_suspension(uow, Actor.of(person, roles), callback_data.person, int(callback_data.arg), now)
+    who = await uow.people.get(callback_data.person)
+    await _done(query, tr("post.suspension_lifted_done", name=who.display_name if who else ""))
+
+
+async def staff_posts(message: Message, uow: UnitOfWork, roles: Roles, tr: Translator, settings: Settings,
+                      now) -> None:
+    """/posts: the community's coming posts, each with its roster."""
+    posts = [p for c in await staff_communities(uow, roles, "post.create") for p in await vs.open_posts(uow, c, now)]
+    if not posts:
+        await message.answer(tr("posts.none"))
+        return
+    for post in posts:
+        await message.answer(post_text(post, tr, settings, show_place=True),
+                             reply_markup=column([(tr("vol.btn.roster"), Vol(action="roster", ref=post.number))]))
+
+
+async def on_roster(query: CallbackQuery, callback_data: Vol, uow: UnitOfWork, roles: Roles, tr: Translator,
+                    settings: Settings) -> None:
+    post = await vs.post_by_number(uow, callback_data.ref)
+    if not roles.is_staff_of(post.community_id):
+        raise NotAllowed(action="post.roster")
+    await query.answer()
+    claims = await vs.claims_of_post(uow, post.number)
+    lines, rows = [tr("roster.title", title=post.title, post=post.number)], []
+    for claim in claims:
+        who = await uow.people.get(claim.person_id)
+        name = who.display_name if who else str(claim.person_id)
+        lines.append(tr("roster.line", name=name, state=tr(f"claim.{claim.state.value}")))
+        if claim.state == ClaimState.CLAIMED:
+            rows.append((tr("vol.btn.no_show", name=name), Vol(action="noshow", ref=post.number, person=claim.person_id)))
+        elif claim.state == ClaimState.CHECKED_OUT:
+            rows.append((tr("vol.btn.confirm", name=name), Vol(action="confirm", ref=post.number,
+                                                               person=claim.person_id)))
+    if not claims:
+        lines.append(tr("roster.empty"))
+    await query.message.answer("\n".join(lines), reply_markup=column(rows) if rows else None)
+
+
+async def on_confirm(query: CallbackQuery, callback_data: Vol, tr: Translator) -> None:
+    """Staff pressed "confirm" on a roster line: ask for the stars (the press itself changes nothing)."""
+    await query.answer()
+    await query.message.answer(tr("post.rate"), reply_markup=star_buttons(callback_data.ref, callback_data.person, tr))
+
+
+# ---- points --------------------------------------------------------------------------------------
+
+async def points(message: Message, uow: UnitOfWork, person: Person, roles: Roles, tr: Translator,
+                 settings: Settings, now) -> None:
+    communities = my_communities(roles)
+    if not communities:
+        await message.answer(tr("points.nothing_yet"))
+        return
+    local = now.astimezone(settings.tz)
+    for community_id in communities:
+        community = await uow.places.community(community_id)
+        lines = [tr("points.balance", community=community.name if community else "",
+                    balance=await vs.points_balance(uow, person.id, community_id))]
+        history = await vs.points_history(uow, person.id, community_id, limit=HISTORY_LINES)
+        if history:
+            lines.append(tr("points.history_title"))
+            lines += [tr("points.entry", at=when(e.at, settings), delta=f"{e.delta:+d}",
+                         reason=tr(f"points.reason.{e.reason.value}"), note=e.note or "") for e in history]
+        board = await vs.leaderboard(uow, community_id, local.year, local.month)
+        lines.append("")
+        lines.append(tr("points.board_title", month=local.month))
+        if board:
+            for row in board:
+                who = await uow.people.get(row.person_id)
+                lines.append(tr("points.board_line", rank=row.rank, name=who.display_name if who else "—",
+                                points=row.points))
+        else:
+            lines.append(tr("points.board_empty"))
+        await message.answer("\n".join(lines))
+
+
+async def redeem(message: Message, scenes, uow: UnitOfWork, roles: Roles, tr: Translator) -> None:
+    communities = await staff_communities(uow, roles, "points.spend")
+    await scenes.enter(Redeem, community=communities[0])
+
+
+# ---- wiring ----------------------------------------------------------------------------------------
+
+def make_router() -> Router:
+    """A fresh router each time, so every Dispatcher (tests make many) owns its own."""
+    router = Router(name="volunteering")
+    router.message.register(join_party, Command("join_party"), StateFilter(None))
+    router.message.register(pending_members, Command("members"))
+    router.message.register(start_ask, Command("ask"), StateFilter(None))
+    router.message.register(order_desk, Command("orders"))
+    router.message.register(new_post, Command("newpost"), StateFilter(None))
+    router.message.register(staff_posts, Command("posts"))
+    router.message.register(tasks, Command("tasks"))
+    router.message.register(my_tasks, Command("mytasks"))
+    router.message.register(points, Command("points"))
+    router.message.register(redeem, Command("redeem"), StateFilter(None))
+    router.callback_query.register(on_registration, Vol.filter(F.action.in_({"reg_ok", "reg_no"})))
+    router.callback_query.register(on_order, Vol.filter(F.action.in_({"dispatch", "odecline"})))
+    router.callback_query.register(on_new_post_community, Vol.filter(F.action == "newpost"))
+    router.callback_query.register(on_claim, Vol.filter(F.action.in_({"claim", "wait"})))
+    router.callback_query.register(on_withdraw, Vol.filter(F.action == "withdraw"))
+    router.callback_query.register(on_duty, Vol.filter(F.action.in_({"checkin", "checkout"})))
+    router.callback_query.register(on_my_tasks_button, Vol.filter(F.action == "mytasks"))
+    router.callback_query.register(on_tasks_button, Vol.filter(F.action == "tasks"))
+    router.callback_query.register(on_rate, Vol.filter(F.action == "rate"))
+    router.callback_query.register(on_confirm, Vol.filter(F.action == "confirm"))
+    router.callback_query.register(on_no_show, Vol.filter(F.action == "noshow"))
+    router.callback_query.register(on_lift, Vol.filter(F.action == "lift"))
+    router.callback_query.register(on_roster, Vol.filter(F.action == "roster"))
+    return router
+
+
+SCENES = (*ASK_SCENES, *POST_SCENES, *DUTY_SCENES)

@@ -1,0 +1,324 @@
+"""The short dialogs of volunteering: registering as a party member ("双报到"), checking in and
+out of a post with a photo, a reason for saying no, and recording a points-shop redemption.
+
+A refusal from core ends the dialog with the polite text (the person starts again from the
+list); a wrong kind of input (text where a photo is expected, a PDF) gets a hint and the step
+stays.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiogram import Bot, F
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.scene import Scene, on
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, KeyboardButton, Message, ReplyKeyboardMarkup, \
+    ReplyKeyboardRemove
+
+from bot.keyboards import button
+from bot.photos import receive_photo
+from bot.texts import Translator
+from core import volunteer_services as vs
+from core.cases import Actor, PhotoKind
+from core.errors import DomainError
+from core.people import Person, Role, Roles
+from core.ports import UnitOfWork
+from core.volunteering import MAX_DESCRIPTION, MAX_SHORT_TEXT
+
+MAX_REDEEM_MATCHES = 8
+
+
+class VolStep(CallbackData, prefix="vs"):
+    action: str
+    value: str = ""
+
+
+def _markup(rows: list[list[tuple[str, CallbackData]]]) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[[button(label, data) for label, data in row] for row in rows])
+
+
+def _message(event: Message | CallbackQuery) -> Message:
+    return event.message if isinstance(event, CallbackQuery) else event
+
+
+def refusal(tr: Translator, problem: DomainError) -> str:
+    from bot.middlewares import refusal_text
+
+    return refusal_text(tr, problem)
+
+
+class VolScene(Scene, reset_data_on_enter=True, reset_history_on_enter=False):
+    """Cancel by button, and end the dialog politely when core says no."""
+
+    @on.callback_query(VolStep.filter(F.action == "cancel"))
+    async def cancel(self, query: CallbackQuery, tr: Translator) -> None:
+        await query.answer()
+        await self.wizard.exit()
+        await query.message.edit_text(tr("cancel.done"), reply_markup=None)
+
+    async def refused(self, message: Message, uow: UnitOfWork, tr: Translator, problem: DomainError) -> None:
+        await uow.rollback()
+        await self.wizard.exit()
+        await message.answer(refusal(tr, problem), reply_markup=ReplyKeyboardRemove())
+
+
+def _cancel(tr: Translator) -> list[tuple[str, CallbackData]]:
+    return [(tr("report.cancel"), VolStep(action="cancel"))]
+
+
+# ---- "双报到": a party member registers with their home community -------------------------------
+
+class JoinParty(VolScene, state="party.join"):
+    @on.message.enter()
+    async def enter(self, message: Message, tr: Translator, uow: UnitOfWork, community: int = 0, **_: Any) -> None:
+        if community:
+            await self.wizard.update_data(community=community)
+            place = await uow.places.community(community)
+            await message.answer(tr("party.ask_work_unit", community=place.name if place else ""),
+                                 reply_markup=_markup([_cancel(tr)]))
+            return
+        rows = [[(c.name, VolStep(action="community", value=str(c.id)))] for c in await uow.places.communities()]
+        await message.answer(tr("party.pick_community"), reply_markup=_markup(rows + [_cancel(tr)]))
+
+    @on.callback_query(VolStep.filter(F.action == "community"))
+    async def community(self, query: CallbackQuery, callback_data: VolStep, tr: Translator, uow: UnitOfWork) -> None:
+        place = await uow.places.community(int(callback_data.value)) if callback_data.value.isdigit() else None
+        if place is None:
+            await query.answer(tr("error.stale_button"), show_alert=True)
+            return
+        await query.answer()
+        await query.message.edit_text(f"{tr('party.pick_community')} {place.name}", reply_markup=None)
+        await self.wizard.update_data(community=place.id)
+        await query.message.answer(tr("party.ask_work_unit", community=place.name), reply_markup=_markup([_cancel(tr)]))
+
+    @on.message(F.text)
+    async def work_unit(self, message: Message, tr: Translator, uow: UnitOfWork, person: Person, now) -> None:
+        community = (await self.wizard.get_data()).get("community")
+        if not community:
+            await message.answer(tr("report.pick_with_buttons"))
+            return
+        if len(message.text) > MAX_SHORT_TEXT:
+            await message.answer(tr("report.words_too_long", max=MAX_SHORT_TEXT))
+            return
+        try:
+            await vs.ask_to_register(uow, person.id, int(community), message.text, now)
+        except DomainError as problem:
+            await self.refused(message, uow, tr, problem)
+            return
+        await uow.commit()
+        await self.wizard.exit()
+        place = await uow.places.community(int(community))
+        await message.answer(tr("party.requested", community=place.name if place else ""))
+
+    @on.message()
+    async def not_text(self, message: Message, tr: Translator) -> None:
+        await message.answer(tr("party.work_unit_required"))
+
+
+# ---- on the day: check in and out with a photo --------------------------------------------------
+
+def _location_keyboard(tr: Translator) -> ReplyKeyboardMarkup:
+    return ReplyKeyboardMarkup(keyboard=[[KeyboardButton(text=tr("duty.send_location"), request_location=True)]],
+                               resize_keyboard=True, one_time_keyboard=True)
+
+
+class CheckIn(VolScene, state="duty.check_in"):
+    @on.callback_query.enter()
+    async def enter(self, query: CallbackQuery, tr: Translator, post: str = "", **_: Any) -> None:
+        await self.wizard.update_data(post=post)
+        await query.message.answer(tr("duty.ask_check_in_photo", post=post), reply_markup=_location_keyboard(tr))
+
+    @on.message(F.location)
+    async def location(self, message: Message, tr: Translator) -> None:
+        await self.wizard.update_data(lat=message.location.latitude, lon=message.location.longitude)
+        await message.answer(tr("duty.location_saved"), reply_markup=ReplyKeyboardRemove())
+
+    @on.message(F.photo | F.document)
+    async def photo(self, message: Message, bot: Bot, uow: UnitOfWork, person: Person, roles: Roles,
+                    tr: Translator, photos, now) -> None:
+        try:
+            photo = await receive_photo(message, bot, photos, PhotoKind.DURING)
+        except DomainError as problem:
+            await message.answer(tr(problem.key, **problem.params))
+            return
+        data = await self.wizard.get_data()
+        try:
+            await vs.check_in(uow, Actor.of(person, roles), data["post"], photo, now,
+                              lat=data.get("lat"), lon=data.get("lon"))
+        except DomainError as problem:
+            await self.refused(message, uow, tr, problem)
+            return
+        await uow.commit()
+        await self.wizard.exit()
+        from bot.handlers.volunteering import Vol
+
+        await message.answer(tr("duty.checked_in", post=data["post"]), reply_markup=_markup(
+            [[(tr("vol.btn.check_out"), Vol(action="checkout", ref=data["post"]))]]))
+
+    @on.message()
+    async def not_a_photo(self, message: Message, tr: Translator) -> None:
+        await message.answer(tr("duty.photo_expected"))
+
+
+class CheckOut(VolScene, state="duty.check_out"):
+    @on.callback_query.enter()
+    async def enter(self, query: CallbackQuery, tr: Translator, post: str = "", **_: Any) -> None:
+        await self.wizard.update_data(post=post)
+        await query.message.answer(tr("duty.ask_check_out_photo", post=post), reply_markup=_markup([_cancel(tr)]))
+
+    @on.message(F.photo | F.document)
+    async def photo(self, message: Message, bot: Bot, uow: UnitOfWork, person: Person, roles: Roles,
+                    tr: Translator, photos, now) -> None:
+        try:
+            photo = await receive_photo(message, bot, photos, PhotoKind.AFTER)
+        except DomainError as problem:
+            await message.answer(tr(problem.key, **problem.params))
+            return
+        post = (await self.wizard.get_data())["post"]
+        try:
+            claim = await vs.check_out(uow, Actor.of(person, roles), post, photo, now)
+        except DomainError as problem:
+            await self.refused(message, uow, tr, problem)
+            return
+        await uow.commit()
+        await self.wizard.exit()
+        served = (claim.checked_out_at - claim.checked_in_at) if claim.checked_in_at and claim.checked_out_at else None
+        hours = f"{served.total_seconds() / 3600:.1f}" if served is not None else "—"
+        await message.answer(tr("duty.checked_out", post=post, hours=hours))
+
+    @on.message()
+    async def not_a_photo(self, message: Message, tr: Translator) -> None:
+        await message.answer(tr("duty.photo_expected"))
+
+
+# ---- staff say no, with a reason ------------------------------------------------------------------
+
+class Reason(VolScene, state="vol.reason"):
+    """The reason for declining an order (required) or a registration (may be skipped)."""
+
+    @on.callback_query.enter()
+    async def enter(self, query: CallbackQuery, tr: Translator, what: str = "", ref: str = "", person: int = 0,
+                    community: int = 0, **_: Any) -> None:
+        await self.wizard.update_data(what=what, ref=ref, person=person, community=community)
+        rows = [_cancel(tr)] if what == "order" else [[(tr("report.skip"), VolStep(action="skip")), *_cancel(tr)]]
+        await query.message.answer(tr(f"vol.ask_reason.{what}", ref=ref), reply_markup=_markup(rows))
+
+    async def _decide(self, message: Message, reason: str, uow: UnitOfWork, person: Person, roles: Roles,
+                      tr: Translator, now) -> None:
+        data = await self.wizard.get_data()
+        by = Actor.of(person, roles)
+        try:
+            if data["what"] == "order":
+                await vs.decline_order(uow, by, data["ref"], reason, now)
+                done = tr("order.declined_done", order=data["ref"])
+            else:
+                await vs.decline_registration(uow, by, int(data["person"]), int(data["community"]), reason, now)
+                who = await uow.people.get(int(data["person"]))
+                done = tr("party.declined_done", name=who.display_name if who else "")
+        except DomainError as problem:
+            await self.refused(message, uow, tr, problem)
+            return
+        await uow.commit()
+        await self.wizard.exit()
+        await message.answer(done)
+
+    @on.message(F.text)
+    async def typed(self, message: Message, uow: UnitOfWork, person: Person, roles: Roles, tr: Translator,
+                    now) -> None:
+        if len(message.text) > MAX_DESCRIPTION:
+            await message.answer(tr("report.words_too_long", max=MAX_DESCRIPTION))
+            return
+        await self._decide(message, message.text, uow, person, roles, tr, now)
+
+    @on.callback_query(VolStep.filter(F.action == "skip"))
+    async def skip(self, query: CallbackQuery, uow: UnitOfWork, person: Person, roles: Roles, tr: Translator,
+                   now) -> None:
+        if (await self.wizard.get_data()).get("what") == "order":
+            await query.answer(tr("volunteer.reason_required"), show_alert=True)
+            return
+        await query.answer()
+        await query.message.edit_reply_markup(reply_markup=None)
+        await self._decide(query.message, "", uow, person, roles, tr, now)
+
+    @on.message()
+    async def not_text(self, message: Message, tr: Translator) -> None:
+        await message.answer(tr("volunteer.reason_required"))
+
+
+# ---- the points shop: staff record what a person bought -------------------------------------------
+
+class Redeem(VolScene, state="points.redeem"):
+    """/redeem: whose points (a name, then a button), how many, for what."""
+
+    @on.message.enter()
+    async def enter(self, message: Message, tr: Translator, community: int = 0, **_: Any) -> None:
+        await self.wizard.update_data(community=community, step="who")
+        await message.answer(tr("redeem.ask_who"), reply_markup=_markup([_cancel(tr)]))
+
+    @on.message(F.text)
+    async def typed(self, message: Message, uow: UnitOfWork, person: Person, roles: Roles, tr: Translator,
+                    now) -> None:
+        data = await self.wizard.get_data()
+        community, words = int(data["community"]), message.text.strip()
+        if data.get("step") == "who":
+            found = await people_named(uow, community, words)
+            if not found:
+                await message.answer(tr("redeem.nobody", name=words))
+                return
+            rows = []
+            for p in found[:MAX_REDEEM_MATCHES]:
+                balance = await vs.points_balance(uow, p.id, community)
+                rows.append([(tr("redeem.pick", name=p.display_name, balance=balance),
+                              VolStep(action="who", value=str(p.id)))])
+            await message.answer(tr("redeem.pick_who"), reply_markup=_markup(rows + [_cancel(tr)]))
+        elif data.get("step") == "points":
+            if not words.isdigit() or int(words) < 1:
+                await message.answer(tr("points.bad_amount"))
+                return
+            await self.wizard.update_data(points=int(words), step="item")
+            await message.answer(tr("redeem.ask_item"))
+        elif data.get("step") == "item":
+            try:
+                entry = await vs.redeem(uow, Actor.of(person, roles), int(data["person"]), community,
+                                        int(data["points"]), words, now)
+            except DomainError as problem:
+                await self.refused(message, uow, tr, problem)
+                return
+            await uow.commit()
+            await self.wizard.exit()
+            balance = await vs.points_balance(uow, int(data["person"]), community)
+            await message.answer(tr("redeem.done", name=data.get("name", ""), points=-entry.delta, item=words,
+                                    balance=balance))
+        else:
+            await message.answer(tr("report.pick_with_buttons"))
+
+    @on.callback_query(VolStep.filter(F.action == "who"))
+    async def who(self, query: CallbackQuery, callback_data: VolStep, uow: UnitOfWork, tr: Translator) -> None:
+        data = await self.wizard.get_data()
+        candidate = await uow.people.get(int(callback_data.value)) if callback_data.value.isdigit() else None
+        if candidate is None or data.get("step") != "who":
+            await query.answer(tr("error.stale_button"), show_alert=True)
+            return
+        balance = await vs.points_balance(uow, candidate.id, int(data["community"]))
+        await query.answer()
+        await query.message.edit_reply_markup(reply_markup=None)
+        await self.wizard.update_data(person=candidate.id, name=candidate.display_name, step="points")
+        await query.message.answer(tr("redeem.ask_points", name=candidate.display_name, balance=balance))
+
+    @on.message()
+    async def not_text(self, message: Message, tr: Translator) -> None:
+        await message.answer(tr("report.pick_with_buttons"))
+
+
+async def people_named(uow: UnitOfWork, community_id: int, words: str) -> list[Person]:
+    """Residents and party members of the community whose name contains `words`."""
+    found: dict[int, Person] = {}
+    for role in (Role.PARTY_MEMBER, Role.RESIDENT):
+        for p in await uow.people.with_role(role, community_id):
+            if words and words.lower() in p.display_name.lower():
+                found.setdefault(p.id, p)
+    return sorted(found.values(), key=lambda p: p.display_name)
+
+
+SCENES = (JoinParty, CheckIn, CheckOut, Reason, Redeem)

@@ -1,0 +1,73 @@
+"""The volunteering texts: every refusal core can raise and every notification it can send has words
+in both languages, with the placeholders its payload fills; and no catalog key is written twice."""
+
+from __future__ import annotations
+
+import ast
+import re
+import string
+from pathlib import Path
+
+from bot.handlers.volunteering import notification_fields, notification_markup
+from bot.texts import Translator, en, text, zh
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _fields(template: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+def test_every_volunteering_refusal_has_a_text():
+    import core.errors as errors
+    import core.points
+    import core.theme_day
+    import core.volunteering
+
+    keys = {cls.key for module in (core.volunteering, core.points, core.theme_day) for cls in vars(module).values()
+            if isinstance(cls, type) and issubclass(cls, errors.DomainError)}
+    assert len(keys) > 25
+    assert keys - set(zh.TEXTS) == set() and keys - set(en.TEXTS) == set()
+
+
+def test_every_notification_kind_the_services_send_has_a_text_with_its_payload():
+    source = (ROOT / "core" / "volunteer_services.py").read_text(encoding="utf-8")
+    kinds = set(re.findall(r'"((?:party|order|post|points)\.[a-z_]+)"', source))
+    assert {"party.registration_requested", "order.new", "post.new", "post.to_confirm", "points.earned"} <= kinds
+    missing = {k for k in kinds if k not in zh.TEXTS or k not in en.TEXTS}
+    assert missing == set()
+    # the placeholders a text uses are in the payload the contract names
+    payloads = {"party.registration_requested": {"person", "name", "work_unit"},
+                "order.new": {"order", "kind", "description", "preferred_time"},
+                "order.dispatched": {"order", "post", "title", "starts_at"},
+                "order.declined": {"order", "reason"},
+                "post.to_confirm": {"post", "title", "person", "name", "hours"},
+                "points.earned": {"points", "balance", "title"}}
+    for kind, fields in payloads.items():
+        assert _fields(zh.TEXTS[kind]) <= fields, kind
+
+
+def test_service_kind_is_named_in_the_readers_language():
+    payload = {"order": "DC-FW-2026-000001", "kind": "carrying", "description": "", "preferred_time": "周末"}
+    zh_text = text("zh", "order.new", **notification_fields("order.new", payload, Translator("zh")))
+    en_text = text("en", "order.new", **notification_fields("order.new", payload, Translator("en")))
+    assert "📦 搬运物品" in zh_text and "carrying" not in zh_text
+    assert "Carrying things" in en_text
+
+
+def test_notifications_that_ask_for_a_decision_come_with_buttons():
+    tr = Translator("zh")
+    approve = notification_markup("party.registration_requested", {"person": 7, "name": "x", "work_unit": "y"}, tr)
+    assert [b.text for row in approve.inline_keyboard for b in row] == ["✅ 通过", "✖ 不通过"]
+    stars = notification_markup("post.to_confirm", {"post": "DC-GW-2026-000001", "person": 7}, tr)
+    assert [b.callback_data for row in stars.inline_keyboard for b in row][4] == "vo:rate:DC-GW-2026-000001:7:5"
+    assert notification_markup("points.earned", {"points": 1}, tr) is None
+    assert notification_markup("post.to_confirm", {"post": "x"}, tr) is None  # a payload without a person
+
+
+def test_no_catalog_key_is_written_twice():
+    for module in ("zh", "en"):
+        tree = ast.parse((ROOT / "bot" / "texts" / f"{module}.py").read_text(encoding="utf-8"))
+        (catalog,) = [node.value for node in ast.walk(tree) if isinstance(node, ast.AnnAssign)]
+        keys = [k.value for k in catalog.keys]
+        assert sorted(k for k in set(keys) if keys.count(k) > 1) == [], module
