@@ -7,9 +7,9 @@ to tell the people concerned — all in the caller's transaction.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from core import cases as rules
 from core.cases import Actor, Case, Category, HandlerKind, PhotoKind, PhotoRef
@@ -17,7 +17,9 @@ from core.duplicates import cases_with_same_photo, similar_open_cases
 from core.errors import NotAllowed, NotFound
 from core.notifications import Notification
 from core.people import Role
+from core.points import DEFAULT_REPORT_POINTS
 from core.ports import UnitOfWork
+from core.volunteer_services import credit_report
 from core.workdays import WorkCalendar
 
 
@@ -32,6 +34,8 @@ class ReportPolicy:
     escalated_fix_days: int = 5                    # … and fix it within working days ("限时办结")
     duplicate_radius_m: float = 100
     duplicate_window: timedelta = timedelta(hours=48)
+    # points for a report confirmed fixed, per category value ("default" covers the rest; 0: none)
+    report_points: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_REPORT_POINTS))
 
     def deadline(self, now: datetime) -> datetime:
         return self.calendar.add_working_days(now, self.working_days)
@@ -149,11 +153,14 @@ async def resolve_case(uow: UnitOfWork, by: Actor, number: str, after: PhotoRef,
     return case
 
 
-async def confirm_fix(uow: UnitOfWork, by: Actor, number: str, rating: int, now: datetime) -> Case:
+async def confirm_fix(uow: UnitOfWork, by: Actor, number: str, rating: int, now: datetime, *,
+                      policy: ReportPolicy | None = None) -> Case:
+    """The resident confirms the fix; they earn the category's points (`policy.report_points`, or the defaults)."""
     case = await case_for(uow, number)
     rules.confirm(case, by, rating, now)
     await uow.cases.save(case)
     await _notify(uow, [case.handler_id] if case.handler_id else [], "case.confirmed", case, rating=rating)
+    await credit_report(uow, policy, case, now)
     return case
 
 
@@ -246,6 +253,7 @@ async def sweep(uow: UnitOfWork, policy: ReportPolicy, now: datetime) -> dict[st
                 rules.auto_close(case, now)
                 await uow.cases.save(case)
                 await _notify(uow, [case.handler_id] if case.handler_id else [], "case.auto_closed", case)
+                await credit_report(uow, policy, case, now)  # closed as accepted: a fix all the same
                 counts["auto_closed"] += 1
             continue
         handler = [case.handler_id] if case.handler_id else []

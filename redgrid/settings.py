@@ -6,10 +6,11 @@ Values come from the environment and from a `.env` file in the working directory
 
 from __future__ import annotations
 
+from datetime import time
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 TELEGRAM_API_URL = "https://api.telegram.org"
@@ -62,6 +63,23 @@ class Settings(BaseSettings):
                                     description="Hours a department has to claim an escalated case.")
     escalated_fix_working_days: int = Field(default=5, ge=1, le=60,
                                             description="Working days a department has to fix an escalated case.")
+    report_points: str = Field(
+        default="default=2",
+        description="Points a resident earns for a report confirmed fixed, per category: "
+                    "`default=2,lights=3,noise=0` (categories left out get `default`).",
+    )
+    withdraw_cutoff_hours: float = Field(default=3, ge=0, le=72,
+                                         description="A party member may give up a place until this long before start.")
+    no_show_limit: int = Field(default=2, ge=1, le=20,
+                               description="No-shows in a community before the member cannot claim there any more.")
+    quiet_hours: str = Field(default="22:00-07:00",
+                             description="No announcements or reminders in this window (HH:MM-HH:MM; equal: none).")
+    theme_create_day: int = Field(default=14, ge=1, le=27,
+                                  description="Day of the month the theme day's posts are made from the templates.")
+    theme_announce_day: int = Field(default=21, ge=1, le=27,
+                                    description="Day of the month the theme day is announced to party members.")
+    theme_remind_day: int = Field(default=27, ge=1, le=27,
+                                  description="Day of the month members holding a theme-day place are reminded.")
     delivery_per_second: float = Field(default=30, gt=0, le=1000,
                                        description="Messages the bot sends on its own per second (Telegram: ~30).")
     delivery_per_chat_per_second: float = Field(default=1, gt=0, le=100,
@@ -102,6 +120,25 @@ class Settings(BaseSettings):
             raise ValueError("must be an http(s) URL")
         return value.rstrip("/")
 
+    @field_validator("report_points")
+    @classmethod
+    def _points_table(cls, value: str) -> str:
+        report_points_table(value)
+        return value
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet_window(cls, value: str) -> str:
+        quiet_window(value)
+        return value
+
+    @model_validator(mode="after")
+    def _theme_days_in_order(self) -> "Settings":
+        if not self.theme_create_day <= self.theme_announce_day <= self.theme_remind_day:
+            raise ValueError("theme_create_day <= theme_announce_day <= theme_remind_day is needed "
+                             f"(got {self.theme_create_day}, {self.theme_announce_day}, {self.theme_remind_day})")
+        return self
+
     @field_validator("log_level")
     @classmethod
     def _log_level(cls, value: str) -> str:
@@ -113,6 +150,35 @@ class Settings(BaseSettings):
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+
+def report_points_table(value: str) -> dict[str, int]:
+    """"default=2,lights=3" → {"default": 2, "lights": 3}; a category must exist, points be 0–1000."""
+    from core.cases import Category
+
+    known = {c.value for c in Category} | {"default"}
+    table: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in value.split(","))):
+        name, sep, points = part.partition("=")
+        name = name.strip().lower()
+        if not sep or name not in known:
+            raise ValueError(f"{part!r}: write category=points, categories: {', '.join(sorted(known))}")
+        try:
+            table[name] = int(points)
+        except ValueError:
+            raise ValueError(f"{part!r}: points must be a whole number") from None
+        if not 0 <= table[name] <= 1000:
+            raise ValueError(f"{part!r}: points must be 0–1000")
+    return table
+
+
+def quiet_window(value: str) -> tuple[time, time]:
+    """"22:00-07:00" → (22:00, 07:00)."""
+    try:
+        start, end = (time.fromisoformat(p.strip()) for p in value.split("-"))
+    except ValueError:
+        raise ValueError("write HH:MM-HH:MM, e.g. 22:00-07:00") from None
+    return start, end
 
 
 def load_settings(**overrides) -> Settings:
