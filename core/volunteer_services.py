@@ -599,7 +599,7 @@ async def _theme_announce(uow: UnitOfWork, policy: VolunteerPolicy, community_id
     community = await _community_name(uow, community_id)
     day = job.theme_day
     await uow.broadcasts.start(f"{community} {day.month}月{day.day}日主题党日", members, "theme.announce",
-                               {"community": community, "date": f"{day.month}月{day.day}日", "posts": lines},
+                               {"community": community, "month": day.month, "day": day.day, "posts": lines},
                                None, now=now, not_before=_quiet(policy, now))
 
 
@@ -625,7 +625,7 @@ async def _theme_summary(uow: UnitOfWork, policy: VolunteerPolicy, community_id:
         names = "、".join([f"{await _name(uow, p.person_id)} {p.hours.total_seconds() / 3600:.1f}h"
                           for p in summary.took_part]) or "—"
         await _tell(uow, await _staff_of(uow, community_id), "theme.summary_staff",
-                    {"date": f"{day.month}月{day.day}日", "posts": summary.posts, "places": summary.places,
+                    {"month": day.month, "day": day.day, "posts": summary.posts, "places": summary.places,
                      "people": len(summary.took_part), "hours": round(summary.hours.total_seconds() / 3600, 1),
                      "names": names, "no_shows": len(summary.no_shows), "unsettled": len(summary.unsettled)},
                     dedupe=f"{job.dedupe_key}:c{community_id}:staff", not_before=later)

@@ -64,7 +64,8 @@ def background(db: Database, bot, settings: Settings, clock):
     from scheduler.leader import Leadership
     from scheduler.runner import Runner, prune_inbox
     from scheduler.sla import sweep_reports
-    from bot.app import report_policy
+    from bot.app import report_policy, volunteer_policy
+    from scheduler.volunteering import volunteering_tick
 
     renderer = NotificationRenderer(settings)
     # Delivery runs on the real clock, as the outbox stamps its rows: it paces real Telegram traffic.
@@ -77,6 +78,8 @@ def background(db: Database, bot, settings: Settings, clock):
     runner.add_job(prune_inbox, "cron", hour=4, minute=30, args=[db, real], id="prune_inbox")
     runner.add_job(sweep_reports, "interval", minutes=1, args=[db, report_policy(settings), clock],
                    id="sweep_reports", coalesce=True, max_instances=1)
+    runner.add_job(volunteering_tick, "interval", minutes=1, args=[db, volunteer_policy(settings), clock],
+                   id="volunteering", coalesce=True, max_instances=1)
     return runner
 
 

@@ -444,4 +444,11 @@ TEXTS: dict[str, str] = {
     "cmd.posts": "Posts and rosters",
     "cmd.members": "Review registrations",
     "cmd.redeem": "Points shop",
+    # --- theme day (scheduler) ---
+    # helper A's scheduler (core/volunteer_services.py) sends these; payload keys as in the placeholders
+    "theme.announce": "🚩 {community}: theme day on {day}/{month}\nParty members registered here are welcome; send /tasks to take a post:\n{posts}",
+    "theme.summary_staff": ("🚩 Theme day {day}/{month}: {posts} posts, {places} places, {people} took part, {hours} hours in all.\n"
+                            "{names}\n{no_shows} did not come, {unsettled} still to confirm (confirm or mark them in the post's roster)."),
+    "theme.summary_member": ("🚩 Your month {month}: {services} services ({theme_days} on the theme day), {hours} hours, "
+                             "{no_shows} missed; {points} points earned this month, {balance} in all."),
 }

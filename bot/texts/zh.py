@@ -451,4 +451,11 @@ TEXTS: dict[str, str] = {
     "cmd.posts": "岗位名单",
     "cmd.members": "党员报到审核",
     "cmd.redeem": "积分兑换",
+    # --- theme day (scheduler) ---
+    # helper A's scheduler (core/volunteer_services.py) sends these; payload keys as in the placeholders
+    "theme.announce": "🚩 {community} {month}月{day}日主题党日\n欢迎在本社区报到的党员参加，发送 /tasks 接单：\n{posts}",
+    "theme.summary_staff": ("🚩 {month}月{day}日主题党日小结：{posts} 个岗位、{places} 个名额，{people} 人参加，共 {hours} 小时。\n"
+                            "{names}\n缺席 {no_shows} 人，待确认 {unsettled} 人（请在岗位名单里确认或记缺席）。"),
+    "theme.summary_member": ("🚩 您的 {month} 月：服务 {services} 次（主题党日 {theme_days} 次），{hours} 小时，"
+                             "缺席 {no_shows} 次；本月获得 {points} 积分，现有 {balance} 分。"),
 }
