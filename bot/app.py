@@ -24,7 +24,8 @@ from core.volunteer_services import VolunteerPolicy
 from core.workdays import WorkCalendar
 from media.photos import PhotoStore
 from core.clock import Clock
-from redgrid.settings import TELEGRAM_API_URL, Settings
+from core.theme_day import ThemeDaySchedule
+from redgrid.settings import TELEGRAM_API_URL, Settings, quiet_window, report_points_table
 from storage.uow import Database
 
 
@@ -49,11 +50,19 @@ def report_policy(settings: Settings) -> ReportPolicy:
     return ReportPolicy(calendar=WorkCalendar(tz=settings.tz), working_days=settings.report_working_days,
                         confirm_wait=timedelta(days=settings.confirm_wait_days),
                         claim_within=timedelta(hours=settings.claim_within_hours),
-                        escalated_fix_days=settings.escalated_fix_working_days)
+                        escalated_fix_days=settings.escalated_fix_working_days,
+                        report_points=report_points_table(settings.report_points))
 
 
 def volunteer_policy(settings: Settings) -> VolunteerPolicy:
-    return VolunteerPolicy(calendar=WorkCalendar(tz=settings.tz))
+    quiet_start, quiet_end = quiet_window(settings.quiet_hours)
+    return VolunteerPolicy(calendar=WorkCalendar(tz=settings.tz),
+                           withdraw_cutoff=timedelta(hours=settings.withdraw_cutoff_hours),
+                           no_show_limit=settings.no_show_limit, quiet_start=quiet_start, quiet_end=quiet_end,
+                           report_points=report_points_table(settings.report_points),
+                           schedule=ThemeDaySchedule(create_day=settings.theme_create_day,
+                                                     announce_day=settings.theme_announce_day,
+                                                     remind_day=settings.theme_remind_day))
 
 
 def build_dispatcher(db: Database, settings: Settings, clock: Clock, storage: BaseStorage | None = None) -> Dispatcher:
