@@ -621,14 +621,15 @@ async def _theme_summary(uow: UnitOfWork, policy: VolunteerPolicy, community_id:
     claims = list(await uow.volunteering.claims_of_posts([p.number for p in posts]))
     summary = participation_summary(community_id, day, posts, claims, policy.tz)
     later = _quiet(policy, now)
-    if summary.posts:
-        names = "、".join([f"{await _name(uow, p.person_id)} {p.hours.total_seconds() / 3600:.1f}h"
-                          for p in summary.took_part]) or "—"
-        await _tell(uow, await _staff_of(uow, community_id), "theme.summary_staff",
-                    {"month": day.month, "day": day.day, "posts": summary.posts, "places": summary.places,
-                     "people": len(summary.took_part), "hours": round(summary.hours.total_seconds() / 3600, 1),
-                     "names": names, "no_shows": len(summary.no_shows), "unsettled": len(summary.unsettled)},
-                    dedupe=f"{job.dedupe_key}:c{community_id}:staff", not_before=later)
+    if not summary.posts:
+        return  # no theme day was held here this month: nothing to sum up
+    names = "、".join([f"{await _name(uow, p.person_id)} {p.hours.total_seconds() / 3600:.1f}h"
+                      for p in summary.took_part]) or "—"
+    await _tell(uow, await _staff_of(uow, community_id), "theme.summary_staff",
+                {"month": day.month, "day": day.day, "posts": summary.posts, "places": summary.places,
+                 "people": len(summary.took_part), "hours": round(summary.hours.total_seconds() / 3600, 1),
+                 "names": names, "no_shows": len(summary.no_shows), "unsettled": len(summary.unsettled)},
+                dedupe=f"{job.dedupe_key}:c{community_id}:staff", not_before=later)
     year, month = job.year_month
     start, end = month_bounds(year, month, policy.tz)
     month_claims = list(await uow.volunteering.claims_in_community(community_id, start, end))

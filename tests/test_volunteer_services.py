@@ -277,3 +277,54 @@ async def test_two_redemptions_at_once_never_go_below_zero(town):
     async with town.db.uow() as uow:
         assert await vs.points_balance(uow, m1.person_id, town.dc.id) == 2
     assert first.delta == -8
+
+
+async def test_migration_0004_builds_exactly_the_volunteering_tables(db):
+    """`alembic upgrade` ran in the fixture; what it built must be what storage/volunteer_tables.py declares."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from storage import volunteer_tables
+    from storage.tables import metadata
+
+    from sqlalchemy import Table
+
+    ours = {value.name for value in vars(volunteer_tables).values() if isinstance(value, Table)}
+    async with db.engine.connect() as conn:
+        diffs = await conn.run_sync(lambda c: compare_metadata(
+            MigrationContext.configure(c, opts={"compare_type": True}), metadata))
+    about_ours = [d for d in diffs if any(f"'{name}'" in repr(d) for name in ours)]
+    assert len(ours) == 9 and about_ours == []
+
+
+async def test_a_fixed_report_earns_the_reporter_its_categorys_points_once(town):
+    from core import reporting
+    from core.cases import Category
+
+    async with town.db.uow() as uow:
+        await add_person(uow, town, "li", "李网格", RoleGrant(None, 0, Role.GRID_MEMBER, grid_id=town.grids["粮食局第一网格"].id))
+    policy = reporting.ReportPolicy(calendar=WorkCalendar(), report_points={"lights": 7, "default": 1})
+    wang, li = await as_(town, "wang"), await as_(town, "li")
+
+    async def fixed(category, confirm: bool) -> str:
+        case = await do(town, reporting.report_problem, policy, wang, town.buildings["3号楼"].id, category,
+                        [PhotoRef(f"{category.value:0>64}"[-64:], PhotoKind.BEFORE)], "坏了", MONDAY)
+        await do(town, reporting.accept_case, li, case.number, MONDAY)
+        await do(town, reporting.resolve_case, li, case.number, PhotoRef("f" * 64, PhotoKind.AFTER), "修好了", MONDAY)
+        if confirm:
+            await do(town, reporting.confirm_fix, wang, case.number, 5, MONDAY + timedelta(hours=1), policy=policy)
+        return case.number
+
+    lights = await fixed(Category.LIGHTS, confirm=True)
+    noise = await fixed(Category.NOISE, confirm=False)
+    async with town.db.uow() as uow:  # the resident never answers: closed as accepted after the wait, 1 point
+        await reporting.sweep(uow, policy, MONDAY + policy.confirm_wait + timedelta(minutes=1))
+        await reporting.sweep(uow, policy, MONDAY + policy.confirm_wait + timedelta(minutes=2))
+        await uow.commit()
+    earned = await outbox(town.db, "points.report_earned")
+    assert [(r.person_id, r.payload["case"], r.payload["points"], r.payload["balance"]) for r in earned] == [
+        (wang.person_id, lights, 7, 7), (wang.person_id, noise, 1, 8)]
+    async with town.db.uow() as uow:
+        assert await vs.points_balance(uow, wang.person_id, town.dc.id) == 8
+        case = await uow.cases.by_number(lights)
+        assert await vs.credit_report(uow, policy, case, MONDAY + timedelta(days=9)) is None  # never twice
