@@ -111,6 +111,10 @@ def claim_button(post: Post | str, tr: Translator, full: bool = False) -> Inline
     return column([(tr("vol.btn.claim"), Vol(action="claim", ref=number))])
 
 
+def roster_button(number: str, tr: Translator) -> InlineKeyboardMarkup:
+    return column([(tr("vol.btn.roster"), Vol(action="roster", ref=number))])
+
+
 def star_buttons(post_number: str, person_id: int, tr: Translator) -> InlineKeyboardMarkup:
     def star(r: int):
         return button("⭐" * r, Vol(action="rate", ref=post_number, person=person_id, arg=str(r)))
@@ -395,8 +399,7 @@ async def staff_posts(message: Message, uow: UnitOfWork, roles: Roles, tr: Trans
         await message.answer(tr("posts.none"))
         return
     for post in posts:
-        await message.answer(post_text(post, tr, settings, show_place=True),
-                             reply_markup=column([(tr("vol.btn.roster"), Vol(action="roster", ref=post.number))]))
+        await message.answer(post_text(post, tr, settings, show_place=True), reply_markup=roster_button(post.number, tr))
 
 
 async def on_roster(query: CallbackQuery, callback_data: Vol, uow: UnitOfWork, roles: Roles, tr: Translator,
@@ -410,7 +413,7 @@ async def on_roster(query: CallbackQuery, callback_data: Vol, uow: UnitOfWork, r
     for claim in claims:
         who = await uow.people.get(claim.person_id)
         name = who.display_name if who else str(claim.person_id)
-        lines.append(tr("roster.line", name=name, state=tr(f"claim.{claim.state.value}")))
+        lines.append(tr("roster.line", name=name, state=tr(f"state.{claim.state.value}")))
         if claim.state == ClaimState.CLAIMED:
             rows.append((tr("vol.btn.no_show", name=name), Vol(action="noshow", ref=post.number, person=claim.person_id)))
         elif claim.state == ClaimState.CHECKED_OUT:

@@ -266,7 +266,11 @@ class PostSummary(Scene, state="post.summary", reset_data_on_enter=False, reset_
         await query.answer()
         await self.wizard.exit()
         await query.message.edit_reply_markup(reply_markup=None)
-        await query.message.answer(tr("post.published", number=post.number, title=post.title))
+        from bot.handlers.volunteering import roster_button
+
+        # the roster stays reachable from here after the start (no-shows, confirmations)
+        await query.message.answer(tr("post.published", number=post.number, title=post.title),
+                                   reply_markup=roster_button(post.number, tr))
 
     @on.callback_query(PostStep.filter(F.action == "cancel"))
     async def cancel(self, query: CallbackQuery, tr: Translator) -> None:
