@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any, Callable, Mapping, Sequence
 
 from core import volunteering as rules
@@ -295,12 +295,14 @@ async def claim_post(uow: UnitOfWork, policy: VolunteerPolicy, by: Actor, post_n
         standing = await uow.volunteering.standing(by.person_id, post.community_id)
         taken = rules.claim(post, by, now, other_posts=await _busy_posts(uow, by.person_id), standing=standing,
                             existing=existing, waitlist=waitlist)
-        if taken.state == ClaimState.CLAIMED:
-            try:
-                await uow.volunteering.save_post(post)  # first write: a lost race leaves nothing to undo
-            except StaleWrite:
-                continue
-            await _save_events(uow, post)
+        try:
+            # the first write, so a lost race leaves nothing to undo. Joining the waitlist saves the
+            # (unchanged) post too: a withdrawal at the same moment then either sees this member
+            # waiting and promotes them, or frees the place first and this claim, retried, takes it.
+            await uow.volunteering.save_post(post)
+        except StaleWrite:
+            continue
+        await _save_events(uow, post)
         if existing is None:
             await uow.volunteering.add_claim(taken)
         else:

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.events import Event
 from core.people import GrantStatus, Person, Role, RoleGrant
-from core.points import NotEnoughPoints, PointsEntry, PointsReason
+from core.points import AlreadyCredited, NotEnoughPoints, PointsEntry, PointsReason
 from core.ports import StaleWrite
 from core.theme_day import ThemeActivity, ThemeDayTemplate
 from core.volunteering import Claim, ClaimState, Order, OrderState, Post, PostState, ServiceKind, Standing
@@ -312,7 +312,16 @@ class SqlVolunteering:
         return [_entry(r) for r in rows]
 
     async def add_points(self, entry: PointsEntry) -> None:
-        """The balance first (conditional: never below zero), then the entry (unique per reason and ref)."""
+        """The entry (once per reason and ref, else AlreadyCredited), then the balance row, changed only
+        while it stays at or above zero (else NotEnoughPoints). Both refusals leave the caller to roll back.
+        """
+        added = await self.conn.execute(
+            dialect_insert(self.conn, points_entries).values(
+                person_id=entry.person_id, community_id=entry.community_id, delta=entry.delta,
+                reason=entry.reason.value, ref=entry.ref, at=entry.at, by=entry.by, note=entry.note)
+            .on_conflict_do_nothing(index_elements=["person_id", "community_id", "reason", "ref"]))
+        if added.rowcount != 1:  # a double press, or two staff confirming at once: the other one counted
+            raise AlreadyCredited(reason=entry.reason.value, ref=entry.ref)
         b = points_balances.c
         if entry.delta >= 0:
             await self.conn.execute(
@@ -320,17 +329,14 @@ class SqlVolunteering:
                 .values(person_id=entry.person_id, community_id=entry.community_id, balance=entry.delta)
                 .on_conflict_do_update(index_elements=["person_id", "community_id"],
                                        set_={"balance": b.balance + entry.delta}))
-        else:
-            changed = await self.conn.execute(
-                update(points_balances).where(b.person_id == entry.person_id, b.community_id == entry.community_id,
-                                              b.balance + entry.delta >= 0)
-                .values(balance=b.balance + entry.delta))
-            if changed.rowcount != 1:
-                raise NotEnoughPoints(balance=await self.balance(entry.person_id, entry.community_id),
-                                      wanted=-entry.delta)
-        await self.conn.execute(insert(points_entries).values(
-            person_id=entry.person_id, community_id=entry.community_id, delta=entry.delta, reason=entry.reason.value,
-            ref=entry.ref, at=entry.at, by=entry.by, note=entry.note))
+            return
+        changed = await self.conn.execute(
+            update(points_balances).where(b.person_id == entry.person_id, b.community_id == entry.community_id,
+                                          b.balance + entry.delta >= 0)
+            .values(balance=b.balance + entry.delta))
+        if changed.rowcount != 1:
+            raise NotEnoughPoints(balance=await self.balance(entry.person_id, entry.community_id),
+                                  wanted=-entry.delta)
 
     async def balance(self, person_id: int, community_id: int) -> int:
         b = points_balances.c

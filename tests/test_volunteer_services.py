@@ -4,7 +4,7 @@ the refusals that protect members' time, suspensions, and the last place under a
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -250,6 +250,34 @@ async def test_two_claims_for_the_last_place_exactly_one_wins(town, monkeypatch)
     assert (stored.places_taken, stored.state) == (2, PostState.FULL)
     assert sorted(c.person_id for c in claims if c.holds_place) == \
         sorted([town.people["m3"].id, winners[0].person_id])
+
+
+async def test_joining_the_waitlist_while_the_holder_withdraws_never_strands_the_waiter(town, monkeypatch):
+    post = await new_post(town, capacity=1)
+    m1, m2 = await as_(town, "m1"), await as_(town, "m2")
+    await do(town, vs.claim_post, POLICY, m1, post.number, MONDAY)
+    barrier = asyncio.Barrier(2)
+    original, seen = SqlVolunteering.save_post, set()
+
+    async def save_after_both_loaded(self, p):
+        if id(self) not in seen:
+            seen.add(id(self))
+            await barrier.wait()
+        try:
+            return await original(self, p)
+        except StaleWrite:
+            stale.append(p.number)
+            raise
+
+    stale.clear()
+    monkeypatch.setattr(SqlVolunteering, "save_post", save_after_both_loaded)
+    await asyncio.wait_for(asyncio.gather(do(town, vs.claim_post, POLICY, m2, post.number, MONDAY, waitlist=True),
+                                          do(town, vs.withdraw_claim, POLICY, m1, post.number, MONDAY)), timeout=30)
+    async with town.db.uow() as uow:
+        stored = await vs.post_by_number(uow, post.number)
+        mine = await uow.volunteering.claim(post.number, m2.person_id)
+    assert stale == [post.number]  # both had seen the full post with m1 in it
+    assert mine.state == ClaimState.CLAIMED and (stored.places_taken, stored.state) == (1, PostState.FULL)
 
 
 async def test_two_redemptions_at_once_never_go_below_zero(town):
