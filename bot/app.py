@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from aiogram.fsm.scene import SceneRegistry
 
-from bot import inbox
+from bot import inbox, runtime
 from bot.handlers import routers
 from bot.handlers.cases import SCENES as CASE_SCENES
 from bot.middlewares import ContextMiddleware
@@ -80,4 +80,5 @@ def build_dispatcher(db: Database, settings: Settings, clock: Clock, storage: Ba
     dp.include_router(common)  # /cancel and /help first, from inside any dialog
     scenes.add(*REPORT_SCENES, *CASE_SCENES, *VOLUNTEER_SCENES, router=dp)
     dp.include_routers(*rest)
+    dp.startup.register(runtime.on_startup)
     return dp

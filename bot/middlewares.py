@@ -15,7 +15,7 @@ from aiogram.types import CallbackQuery, Message, TelegramObject, Update, User
 from bot.texts import Translator
 from core.clock import Clock
 from core.errors import DomainError
-from core.onboarding import meet, roles_of
+from core.onboarding import greet
 from core.people import pick_language
 from storage.uow import Database
 
@@ -41,10 +41,13 @@ class ContextMiddleware(BaseMiddleware):
         now = self.clock.now()
         async with self.db.uow() as uow:
             chat = data.get("event_chat")
-            person = await meet(uow, CHANNEL, str(user.id), str(chat.id if chat else user.id), display_name(user), now)
-            await uow.commit()  # a first contact is kept even if the handler then refuses
+            account, changed = await greet(uow, CHANNEL, str(user.id), str(chat.id if chat else user.id),
+                                           display_name(user), now)
+            if changed:
+                await uow.commit()  # a first contact is kept even if the handler then refuses
+            person = account.person
             lang = pick_language(person.language, user.language_code, self.default_language)
-            data.update(uow=uow, person=person, roles=await roles_of(uow, person), lang=lang,
+            data.update(uow=uow, person=person, roles=account.roles, lang=lang,
                         tr=Translator(lang), now=now, clock=self.clock, channel=CHANNEL)
             try:
                 result = await handler(event, data)

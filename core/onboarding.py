@@ -8,7 +8,7 @@ from datetime import datetime
 from core.errors import AlreadyHasRole, NotAllowed, NotFound, PlaceMismatch, UnknownInvite
 from core.events import Event
 from core.invites import Invite, check_may_invite, expiry, new_code
-from core.people import GrantStatus, Identity, Person, Role, RoleGrant, Roles
+from core.people import Account, GrantStatus, Identity, Person, Role, RoleGrant, Roles
 from core.places import Address, check_address
 from core.ports import UnitOfWork
 
@@ -25,23 +25,35 @@ async def record(uow: UnitOfWork, subject_type: str, subject_id: object, kind: s
     await uow.events.add(Event(subject_type, str(subject_id), kind, at, actor_id, before, after))
 
 
+async def greet(uow: UnitOfWork, channel: str, external_id: str, chat_id: str, display_name: str,
+                now: datetime) -> tuple[Account, bool]:
+    """The person behind a chat account with their grants, and whether meeting them changed anything.
+
+    A first contact creates a person with no roles yet; someone who had blocked the bot and writes
+    again is reachable again. Anything else is a read (one query), so the caller need not commit.
+    """
+    account = await uow.people.account(channel, external_id)
+    if account is not None:
+        if not account.identity.reachable:
+            # They wrote to us, so they unblocked the bot: deliveries may resume.
+            account.identity.reachable = True
+            await uow.people.update_identity(account.identity)
+            await record(uow, "person", account.person.id, "reachable_again", now, account.person.id)
+            return account, True
+        return account, False
+    person = Person(id=None, display_name=display_name[:64] or "?", created_at=now)
+    await uow.people.add(person)
+    identity = Identity(None, person.id, channel, external_id, chat_id)  # type: ignore[arg-type]
+    await uow.people.add_identity(identity)
+    await record(uow, "person", person.id, "first_contact", now, person.id, after={"channel": channel})
+    return Account(person, identity, []), True
+
+
 async def meet(uow: UnitOfWork, channel: str, external_id: str, chat_id: str, display_name: str,
                now: datetime) -> Person:
     """The person behind a chat account; a first contact creates one with no roles yet."""
-    person = await uow.people.by_identity(channel, external_id)
-    if person is not None:
-        identity = await uow.people.identity(channel, external_id)
-        if identity is not None and not identity.reachable:
-            # They wrote to us, so they unblocked the bot: deliveries may resume.
-            identity.reachable = True
-            await uow.people.update_identity(identity)
-            await record(uow, "person", person.id, "reachable_again", now, person.id)
-        return person
-    person = Person(id=None, display_name=display_name[:64] or "?", created_at=now)
-    await uow.people.add(person)
-    await uow.people.add_identity(Identity(None, person.id, channel, external_id, chat_id))  # type: ignore[arg-type]
-    await record(uow, "person", person.id, "first_contact", now, person.id, after={"channel": channel})
-    return person
+    account, _ = await greet(uow, channel, external_id, chat_id, display_name, now)
+    return account.person
 
 
 async def roles_of(uow: UnitOfWork, person: Person) -> Roles:

@@ -116,3 +116,16 @@ def pick_language(person_language: str | None, client_language: str | None, defa
     if code.startswith("en"):
         return "en"
     return default
+
+
+@dataclass
+class Account:
+    """A chat account as the bot meets it: the person, the account, and every grant they hold."""
+
+    person: Person
+    identity: Identity
+    grants: list[RoleGrant]
+
+    @property
+    def roles(self) -> Roles:
+        return Roles(self.grants)

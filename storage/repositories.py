@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import asdict, fields
 from typing import Any, Sequence, TypeVar
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.events import Event
 from core.invites import Invite
-from core.people import Department, GrantStatus, Identity, Person, Role, RoleGrant
+from core.people import Account, Department, GrantStatus, Identity, Person, Role, RoleGrant
 from core.places import Address, Building, Community, Compound, District, Grid, Street
 from storage import tables as t
 
@@ -35,7 +35,7 @@ class _Repo:
 
     async def _insert(self, table: Table, obj: Any, exclude: tuple[str, ...] = ("id",)) -> None:
         values = {k: v for k, v in _values(obj).items() if k not in exclude}
-        result = await self.conn.execute(insert(table).values(**values))
+        result = await self.conn.execute(insert(table), values)  # one cached statement, values as parameters
         if "id" in exclude:
             obj.id = result.inserted_primary_key[0]
 
@@ -52,6 +52,28 @@ _PLACE_TABLES: dict[type, Table] = {
     District: t.districts, Street: t.streets, Community: t.communities,
     Compound: t.compounds, Grid: t.grids, Building: t.buildings,
 }
+
+
+def _labelled(table: Table, prefix: str) -> list:
+    return [c.label(f"{prefix}{c.name}") for c in table.c]
+
+
+def _take(cls: type[T], row: Any, prefix: str) -> T:
+    m = row._mapping
+    return cls(**{f.name: m[f"{prefix}{f.name}"] for f in fields(cls)})  # type: ignore[arg-type]
+
+
+# The two lookups every update makes, built once: building a statement costs more than running it.
+_ADDRESS = (select(*_labelled(t.buildings, "b_"), *_labelled(t.grids, "g_"), *_labelled(t.compounds, "p_"),
+                   *_labelled(t.communities, "c_"))
+            .select_from(t.buildings.join(t.grids).join(t.compounds).join(t.communities))
+            .where(t.buildings.c.id == bindparam("building_id")))
+_ACCOUNT = (select(*_labelled(t.persons, "p_"), *_labelled(t.identities, "i_"), *_labelled(t.role_grants, "r_"))
+            .select_from(t.persons.join(t.identities).outerjoin(t.role_grants,
+                                                                t.role_grants.c.person_id == t.persons.c.id))
+            .where(t.identities.c.channel == bindparam("channel"),
+                   t.identities.c.external_id == bindparam("external_id"))
+            .order_by(t.role_grants.c.id))
 
 
 class SqlPlaces(_Repo):
@@ -89,13 +111,11 @@ class SqlPlaces(_Repo):
         return await self._one(Building, select(t.buildings).where(t.buildings.c.id == building_id))
 
     async def address(self, building_id: int) -> Address | None:
-        building = await self.building(building_id)
-        if building is None:
+        row = (await self.conn.execute(_ADDRESS, {"building_id": building_id})).first()
+        if row is None:
             return None
-        grid = await self.grid(building.grid_id)
-        compound = await self.compound(grid.compound_id)  # type: ignore[union-attr]
-        community = await self.community(compound.community_id)  # type: ignore[union-attr]
-        return Address(community, compound, grid, building)  # type: ignore[arg-type]
+        return Address(_take(Community, row, "c_"), _take(Compound, row, "p_"), _take(Grid, row, "g_"),
+                       _take(Building, row, "b_"))
 
     async def grid_community_id(self, grid_id: int) -> int | None:
         row = (await self.conn.execute(
@@ -146,6 +166,19 @@ class SqlPeople(_Repo):
         i = t.identities.c
         return await self._one(Person, select(t.persons).join(t.identities)
                                .where(i.channel == channel, i.external_id == external_id))
+
+    async def account(self, channel: str, external_id: str) -> Account | None:
+        """The person behind a chat account, that account and all their grants: one query."""
+        rows = list(await self.conn.execute(_ACCOUNT, {"channel": channel, "external_id": external_id}))
+        if not rows:
+            return None
+        grants = []
+        for row in rows:
+            if row._mapping["r_id"] is not None:
+                grant = _take(RoleGrant, row, "r_")
+                grant.role, grant.status = Role(grant.role), GrantStatus(grant.status)
+                grants.append(grant)
+        return Account(_take(Person, rows[0], "p_"), _take(Identity, rows[0], "i_"), grants)
 
     async def by_phone(self, phone: str) -> Person | None:
         return await self._one(Person, select(t.persons).where(t.persons.c.phone == phone))
@@ -226,7 +259,7 @@ class SqlEvents(_Repo):
     async def add(self, event: Event) -> None:
         values = {k: v for k, v in asdict(event).items() if k != "id"}
         values["before"], values["after"] = _jsonable(event.before), _jsonable(event.after)
-        await self.conn.execute(insert(t.events).values(**values))
+        await self.conn.execute(insert(t.events), values)
 
     async def of(self, subject_type: str, subject_id: str) -> Sequence[Event]:
         e = t.events.c
