@@ -20,7 +20,7 @@ from bot.app import build_bot, build_dispatcher
 from bot.commands import publish_default_commands
 from core.clock import Clock, SystemClock
 from demo.harness import polling
-from demo.seed import SAMPLE_ORG, Persona, seed_people
+from demo.seed import SAMPLE_ORG, Persona, seed_people, seed_volunteering
 from demo.standin import BotApiStandIn
 from demo.webchat import WebChat
 from redgrid.commands import background
@@ -64,6 +64,7 @@ async def prepare_demo_world(db: Database, clock: Clock) -> list[Persona]:
     if not has_places:
         await import_org(db, [SAMPLE_ORG], clock.now())
     personas = await seed_people(db, clock.now())
+    await seed_volunteering(db, clock.now())
     return personas
 
 

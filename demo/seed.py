@@ -3,18 +3,23 @@
 The places come from the sample org file (`samples/demo_org.xlsx`); this adds an administrator,
 a staff member, a department contact (城管), chat accounts for the four imported grid members,
 six party members, three registered residents and one newcomer who has not registered yet
-(to try onboarding).
+(to try onboarding); and for volunteering, two theme-day activities (the scheduler makes their
+posts for the 28th) and one open service post the party members can claim at once.
 Seeding twice changes nothing.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from pathlib import Path
 
-from core.onboarding import record
+from core import volunteer_services as volunteering
+from core.cases import Actor
+from core.onboarding import record, roles_of
 from core.people import Department, Identity, Person, Role, RoleGrant
+from core.theme_day import ThemeActivity
+from core.workdays import CHINA_TZ, WorkCalendar
 from core.ports import UnitOfWork
 from storage.uow import Database
 
@@ -118,3 +123,37 @@ async def seed_people(db: Database, now: datetime) -> list[Persona]:
             residents.append(persona)
         await uow.commit()
     return [NEWCOMER, *residents, *grid_members, STAFF, DEPARTMENT, ADMIN, *volunteers]
+
+
+# the community's theme-day activities (主题党日, the 28th): a talk that can be held after work, and
+# a clean-up that needs daylight (skipped when the 28th is a working day)
+THEME_TEMPLATES = [
+    dict(title="政策宣讲进社区", activity=ThemeActivity.POLICY_TALK, place="东城社区党群服务中心", capacity=20,
+         points_per_person=5, duration=timedelta(hours=1, minutes=30)),
+    dict(title="环境整治义务清扫", activity=ThemeActivity.CLEAN_UP, place="粮食局小区 中心广场", capacity=8,
+         points_per_person=10, duration=timedelta(hours=2), workday_starts=None),
+]
+OPEN_POST = dict(title="清理楼道小广告", place="东城花园 2号楼", capacity=3, points_per_person=10)
+
+
+def next_saturday_morning(now: datetime) -> datetime:
+    """09:00 on the first Saturday at least two days ahead (China time): always in the future."""
+    day = now.astimezone(CHINA_TZ).date() + timedelta(days=2)
+    day += timedelta(days=(5 - day.weekday()) % 7)
+    return datetime.combine(day, time(9, 0), tzinfo=CHINA_TZ)
+
+
+async def seed_volunteering(db: Database, now: datetime) -> None:
+    """Theme-day templates and one open post for the demo community, once (no templates yet)."""
+    async with db.uow() as uow:
+        (community,) = [c for c in await uow.places.communities() if c.code == "DC"]
+        if await uow.volunteering.templates(community.id, active_only=False):
+            return
+        staff = await uow.people.by_identity(CHANNEL, str(STAFF.user_id))
+        by = Actor.of(staff, await roles_of(uow, staff))
+        for template in THEME_TEMPLATES:
+            await volunteering.define_template(uow, by, community.id, now, **template)
+        starts = next_saturday_morning(now)
+        await volunteering.create_post(uow, volunteering.VolunteerPolicy(calendar=WorkCalendar()), by, community.id,
+                                       now, starts_at=starts, ends_at=starts + timedelta(hours=2), **OPEN_POST)
+        await uow.commit()

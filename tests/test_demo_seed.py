@@ -35,3 +35,20 @@ async def test_demo_world_has_every_role_and_reseeding_changes_nothing(db, now):
                 found[role] += 1
         assert await uow.people.by_identity("telegram", str(personas[0].user_id)) is None
     assert found == wanted
+
+
+async def test_demo_community_has_theme_day_activities_and_an_open_post_once(db, now):
+    from core import volunteer_services
+
+    clock = ManualClock(now)
+    await prepare_demo_world(db, clock)
+    await prepare_demo_world(db, clock)
+    async with db.uow() as uow:
+        (community,) = [c for c in await uow.places.communities() if c.code == "DC"]
+        templates = await uow.volunteering.templates(community.id)
+        posts = await volunteer_services.open_posts(uow, community.id, now)
+    assert [t.title for t in templates] == ["政策宣讲进社区", "环境整治义务清扫"]
+    assert templates[1].workday_starts is None  # the clean-up needs daylight
+    assert [p.title for p in posts] == ["清理楼道小广告"] and posts[0].starts_at > now
+    from core.workdays import CHINA_TZ
+    assert posts[0].starts_at.astimezone(CHINA_TZ).weekday() == 5  # a Saturday morning

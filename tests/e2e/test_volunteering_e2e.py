@@ -97,6 +97,8 @@ async def test_order_dispatch_race_for_the_last_place_check_in_out_confirm_and_p
     await loser.sees("要排队候补吗", timeout=10)
     await loser.presses("⏳ 排队候补")
     await loser.sees("已加入")
+    await loser.sends_text("/mytasks")  # the chat's next update runs after the last one committed
+    assert "⏳ 候补中" in (await loser.sees(post)).text
     async with demo.db.uow() as uow:
         saved = await uow.volunteering.post(post)
         claims = {c.person_id: c.state.value for c in await uow.volunteering.claims_of_post(post)}
@@ -175,7 +177,9 @@ async def test_a_party_member_registers_and_staff_approve(demo):
     await chen.sees("已通过 赵红 的报到")
     await zhao.sees("已确认您的报到", timeout=10)
     await zhao.sends_text("/tasks")
-    await zhao.sees("现在没有可接的岗位")
+    await zhao.sees("可以接的服务岗位")
+    offer = await zhao.sees("清理楼道小广告")  # the demo's open post
+    assert "🙋 接单" in offer.buttons and "东城花园 2号楼" in offer.text
     # a second press on the old request button changes nothing and says so
     query = demo.stack.standin.user_presses_button(chen.user_id, request.message_id, request.button_data("✅ 通过"),
                                                    forged=True)
