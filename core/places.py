@@ -100,6 +100,14 @@ def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(a))
 
 
+def bounding_box(lat: float, lon: float, metres: float) -> tuple[float, float, float, float]:
+    """(south, north, west, east) around a point: a cheap first filter a database index can use
+    before the exact `distance_m`. Never smaller than the circle of `metres`."""
+    dlat = math.degrees(metres / EARTH_RADIUS_M)
+    dlon = dlat / max(math.cos(math.radians(lat)), 1e-6)
+    return lat - dlat, lat + dlat, lon - dlon, lon + dlon
+
+
 def nearest_buildings(
     buildings: Iterable[Building], lat: float, lon: float, *, max_m: float, limit: int = 3
 ) -> Sequence[tuple[Building, float]]:

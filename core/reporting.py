@@ -13,7 +13,7 @@ from typing import Mapping, Sequence
 
 from core import cases as rules
 from core.cases import Actor, Case, Category, HandlerKind, PhotoKind, PhotoRef
-from core.duplicates import cases_with_same_photo, similar_open_cases
+from core.duplicates import looks_same, similar_open_cases
 from core.errors import NotAllowed, NotFound
 from core.notifications import Notification
 from core.people import Role
@@ -70,9 +70,16 @@ async def similar_cases(uow: UnitOfWork, policy: ReportPolicy, building_id: int,
     address = await uow.places.address(building_id)
     if address is None:
         return []
-    candidates = await uow.cases.open_in_community(address.community.id, category)
     b = address.building
-    return list(similar_open_cases(candidates, category, b.id, b.lat, b.lon, now,  # type: ignore[arg-type]
+    return await _nearby(uow, policy, address.community.id, category, b.id, b.lat, b.lon, now)
+
+
+async def _nearby(uow: UnitOfWork, policy: ReportPolicy, community_id: int, category: Category,
+                  building_id: int | None, lat: float | None, lon: float | None, now: datetime) -> list[Case]:
+    # storage narrows to the building and a box around it; the exact rule and order are core's
+    candidates = await uow.cases.near(community_id, category, building_id, lat, lon, policy.duplicate_radius_m,
+                                      since=now - policy.duplicate_window)
+    return list(similar_open_cases(candidates, category, building_id, lat, lon, now,
                                    within_m=policy.duplicate_radius_m,
                                    within_h=policy.duplicate_window.total_seconds() / 3600))
 
@@ -104,18 +111,18 @@ async def report_problem(uow: UnitOfWork, policy: ReportPolicy, reporter: Actor,
 
 async def _possible_duplicate(uow: UnitOfWork, policy: ReportPolicy, case: Case, now: datetime) -> str | None:
     """A report that still looks like an open one (same category and place, or the same photo)."""
-    candidates = [c for c in await uow.cases.open_in_community(case.community_id, since=now - policy.duplicate_window)
-                  if c.number != case.number]
-    near = similar_open_cases(candidates, case.category, case.building_id, case.lat, case.lon, now,
-                              within_m=policy.duplicate_radius_m,
-                              within_h=policy.duplicate_window.total_seconds() / 3600)
+    near = [c for c in await _nearby(uow, policy, case.community_id, case.category, case.building_id, case.lat,
+                                     case.lon, now) if c.number != case.number]
     if near:
         return near[0].number
+    hashes = [(number, dhash) for number, dhash in
+              await uow.cases.before_photo_hashes(case.community_id, since=now - policy.duplicate_window)
+              if number != case.number]
     for photo in case.photos_of(PhotoKind.BEFORE):
         if photo.dhash is not None:
-            same = cases_with_same_photo(photo.dhash, candidates)
-            if same:
-                return same[0].number
+            same = next((number for number, dhash in hashes if looks_same(photo.dhash, dhash)), None)
+            if same is not None:
+                return same
     return None
 
 

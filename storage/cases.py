@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.cases import OPEN_STATES, Case, CaseState, Category, ClosureReason, HandlerKind, PhotoKind, PhotoRef
 from storage.case_tables import case_me_too, case_numbers, case_photos, cases
+from core.places import bounding_box
 from storage.outbox import dialect_insert
 from storage.repositories import SqlEvents
 
@@ -57,7 +58,7 @@ class SqlCases:
     async def add(self, case: Case, half_time_at: datetime | None = None) -> None:
         values = _row_values(case)
         values["half_time_at"] = half_time_at
-        result = await self.conn.execute(insert(cases).values(**values))
+        result = await self.conn.execute(insert(cases), values)
         case.id = result.inserted_primary_key[0]
         await self._add_photos(case, case.photos)
         await self._add_me_too(case, case.me_too, case.created_at)
@@ -153,6 +154,31 @@ class SqlCases:
         if since is not None:
             conditions.append(c.created_at >= since)
         return await self._load(await self.conn.execute(select(cases).where(and_(*conditions)).order_by(c.id)))
+
+    async def near(self, community_id: int, category: Category, building_id: int | None, lat: float | None,
+                   lon: float | None, within_m: float, since: datetime, limit: int = 20) -> list[Case]:
+        """Open cases of one category reported since `since` at the building or inside the box of
+        `within_m` around (lat, lon): the few candidates for "same problem", not the whole community."""
+        c = cases.c
+        places = [c.building_id == building_id] if building_id is not None else []
+        if lat is not None and lon is not None:
+            south, north, west, east = bounding_box(lat, lon, within_m)
+            places.append(and_(c.lat.between(south, north), c.lon.between(west, east)))
+        if not places:
+            return []
+        return await self._load(await self.conn.execute(
+            select(cases).where(c.community_id == community_id, c.category == category.value,
+                                c.state.in_([s.value for s in OPEN_STATES]), c.created_at >= since, or_(*places))
+            .order_by(c.id.desc()).limit(limit)))
+
+    async def before_photo_hashes(self, community_id: int, since: datetime) -> list[tuple[str, int]]:
+        """(case number, dHash) of the before-photos of open cases reported since `since`."""
+        c, p = cases.c, case_photos.c
+        rows = await self.conn.execute(
+            select(c.number, p.dhash).select_from(cases.join(case_photos))
+            .where(c.community_id == community_id, c.state.in_([s.value for s in OPEN_STATES]),
+                   c.created_at >= since, p.kind == PhotoKind.BEFORE.value, p.dhash.is_not(None)))
+        return [(number, _unsigned(dhash)) for number, dhash in rows]
 
     async def desk(self, community_ids: set[int], now: datetime, limit: int = 30) -> list[Case]:
         """What the community desk must look at: cases on the desk, overdue, or escalations not claimed."""

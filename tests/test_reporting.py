@@ -216,3 +216,22 @@ async def test_two_first_reports_of_the_year_at_once_both_get_numbers(town):
 
     numbers = await asyncio.gather(one("wang", "3号楼"), one("zhao", "2号楼"))
     assert sorted(numbers) == ["DC-2026-000001", "DC-2026-000002"]
+
+
+async def test_same_problem_is_looked_for_nearby_only_and_by_photo_anywhere_in_the_community(town):
+    first = await report(town)  # 3号楼, lights, photo 1
+    async with town.db.uow() as uow:
+        near = await reporting.similar_cases(uow, POLICY, town.buildings["4号楼"].id, Category.LIGHTS, MONDAY)
+        far = await reporting.similar_cases(uow, POLICY, town.buildings["A栋"].id, Category.LIGHTS, MONDAY)
+        other_kind = await reporting.similar_cases(uow, POLICY, town.buildings["3号楼"].id, Category.NOISE, MONDAY)
+        later = await reporting.similar_cases(uow, POLICY, town.buildings["3号楼"].id, Category.LIGHTS,
+                                              MONDAY + POLICY.duplicate_window + timedelta(minutes=1))
+    assert [c.number for c in near] == [first.number]  # another grid, ~60 m away
+    assert far == [] and other_kind == [] and later == []  # ~300 m away; another category; too old
+    # the same picture sent again from far away is still flagged, by its photo
+    second = await report(town, who="zhao", building="A栋", category=Category.NOISE, photos=(1,))
+    rows = await outbox(town.db, "case.new_for_handler")
+    assert rows[-1].payload["duplicate_of"] == first.number
+    await report(town, who="zhao", building="B栋", category=Category.NOISE, photos=(99,))
+    rows = await outbox(town.db, "case.new_for_handler")
+    assert rows[-1].payload["duplicate_of"] == second.number  # same kind ~50 m away, another photo
