@@ -163,7 +163,8 @@ class Chat:
 
     def on_event(self, event: ChatEvent, at: float) -> None:
         pending = self.pending
-        bot_message = event.kind == "message" and event.message is not None and event.message.from_bot
+        # the next step's buttons come in a new message or in the pressed message, edited
+        bot_message = event.kind in ("message", "edited") and event.message is not None and event.message.from_bot
         if event.kind == "message" and not bot_message:
             return  # the user's own message
         if event.kind not in ANSWER_KINDS:

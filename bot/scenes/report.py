@@ -41,8 +41,26 @@ def _markup(rows: list[list[tuple[str, CallbackData]]]):
     return InlineKeyboardMarkup(inline_keyboard=[[button(label, data) for label, data in row] for row in rows])
 
 
+async def ask(event: Message | CallbackQuery, text: str, markup=None, answered: str | None = None) -> None:
+    """Put the next question in the chat. After a button, the message with that button becomes the
+    question (what was answered stays on top of it): one Bot API call instead of removing the old
+    buttons and sending a new message, and the dialog reads as one card."""
+    if isinstance(event, CallbackQuery):
+        await event.message.edit_text(f"{answered}\n\n{text}" if answered else text, reply_markup=markup)
+    else:
+        await event.answer(text, reply_markup=markup)
+
+
 class ReportStep(Scene, reset_data_on_enter=False, reset_history_on_enter=False):
     """What every step shares: cancel, and a hint for anything unexpected."""
+
+    async def answered(self) -> str | None:
+        """What the previous step's button said, to keep above the next question (then forgotten)."""
+        data = await self.wizard.get_data()
+        said = data.get("answered")
+        if said:
+            await self.wizard.update_data(answered=None)
+        return said
 
     @on.callback_query(Step.filter(F.action == "cancel"))
     async def cancel(self, query: CallbackQuery, tr: Translator) -> None:
@@ -105,18 +123,16 @@ class ReportPhotos(ReportStep, state="report.photos"):
             await query.answer(tr("report.no_photo_yet"), show_alert=True)
             return
         await query.answer()
-        await query.message.edit_reply_markup(reply_markup=None)
-        await self.wizard.goto(ReportCategory)
+        await self.wizard.goto(ReportCategory)  # the photo count message becomes the category question
 
 
 class ReportCategory(ReportStep, state="report.category"):
     @on.message.enter()
     @on.callback_query.enter()
     async def enter(self, event: Message | CallbackQuery, tr: Translator, **_: Any) -> None:
-        message = event.message if isinstance(event, CallbackQuery) else event
         labels = [(tr(f"category.{c.value}"), Step(action="category", value=c.value)) for c in Category]
         rows = [labels[i:i + 2] for i in range(0, len(labels), 2)] + [[(tr("report.cancel"), Step(action="cancel"))]]
-        await message.answer(tr("report.ask_category"), reply_markup=_markup(rows))
+        await ask(event, tr("report.ask_category"), _markup(rows), await self.answered())
 
     @on.callback_query(Step.filter(F.action == "category"))
     async def chosen(self, query: CallbackQuery, callback_data: Step, tr: Translator) -> None:
@@ -124,9 +140,8 @@ class ReportCategory(ReportStep, state="report.category"):
             await query.answer(tr("error.stale_button"), show_alert=True)
             return
         await query.answer()
-        await query.message.edit_text(f"{tr('report.ask_category')} {tr('category.' + callback_data.value)}",
-                                      reply_markup=None)
-        await self.wizard.update_data(category=callback_data.value)
+        await self.wizard.update_data(category=callback_data.value,
+                                      answered=f"{tr('report.ask_category')} {tr('category.' + callback_data.value)}")
         data = await self.wizard.get_data()
         await self.wizard.goto(ReportSummary if data.get("building_id") else ReportPlace)
 
@@ -148,8 +163,8 @@ class ReportPlace(ReportStep, state="report.place"):
             rows.append([(tr("report.my_building", address=address.short()), Step(action="building", value=str(home)))])
         rows.append([(tr("report.other_building"), Step(action="other"))])
         rows.append([(tr("report.cancel"), Step(action="cancel"))])
+        await ask(event, tr("report.ask_place"), _markup(rows), await self.answered())
         await message.answer(tr("onboard.or_location"), reply_markup=location_request(tr))
-        await message.answer(tr("report.ask_place"), reply_markup=_markup(rows))
 
     @on.callback_query(Step.filter(F.action == "other"))
     async def other(self, query: CallbackQuery, tr: Translator, uow: UnitOfWork, roles: Roles) -> None:
@@ -201,6 +216,7 @@ class ReportWords(ReportStep, state="report.words"):
     @on.message.enter()
     @on.callback_query.enter()
     async def enter(self, event: Message | CallbackQuery, tr: Translator, **_: Any) -> None:
+        # after a building button the reply keyboard must go, which only a new message can do
         message = event.message if isinstance(event, CallbackQuery) else event
         await message.answer(tr("report.ask_words"), reply_markup=_markup(
             [[(tr("report.skip"), Step(action="skip")), (tr("report.cancel"), Step(action="cancel"))]]))
@@ -216,7 +232,6 @@ class ReportWords(ReportStep, state="report.words"):
     @on.callback_query(Step.filter(F.action == "skip"))
     async def skip(self, query: CallbackQuery) -> None:
         await query.answer()
-        await query.message.edit_reply_markup(reply_markup=None)
         await self.wizard.update_data(description="")
         await self.wizard.goto(ReportSummary)
 
@@ -230,21 +245,20 @@ class ReportSummary(ReportStep, state="report.summary"):
     @on.callback_query.enter()
     async def enter(self, event: Message | CallbackQuery, tr: Translator, uow: UnitOfWork, policy: ReportPolicy,
                     now, **_: Any) -> None:
-        message = event.message if isinstance(event, CallbackQuery) else event
         data = await self.wizard.get_data()
         address = await uow.places.address(data["building_id"])
         category = Category(data["category"])
         rows = []
+        summary = tr("report.summary", photos=len(data["photos"]), category=tr(f"category.{category.value}"),
+                     address=address.full(), words=data.get("description") or tr("report.no_words"))
         similar = await similar_cases(uow, policy, address.building.id, category, now)
         if similar:
-            await message.answer(tr("report.similar"))
+            summary = f"{summary}\n\n{tr('report.similar')}"
             rows += [[(tr("report.same_problem", number=c.number), Step(action="join", value=c.number))]
                      for c in similar]
         rows.append([(tr("report.confirm"), Step(action="confirm"))])
         rows.append([(tr("report.edit"), Step(action="edit")), (tr("report.cancel"), Step(action="cancel"))])
-        await message.answer(tr("report.summary", photos=len(data["photos"]), category=tr(f"category.{category.value}"),
-                                address=address.full(), words=data.get("description") or tr("report.no_words")),
-                             reply_markup=_markup(rows))
+        await ask(event, summary, _markup(rows))
 
     @on.callback_query(Step.filter(F.action == "confirm"))
     async def confirm(self, query: CallbackQuery, tr: Translator, uow: UnitOfWork, person: Person, roles: Roles,
@@ -257,9 +271,10 @@ class ReportSummary(ReportStep, state="report.summary"):
         await uow.commit()
         await query.answer()
         await self.wizard.exit()
-        await query.message.edit_reply_markup(reply_markup=None)
-        await query.message.answer(tr("report.submitted", number=case.number,
-                                      deadline=case.deadline.astimezone(settings.tz).strftime("%m-%d %H:%M")))
+        summary = (query.message.text or "").split("\n\n")[0]  # what was sent, without the similar-cases hint
+        await query.message.edit_text(f"{summary}\n\n" + tr(
+            "report.submitted", number=case.number, deadline=case.deadline.astimezone(settings.tz).strftime("%m-%d %H:%M")),
+            reply_markup=None)
 
     @on.callback_query(Step.filter(F.action == "join"))
     async def join(self, query: CallbackQuery, callback_data: Step, tr: Translator, uow: UnitOfWork, person: Person,
@@ -274,7 +289,6 @@ class ReportSummary(ReportStep, state="report.summary"):
     @on.callback_query(Step.filter(F.action == "edit"))
     async def edit(self, query: CallbackQuery) -> None:
         await query.answer()
-        await query.message.edit_reply_markup(reply_markup=None)
         await self.wizard.update_data(building_id=None)
         await self.wizard.goto(ReportCategory)
 
