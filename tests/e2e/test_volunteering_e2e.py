@@ -105,6 +105,14 @@ async def test_order_dispatch_race_for_the_last_place_check_in_out_confirm_and_p
     assert saved.places_taken == 2 and saved.state.value == "full"
     assert sorted(claims.values()) == ["claimed", "claimed", "waitlisted"]
 
+    # 刘建国 cannot come after all: the first in line gets his place and is told
+    await liu.sends_text("/mytasks")
+    await liu.sees(post)
+    await liu.presses("↩ 退出")
+    await liu.sees(f"已退出 {post}")
+    promoted = await loser.sees("您已从候补转为正式", timeout=10)
+    assert post in promoted.text
+
     # the day: the winner checks in with a photo (text first, by mistake) and checks out
     demo.clock.set(POST_STARTS - timedelta(minutes=10))
     await winner.sends_text("/mytasks")
@@ -138,6 +146,20 @@ async def test_order_dispatch_race_for_the_last_place_check_in_out_confirm_and_p
         member = await uow.people.by_identity("telegram", str(winner.user_id))
         claim = await uow.volunteering.claim(post, member.id)
     assert claim.state.value == "confirmed" and claim.rating == 5
+
+    # the points shop: the staff record what the member bought
+    await chen.sends_text("/redeem")
+    await chen.sees("为谁兑换")
+    await chen.sends_text(winner.name[:1])
+    await chen.presses(f"{winner.name}（10 分）")
+    await chen.sees("兑换多少积分")
+    await chen.sends_text("很多")
+    await chen.sees("大于 0 的整数")
+    await chen.sends_text("6")
+    await chen.sees("兑换什么物品")
+    await chen.sends_text("洗衣液一瓶")
+    await chen.sees(f"已为 {winner.name} 兑换「洗衣液一瓶」，用了 6 分，还剩 4 分")
+    await winner.sees("还剩 4 分", timeout=10)
 
 
 async def test_staff_decline_an_order_with_a_reason_the_resident_reads(demo):
