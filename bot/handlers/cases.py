@@ -119,7 +119,7 @@ async def on_case_button(query: CallbackQuery, callback_data: CaseAct, uow: Unit
         await query.message.answer(tr("case.rate"), reply_markup=InlineKeyboardMarkup(inline_keyboard=[[
             button("⭐" * r, act("rate", n, r)) for r in (1, 2, 3)], [button("⭐" * r, act("rate", n, r)) for r in (4, 5)]]))
     elif a == "rate" and callback_data.arg in {"1", "2", "3", "4", "5"}:
-        await reporting.confirm_fix(uow, by, n, int(callback_data.arg), now)
+        await reporting.confirm_fix(uow, by, n, int(callback_data.arg), now, policy=policy)
         await _done(query, tr("case.thanks_rating", number=n, rating=callback_data.arg))
     elif a == "notfixed":
         await reporting.reject_fix(uow, by, n, "", now)
