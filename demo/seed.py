@@ -136,11 +136,12 @@ THEME_TEMPLATES = [
 OPEN_POST = dict(title="清理楼道小广告", place="东城花园 2号楼", capacity=3, points_per_person=10)
 
 
-def next_saturday_morning(now: datetime) -> datetime:
-    """09:00 on the first Saturday at least two days ahead (China time): always in the future."""
+def next_saturday_afternoon(now: datetime) -> datetime:
+    """15:00 on the first Saturday at least two days ahead (China time): always in the future, and
+    never at the same time as a theme-day activity (09:00 on a rest day, 18:30 after work)."""
     day = now.astimezone(CHINA_TZ).date() + timedelta(days=2)
     day += timedelta(days=(5 - day.weekday()) % 7)
-    return datetime.combine(day, time(9, 0), tzinfo=CHINA_TZ)
+    return datetime.combine(day, time(15, 0), tzinfo=CHINA_TZ)
 
 
 async def seed_volunteering(db: Database, now: datetime) -> None:
@@ -153,7 +154,7 @@ async def seed_volunteering(db: Database, now: datetime) -> None:
         by = Actor.of(staff, await roles_of(uow, staff))
         for template in THEME_TEMPLATES:
             await volunteering.define_template(uow, by, community.id, now, **template)
-        starts = next_saturday_morning(now)
+        starts = next_saturday_afternoon(now)
         await volunteering.create_post(uow, volunteering.VolunteerPolicy(calendar=WorkCalendar()), by, community.id,
                                        now, starts_at=starts, ends_at=starts + timedelta(hours=2), **OPEN_POST)
         await uow.commit()

@@ -51,4 +51,4 @@ async def test_demo_community_has_theme_day_activities_and_an_open_post_once(db,
     assert templates[1].workday_starts is None  # the clean-up needs daylight
     assert [p.title for p in posts] == ["清理楼道小广告"] and posts[0].starts_at > now
     from core.workdays import CHINA_TZ
-    assert posts[0].starts_at.astimezone(CHINA_TZ).weekday() == 5  # a Saturday morning
+    assert posts[0].starts_at.astimezone(CHINA_TZ).weekday() == 5  # a Saturday afternoon
