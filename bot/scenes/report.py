@@ -65,8 +65,13 @@ class ReportStep(Scene, reset_data_on_enter=False, reset_history_on_enter=False)
     @on.callback_query(Step.filter(F.action == "cancel"))
     async def cancel(self, query: CallbackQuery, tr: Translator) -> None:
         await query.answer()
+        keyboard_shown = (await self.wizard.get_data()).get("location_keyboard")
         await self.wizard.exit()
-        await query.message.edit_text(tr("report.cancelled"), reply_markup=None)
+        if keyboard_shown:  # the location keyboard goes only with a new message
+            await query.message.edit_reply_markup(reply_markup=None)
+            await query.message.answer(tr("report.cancelled"), reply_markup=ReplyKeyboardRemove())
+        else:
+            await query.message.edit_text(tr("report.cancelled"), reply_markup=None)
 
 
 class ReportPhotos(ReportStep, state="report.photos"):
@@ -155,7 +160,6 @@ class ReportPlace(ReportStep, state="report.place"):
     @on.callback_query.enter()
     async def enter(self, event: Message | CallbackQuery, tr: Translator, uow: UnitOfWork, roles: Roles,
                     **_: Any) -> None:
-        message = event.message if isinstance(event, CallbackQuery) else event
         rows = []
         home = roles.home_building_id()
         if home is not None:
@@ -164,7 +168,14 @@ class ReportPlace(ReportStep, state="report.place"):
         rows.append([(tr("report.other_building"), Step(action="other"))])
         rows.append([(tr("report.cancel"), Step(action="cancel"))])
         await ask(event, tr("report.ask_place"), _markup(rows), await self.answered())
+        if home is None:  # nowhere to suggest: offer the location at once
+            await self.offer_location(event.message if isinstance(event, CallbackQuery) else event, tr)
+
+    async def offer_location(self, message: Message, tr: Translator) -> None:
+        """The "send my location" keyboard, shown only when the place is not the resident's own building
+        (it needs a message of its own, and another one to take it away)."""
         await message.answer(tr("onboard.or_location"), reply_markup=location_request(tr))
+        await self.wizard.update_data(location_keyboard=True)
 
     @on.callback_query(Step.filter(F.action == "other"))
     async def other(self, query: CallbackQuery, tr: Translator, uow: UnitOfWork, roles: Roles) -> None:
@@ -179,6 +190,8 @@ class ReportPlace(ReportStep, state="report.place"):
                     rows.append((f"{compound.name} {b.name}", Step(action="building", value=str(b.id))))
         grid = [rows[i:i + 2] for i in range(0, len(rows), 2)] + [[(tr("report.cancel"), Step(action="cancel"))]]
         await query.message.edit_text(tr("report.ask_place"), reply_markup=_markup(grid))
+        if not (await self.wizard.get_data()).get("location_keyboard"):
+            await self.offer_location(query.message, tr)
 
     @on.callback_query(Step.filter(F.action == "building"))
     async def building(self, query: CallbackQuery, callback_data: Step, tr: Translator, uow: UnitOfWork) -> None:
@@ -187,9 +200,15 @@ class ReportPlace(ReportStep, state="report.place"):
             await query.answer(tr("error.not_found"), show_alert=True)
             return
         await query.answer()
-        await query.message.edit_text(f"{tr('report.ask_place')} {address.full()}", reply_markup=None)
-        await query.message.answer("📍 " + address.full(), reply_markup=ReplyKeyboardRemove())
-        await self.wizard.update_data(building_id=address.building.id)
+        chosen = f"{tr('report.ask_place')} {address.full()}"
+        if (await self.wizard.get_data()).get("location_keyboard"):
+            # the location keyboard goes only with a new message; the next question then comes as one too
+            await query.message.edit_text(chosen, reply_markup=None)
+            await query.message.answer("📍 " + address.full(), reply_markup=ReplyKeyboardRemove())
+            await self.wizard.update_data(building_id=address.building.id, location_keyboard=False,
+                                          words_as_new_message=True)
+        else:
+            await self.wizard.update_data(building_id=address.building.id, answered=chosen)
         await self.wizard.goto(ReportWords)
 
     @on.message(F.location)
@@ -216,10 +235,12 @@ class ReportWords(ReportStep, state="report.words"):
     @on.message.enter()
     @on.callback_query.enter()
     async def enter(self, event: Message | CallbackQuery, tr: Translator, **_: Any) -> None:
-        # after a building button the reply keyboard must go, which only a new message can do
-        message = event.message if isinstance(event, CallbackQuery) else event
-        await message.answer(tr("report.ask_words"), reply_markup=_markup(
-            [[(tr("report.skip"), Step(action="skip")), (tr("report.cancel"), Step(action="cancel"))]]))
+        markup = _markup([[(tr("report.skip"), Step(action="skip")), (tr("report.cancel"), Step(action="cancel"))]])
+        if (await self.wizard.get_data()).get("words_as_new_message") and isinstance(event, CallbackQuery):
+            await self.wizard.update_data(words_as_new_message=False)
+            await event.message.answer(tr("report.ask_words"), reply_markup=markup)
+            return
+        await ask(event, tr("report.ask_words"), markup, await self.answered())
 
     @on.message(F.text)
     async def words(self, message: Message, tr: Translator) -> None:
