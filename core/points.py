@@ -165,7 +165,8 @@ def spend(ledger: Ledger, by: Actor, person_id: int, community_id: int, points: 
     """Staff of the community record a redemption at the points shop; never below zero.
 
     `ref` names this redemption (a receipt number, or the bot's message id), so pressing
-    twice records it once.
+    twice records it once: a repeat is AlreadyCredited, even when the balance left after the
+    first could not pay for it again.
     """
     if not by.roles.is_staff_of(community_id):
         raise NotAllowed(action="points.spend")
@@ -173,6 +174,8 @@ def spend(ledger: Ledger, by: Actor, person_id: int, community_id: int, points: 
     item = _note(item)
     if not item:
         raise ItemRequired()
+    if ledger.find(person_id, community_id, PointsReason.REDEMPTION, ref) is not None:
+        raise AlreadyCredited(reason=PointsReason.REDEMPTION.value, ref=ref)
     before = ledger.balance(person_id, community_id)
     if before < points:
         raise NotEnoughPoints(balance=before, wanted=points)

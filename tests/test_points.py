@@ -78,6 +78,8 @@ def test_spending_never_takes_a_balance_below_zero():
     with pytest.raises(AlreadyCredited):                                 # the same receipt pressed twice
         spend(ledger, DESK, WANG, HOME, 1, "洗衣液", NOW, ref="r1")
     assert ledger.balance(WANG, HOME) == 5
+    with pytest.raises(AlreadyCredited):  # a repeat is named as one even when the rest could not pay for it
+        spend(ledger, DESK, WANG, HOME, 10, "洗衣液", NOW, ref="r1")
 
 
 def test_points_at_one_community_cannot_be_spent_at_another():

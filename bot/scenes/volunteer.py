@@ -23,6 +23,7 @@ from core import volunteer_services as vs
 from core.cases import Actor, PhotoKind
 from core.errors import DomainError
 from core.people import Person, Role, Roles
+from core.points import AlreadyCredited
 from core.ports import UnitOfWork
 from core.volunteering import MAX_DESCRIPTION, MAX_SHORT_TEXT
 
@@ -249,11 +250,18 @@ class Reason(VolScene, state="vol.reason"):
 # ---- the points shop: staff record what a person bought -------------------------------------------
 
 class Redeem(VolScene, state="points.redeem"):
-    """/redeem: whose points (a name, then a button), how many, for what."""
+    """/redeem: whose points (a name, then a button), how many, for what.
+
+    The dialog names its redemption when it starts (the /redeem message: chat and message id)
+    and passes that `ref` to core, so if its last step is taken twice — the dialog outlived
+    the redemption after a restart, or a second bot process took the words sent again — the
+    points are spent once and the staff member is told it was already recorded.
+    """
 
     @on.message.enter()
     async def enter(self, message: Message, tr: Translator, community: int = 0, **_: Any) -> None:
-        await self.wizard.update_data(community=community, step="who")
+        await self.wizard.update_data(community=community, step="who",
+                                      ref=f"redeem:{message.chat.id}:{message.message_id}")
         await message.answer(tr("redeem.ask_who"), reply_markup=_markup([_cancel(tr)]))
 
     @on.message(F.text)
@@ -281,7 +289,13 @@ class Redeem(VolScene, state="points.redeem"):
         elif data.get("step") == "item":
             try:
                 entry = await vs.redeem(uow, Actor.of(person, roles), int(data["person"]), community,
-                                        int(data["points"]), words, now)
+                                        int(data["points"]), words, now, ref=data.get("ref"))
+            except AlreadyCredited:
+                await uow.rollback()
+                await self.wizard.exit()
+                balance = await vs.points_balance(uow, int(data["person"]), community)
+                await message.answer(tr("redeem.already_done", name=data.get("name", ""), balance=balance))
+                return
             except DomainError as problem:
                 await self.refused(message, uow, tr, problem)
                 return

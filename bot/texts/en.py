@@ -388,6 +388,7 @@ TEXTS: dict[str, str] = {
     "redeem.ask_points": "{name} has {balance} points. How many are spent?",
     "redeem.ask_item": "What was bought?",
     "redeem.done": "✅ {name} got “{item}” for {points} points; {balance} left.",
+    "redeem.already_done": "This redemption was already recorded; no points were taken again. {name} has {balance} left.",
     "volunteer.wrong_state": "{ref} is now “{state}”; that cannot be done any more. Please look at the latest message.",
     "volunteer.text_too_long": "That is too long; please keep it under {max} characters.",
     "volunteer.reason_required": "Please give a reason.",

@@ -395,6 +395,7 @@ TEXTS: dict[str, str] = {
     "redeem.ask_points": "{name} 现有 {balance} 分。兑换多少积分？",
     "redeem.ask_item": "兑换什么物品？",
     "redeem.done": "✅ 已为 {name} 兑换「{item}」，用了 {points} 分，还剩 {balance} 分。",
+    "redeem.already_done": "这笔兑换已经登记过了，没有再扣积分：{name} 还剩 {balance} 分。",
     "volunteer.wrong_state": "{ref} 现在是「{state}」，不能这样操作了。请看最新消息。",
     "volunteer.text_too_long": "内容太长了，请控制在 {max} 字以内。",
     "volunteer.reason_required": "请写下原因。",

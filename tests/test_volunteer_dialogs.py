@@ -1,0 +1,83 @@
+"""Volunteering dialogs and buttons through the real Dispatcher (no network): the points shop's last
+step taken twice, the staff's /posts after the day, and the buttons of a registration request."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from aiogram.fsm.storage.base import StorageKey
+from aiogram.fsm.storage.memory import MemoryStorage
+from sqlalchemy import func, select
+
+from bot.app import build_dispatcher
+from core import volunteer_services as vs
+from core.clock import ManualClock
+from core.people import Identity, Role, RoleGrant
+from core.points import PointsEntry, PointsReason
+from redgrid.settings import Settings
+from storage.volunteer_tables import points_entries
+from tests.botkit import BOT_USER, ChatHarness
+from tests.factories import add_person, seed_world, staff_of
+
+
+@pytest.fixture
+async def chat(db, now):
+    async with db.uow() as uow:
+        world = await seed_world(uow)
+    clock = ManualClock(now)
+    settings = Settings(_env_file=None, bot_token="4242:TEST", page_size=4)
+    storage = MemoryStorage()
+    harness = ChatHarness(build_dispatcher(db, settings, clock, storage=storage))
+    harness.world, harness.db, harness.clock, harness.storage = world, db, clock, storage
+    harness.dc = world.communities["东城社区"]
+    yield harness
+    await harness.bot.session.close()
+
+
+async def in_chat(chat, name: str, *grants: RoleGrant, language: str = "zh-hans"):
+    """A person with these roles, who writes to the bot from a Telegram account."""
+    tester = chat.person(name, language)
+    async with chat.db.uow() as uow:
+        person = await add_person(uow, chat.world, name, name, *grants)
+        await uow.people.add_identity(Identity(None, person.id, "telegram", str(tester.id), str(tester.id)))
+        await uow.commit()
+    tester.person = person
+    return tester
+
+
+def member_of(community) -> RoleGrant:
+    return RoleGrant(None, 0, Role.PARTY_MEMBER, community_id=community.id, work_unit="县财政局")
+
+
+async def test_the_last_step_of_a_redemption_taken_twice_spends_the_points_once(chat):
+    chen = await in_chat(chat, "陈书记", staff_of(chat.dc))
+    async with chat.db.uow() as uow:
+        member = await add_person(uow, chat.world, "m1", "党员甲", member_of(chat.dc))
+        await uow.volunteering.add_points(PointsEntry(member.id, chat.dc.id, 10, PointsReason.SERVICE, "claim:seed",
+                                                      chat.clock.now()))
+        await uow.commit()
+    await chen.sends("/redeem")
+    await chen.sends("党员")
+    await chen.presses("党员甲（10 分）")
+    await chen.sends("3")
+    chen.sees("兑换什么物品")
+    key = StorageKey(bot_id=BOT_USER.id, chat_id=chen.id, user_id=chen.id)
+    state, data = await chat.storage.get_state(key), await chat.storage.get_data(key)
+    await chen.sends("洗衣液一瓶")
+    assert "用了 3 分，还剩 7 分" in chen.last().text
+
+    # the dialog outlived its redemption (the bot stopped between committing and closing it, or a
+    # second bot process took the words sent again): its last step comes once more, a minute later
+    await chat.storage.set_state(key, state)
+    await chat.storage.set_data(key, data)
+    chat.clock.advance(minutes=1)
+    await chen.sends("洗衣液一瓶")
+    assert "已经登记过了" in chen.last().text and "还剩 7 分" in chen.last().text
+    async with chat.db.uow() as uow:
+        assert await vs.points_balance(uow, member.id, chat.dc.id) == 7
+    async with chat.db.engine.connect() as conn:
+        spent = (await conn.execute(select(func.count()).select_from(points_entries)
+                                    .where(points_entries.c.reason == PointsReason.REDEMPTION.value))).scalar_one()
+    assert spent == 1
+    assert await chat.storage.get_state(key) is None  # and the dialog is over
