@@ -275,6 +275,13 @@ async def open_posts(uow: UnitOfWork, community_id: int, now: datetime) -> list[
     return list(await uow.volunteering.open_posts(community_id, now))
 
 
+async def unsettled_posts(uow: UnitOfWork, community_id: int, now: datetime, limit: int = 20) -> list[Post]:
+    """Posts that have started or ended (not cancelled) where staff still have something to do, most
+    recent first: a member holding a place who neither checked in nor was marked a no-show, or one
+    who checked out and waits for confirmation."""
+    return list(await uow.volunteering.unsettled_posts(community_id, now, limit))
+
+
 async def post_by_number(uow: UnitOfWork, number: str) -> Post:
     post = await uow.volunteering.post(number)
     if post is None:

@@ -30,6 +30,8 @@ from storage.volunteer_tables import (
 
 P, C, O = volunteer_posts.c, volunteer_claims.c, volunteer_orders.c
 CLAIMABLE = [PostState.OPEN.value, PostState.FULL.value]
+# claims staff still have to settle once the post has started: mark a no-show, or confirm
+UNSETTLED = [ClaimState.CLAIMED.value, ClaimState.CHECKED_OUT.value]
 
 
 def _order(row: Any) -> Order:
@@ -206,6 +208,13 @@ class SqlVolunteering:
     async def open_posts(self, community_id: int, now: datetime) -> list[Post]:
         return await self._posts(select(volunteer_posts).where(
             P.community_id == community_id, P.state.in_(CLAIMABLE), P.starts_at > now).order_by(P.starts_at, P.id))
+
+    async def unsettled_posts(self, community_id: int, now: datetime, limit: int = 20) -> list[Post]:
+        """Posts started by `now` (not cancelled) with a claim in UNSETTLED, most recent first."""
+        waiting = select(C.id).where(C.post_id == P.id, C.state.in_(UNSETTLED)).exists()
+        return await self._posts(select(volunteer_posts).where(
+            P.community_id == community_id, P.state != PostState.CANCELLED.value, P.starts_at <= now, waiting)
+            .order_by(P.starts_at.desc(), P.id.desc()).limit(limit))
 
     async def posts_starting(self, after: datetime, until: datetime) -> list[Post]:
         return await self._posts(select(volunteer_posts).where(

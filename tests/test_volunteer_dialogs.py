@@ -12,13 +12,18 @@ from sqlalchemy import func, select
 
 from bot.app import build_dispatcher
 from core import volunteer_services as vs
+from core.cases import Actor
 from core.clock import ManualClock
+from core.onboarding import roles_of
 from core.people import Identity, Role, RoleGrant
 from core.points import PointsEntry, PointsReason
+from core.workdays import WorkCalendar
 from redgrid.settings import Settings
 from storage.volunteer_tables import points_entries
 from tests.botkit import BOT_USER, ChatHarness
 from tests.factories import add_person, seed_world, staff_of
+
+POLICY = vs.VolunteerPolicy(calendar=WorkCalendar())
 
 
 @pytest.fixture
@@ -81,3 +86,30 @@ async def test_the_last_step_of_a_redemption_taken_twice_spends_the_points_once(
                                     .where(points_entries.c.reason == PointsReason.REDEMPTION.value))).scalar_one()
     assert spent == 1
     assert await chat.storage.get_state(key) is None  # and the dialog is over
+
+
+async def test_posts_keeps_a_started_post_until_staff_settle_it_from_the_roster(chat):
+    chen = await in_chat(chat, "陈书记", staff_of(chat.dc))
+    start = chat.clock.now() + timedelta(days=2)
+    async with chat.db.uow() as uow:
+        member = await add_person(uow, chat.world, "m1", "党员甲", member_of(chat.dc))
+        staff = Actor.of(chen.person, await roles_of(uow, chen.person))
+        post = await vs.create_post(uow, POLICY, staff, chat.dc.id, chat.clock.now(), title="帮老人搬米",
+                                    starts_at=start, ends_at=start + timedelta(hours=2), place="A栋",
+                                    capacity=2, points_per_person=5)
+        await vs.claim_post(uow, POLICY, Actor.of(member, await roles_of(uow, member)), post.number,
+                            chat.clock.now())
+        await uow.commit()
+    await chen.sends("/posts")
+    assert "即将开始的岗位" not in chen.last().text and chen.last().buttons == ["👥 名单"]
+
+    chat.clock.set(start + timedelta(days=1))  # the day after: 党员甲 never came
+    await chen.sends("/posts")
+    assert "没有即将开始的岗位" not in chen.sees("帮老人搬米").text
+    assert "还需要您确认服务或标记缺席的岗位（1 个）" in chen.messages[-2].text
+    await chen.presses("👥 名单")
+    assert "党员甲：已接单" in chen.last().text
+    await chen.presses("❌ 党员甲 缺席")
+    assert "已记录 党员甲 缺席" in chen.last().text
+    await chen.sends("/posts")
+    assert chen.last().text == "没有即将开始的岗位。"  # settled: nothing left to do

@@ -356,3 +356,39 @@ async def test_a_fixed_report_earns_the_reporter_its_categorys_points_once(town)
         assert await vs.points_balance(uow, wang.person_id, town.dc.id) == 8
         case = await uow.cases.by_number(lights)
         assert await vs.credit_report(uow, policy, case, MONDAY + timedelta(days=9)) is None  # never twice
+
+
+async def test_staff_see_started_posts_until_every_claim_on_them_is_settled(town):
+    """`unsettled_posts`: a place held by someone who never checked in (mark a no-show) or a check-out
+    waiting for confirmation keeps a started post on the staff's list, ended or not; nothing else does."""
+    chen, m1, m2, m3 = [await as_(town, k) for k in ("chen", "m1", "m2", "m3")]
+    absent = await new_post(town, capacity=2, title="无人签到")
+    served = await new_post(town, starts=SATURDAY_9 + timedelta(hours=3), capacity=2, title="签退待确认")
+    busy = await new_post(town, starts=SATURDAY_9 + timedelta(hours=6), hours=4, title="还在服务")
+    empty = await new_post(town, starts=SATURDAY_9 + timedelta(hours=1), title="没人接")
+    coming = await new_post(town, starts=SATURDAY_9 + timedelta(days=1), title="明天")
+    await do(town, vs.claim_post, POLICY, m1, absent.number, MONDAY)
+    await do(town, vs.claim_post, POLICY, m2, served.number, MONDAY)
+    await do(town, vs.claim_post, POLICY, m3, busy.number, MONDAY)
+    await do(town, vs.claim_post, POLICY, m1, coming.number, MONDAY)
+    await do(town, vs.check_in, m2, served.number, photo(1), SATURDAY_9 + timedelta(hours=3))
+    await do(town, vs.check_out, m2, served.number, photo(2), SATURDAY_9 + timedelta(hours=5))
+    await do(town, vs.check_in, m3, busy.number, photo(3), SATURDAY_9 + timedelta(hours=6))
+    evening = SATURDAY_9 + timedelta(hours=7)
+    async with town.db.uow() as uow:
+        await vs.complete_ended_posts(uow, evening)  # the first two have ended: done, but not settled
+        await uow.commit()
+
+    async def listed(now) -> list[str]:
+        async with town.db.uow() as uow:
+            return [p.title for p in await vs.unsettled_posts(uow, town.dc.id, now)]
+
+    assert await listed(MONDAY) == []
+    assert await listed(evening) == ["签退待确认", "无人签到"]  # most recent first; not 还在服务, 没人接, 明天
+    async with town.db.uow() as uow:
+        assert await vs.unsettled_posts(uow, town.communities["西城社区"].id, evening) == []
+        assert (await vs.post_by_number(uow, absent.number)).state == PostState.DONE
+    await do(town, vs.confirm_service, POLICY, chen, served.number, m2.person_id, evening, rating=5)
+    assert await listed(evening) == ["无人签到"]
+    await do(town, vs.mark_no_show, POLICY, chen, absent.number, m1.person_id, evening)
+    assert await listed(evening) == []

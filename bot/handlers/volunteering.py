@@ -393,10 +393,21 @@ async def on_lift(query: CallbackQuery, callback_data: Vol, uow: UnitOfWork, per
 
 async def staff_posts(message: Message, uow: UnitOfWork, roles: Roles, tr: Translator, settings: Settings,
                       now) -> None:
-    """/posts: the community's coming posts, each with its roster."""
-    posts = [p for c in await staff_communities(uow, roles, "post.create") for p in await vs.open_posts(uow, c, now)]
+    """/posts: the community's posts that started but still wait for staff (a no-show to mark, a
+    service to confirm), then its coming posts; each with its roster."""
+    communities = await staff_communities(uow, roles, "post.create")
+    unsettled = [p for c in communities for p in await vs.unsettled_posts(uow, c, now)]
+    posts = [p for c in communities for p in await vs.open_posts(uow, c, now)]
+    if unsettled:
+        await message.answer(tr("posts.unsettled_title", count=len(unsettled)))
+        for post in unsettled:
+            await message.answer(post_text(post, tr, settings, show_place=True),
+                                 reply_markup=roster_button(post.number, tr))
+        if posts:
+            await message.answer(tr("posts.coming_title", count=len(posts)))
     if not posts:
-        await message.answer(tr("posts.none"))
+        if not unsettled:
+            await message.answer(tr("posts.none"))
         return
     for post in posts:
         await message.answer(post_text(post, tr, settings, show_place=True), reply_markup=roster_button(post.number, tr))
