@@ -6,6 +6,10 @@ any other kind is a catalog key that its payload fills in (a theme-day broadcast
 "broadcast.finished"). A kind the catalog does not know is not sent (logged), so nobody gets
 a half-made message.
 
+Payloads carry moments as ISO timestamps (JSON has no datetimes); `local_times` words those
+under keys ending in `_at` for the reader — "12月28日 09:00", "Dec 28, 09:00" — in the settings'
+time zone. A value that is not an ISO timestamp (an older row's preformatted time) stays as it is.
+
 `progress_text` words a broadcast's progress message for the staff member who started it.
 Catalog keys it uses: "broadcast.progress" (title, sent, left, failed, eta) and
 "broadcast.progress_done" (title, sent, failed, skipped, total, duration); until the catalog has
@@ -16,8 +20,10 @@ from __future__ import annotations
 
 import logging
 import math
+from datetime import datetime, timezone
+from typing import Any, Mapping
 
-from bot.texts import CATALOGS, Translator, text
+from bot.texts import CATALOGS, Translator, moment_text, text
 from core.notifications import Notification
 from core.people import Identity, Person
 from core.ports import UnitOfWork
@@ -31,6 +37,22 @@ log = logging.getLogger(__name__)
 
 def _known(lang: str, key: str) -> bool:
     return key in CATALOGS.get(lang, {}) or key in CATALOGS["zh"]
+
+
+def local_times(payload: Mapping[str, Any], lang: str, tz) -> dict[str, Any]:
+    """The payload with each ISO timestamp under a key ending in `_at` worded for a `lang` reader in `tz`."""
+    fields = dict(payload)
+    for key, value in payload.items():
+        if not key.endswith("_at") or not isinstance(value, str):
+            continue
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            continue
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)  # storage keeps UTC
+        fields[key] = moment_text(lang, moment.astimezone(tz))
+    return fields
 
 
 class NotificationRenderer:
@@ -55,9 +77,10 @@ class NotificationRenderer:
         from bot.handlers.volunteering import notification_fields, notification_markup
 
         tr = Translator(lang)  # volunteering kinds come with their buttons (claim, approve, stars …)
-        fields = notification_fields(notification.kind, notification.payload, tr)
+        payload = local_times(notification.payload, lang, self.settings.tz)
+        fields = notification_fields(notification.kind, payload, tr)
         return Outgoing(text(lang, notification.kind, **fields),
-                        markup=notification_markup(notification.kind, notification.payload, tr))
+                        markup=notification_markup(notification.kind, payload, tr))
 
     async def progress_text(self, uow: UnitOfWork, progress: BroadcastProgress, person: Person | None) -> str:
         lang = self.language(person) if person is not None else self.settings.default_language

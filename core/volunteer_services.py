@@ -11,15 +11,16 @@ Race safety: a post is saved with a check on the version it was loaded with
 nothing of theirs to undo: they reload and decide again (the loser of the last place is told
 "post.full"). Points keep a balance row updated with `balance + delta >= 0` in the WHERE clause.
 
-Times in payloads are preformatted (`when`), since a payload is JSON. The scheduler's work
-(`run_theme_day_jobs`, `send_post_reminders`, `complete_ended_posts`) is at the end.
+Moments in payloads are ISO timestamps in UTC (`iso`) under keys ending in `_at`; the bot words
+them in each reader's language. The scheduler's work (`run_theme_day_jobs`, `send_post_reminders`,
+`complete_ended_posts`) is at the end.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field, replace
-from datetime import datetime, time, timedelta
+from datetime import datetime, time, timedelta, timezone
 from typing import Any, Callable, Mapping, Sequence
 
 from core import volunteering as rules
@@ -68,10 +69,10 @@ class VolunteerPolicy:
         return next_allowed_moment(now, self.quiet_start, self.quiet_end, self.tz)
 
 
-def when(moment: datetime, tz) -> str:
-    """"12月28日 09:00": how payloads carry a moment (JSON has no datetimes, readers no UTC)."""
-    local = moment.astimezone(tz)
-    return f"{local.month}月{local.day}日 {local:%H:%M}"
+def iso(moment: datetime) -> str:
+    """How payloads carry a moment: an ISO timestamp in UTC (JSON has no datetimes). The bot words it
+    in the reader's language and time zone (bot/outgoing.py), so the key ends in `_at`."""
+    return moment.astimezone(timezone.utc).isoformat()
 
 
 def _quiet(policy: VolunteerPolicy, now: datetime) -> datetime | None:
@@ -215,7 +216,7 @@ async def _new_post_number(uow: UnitOfWork, policy: VolunteerPolicy, community_i
 async def _announce_post(uow: UnitOfWork, policy: VolunteerPolicy, post: Post, now: datetime) -> None:
     """Tell the community's approved party members about a new post (after quiet hours)."""
     await _tell(uow, await _members_of(uow, post.community_id), "post.new",
-                {"post": post.number, "title": post.title, "starts_at": when(post.starts_at, policy.tz),
+                {"post": post.number, "title": post.title, "starts_at": iso(post.starts_at),
                  "capacity": post.capacity, "points": post.points_per_person},
                 dedupe=f"post:{post.number}:new", not_before=_quiet(policy, now))
 
@@ -237,7 +238,7 @@ async def dispatch_order(uow: UnitOfWork, policy: VolunteerPolicy, by: Actor, or
     await _save_events(uow, order)
     await _tell(uow, [order.resident_id], "order.dispatched",
                 {"order": order.number, "post": post.number, "title": post.title,
-                 "starts_at": when(post.starts_at, policy.tz)}, dedupe=f"order:{order.number}:dispatched")
+                 "starts_at": iso(post.starts_at)}, dedupe=f"order:{order.number}:dispatched")
     await _announce_post(uow, policy, post, now)
     return post
 
@@ -355,7 +356,7 @@ async def withdraw_claim(uow: UnitOfWork, policy: VolunteerPolicy, by: Actor, po
             await uow.volunteering.save_claim(promoted)
             await _save_events(uow, promoted)
             await _tell(uow, [promoted.person_id], "post.promoted",
-                        {"post": post.number, "title": post.title, "starts_at": when(post.starts_at, policy.tz)},
+                        {"post": post.number, "title": post.title, "starts_at": iso(post.starts_at)},
                         dedupe=f"post:{post.number}:promoted:{promoted.claimed_at.isoformat()}")  # type: ignore[union-attr]
         return promoted
     raise StaleWrite(post_number)  # pragma: no cover
@@ -660,7 +661,7 @@ _THEME_WORK = {JobKind.CREATE: _theme_create, JobKind.ANNOUNCE: _theme_announce,
 
 
 def _reminder_payload(policy: VolunteerPolicy, post: Post) -> dict[str, Any]:
-    return {"post": post.number, "title": post.title, "starts_at": when(post.starts_at, policy.tz),
+    return {"post": post.number, "title": post.title, "starts_at": iso(post.starts_at),
             "place": post.place}
 
 

@@ -173,7 +173,7 @@ async def test_post_reminders_once_each_and_not_to_late_claimers(town):
     rows = await outbox(town.db, "post.reminder")
     assert sorted((r.person_id, r.dedupe_key.split(":")[2]) for r in rows) == sorted(
         [(m1.person_id, "day_before"), (m1.person_id, "hour_before"), (m2.person_id, "hour_before")])
-    assert rows[0].payload["starts_at"] == "12月10日 15:00" and rows[0].payload["place"] == "3号楼"
+    assert rows[0].payload["starts_at"] == "2026-12-10T07:00:00+00:00" and rows[0].payload["place"] == "3号楼"
     clock.set(at(12, 10, 17, 1))
     assert (await volunteering_tick(town.db, POLICY, clock))["completed"] == 1
     async with town.db.uow() as uow:

@@ -94,7 +94,8 @@ async def test_order_dispatch_claim_waitlist_service_and_points(town):
     assert post.number == "DC-GW-2026-000001" and post.order_number == order.number
     dispatched = await outbox(town.db, "order.dispatched")
     assert [r.person_id for r in dispatched] == [p["wang"].id]
-    assert dispatched[0].payload["starts_at"] == "11月28日 09:00"
+    assert dispatched[0].payload["starts_at"] == "2026-11-28T01:00:00+00:00"  # ISO in UTC; each reader's words
+    assert datetime.fromisoformat(dispatched[0].payload["starts_at"]) == SATURDAY_9
     announced = await outbox(town.db, "post.new")
     assert sorted(r.person_id for r in announced) == sorted(p[k].id for k in ("m1", "m2", "m3"))  # not 西城's
     async with town.db.uow() as uow:

@@ -71,3 +71,25 @@ def test_no_catalog_key_is_written_twice():
         (catalog,) = [node.value for node in ast.walk(tree) if isinstance(node, ast.AnnAssign)]
         keys = [k.value for k in catalog.keys]
         assert sorted(k for k in set(keys) if keys.count(k) > 1) == [], module
+
+
+async def test_a_moment_in_a_payload_reads_in_each_readers_language_and_time_zone(tmp_path):
+    """Payloads carry ISO timestamps; the renderer words `_at` keys per reader (Beijing time here)."""
+    from bot.outgoing import NotificationRenderer
+    from core.notifications import Notification
+    from core.people import Identity, Person
+    from redgrid.settings import Settings
+
+    render = NotificationRenderer(Settings(_env_file=None, data_dir=tmp_path))
+    note = Notification(1, "post.new", {"post": "DC-GW-2026-000001", "title": "政策宣讲", "capacity": 5,
+                                        "points": 10, "starts_at": "2026-12-28T01:00:00+00:00"})
+    said = {}
+    for lang in ("zh", "en"):
+        out = await render(None, note, Person(1, "x", lang), Identity(1, 1, "telegram", "1", "1"))
+        said[lang] = out.text
+    assert "🕘 12月28日 09:00" in said["zh"]
+    assert "🕘 Dec 28, 09:00" in said["en"] and "月" not in said["en"]
+    assert "🙋" in str(out.markup)  # the claim button still comes with it
+    older = Notification(1, "post.reminder", {"post": "X", "title": "t", "place": "p", "starts_at": "11月24日 09:00"})
+    out = await render(None, older, Person(1, "x", "zh"), Identity(1, 1, "telegram", "1", "1"))
+    assert "11月24日 09:00" in out.text  # an outbox row written before the change reads as it did

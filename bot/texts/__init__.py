@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from bot.texts import en, zh
 
@@ -23,6 +24,12 @@ def text(lang: str, key: str, **params: object) -> str:
         log.error("missing text key %s", key)
         template = zh.TEXTS["error.generic"]
     return template.format_map(_Blank({k: v for k, v in params.items()}))
+
+
+def moment_text(lang: str, local: datetime) -> str:
+    """A moment as the reader writes it: "12月28日 09:00", "Dec 28, 09:00" (`local` already in their time zone)."""
+    month = text(lang, "months").split()[local.month - 1]
+    return text(lang, "moment", month=month, day=local.day, time=f"{local:%H:%M}")
 
 
 class Translator:

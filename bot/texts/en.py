@@ -358,6 +358,8 @@ TEXTS: dict[str, str] = {
     "post.no_show_done": "No-show recorded for {name} ({count} in all).",
     "post.no_show_suspended": "No-show recorded for {name} ({count} in all); they cannot claim posts until you lift it.",
     "post.suspension_lifted_done": "{name} can claim posts again.",
+    "moment": "{month} {day}, {time}",
+    "months": "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec",
     "posts.none": "No posts are coming up.",
     "posts.unsettled_title": "Posts that have started and still need you to confirm a service or mark a no-show ({count}); press 👥 for the roster:",
     "posts.coming_title": "Coming posts ({count}):",

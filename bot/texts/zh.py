@@ -365,6 +365,8 @@ TEXTS: dict[str, str] = {
     "post.no_show_done": "已记录 {name} 缺席（共 {count} 次）。",
     "post.no_show_suspended": "已记录 {name} 缺席（共 {count} 次），已暂停其接单。",
     "post.suspension_lifted_done": "已恢复 {name} 的接单资格。",
+    "moment": "{month}{day}日 {time}",
+    "months": "1月 2月 3月 4月 5月 6月 7月 8月 9月 10月 11月 12月",
     "posts.none": "没有即将开始的岗位。",
     "posts.unsettled_title": "已开始、还需要您确认服务或标记缺席的岗位（{count} 个），请点 👥 名单：",
     "posts.coming_title": "即将开始的岗位（{count} 个）：",

@@ -82,7 +82,8 @@ async def test_order_dispatch_race_for_the_last_place_check_in_out_confirm_and_p
 
     # Grace Lin reads the same post in English
     grace = demo.persona("Grace Lin")
-    assert "New service post" in (await grace.sees(post, timeout=10, anywhere=True)).text
+    in_english = (await grace.sees(post, timeout=10, anywhere=True)).text
+    assert "New service post" in in_english and "🕘 Nov 24, 09:00" in in_english
 
     # 孙丽 and 杨卫东 press Claim on the last place in the same instant
     standin = demo.stack.standin
