@@ -128,7 +128,8 @@ async def ask_to_register(uow: UnitOfWork, person_id: int, community_id: int, wo
     await uow.people.add_grant(registration.grant)
     await _save_events(uow, registration)
     await _tell(uow, await _staff_of(uow, community_id), "party.registration_requested",
-                {"person": person_id, "name": await _name(uow, person_id), "work_unit": registration.grant.work_unit},
+                {"person": person_id, "community": community_id, "name": await _name(uow, person_id),
+                 "work_unit": registration.grant.work_unit},
                 dedupe=f"party:{registration.grant.id}:requested")
     return registration
 

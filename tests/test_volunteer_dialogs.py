@@ -11,14 +11,17 @@ from aiogram.fsm.storage.memory import MemoryStorage
 from sqlalchemy import func, select
 
 from bot.app import build_dispatcher
+from bot.outgoing import NotificationRenderer
 from core import volunteer_services as vs
 from core.cases import Actor
 from core.clock import ManualClock
+from core.notifications import Notification
 from core.onboarding import roles_of
 from core.people import Identity, Role, RoleGrant
 from core.points import PointsEntry, PointsReason
 from core.workdays import WorkCalendar
 from redgrid.settings import Settings
+from storage import tables
 from storage.volunteer_tables import points_entries
 from tests.botkit import BOT_USER, ChatHarness
 from tests.factories import add_person, seed_world, staff_of
@@ -35,6 +38,7 @@ async def chat(db, now):
     storage = MemoryStorage()
     harness = ChatHarness(build_dispatcher(db, settings, clock, storage=storage))
     harness.world, harness.db, harness.clock, harness.storage = world, db, clock, storage
+    harness.settings = settings
     harness.dc = world.communities["东城社区"]
     yield harness
     await harness.bot.session.close()
@@ -113,3 +117,41 @@ async def test_posts_keeps_a_started_post_until_staff_settle_it_from_the_roster(
     assert "已记录 党员甲 缺席" in chen.last().text
     await chen.sends("/posts")
     assert chen.last().text == "没有即将开始的岗位。"  # settled: nothing left to do
+
+
+async def test_a_registration_button_names_its_community_and_staff_of_another_are_refused(chat):
+    chen = await in_chat(chat, "陈书记", staff_of(chat.dc))
+    xi_desk = await in_chat(chat, "西城书记", staff_of(chat.world.communities["西城社区"]))
+    async with chat.db.uow() as uow:
+        zhao = await add_person(uow, chat.world, "zhao", "赵红")
+        qian = await add_person(uow, chat.world, "qian", "钱明")
+        for who in (zhao, qian):
+            await vs.ask_to_register(uow, who.id, chat.dc.id, "县教育局", chat.clock.now())
+        await uow.commit()
+    async with chat.db.engine.connect() as conn:
+        rows = list(await conn.execute(select(tables.outbox).where(
+            tables.outbox.c.kind == "party.registration_requested", tables.outbox.c.person_id == chen.person.id)
+            .order_by(tables.outbox.c.id)))
+    assert [r.payload["community"] for r in rows] == [chat.dc.id, chat.dc.id]
+    told = await NotificationRenderer(chat.settings)(
+        None, Notification(chen.person.id, rows[0].kind, rows[0].payload), chen.person,
+        Identity(None, chen.person.id, "telegram", str(chen.id), str(chen.id)))
+    approve = told.markup.inline_keyboard[0][0].callback_data
+    assert approve == f"vo:reg_ok::{zhao.id}:{chat.dc.id}"
+
+    # 西城's desk presses (or forges) 东城's button: refused, and nothing changes
+    await xi_desk.sends("/help")
+    await xi_desk.presses_data(approve)
+    assert "没有权限" in xi_desk.alerts[-1]
+    async with chat.db.uow() as uow:
+        assert [p.id for p, _ in await vs.pending_registrations(uow, chat.dc.id)] == [zhao.id, qian.id]
+
+    await chen.sends("/help")
+    await chen.presses_data(approve)
+    assert f"已通过 {zhao.display_name} 的报到" in chen.last().text
+    await chen.presses_data(approve)  # pressed again: already decided, and it says so
+    assert "已处理" in chen.alerts[-1]
+    await chen.presses_data(f"vo:reg_ok::{qian.id}:")  # a button from before it named the community
+    assert f"已通过 {qian.display_name} 的报到" in chen.last().text
+    async with chat.db.uow() as uow:
+        assert await vs.pending_registrations(uow, chat.dc.id) == []

@@ -191,8 +191,8 @@ async def test_registration_is_asked_approved_and_told(town):
     registration = await do(town, vs.ask_to_register, newcomer.id, town.dc.id, "县教育局", MONDAY)
     assert registration.grant.status == GrantStatus.PENDING
     requested = await outbox(town.db, "party.registration_requested")
-    assert [(r.person_id, r.payload["name"], r.payload["work_unit"]) for r in requested] == \
-        [(town.people["chen"].id, "新党员", "县教育局")]
+    assert [(r.person_id, r.payload["name"], r.payload["work_unit"], r.payload["community"]) for r in requested] == \
+        [(town.people["chen"].id, "新党员", "县教育局", town.dc.id)]
     async with town.db.uow() as uow:
         waiting = await vs.pending_registrations(uow, town.dc.id)
     assert [(person.id, grant.work_unit) for person, grant in waiting] == [(newcomer.id, "县教育局")]

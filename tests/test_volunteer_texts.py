@@ -37,7 +37,7 @@ def test_every_notification_kind_the_services_send_has_a_text_with_its_payload()
     missing = {k for k in kinds if k not in zh.TEXTS or k not in en.TEXTS}
     assert missing == set()
     # the placeholders a text uses are in the payload the contract names
-    payloads = {"party.registration_requested": {"person", "name", "work_unit"},
+    payloads = {"party.registration_requested": {"person", "community", "name", "work_unit"},
                 "order.new": {"order", "kind", "description", "preferred_time"},
                 "order.dispatched": {"order", "post", "title", "starts_at"},
                 "order.declined": {"order", "reason"},
@@ -57,8 +57,10 @@ def test_service_kind_is_named_in_the_readers_language():
 
 def test_notifications_that_ask_for_a_decision_come_with_buttons():
     tr = Translator("zh")
-    approve = notification_markup("party.registration_requested", {"person": 7, "name": "x", "work_unit": "y"}, tr)
+    approve = notification_markup("party.registration_requested",
+                                  {"person": 7, "community": 3, "name": "x", "work_unit": "y"}, tr)
     assert [b.text for row in approve.inline_keyboard for b in row] == ["✅ 通过", "✖ 不通过"]
+    assert [b.callback_data for row in approve.inline_keyboard for b in row] == ["vo:reg_ok::7:3", "vo:reg_no::7:3"]
     stars = notification_markup("post.to_confirm", {"post": "DC-GW-2026-000001", "person": 7}, tr)
     assert [b.callback_data for row in stars.inline_keyboard for b in row][4] == "vo:rate:DC-GW-2026-000001:7:5"
     assert notification_markup("points.earned", {"points": 1}, tr) is None

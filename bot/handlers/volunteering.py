@@ -92,9 +92,13 @@ def post_text(post: Post, tr: Translator, settings: Settings, *, show_place: boo
 
 # ---- buttons -------------------------------------------------------------------------------------
 
-def registration_buttons(person_id: int, tr: Translator) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(inline_keyboard=[[button(tr("vol.btn.approve"), Vol(action="reg_ok", person=person_id)),
-                                                  button(tr("vol.btn.decline"), Vol(action="reg_no", person=person_id))]])
+def registration_buttons(person_id: int, community_id: int, tr: Translator) -> InlineKeyboardMarkup:
+    """✅ / ✖ on a "双报到" request; the community rides along (`arg`) so the press needs no search."""
+    def press(label: str, action: str):
+        return button(tr(label), Vol(action=action, person=person_id, arg=str(community_id) if community_id else ""))
+
+    return InlineKeyboardMarkup(inline_keyboard=[[press("vol.btn.approve", "reg_ok"),
+                                                  press("vol.btn.decline", "reg_no")]])
 
 
 def order_buttons(number: str, tr: Translator) -> InlineKeyboardMarkup:
@@ -146,7 +150,7 @@ def notification_markup(kind: str, payload: dict[str, Any], tr: Translator) -> I
     """The buttons that come with a volunteering notification (bot/outgoing.py asks)."""
     try:
         if kind == "party.registration_requested":
-            return registration_buttons(int(payload["person"]), tr)
+            return registration_buttons(int(payload["person"]), int(payload.get("community") or 0), tr)
         if kind == "order.new":
             return order_buttons(str(payload["order"]), tr)
         if kind == "post.new":
@@ -190,14 +194,23 @@ async def pending_members(message: Message, uow: UnitOfWork, roles: Roles, tr: T
         for who, grant in await vs.pending_registrations(uow, community):
             any_shown = True
             await message.answer(tr("party.pending_line", name=who.display_name, work_unit=grant.work_unit or "—"),
-                                 reply_markup=registration_buttons(who.id, tr))
+                                 reply_markup=registration_buttons(who.id, community, tr))
     if not any_shown:
         await message.answer(tr("party.none_pending"))
 
 
-async def _registration_community(uow: UnitOfWork, roles: Roles, person_id: int) -> int:
-    """The community (of those this person staffs) where `person_id` waits for a decision."""
-    for community in await staff_communities(uow, roles, "party.decide"):
+async def _registration_community(uow: UnitOfWork, roles: Roles, callback_data: Vol) -> int:
+    """The community whose decision the button asks for: the one it names (a staff member of another
+    community is refused), or, on a button from before it named one, the community of those this
+    person staffs where `person_id` waits for a decision. Already decided: WrongState."""
+    person_id = callback_data.person
+    if callback_data.arg:
+        if not callback_data.arg.isdigit() or not roles.is_staff_of(int(callback_data.arg)):
+            raise NotAllowed(action="party.decide")
+        candidates = [int(callback_data.arg)]
+    else:
+        candidates = await staff_communities(uow, roles, "party.decide")
+    for community in candidates:
         if any(who.id == person_id for who, _ in await vs.pending_registrations(uow, community)):
             return community
     who = await uow.people.get(person_id)
@@ -206,7 +219,7 @@ async def _registration_community(uow: UnitOfWork, roles: Roles, person_id: int)
 
 async def on_registration(query: CallbackQuery, callback_data: Vol, scenes, uow: UnitOfWork, person: Person,
                           roles: Roles, tr: Translator, now) -> None:
-    community = await _registration_community(uow, roles, callback_data.person)
+    community = await _registration_community(uow, roles, callback_data)
     who = await uow.people.get(callback_data.person)
     if callback_data.action == "reg_ok":
         await vs.approve_registration(uow, Actor.of(person, roles), callback_data.person, community, now)
