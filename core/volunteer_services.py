@@ -34,7 +34,8 @@ from core.points import (
 )
 from core.ports import StaleWrite, UnitOfWork
 from core.theme_day import (
-    DEFAULT_SCHEDULE, Job, JobKind, ThemeDaySchedule, member_month, participation_summary, theme_post,
+    DEFAULT_SCHEDULE, Job, JobKind, ThemeDaySchedule, ThemeDayTemplate, job_key, member_month,
+    participation_summary, theme_day_for, theme_post, theme_slot,
 )
 from core.theme_day import due_jobs as theme_due_jobs
 from core.volunteering import (
@@ -532,14 +533,31 @@ async def credit_report(uow: UnitOfWork, policy: Any, case: Case, now: datetime)
 
 # ---- theme-day templates -------------------------------------------------------------------
 
-async def define_template(uow: UnitOfWork, by: Actor, community_id: int, now: datetime, **kwargs):
-    """Staff keep a theme-day activity (see core.theme_day.define_template for the arguments)."""
+async def define_template(uow: UnitOfWork, by: Actor, community_id: int, now: datetime, *,
+                          policy: VolunteerPolicy | None = None, **kwargs):
+    """Staff keep a theme-day activity (see core.theme_day.define_template for the arguments).
+
+    Defined after this month's create job ran for the community (the 14th), with this month's
+    theme day still ahead, it gets its post at once rather than next month — announced to the
+    members too if the announcement (the 21st) has gone out. The job running again cannot make
+    a second one: storage keeps (template, theme day) unique.
+    """
     from core.theme_day import define_template as define
 
+    policy = policy or VolunteerPolicy(calendar=WorkCalendar())
     template = define(by, community_id, now, **kwargs)
     await uow.volunteering.add_template(template)
     template.pending_events[:] = [replace(e, subject_id=str(template.id)) for e in template.pending_events]
     await _save_events(uow, template)
+    local = now.astimezone(policy.tz)
+    year, month = local.year, local.month
+    done = await uow.volunteering.done_keys(f"theme:{year:04d}-{month:02d}:")
+    if f"{job_key(year, month, JobKind.CREATE)}:c{community_id}" in done:
+        slot = theme_slot(template, theme_day_for(year, month), policy.calendar, policy.tz)
+        if slot is not None and slot[0] > now:
+            post = await _make_theme_post(uow, policy, template, year, month, now)
+            if post is not None and f"{job_key(year, month, JobKind.ANNOUNCE)}:c{community_id}" in done:
+                await _announce_post(uow, policy, post, now)
     return template
 
 
@@ -585,17 +603,25 @@ async def run_theme_day_jobs(db_or_uow_factory: Any, policy: VolunteerPolicy, no
     return ran
 
 
+async def _make_theme_post(uow: UnitOfWork, policy: VolunteerPolicy, template: ThemeDayTemplate, year: int,
+                           month: int, now: datetime) -> Post | None:
+    """The template's post for the month's theme day; None when there is none to make or it exists."""
+    probe = theme_post(template, year, month, policy.calendar, now, number="X-GW-0000-000001", tz=policy.tz)
+    if probe is None:
+        return None
+    number = await _new_post_number(uow, policy, template.community_id, now)
+    post = theme_post(template, year, month, policy.calendar, now, number=number, tz=policy.tz)
+    assert post is not None
+    if not await uow.volunteering.add_post(post, theme_day=theme_day_for(year, month)):
+        return None
+    await _save_events(uow, post)
+    return post
+
+
 async def _theme_create(uow: UnitOfWork, policy: VolunteerPolicy, community_id: int, job: Job, now: datetime) -> None:
     year, month = job.year_month
     for template in await uow.volunteering.templates(community_id):
-        probe = theme_post(template, year, month, policy.calendar, now, number="X-GW-0000-000001", tz=policy.tz)
-        if probe is None:
-            continue
-        number = await _new_post_number(uow, policy, community_id, now)
-        post = theme_post(template, year, month, policy.calendar, now, number=number, tz=policy.tz)
-        assert post is not None
-        if await uow.volunteering.add_post(post, theme_day=job.theme_day):
-            await _save_events(uow, post)
+        await _make_theme_post(uow, policy, template, year, month, now)
 
 
 async def _theme_announce(uow: UnitOfWork, policy: VolunteerPolicy, community_id: int, job: Job,

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from core import volunteer_services as vs
 from core.clock import ManualClock
-from core.theme_day import ThemeActivity
+from core.theme_day import JobKind, ThemeActivity, monthly_jobs
 from core.volunteering import ClaimState, PostState
 from core.workdays import CHINA_TZ
 from scheduler.volunteering import volunteering_tick
@@ -179,3 +179,38 @@ async def test_post_reminders_once_each_and_not_to_late_claimers(town):
     async with town.db.uow() as uow:
         assert (await vs.post_by_number(uow, post.number)).state == PostState.DONE
         assert [c.state for c in await vs.claims_of_post(uow, post.number)] == [ClaimState.CLAIMED] * 2
+
+
+async def test_a_template_defined_after_the_months_posts_were_made_gets_its_post_at_once(town):
+    """After the 14th this month's create job has run: a new activity gets its post for the 28th right
+    away (and is announced if the 21st has passed), never twice; before the 14th, or once the theme
+    day is over, it waits for a create job."""
+    chen = await as_(town, "chen")
+    clock = ManualClock(at(12, 10))
+
+    async def define(title: str, moment: datetime) -> list[str]:
+        clock.set(moment)
+        await do(town, vs.define_template, chen, town.dc.id, moment, policy=POLICY, title=title,
+                 activity=ThemeActivity.POLICY_TALK, place="党群服务中心", capacity=10, points_per_person=2)
+        async with town.db.uow() as uow:
+            return [p.title for p in await uow.volunteering.theme_posts(town.dc.id, at(12, 28).date())]
+
+    assert await define("早于14日", at(12, 10)) == []  # the create job will make it
+    await run(town, clock, [at(12, 14, 9)], {})
+    assert await define("政策宣讲", at(12, 16, 10)) == ["早于14日", "政策宣讲"]
+    async with town.db.uow() as uow:
+        [post] = [p for p in await uow.volunteering.theme_posts(town.dc.id, at(12, 28).date()) if p.title == "政策宣讲"]
+        assert post.starts_at == at(12, 28, 18, 30) and post.template_id is not None  # a working day: after work
+        # the job running again (a second scheduler, a replay) finds the post there
+        [create] = [j for j in monthly_jobs(2026, 12) if j.kind == JobKind.CREATE]
+        await vs._theme_create(uow, POLICY, town.dc.id, create, at(12, 16, 11))
+        await uow.commit()
+    assert await outbox(town.db, "post.new") == []  # the announcement on the 21st will name it
+
+    await run(town, clock, [at(12, 21, 9)], {})
+    assert await define("走访慰问", at(12, 22, 10)) == ["早于14日", "政策宣讲", "走访慰问"]
+    told = await outbox(town.db, "post.new")  # announced already: the members hear of this one now
+    assert sorted(r.person_id for r in told) == sorted(town.people[k].id for k in ("m1", "m2", "m3"))
+    assert {r.payload["title"] for r in told} == {"走访慰问"}
+
+    assert await define("太晚了", at(12, 28, 19)) == ["早于14日", "政策宣讲", "走访慰问"]  # that day has begun
