@@ -10,6 +10,10 @@
 
 Waiting is event driven (the stand-in wakes waiters on every change), never by polling
 with sleeps. A wait that times out fails with an AssertionError that shows the whole chat.
+
+The bot answers inside its handler but commits the handler's unit of work only after the
+handler returns, so a message in the chat does not mean its effects are in the database yet.
+Before a test reads the database after a chat step it awaits `settled(standin, engine)`.
 """
 
 from __future__ import annotations
@@ -23,8 +27,12 @@ from typing import Any
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
+from sqlalchemy import event, or_, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from demo.standin import BotApiStandIn, CallbackAnswer, StoredMessage
+from storage import tables
+from storage.inbox import FAILED, RECEIVED
 
 DEFAULT_TOKEN = "123456789:STAND-IN-TOKEN"
 
@@ -64,6 +72,69 @@ async def polling(dispatcher: Dispatcher, bot: Bot,
             task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+# --------------------------------------------------------------------------- everything committed
+
+# Connections coming back to the pool wake `settled`; this is only the ceiling for a change it
+# cannot hear (an update kind the bot does not take leaving the stand-in's queue).
+_RECHECK = 0.05
+
+
+async def settled(standin: BotApiStandIn, engine: AsyncEngine, timeout: float = 5.0, *,
+                  failed_ok: bool = False) -> None:
+    """Wait until the bot has fetched every update the stand-in holds and has finished each one.
+
+    The bot's inbox (bot/inbox.py) records every update it fetches before handling it, and marks
+    it handled in the same transaction as the handler's effects (or failed, or handled on its own
+    afterwards when no unit of work marked it). So once every update still queued in the stand-in
+    has an inbox row and no row is `received`, everything the users did so far is committed.
+    Updates already confirmed (gone from the stand-in's queue) were recorded before confirming.
+
+    Wakes whenever a connection returns to `engine`'s pool (every transaction of the bot ends so,
+    after its commit). Raises AssertionError after `timeout` seconds, and also when an update
+    failed (its handler raised), unless `failed_ok`.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    wake = asyncio.Event()
+    returned = 0
+
+    def connection_returned(*_: Any) -> None:
+        nonlocal returned
+        returned += 1
+        wake.set()  # the async engine calls this on the event loop's thread
+
+    event.listen(engine.sync_engine, "checkin", connection_returned)
+    try:
+        while True:
+            seen = returned
+            queued = [u["update_id"] for u in standin.pending_updates]
+            async with engine.connect() as conn:
+                rows = (await conn.execute(
+                    select(tables.inbox.c.update_id, tables.inbox.c.state, tables.inbox.c.error)
+                    .where(or_(tables.inbox.c.state.in_((RECEIVED, FAILED)),
+                               tables.inbox.c.update_id.in_(queued)))
+                    .order_by(tables.inbox.c.update_id))).all()
+            unfetched = sorted(set(queued) - {row.update_id for row in rows})
+            open_ = [row.update_id for row in rows if row.state == RECEIVED]
+            if not unfetched and not open_:
+                failed = [f"{row.update_id}: {row.error}" for row in rows if row.state == FAILED]
+                if failed and not failed_ok:
+                    raise AssertionError("the bot failed on updates:\n" + "\n".join(failed))
+                return
+            if returned - seen > 1:  # another connection came back while we looked: look again
+                continue
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise AssertionError(
+                    f"the bot did not settle within {timeout:g} s: not fetched yet {unfetched}, "
+                    f"fetched but not finished {open_}")
+            wake.clear()  # (our own connection set it)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), min(remaining, _RECHECK))
+    finally:
+        event.remove(engine.sync_engine, "checkin", connection_returned)
 
 
 # --------------------------------------------------------------------------- what users see

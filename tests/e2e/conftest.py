@@ -1,7 +1,8 @@
 """End to end: the real bot polling the Bot API stand-in, on the seeded demo community.
 
 Each scenario runs on every test database (the `db` fixture), through exactly the code that
-`redgrid demo` runs.
+`redgrid demo` runs. A scenario that reads the database after a chat step awaits
+`demo.settled()` first.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import pytest
 
 from core.clock import ManualClock
 from demo.app import DemoStack, demo_stack, prepare_demo_world
-from demo.harness import ChatUser
+from demo.harness import ChatUser, settled
 from demo.seed import Persona
 from redgrid.settings import Settings
 from storage.uow import Database
@@ -33,6 +34,11 @@ class Demo:
 
     def newcomer(self, name: str, language_code: str = "zh-hans") -> ChatUser:
         return ChatUser(self.stack.standin, next(self._new_ids), name, language_code=language_code)
+
+    async def settled(self, timeout: float = 5.0, *, failed_ok: bool = False) -> None:
+        """Every update so far fetched and its effects committed: await this before reading `db`
+        after a chat step (the bot replies before its unit of work commits)."""
+        await settled(self.stack.standin, self.db.engine, timeout, failed_ok=failed_ok)
 
 
 @pytest.fixture
