@@ -5,7 +5,9 @@ from __future__ import annotations
 from aiogram import Bot
 from aiogram.types import Message
 
+from bot.texts import Translator
 from core.cases import PhotoKind, PhotoRef
+from core.errors import DomainError
 from media.photos import MAX_BYTES, NotAPhoto, PhotoStore, PhotoTooLarge
 
 
@@ -27,3 +29,23 @@ async def receive_photo(message: Message, bot: Bot, store: PhotoStore, kind: Pho
     data = await bot.download(item.file_id)
     saved = await store.save(data.read())
     return PhotoRef(saved.sha256, kind, saved.width, saved.height, saved.dhash)
+
+
+async def photo_or_say_why(message: Message, bot: Bot, store: PhotoStore, kind: PhotoKind,
+                           tr: Translator) -> PhotoRef | None:
+    """The photo in `message`, or None after telling the sender, politely and in their language, why it
+    cannot be used (not a picture, too large, broken); the dialog then stays where it is."""
+    try:
+        return await receive_photo(message, bot, store, kind)
+    except DomainError as problem:
+        await message.answer(tr(problem.key, **problem.params))
+        return None
+
+
+def photo_data(photo: PhotoRef) -> dict:
+    """A photo as dialog data (JSON, so Redis can keep an unfinished dialog)."""
+    return {"sha256": photo.sha256, "width": photo.width, "height": photo.height, "dhash": photo.dhash}
+
+
+def photo_from_data(data: dict, kind: PhotoKind) -> PhotoRef:
+    return PhotoRef(data["sha256"], kind, data.get("width"), data.get("height"), data.get("dhash"))

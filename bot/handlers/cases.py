@@ -14,12 +14,12 @@ from aiogram.fsm.scene import Scene, on
 from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
 
 from bot.keyboards import button, column
-from bot.photos import receive_photo
+from bot.photos import photo_data, photo_from_data, photo_or_say_why
 from bot.scenes.report import start_report
 from bot.texts import Translator
 from core import reporting
-from core.cases import Actor, Case, CaseState, HandlerKind, PhotoKind, PhotoRef
-from core.errors import DomainError, NotAllowed
+from core.cases import Actor, Case, CaseState, HandlerKind, PhotoKind
+from core.errors import NotAllowed
 from core.onboarding import record
 from core.people import Person, Role, Roles
 from core.ports import UnitOfWork
@@ -147,10 +147,8 @@ class DuringPhoto(CaseDialog, state="case.during"):
     @on.message(F.photo | F.document)
     async def photo(self, message: Message, bot: Bot, uow: UnitOfWork, person: Person, roles: Roles,
                     tr: Translator, photos, now) -> None:
-        try:
-            photo = await receive_photo(message, bot, photos, PhotoKind.DURING)
-        except DomainError as problem:
-            await message.answer(tr(problem.key, **problem.params))
+        photo = await photo_or_say_why(message, bot, photos, PhotoKind.DURING, tr)
+        if photo is None:
             return
         number = (await self.wizard.get_data())["number"]
         await reporting.add_during_photo(uow, Actor.of(person, roles), number, photo, now)
@@ -169,13 +167,10 @@ class ResolveCase(CaseDialog, state="case.resolve"):
         if data.get("after"):
             await message.answer(tr("case.ask_note"))
             return
-        try:
-            photo = await receive_photo(message, bot, photos, PhotoKind.AFTER)
-        except DomainError as problem:
-            await message.answer(tr(problem.key, **problem.params))
+        photo = await photo_or_say_why(message, bot, photos, PhotoKind.AFTER, tr)
+        if photo is None:
             return
-        await self.wizard.update_data(after={"sha256": photo.sha256, "width": photo.width, "height": photo.height,
-                                             "dhash": photo.dhash})
+        await self.wizard.update_data(after=photo_data(photo))
         await message.answer(tr("case.ask_note"))
 
     @on.message(F.text)
@@ -186,7 +181,7 @@ class ResolveCase(CaseDialog, state="case.resolve"):
             await message.answer(tr(self.ask_key))
             return
         after = data["after"]
-        photo = PhotoRef(after["sha256"], PhotoKind.AFTER, after.get("width"), after.get("height"), after.get("dhash"))
+        photo = photo_from_data(after, PhotoKind.AFTER)
         await reporting.resolve_case(uow, Actor.of(person, roles), data["number"], photo, message.text, now)
         await uow.commit()
         await self.wizard.exit()

@@ -30,7 +30,7 @@ from core.errors import NotAllowed
 from core.people import Person, Role, Roles
 from core.ports import UnitOfWork
 from core.volunteering import (
-    ClaimState, NotYourClaim, OrderState, Post, PostFull, PostState, WrongState, is_party_member_of,
+    ClaimState, NotYourClaim, OrderState, Post, PostFull, PostState, WrongState,
 )
 from redgrid.settings import Settings
 

@@ -15,9 +15,9 @@ from aiogram.fsm.scene import Scene, on
 from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
 
 from bot.keyboards import button, location_request
-from bot.photos import receive_photo
+from bot.photos import photo_data, photo_from_data, photo_or_say_why
 from bot.texts import Translator
-from core.cases import MAX_DESCRIPTION, MAX_PHOTOS_PER_KIND, Actor, Category, PhotoKind, PhotoRef
+from core.cases import MAX_DESCRIPTION, MAX_PHOTOS_PER_KIND, Actor, Category, PhotoKind
 from core.errors import DomainError
 from core.people import Person, Role, Roles
 from core.places import nearest_buildings
@@ -96,14 +96,11 @@ class ReportPhotos(ReportStep, state="report.photos"):
         stored: list[dict] = data.get("photos", [])
         if len(stored) >= MAX_PHOTOS_PER_KIND:
             return  # the rest of an album beyond five: already told once
-        try:
-            photo = await receive_photo(message, bot, photos, PhotoKind.BEFORE)
-        except DomainError as problem:
-            await message.answer(tr(problem.key, **problem.params))
+        photo = await photo_or_say_why(message, bot, photos, PhotoKind.BEFORE, tr)
+        if photo is None:
             return
         if photo.sha256 not in {p["sha256"] for p in stored}:
-            stored.append({"sha256": photo.sha256, "width": photo.width, "height": photo.height,
-                           "dhash": photo.dhash})
+            stored.append(photo_data(photo))
         await self.wizard.update_data(photos=stored)
         if len(stored) >= MAX_PHOTOS_PER_KIND:
             await message.answer(tr("report.too_many_photos"))
@@ -285,8 +282,7 @@ class ReportSummary(ReportStep, state="report.summary"):
     async def confirm(self, query: CallbackQuery, tr: Translator, uow: UnitOfWork, person: Person, roles: Roles,
                       policy: ReportPolicy, settings: Settings, now) -> None:
         data = await self.wizard.get_data()
-        photos = [PhotoRef(p["sha256"], PhotoKind.BEFORE, p.get("width"), p.get("height"), p.get("dhash"))
-                  for p in data["photos"]]
+        photos = [photo_from_data(p, PhotoKind.BEFORE) for p in data["photos"]]
         case = await report_problem(uow, policy, Actor.of(person, roles), data["building_id"],
                                     Category(data["category"]), photos, data.get("description", ""), now)
         await uow.commit()

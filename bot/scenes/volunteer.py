@@ -17,7 +17,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, KeyboardButton, M
     ReplyKeyboardRemove
 
 from bot.keyboards import button
-from bot.photos import receive_photo
+from bot.photos import photo_or_say_why
 from bot.texts import Translator
 from core import volunteer_services as vs
 from core.cases import Actor, PhotoKind
@@ -138,10 +138,8 @@ class CheckIn(VolScene, state="duty.check_in"):
     @on.message(F.photo | F.document)
     async def photo(self, message: Message, bot: Bot, uow: UnitOfWork, person: Person, roles: Roles,
                     tr: Translator, photos, now) -> None:
-        try:
-            photo = await receive_photo(message, bot, photos, PhotoKind.DURING)
-        except DomainError as problem:
-            await message.answer(tr(problem.key, **problem.params))
+        photo = await photo_or_say_why(message, bot, photos, PhotoKind.DURING, tr)
+        if photo is None:
             return
         data = await self.wizard.get_data()
         try:
@@ -171,10 +169,8 @@ class CheckOut(VolScene, state="duty.check_out"):
     @on.message(F.photo | F.document)
     async def photo(self, message: Message, bot: Bot, uow: UnitOfWork, person: Person, roles: Roles,
                     tr: Translator, photos, now) -> None:
-        try:
-            photo = await receive_photo(message, bot, photos, PhotoKind.AFTER)
-        except DomainError as problem:
-            await message.answer(tr(problem.key, **problem.params))
+        photo = await photo_or_say_why(message, bot, photos, PhotoKind.AFTER, tr)
+        if photo is None:
             return
         post = (await self.wizard.get_data())["post"]
         try:
