@@ -98,13 +98,14 @@ async def test_order_dispatch_race_for_the_last_place_check_in_out_confirm_and_p
     await loser.sees("要排队候补吗", timeout=10)
     await loser.presses("⏳ 排队候补")
     await loser.sees("已加入")
-    await loser.sends_text("/mytasks")  # the chat's next update runs after the last one committed
-    assert "⏳ 候补中" in (await loser.sees(post)).text
+    await demo.settled()  # the reply comes before the commit
     async with demo.db.uow() as uow:
         saved = await uow.volunteering.post(post)
         claims = {c.person_id: c.state.value for c in await uow.volunteering.claims_of_post(post)}
     assert saved.places_taken == 2 and saved.state.value == "full"
     assert sorted(claims.values()) == ["claimed", "claimed", "waitlisted"]
+    await loser.sends_text("/mytasks")
+    assert "⏳ 候补中" in (await loser.sees(post)).text
 
     # 刘建国 cannot come after all: the first in line gets his place and is told
     await liu.sends_text("/mytasks")
@@ -143,6 +144,7 @@ async def test_order_dispatch_race_for_the_last_place_check_in_out_confirm_and_p
     await winner.sends_text("/points")
     points = await winner.sees("您有 10 积分")
     assert f"1. {winner.name} 10 分" in points.text
+    await demo.settled()
     async with demo.db.uow() as uow:
         member = await uow.people.by_identity("telegram", str(winner.user_id))
         claim = await uow.volunteering.claim(post, member.id)
@@ -242,6 +244,7 @@ async def test_forged_and_misplaced_presses_are_refused_politely(demo):
     query = standin.user_presses_button(wang.user_id, some, Vol(action="rate", ref=post, person=1, arg="5").pack(),
                                         forged=True)
     assert (await standin.wait_callback_answer(query)).show_alert
+    await demo.settled()  # the refusals were answered before their rollbacks
     async with demo.db.uow() as uow:
         assert list(await uow.volunteering.claims_of_post(post)) == []
         assert (await uow.volunteering.order(order)).state.value == "new"
