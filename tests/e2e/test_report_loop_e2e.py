@@ -93,6 +93,7 @@ async def test_the_whole_loop_with_rework_rating_and_three_photo_card(demo):
     await wang.presses("⭐⭐⭐⭐⭐")
     await wang.sees("谢谢您的评价（5 星）")
     await li.sees("评分 5 星", timeout=10)
+    await demo.settled()
     async with demo.db.uow() as uow:
         case = await uow.cases.by_number(number)
     assert case.state.value == "closed" and case.rework_count == 1 and case.rating == 5
@@ -107,6 +108,7 @@ async def test_forged_press_on_another_grids_case_is_refused(demo):
     query_id = demo.stack.standin.user_presses_button(zhang.user_id, some_message, forged, forged=True)
     answer = await demo.stack.standin.wait_callback_answer(query_id)
     assert answer.show_alert and "不是您负责" in answer.text
+    await demo.settled()
     async with demo.db.uow() as uow:
         case = await uow.cases.by_number(number)
     assert case.state.value == "assigned"
@@ -156,6 +158,7 @@ async def test_same_problem_nearby_is_offered_and_a_late_duplicate_is_merged(dem
     assert offer is not None
     await li_da_ye.presses(f"同一个问题：{first}")
     await li_da_ye.sees(f"已加入 {first}")
+    await demo.settled()  # the reply comes before the commit
     async with demo.db.uow() as uow:
         case = await uow.cases.by_number(first)
         joiner = await uow.people.by_identity("telegram", str(li_da_ye.user_id))
@@ -170,6 +173,7 @@ async def test_same_problem_nearby_is_offered_and_a_late_duplicate_is_merged(dem
     assert f"可能与 {first} 是同一个问题" in warned.text
     await li.presses(f"🔗 合并到 {first}")
     await zhang.sees("已合并", timeout=10)
+    await demo.settled()
     async with demo.db.uow() as uow:
         merged = await uow.cases.by_number(second)
         into = await uow.cases.by_number(first)
@@ -191,6 +195,7 @@ async def test_my_cases_show_history_with_photo_and_viewing_is_audited(demo):
     some = (await stranger.sees("您可以")).message_id
     query = demo.stack.standin.user_presses_button(stranger.user_id, some, f"ca:history:{number}:", forged=True)
     assert "没有权限" in (await demo.stack.standin.wait_callback_answer(query)).text
+    await demo.settled()
     async with demo.db.uow() as uow:
         viewed = [e for e in await uow.events.of("case", number) if e.kind == "viewed"]
         me = await uow.people.by_identity("telegram", str(wang.user_id))
