@@ -41,6 +41,7 @@ async def test_newcomer_onboards_in_the_browser(db, demo, browser, tmp_path: Pat
         assert errors == []
     finally:
         await webchat.stop()
+    await demo.settled()  # the page shows the reply before the bot commits
     async with db.uow() as uow:
         person = await uow.people.by_identity("telegram", str(NEWCOMER.user_id))
         roles = await roles_of(uow, person)
@@ -96,6 +97,7 @@ async def test_resident_reports_in_the_browser_and_confirms_the_three_photo_card
             shutil.copy(shot, Path(os.environ["REDGRID_SCREENSHOT_DIR"]) / shot.name)
     finally:
         await webchat.stop()
+    await demo.settled()  # the page shows the reply before the bot commits
     async with db.uow() as uow:
         case = await uow.cases.by_number(number)
     assert case.state.value == "closed" and case.rating == 5

@@ -6,8 +6,9 @@ from core.onboarding import create_invite, roles_of
 from core.people import Role
 
 
-async def _roles(db, user_id):
-    async with db.uow() as uow:
+async def _roles(demo, user_id):
+    await demo.settled()  # the bot replies before its unit of work commits
+    async with demo.db.uow() as uow:
         person = await uow.people.by_identity("telegram", str(user_id))
         return await roles_of(uow, person)
 
@@ -24,7 +25,7 @@ async def test_newcomer_registers_as_resident_with_buttons(demo):
     await zhou.presses("2号楼")
     done = await zhou.sees("登记成功")
     assert "东城社区 东城花园 2号楼" in done.text
-    assert (await _roles(demo.db, zhou.user_id)).has(Role.RESIDENT)
+    assert (await _roles(demo, zhou.user_id)).has(Role.RESIDENT)
     assert zhou.commands[:2] == ["/start", "/help"]
 
 
@@ -41,7 +42,7 @@ async def test_newcomer_registers_by_sharing_location(demo):
     assert "1号楼" in offer.text
     await qian.presses("✅ 是的")
     await qian.sees("登记成功")
-    assert (await _roles(demo.db, qian.user_id)).home_building_id() == building.id
+    assert (await _roles(demo, qian.user_id)).home_building_id() == building.id
 
 
 async def test_grid_member_joins_by_deep_link_and_reused_link_is_refused(demo):
@@ -53,7 +54,7 @@ async def test_grid_member_joins_by_deep_link_and_reused_link_is_refused(demo):
     await new_member.sends_text(f"/start {invite.deep_link_payload}")
     welcome = await new_member.sees("网格员")
     assert grid.name in welcome.text
-    assert grid.id in (await _roles(demo.db, new_member.user_id)).grid_ids()
+    assert grid.id in (await _roles(demo, new_member.user_id)).grid_ids()
     again = demo.newcomer("郑某")
     await again.sends_text(f"/start {invite.deep_link_payload}")
     await again.sees("已被使用")
