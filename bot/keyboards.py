@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Sequence
 
 from aiogram.filters.callback_data import CallbackData
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
+from aiogram.types import (
+    CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, Message, ReplyKeyboardMarkup,
+)
 
 from bot.callbacks import PickPage
 from bot.texts import Translator
@@ -13,6 +15,16 @@ from bot.texts import Translator
 
 def button(label: str, data: CallbackData | str) -> InlineKeyboardButton:
     return InlineKeyboardButton(text=label, callback_data=data.pack() if isinstance(data, CallbackData) else data)
+
+
+def message_of(event: Message | CallbackQuery) -> Message:
+    """The message a step answers: the one sent, or the one whose button was pressed."""
+    return event.message if isinstance(event, CallbackQuery) else event  # type: ignore[return-value]
+
+
+def rows_of(rows: Sequence[Sequence[tuple[str, CallbackData]]]) -> InlineKeyboardMarkup:
+    """An inline keyboard from rows of (label, callback data)."""
+    return InlineKeyboardMarkup(inline_keyboard=[[button(label, data) for label, data in row] for row in rows])
 
 
 def paged(items: Sequence[tuple[str, CallbackData]], *, page: int, page_size: int, level: str, parent: int,

@@ -11,9 +11,9 @@ from typing import Any
 from aiogram import F
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.scene import Scene, on
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, Message
 
-from bot.keyboards import button
+from bot.keyboards import message_of, rows_of
 from bot.texts import Translator
 from core import volunteer_services as vs
 from core.cases import Actor
@@ -29,16 +29,8 @@ class AskStep(CallbackData, prefix="as"):
     value: str = ""
 
 
-def _markup(rows: list[list[tuple[str, CallbackData]]]) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(inline_keyboard=[[button(label, data) for label, data in row] for row in rows])
-
-
 def _cancel_row(tr: Translator) -> list[tuple[str, CallbackData]]:
     return [(tr("report.cancel"), AskStep(action="cancel"))]
-
-
-def _message(event: Message | CallbackQuery) -> Message:
-    return event.message if isinstance(event, CallbackQuery) else event
 
 
 def home_community(roles: Roles) -> int | None:
@@ -66,7 +58,7 @@ class AskKind(AskScene, state="ask.kind"):
         await self.wizard.set_data({})
         labels = [(tr(f"service.{k.value}"), AskStep(action="kind", value=k.value)) for k in ServiceKind]
         rows = [labels[i:i + 2] for i in range(0, len(labels), 2)] + [_cancel_row(tr)]
-        await message.answer(tr("ask.kind"), reply_markup=_markup(rows))
+        await message.answer(tr("ask.kind"), reply_markup=rows_of(rows))
 
     @on.callback_query(AskStep.filter(F.action == "kind"))
     async def chosen(self, query: CallbackQuery, callback_data: AskStep, tr: Translator) -> None:
@@ -84,7 +76,7 @@ class AskWords(AskScene, state="ask.words"):
     async def enter(self, query: CallbackQuery, tr: Translator, **_: Any) -> None:
         other = (await self.wizard.get_data()).get("kind") == ServiceKind.OTHER.value
         rows = [_cancel_row(tr)] if other else [[(tr("report.skip"), AskStep(action="skip")), *_cancel_row(tr)]]
-        await query.message.answer(tr("ask.words_required" if other else "ask.words"), reply_markup=_markup(rows))
+        await query.message.answer(tr("ask.words_required" if other else "ask.words"), reply_markup=rows_of(rows))
 
     @on.message(F.text)
     async def words(self, message: Message, tr: Translator) -> None:
@@ -114,7 +106,7 @@ class AskWhen(AskScene, state="ask.when"):
     @on.callback_query.enter()
     async def enter(self, event: Message | CallbackQuery, tr: Translator, **_: Any) -> None:
         rows = [[(tr(f"ask.when.{w}"), AskStep(action="when", value=w))] for w in WHEN_CHOICES]
-        await _message(event).answer(tr("ask.when"), reply_markup=_markup(rows + [_cancel_row(tr)]))
+        await message_of(event).answer(tr("ask.when"), reply_markup=rows_of(rows + [_cancel_row(tr)]))
 
     @on.callback_query(AskStep.filter(F.action == "when"))
     async def picked(self, query: CallbackQuery, callback_data: AskStep, tr: Translator) -> None:
@@ -146,7 +138,7 @@ class AskPlace(AskScene, state="ask.place"):
         address = await uow.places.address(home) if home else None
         if address is not None:
             rows.append([(tr("ask.at_home", address=address.short()), AskStep(action="home"))])
-        await _message(event).answer(tr("ask.place"), reply_markup=_markup(rows + [_cancel_row(tr)]))
+        await message_of(event).answer(tr("ask.place"), reply_markup=rows_of(rows + [_cancel_row(tr)]))
 
     @on.callback_query(AskStep.filter(F.action == "home"))
     async def at_home(self, query: CallbackQuery, tr: Translator, uow: UnitOfWork, roles: Roles) -> None:
@@ -174,10 +166,10 @@ class AskSummary(AskScene, state="ask.summary"):
     @on.callback_query.enter()
     async def enter(self, event: Message | CallbackQuery, tr: Translator, **_: Any) -> None:
         data = await self.wizard.get_data()
-        await _message(event).answer(
+        await message_of(event).answer(
             tr("ask.summary", kind=tr(f"service.{data['kind']}"), words=data.get("description") or tr("report.no_words"),
                when=data.get("preferred_time", ""), place=data.get("place", "")),
-            reply_markup=_markup([[(tr("ask.confirm"), AskStep(action="confirm"))], _cancel_row(tr)]))
+            reply_markup=rows_of([[(tr("ask.confirm"), AskStep(action="confirm"))], _cancel_row(tr)]))
 
     @on.callback_query(AskStep.filter(F.action == "confirm"))
     async def confirm(self, query: CallbackQuery, tr: Translator, uow: UnitOfWork, person: Person, roles: Roles,

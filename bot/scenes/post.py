@@ -15,9 +15,9 @@ from zoneinfo import ZoneInfo
 from aiogram import F
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.scene import Scene, on
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, Message
 
-from bot.keyboards import button
+from bot.keyboards import message_of, rows_of
 from bot.texts import Translator
 from core import volunteer_services as vs
 from core.cases import Actor
@@ -79,14 +79,6 @@ class PostStep(CallbackData, prefix="ps"):
     value: str = ""
 
 
-def _markup(rows: list[list[tuple[str, CallbackData]]]) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(inline_keyboard=[[button(label, data) for label, data in row] for row in rows])
-
-
-def _message(event: Message | CallbackQuery) -> Message:
-    return event.message if isinstance(event, CallbackQuery) else event
-
-
 def when_text(moment: datetime, tz: ZoneInfo) -> str:
     return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M")
 
@@ -109,12 +101,12 @@ class PostScene(Scene, reset_data_on_enter=False, reset_history_on_enter=False):
         picks = [(label, PostStep(action="pick", value=str(i))) for i, (label, _) in enumerate(self.choices(data, tr))]
         rows = [picks[i:i + 3] for i in range(0, len(picks), 3)]
         rows.append([(tr("report.cancel"), PostStep(action="cancel"))])
-        await message.answer(tr(self.ask_key), reply_markup=_markup(rows))
+        await message.answer(tr(self.ask_key), reply_markup=rows_of(rows))
 
     @on.message.enter()
     @on.callback_query.enter()
     async def enter(self, event: Message | CallbackQuery, tr: Translator, **_: Any) -> None:
-        await self.ask(_message(event), tr)
+        await self.ask(message_of(event), tr)
 
     async def _take(self, message: Message, text: str, tr: Translator, now: datetime, tz: ZoneInfo) -> bool:
         data = await self.wizard.get_data()
@@ -172,8 +164,8 @@ class PostTitle(PostScene, state="post.title"):
         await self.wizard.set_data({"community": community, "order": order, "default_title": title,
                                     "default_place": place})
         if order:
-            await _message(event).answer(tr("post.from_order", order=order))
-        await self.ask(_message(event), tr)
+            await message_of(event).answer(tr("post.from_order", order=order))
+        await self.ask(message_of(event), tr)
 
     def choices(self, data: dict, tr: Translator) -> list[tuple[str, str]]:
         title = data.get("default_title")
@@ -247,7 +239,7 @@ class PostSummary(Scene, state="post.summary", reset_data_on_enter=False, reset_
                   points=data["points"])
         if data.get("order"):
             text += "\n" + tr("post.from_order", order=data["order"])
-        await _message(event).answer(text, reply_markup=_markup([
+        await message_of(event).answer(text, reply_markup=rows_of([
             [(tr("post.publish"), PostStep(action="publish"))], [(tr("report.cancel"), PostStep(action="cancel"))]]))
 
     @on.callback_query(PostStep.filter(F.action == "publish"))

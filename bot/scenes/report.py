@@ -14,7 +14,7 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.scene import Scene, on
 from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
 
-from bot.keyboards import button, location_request
+from bot.keyboards import location_request, rows_of
 from bot.photos import photo_data, photo_from_data, photo_or_say_why
 from bot.texts import Translator
 from core.cases import MAX_DESCRIPTION, MAX_PHOTOS_PER_KIND, Actor, Category, PhotoKind
@@ -33,12 +33,6 @@ class Step(CallbackData, prefix="rp"):
 
     action: str
     value: str = ""
-
-
-def _markup(rows: list[list[tuple[str, CallbackData]]]):
-    from aiogram.types import InlineKeyboardMarkup
-
-    return InlineKeyboardMarkup(inline_keyboard=[[button(label, data) for label, data in row] for row in rows])
 
 
 async def ask(event: Message | CallbackQuery, text: str, markup=None, answered: str | None = None) -> None:
@@ -108,7 +102,7 @@ class ReportPhotos(ReportStep, state="report.photos"):
             return
         prompt = data.get("prompt")
         text = tr("report.photos_received", count=len(stored))
-        markup = _markup([[(tr("report.next"), Step(action="next")), (tr("report.cancel"), Step(action="cancel"))]])
+        markup = rows_of([[(tr("report.next"), Step(action="next")), (tr("report.cancel"), Step(action="cancel"))]])
         if prompt and message.media_group_id and data.get("album") == message.media_group_id:
             await bot.edit_message_text(text, chat_id=message.chat.id, message_id=prompt, reply_markup=markup)
         else:
@@ -134,7 +128,7 @@ class ReportCategory(ReportStep, state="report.category"):
     async def enter(self, event: Message | CallbackQuery, tr: Translator, **_: Any) -> None:
         labels = [(tr(f"category.{c.value}"), Step(action="category", value=c.value)) for c in Category]
         rows = [labels[i:i + 2] for i in range(0, len(labels), 2)] + [[(tr("report.cancel"), Step(action="cancel"))]]
-        await ask(event, tr("report.ask_category"), _markup(rows), await self.answered())
+        await ask(event, tr("report.ask_category"), rows_of(rows), await self.answered())
 
     @on.callback_query(Step.filter(F.action == "category"))
     async def chosen(self, query: CallbackQuery, callback_data: Step, tr: Translator) -> None:
@@ -164,7 +158,7 @@ class ReportPlace(ReportStep, state="report.place"):
             rows.append([(tr("report.my_building", address=address.short()), Step(action="building", value=str(home)))])
         rows.append([(tr("report.other_building"), Step(action="other"))])
         rows.append([(tr("report.cancel"), Step(action="cancel"))])
-        await ask(event, tr("report.ask_place"), _markup(rows), await self.answered())
+        await ask(event, tr("report.ask_place"), rows_of(rows), await self.answered())
         if home is None:  # nowhere to suggest: offer the location at once
             await self.offer_location(event.message if isinstance(event, CallbackQuery) else event, tr)
 
@@ -186,7 +180,7 @@ class ReportPlace(ReportStep, state="report.place"):
                 for b in await uow.places.buildings_of_compound(compound.id):
                     rows.append((f"{compound.name} {b.name}", Step(action="building", value=str(b.id))))
         grid = [rows[i:i + 2] for i in range(0, len(rows), 2)] + [[(tr("report.cancel"), Step(action="cancel"))]]
-        await query.message.edit_text(tr("report.ask_place"), reply_markup=_markup(grid))
+        await query.message.edit_text(tr("report.ask_place"), reply_markup=rows_of(grid))
         if not (await self.wizard.get_data()).get("location_keyboard"):
             await self.offer_location(query.message, tr)
 
@@ -221,7 +215,7 @@ class ReportPlace(ReportStep, state="report.place"):
             address = await uow.places.address(b.id)
             rows.append([(f"{address.short()}（{round(meters)} m）", Step(action="building", value=str(b.id)))])
         rows.append([(tr("report.cancel"), Step(action="cancel"))])
-        await message.answer(tr("report.ask_place"), reply_markup=_markup(rows))
+        await message.answer(tr("report.ask_place"), reply_markup=rows_of(rows))
 
     @on.message()
     async def text_instead(self, message: Message, tr: Translator) -> None:
@@ -232,7 +226,7 @@ class ReportWords(ReportStep, state="report.words"):
     @on.message.enter()
     @on.callback_query.enter()
     async def enter(self, event: Message | CallbackQuery, tr: Translator, **_: Any) -> None:
-        markup = _markup([[(tr("report.skip"), Step(action="skip")), (tr("report.cancel"), Step(action="cancel"))]])
+        markup = rows_of([[(tr("report.skip"), Step(action="skip")), (tr("report.cancel"), Step(action="cancel"))]])
         if (await self.wizard.get_data()).get("words_as_new_message") and isinstance(event, CallbackQuery):
             await self.wizard.update_data(words_as_new_message=False)
             await event.message.answer(tr("report.ask_words"), reply_markup=markup)
@@ -276,7 +270,7 @@ class ReportSummary(ReportStep, state="report.summary"):
                      for c in similar]
         rows.append([(tr("report.confirm"), Step(action="confirm"))])
         rows.append([(tr("report.edit"), Step(action="edit")), (tr("report.cancel"), Step(action="cancel"))])
-        await ask(event, summary, _markup(rows))
+        await ask(event, summary, rows_of(rows))
 
     @on.callback_query(Step.filter(F.action == "confirm"))
     async def confirm(self, query: CallbackQuery, tr: Translator, uow: UnitOfWork, person: Person, roles: Roles,

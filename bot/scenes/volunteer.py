@@ -13,10 +13,10 @@ from typing import Any
 from aiogram import Bot, F
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.scene import Scene, on
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, KeyboardButton, Message, ReplyKeyboardMarkup, \
+from aiogram.types import CallbackQuery, KeyboardButton, Message, ReplyKeyboardMarkup, \
     ReplyKeyboardRemove
 
-from bot.keyboards import button
+from bot.keyboards import rows_of
 from bot.photos import photo_or_say_why
 from bot.texts import Translator
 from core import volunteer_services as vs
@@ -33,14 +33,6 @@ MAX_REDEEM_MATCHES = 8
 class VolStep(CallbackData, prefix="vs"):
     action: str
     value: str = ""
-
-
-def _markup(rows: list[list[tuple[str, CallbackData]]]) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(inline_keyboard=[[button(label, data) for label, data in row] for row in rows])
-
-
-def _message(event: Message | CallbackQuery) -> Message:
-    return event.message if isinstance(event, CallbackQuery) else event
 
 
 def refusal(tr: Translator, problem: DomainError) -> str:
@@ -77,10 +69,10 @@ class JoinParty(VolScene, state="party.join"):
             await self.wizard.update_data(community=community)
             place = await uow.places.community(community)
             await message.answer(tr("party.ask_work_unit", community=place.name if place else ""),
-                                 reply_markup=_markup([_cancel(tr)]))
+                                 reply_markup=rows_of([_cancel(tr)]))
             return
         rows = [[(c.name, VolStep(action="community", value=str(c.id)))] for c in await uow.places.communities()]
-        await message.answer(tr("party.pick_community"), reply_markup=_markup(rows + [_cancel(tr)]))
+        await message.answer(tr("party.pick_community"), reply_markup=rows_of(rows + [_cancel(tr)]))
 
     @on.callback_query(VolStep.filter(F.action == "community"))
     async def community(self, query: CallbackQuery, callback_data: VolStep, tr: Translator, uow: UnitOfWork) -> None:
@@ -91,7 +83,7 @@ class JoinParty(VolScene, state="party.join"):
         await query.answer()
         await query.message.edit_text(f"{tr('party.pick_community')} {place.name}", reply_markup=None)
         await self.wizard.update_data(community=place.id)
-        await query.message.answer(tr("party.ask_work_unit", community=place.name), reply_markup=_markup([_cancel(tr)]))
+        await query.message.answer(tr("party.ask_work_unit", community=place.name), reply_markup=rows_of([_cancel(tr)]))
 
     @on.message(F.text)
     async def work_unit(self, message: Message, tr: Translator, uow: UnitOfWork, person: Person, now) -> None:
@@ -152,7 +144,7 @@ class CheckIn(VolScene, state="duty.check_in"):
         await self.wizard.exit()
         from bot.handlers.volunteering import Vol
 
-        await message.answer(tr("duty.checked_in", post=data["post"]), reply_markup=_markup(
+        await message.answer(tr("duty.checked_in", post=data["post"]), reply_markup=rows_of(
             [[(tr("vol.btn.check_out"), Vol(action="checkout", ref=data["post"]))]]))
 
     @on.message()
@@ -164,7 +156,7 @@ class CheckOut(VolScene, state="duty.check_out"):
     @on.callback_query.enter()
     async def enter(self, query: CallbackQuery, tr: Translator, post: str = "", **_: Any) -> None:
         await self.wizard.update_data(post=post)
-        await query.message.answer(tr("duty.ask_check_out_photo", post=post), reply_markup=_markup([_cancel(tr)]))
+        await query.message.answer(tr("duty.ask_check_out_photo", post=post), reply_markup=rows_of([_cancel(tr)]))
 
     @on.message(F.photo | F.document)
     async def photo(self, message: Message, bot: Bot, uow: UnitOfWork, person: Person, roles: Roles,
@@ -199,7 +191,7 @@ class Reason(VolScene, state="vol.reason"):
                     community: int = 0, **_: Any) -> None:
         await self.wizard.update_data(what=what, ref=ref, person=person, community=community)
         rows = [_cancel(tr)] if what == "order" else [[(tr("report.skip"), VolStep(action="skip")), *_cancel(tr)]]
-        await query.message.answer(tr(f"vol.ask_reason.{what}", ref=ref), reply_markup=_markup(rows))
+        await query.message.answer(tr(f"vol.ask_reason.{what}", ref=ref), reply_markup=rows_of(rows))
 
     async def _decide(self, message: Message, reason: str, uow: UnitOfWork, person: Person, roles: Roles,
                       tr: Translator, now) -> None:
@@ -258,7 +250,7 @@ class Redeem(VolScene, state="points.redeem"):
     async def enter(self, message: Message, tr: Translator, community: int = 0, **_: Any) -> None:
         await self.wizard.update_data(community=community, step="who",
                                       ref=f"redeem:{message.chat.id}:{message.message_id}")
-        await message.answer(tr("redeem.ask_who"), reply_markup=_markup([_cancel(tr)]))
+        await message.answer(tr("redeem.ask_who"), reply_markup=rows_of([_cancel(tr)]))
 
     @on.message(F.text)
     async def typed(self, message: Message, uow: UnitOfWork, person: Person, roles: Roles, tr: Translator,
@@ -275,7 +267,7 @@ class Redeem(VolScene, state="points.redeem"):
                 balance = await vs.points_balance(uow, p.id, community)
                 rows.append([(tr("redeem.pick", name=p.display_name, balance=balance),
                               VolStep(action="who", value=str(p.id)))])
-            await message.answer(tr("redeem.pick_who"), reply_markup=_markup(rows + [_cancel(tr)]))
+            await message.answer(tr("redeem.pick_who"), reply_markup=rows_of(rows + [_cancel(tr)]))
         elif data.get("step") == "points":
             if not words.isdigit() or int(words) < 1:
                 await message.answer(tr("points.bad_amount"))
