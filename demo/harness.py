@@ -123,13 +123,13 @@ async def settled(standin: BotApiStandIn, engine: AsyncEngine, timeout: float = 
                 if failed and not failed_ok:
                     raise AssertionError("the bot failed on updates:\n" + "\n".join(failed))
                 return
-            if returned - seen > 1:  # another connection came back while we looked: look again
-                continue
             remaining = deadline - loop.time()
             if remaining <= 0:
                 raise AssertionError(
                     f"the bot did not settle within {timeout:g} s: not fetched yet {unfetched}, "
                     f"fetched but not finished {open_}")
+            if returned - seen > 1:  # another connection came back while we looked: look again
+                continue
             wake.clear()  # (our own connection set it)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), min(remaining, _RECHECK))
