@@ -561,6 +561,30 @@ async def define_template(uow: UnitOfWork, by: Actor, community_id: int, now: da
     return template
 
 
+async def theme_templates(uow: UnitOfWork, community_id: int) -> list[ThemeDayTemplate]:
+    """The community's active theme-day activities, oldest first (retired ones are kept, not listed)."""
+    return list(await uow.volunteering.templates(community_id))
+
+
+async def theme_template(uow: UnitOfWork, template_id: int) -> ThemeDayTemplate:
+    template = await uow.volunteering.template(template_id)
+    if template is None:
+        raise NotFound(what="template")
+    return template
+
+
+async def retire_template(uow: UnitOfWork, by: Actor, template_id: int, now: datetime) -> ThemeDayTemplate:
+    """Staff of its community stop an activity: from next month on it makes no post; posts already
+    made stay. Retiring a retired one changes nothing and records nothing."""
+    from core.theme_day import retire_template as retire
+
+    template = retire(await theme_template(uow, template_id), by, now)
+    if template.pending_events:
+        await uow.volunteering.save_template(template)
+        await _save_events(uow, template)
+    return template
+
+
 # ---- the clock -----------------------------------------------------------------------------
 
 def _community_key(job: Job, community_id: int) -> str:

@@ -299,6 +299,10 @@ class SqlVolunteering:
         await self.conn.execute(update(theme_templates).where(theme_templates.c.id == template.id)
                                 .values(**_template_values(template)))
 
+    async def template(self, template_id: int) -> ThemeDayTemplate | None:
+        row = (await self.conn.execute(select(theme_templates).where(theme_templates.c.id == template_id))).first()
+        return _template(row) if row else None
+
     async def templates(self, community_id: int, *, active_only: bool = True) -> list[ThemeDayTemplate]:
         tt = theme_templates.c
         stmt = select(theme_templates).where(tt.community_id == community_id)
