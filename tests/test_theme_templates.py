@@ -72,3 +72,23 @@ async def test_an_activity_added_after_the_create_job_gets_this_months_post_and_
     async with town.db.uow() as uow:
         kept = await uow.volunteering.theme_posts(town.dc.id, DEC_16.date().replace(day=28))
     assert [p.title for p in kept] == ["走访慰问"] and before.id != late.id  # the month's post stays
+
+
+def test_every_refusal_of_an_activity_sends_the_dialog_back_to_its_step_with_words():
+    import inspect
+    import re
+
+    import core.theme_day
+    from bot.scenes.theme import SCENES, STEP_OF_WHY, parse_time
+    from bot.scenes.post import BadInput
+    from bot.texts import en, zh
+
+    whys = set(re.findall(r'BadPost\(why="(\w+)"', inspect.getsource(core.theme_day._check_template)))
+    assert whys == set(STEP_OF_WHY)
+    states = {scene.__scene_config__.state for scene in SCENES}
+    assert set(STEP_OF_WHY.values()) <= states
+    assert all(f"theme.bad.{why}" in zh.TEXTS and f"theme.bad.{why}" in en.TEXTS for why in whys)
+    assert [parse_time(t) for t in ("19:00", "7：30", "18点", "none")] == ["19:00", "07:30", "18:00", "none"]
+    for bad in ("晚上", "25:00", "18:61"):
+        with pytest.raises(BadInput):
+            parse_time(bad)

@@ -3,7 +3,8 @@
 Residents order a service with /ask; staff turn new orders into posts (/orders, /newpost) and
 approve party members (/members); party members claim posts (/tasks), check in and out
 (/mytasks); staff or the ordering resident confirm with stars; everyone sees their points
-(/points) and staff record the points shop (/redeem).
+(/points) and staff record the points shop (/redeem). Staff keep the community's theme-day
+activities (/themes: list, ➕ add, 🗑 retire), from which the scheduler makes the 28th's posts.
 
 Every button carries only a number (an order, a post, a person) and every press goes through a
 core service, which checks who may act — a forged or stale press is refused politely there.
@@ -19,9 +20,10 @@ from aiogram.filters import Command, StateFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
-from bot.keyboards import button, column
+from bot.keyboards import button, column, rows_of
 from bot.scenes.ask import SCENES as ASK_SCENES, start_ask
 from bot.scenes.post import SCENES as POST_SCENES, PostTitle
+from bot.scenes.theme import SCENES as THEME_SCENES, ThemeTitle, theme_card
 from bot.scenes.volunteer import SCENES as DUTY_SCENES, CheckIn, CheckOut, JoinParty, Reason, Redeem
 from bot.texts import Translator
 from core import volunteer_services as vs
@@ -29,6 +31,7 @@ from core.cases import Actor
 from core.errors import NotAllowed
 from core.people import Person, Role, Roles
 from core.ports import UnitOfWork
+from core.theme_day import ThemeDayTemplate
 from core.volunteering import (
     ClaimState, NotYourClaim, OrderState, Post, PostFull, PostState, WrongState,
 )
@@ -44,6 +47,14 @@ class Vol(CallbackData, prefix="vo"):
     ref: str = ""
     person: int = 0
     arg: str = ""
+
+
+class Theme(CallbackData, prefix="th"):
+    """A /themes button: list a community's activities, ➕ add one there, 🗑 retire one (ask, then do,
+    or keep). `ref` is the community (list, add) or the template (retire, retire_yes, keep)."""
+
+    action: str
+    ref: int = 0
 
 
 # ---- who is who ----------------------------------------------------------------------------------
@@ -490,6 +501,83 @@ async def redeem(message: Message, scenes, uow: UnitOfWork, roles: Roles, tr: Tr
     await scenes.enter(Redeem, community=communities[0])
 
 
+# ---- theme-day activities (主题党日 templates) ---------------------------------------------------
+
+def theme_text(template: ThemeDayTemplate, tr: Translator) -> str:
+    return theme_card(tr, title=template.title, activity=template.activity.value, place=template.place,
+                      capacity=template.capacity, points=template.points_per_person,
+                      hours=template.duration.total_seconds() / 3600,
+                      workday_starts=template.workday_starts.strftime("%H:%M") if template.workday_starts else None,
+                      rest_day_starts=template.rest_day_starts.strftime("%H:%M"))
+
+
+async def show_themes(message: Message, uow: UnitOfWork, community_id: int, tr: Translator) -> None:
+    """The community's active activities, each with 🗑, then ➕ to add one."""
+    community = await uow.places.community(community_id)
+    name = community.name if community else ""
+    templates = await vs.theme_templates(uow, community_id)
+    if templates:
+        await message.answer(tr("theme.list_title", community=name, count=len(templates)))
+    else:
+        await message.answer(tr("theme.none", community=name))
+    for template in templates:
+        await message.answer(theme_text(template, tr),
+                             reply_markup=column([(tr("theme.btn.retire"), Theme(action="retire", ref=template.id))]))
+    await message.answer(tr("theme.add_hint"), reply_markup=column([(tr("theme.btn.add"),
+                                                                    Theme(action="add", ref=community_id))]))
+
+
+async def themes(message: Message, uow: UnitOfWork, roles: Roles, tr: Translator) -> None:
+    communities = await staff_communities(uow, roles, "theme.template")
+    if len(communities) == 1:
+        await show_themes(message, uow, communities[0], tr)
+        return
+    names = [(await uow.places.community(c), c) for c in communities]
+    await message.answer(tr("theme.pick_community"), reply_markup=column(
+        [(place.name, Theme(action="list", ref=c)) for place, c in names if place]))
+
+
+async def on_theme_list(query: CallbackQuery, callback_data: Theme, uow: UnitOfWork, roles: Roles,
+                        tr: Translator) -> None:
+    if not roles.is_staff_of(callback_data.ref):
+        raise NotAllowed(action="theme.template")
+    await query.answer()
+    await show_themes(query.message, uow, callback_data.ref, tr)
+
+
+async def on_theme_add(query: CallbackQuery, callback_data: Theme, scenes, roles: Roles) -> None:
+    if not roles.is_staff_of(callback_data.ref):
+        raise NotAllowed(action="theme.template")
+    await query.answer()
+    await scenes.enter(ThemeTitle, community=callback_data.ref)
+
+
+async def on_theme_retire(query: CallbackQuery, callback_data: Theme, uow: UnitOfWork, roles: Roles,
+                          tr: Translator) -> None:
+    """🗑 asks first (the press changes nothing); ✅ retires through core, which checks who may."""
+    template = await vs.theme_template(uow, callback_data.ref)
+    if not roles.is_staff_of(template.community_id):
+        raise NotAllowed(action="theme.template")
+    if not template.active:
+        await query.answer(tr("theme.already_retired", title=template.title), show_alert=True)
+        return
+    await query.answer()
+    await query.message.answer(tr("theme.ask_retire", title=template.title), reply_markup=rows_of([[
+        (tr("theme.btn.retire_yes"), Theme(action="retire_yes", ref=template.id)),
+        (tr("theme.btn.keep"), Theme(action="keep", ref=template.id))]]))
+
+
+async def on_theme_retire_yes(query: CallbackQuery, callback_data: Theme, uow: UnitOfWork, person: Person,
+                              roles: Roles, tr: Translator, now) -> None:
+    template = await vs.retire_template(uow, Actor.of(person, roles), callback_data.ref, now)
+    await _done(query, tr("theme.retired", title=template.title))
+
+
+async def on_theme_keep(query: CallbackQuery, tr: Translator) -> None:
+    await query.answer()
+    await query.message.edit_text(tr("theme.kept"), reply_markup=None)
+
+
 # ---- wiring ----------------------------------------------------------------------------------------
 
 def make_router() -> Router:
@@ -505,6 +593,7 @@ def make_router() -> Router:
     router.message.register(my_tasks, Command("mytasks"))
     router.message.register(points, Command("points"))
     router.message.register(redeem, Command("redeem"), StateFilter(None))
+    router.message.register(themes, Command("themes"))
     router.callback_query.register(on_registration, Vol.filter(F.action.in_({"reg_ok", "reg_no"})))
     router.callback_query.register(on_order, Vol.filter(F.action.in_({"dispatch", "odecline"})))
     router.callback_query.register(on_new_post_community, Vol.filter(F.action == "newpost"))
@@ -518,7 +607,12 @@ def make_router() -> Router:
     router.callback_query.register(on_no_show, Vol.filter(F.action == "noshow"))
     router.callback_query.register(on_lift, Vol.filter(F.action == "lift"))
     router.callback_query.register(on_roster, Vol.filter(F.action == "roster"))
+    router.callback_query.register(on_theme_list, Theme.filter(F.action == "list"))
+    router.callback_query.register(on_theme_add, Theme.filter(F.action == "add"))
+    router.callback_query.register(on_theme_retire, Theme.filter(F.action == "retire"))
+    router.callback_query.register(on_theme_retire_yes, Theme.filter(F.action == "retire_yes"))
+    router.callback_query.register(on_theme_keep, Theme.filter(F.action == "keep"))
     return router
 
 
-SCENES = (*ASK_SCENES, *POST_SCENES, *DUTY_SCENES)
+SCENES = (*ASK_SCENES, *POST_SCENES, *DUTY_SCENES, *THEME_SCENES)
