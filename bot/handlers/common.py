@@ -1,8 +1,9 @@
-"""Commands that work for everyone and from inside any dialog: /cancel, /help, /lang."""
+"""Commands that work for everyone and from inside any dialog: /cancel, /help, /lang; any other command
+inside a dialog is answered with how to leave it."""
 
 from __future__ import annotations
 
-from aiogram import Bot, Router
+from aiogram import Bot, F, Router
 from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
@@ -22,6 +23,12 @@ async def cancel(message: Message, state: FSMContext, tr: Translator) -> None:
     had_dialog = await state.get_state() is not None
     await state.clear()
     await message.answer(tr("cancel.done" if had_dialog else "cancel.nothing"), reply_markup=ReplyKeyboardRemove())
+
+
+async def command_inside_dialog(message: Message, tr: Translator) -> None:
+    """Another command typed in the middle of a dialog is not taken as its answer (a title "/themes",
+    a description "/tasks"): the step stays, and the person learns how to leave it."""
+    await message.answer(tr("dialog.command_inside", command=message.text.split()[0]))
 
 
 async def help_(message: Message, uow: UnitOfWork, person: Person, roles: Roles, tr: Translator, lang: str) -> None:
@@ -49,5 +56,7 @@ def make_router() -> Router:
     router.message.register(cancel, Command("cancel"), StateFilter("*"))
     router.message.register(help_, Command("help"), StateFilter("*"))
     router.message.register(pick_language, Command("lang"), StateFilter("*"))
+    # /start (an invite link) may always begin again
+    router.message.register(command_inside_dialog, F.text.regexp(r"^/(?!start\b)"), ~StateFilter(None))
     router.callback_query.register(chose_language, SetLanguage.filter())
     return router

@@ -59,6 +59,7 @@ TEXTS: dict[str, str] = {
     "lang.set": "OK, I will talk to you in English from now on.",
     "cancel.done": "Cancelled.",
     "cancel.nothing": "There is nothing to cancel.",
+    "dialog.command_inside": "You are in the middle of something; {command} can wait until it is done, or send /cancel to stop.",
     "fallback.unknown": "I did not understand that. Send /help to see what you can do.",
     "error.generic": "Sorry, something went wrong. Please try again later; nothing you sent is lost.",
     "error.not_allowed": "Sorry, you are not allowed to do that.",

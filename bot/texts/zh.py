@@ -65,6 +65,7 @@ TEXTS: dict[str, str] = {
     # cancel
     "cancel.done": "已取消。",
     "cancel.nothing": "当前没有进行中的操作。",
+    "dialog.command_inside": "您还在填写中，{command} 要等这一步完成后再用；不填了请发 /cancel。",
     # fallbacks and errors
     "fallback.unknown": "没听懂这条消息。发送 /help 查看能做什么。",
     "error.generic": "抱歉，出了点问题，请稍后再试。您已提交的内容不会丢失。",
