@@ -31,6 +31,7 @@ A claim, one member on one post:
     withdraw       → WITHDRAWN    (until the cut-off before start; waitlisted: until start)
     check_in       → CHECKED_IN   (photo, optional location; from 30 min before start)
     check_out      → CHECKED_OUT  (photo, not the check-in one)
+    check_out_for  → CHECKED_OUT  (staff, after the post ended, for a member who forgot; no photo)
     confirm_service → CONFIRMED   (staff, or the resident who ordered; rating 1–5)
     mark_no_show   → NO_SHOW      (staff, after start; counts towards suspension)
 
@@ -759,6 +760,29 @@ def check_out(claim_: Claim, post: Post, by: Actor, photo: str, now: datetime) -
     claim_.checked_out_at, claim_.check_out_photo = now, photo
     _move_claim(claim_, ClaimState.CHECKED_OUT, "checked_out", by.person_id, now,
                 {"photo": photo, "hours": hours_served(claim_, post).total_seconds() / 3600})
+    return claim_
+
+
+def check_out_for(claim_: Claim, post: Post, by: Actor, now: datetime) -> Claim:
+    """Staff check out a member who checked in and forgot to check out, once the post has ended.
+
+    The check-out moment is the post's end (so the hours are the end minus the check-in,
+    capped as usual); there is no photo. The event says who did it. Afterwards the claim
+    is confirmed (or not) like any other checked-out claim.
+    """
+    _check_pair(claim_, post)
+    if not by.roles.is_staff_of(post.community_id):
+        raise NotAllowed(action="post.check_out_for")
+    _require(claim_.state, {ClaimState.CHECKED_IN}, "claim", post.number, "check_out_for")
+    if now < post.ends_at:
+        raise NotEndedYet(post=post.number)
+    out_at = post.ends_at
+    if claim_.checked_in_at is not None and out_at < claim_.checked_in_at:
+        out_at = claim_.checked_in_at
+    claim_.checked_out_at, claim_.check_out_photo = out_at, None
+    _move_claim(claim_, ClaimState.CHECKED_OUT, "checked_out_by_staff", by.person_id, now,
+                {"by": by.person_id, "checked_out_at": out_at.isoformat(),
+                 "hours": hours_served(claim_, post).total_seconds() / 3600})
     return claim_
 
 

@@ -19,7 +19,7 @@ from core.volunteering import (
     NotEndedYet, NotMember, NotResident, NotStartedYet, NotYourClaim, OrderState, Overlap, PhotoRequired, PhotoReused,
     PostClosed, PostFull, PostStarted, PostState, ReasonRequired, RegisteredElsewhere, RegistrationPending,
     Registration, ServiceKind, Standing, Suspended, TextTooLong, WithdrawTooLate, WorkUnitRequired, WrongState,
-    approve_registration, cancel_post, check_in, check_out, claim, coming, complete_post, confirm_service,
+    approve_registration, cancel_post, check_in, check_out, check_out_for, claim, coming, complete_post, confirm_service,
     create_post, decline_order, decline_registration, dispatch_order, first_in_line, hours_served,
     lift_suspension, mark_no_show, next_allowed_moment, order_number, order_service, post_number,
     register_party_member, reminder_recipients, reminders_for, withdraw,
@@ -379,6 +379,44 @@ def test_hours_come_from_check_in_and_out_capped_by_the_posts_length():
     assert hours_served(c, other) == timedelta(0)           # never checked in
     check_in(c, other, ZHAO, "x", at(6, 9))
     assert hours_served(c, other) == timedelta(0)           # never checked out
+
+
+def test_staff_check_out_a_member_who_forgot_once_the_post_has_ended():
+    post = new_post(starts=at(6, 9), hours=2)                        # 09:00–11:00
+    c = claim(post, WANG, NOW)
+    check_in(c, post, WANG, "sha-in", at(6, 9, 20))
+    for who in (WANG, LI, AUNTIE, staff(2, NEXT_DOOR)):             # only staff of the community
+        with pytest.raises(NotAllowed):
+            check_out_for(c, post, who, at(6, 12))
+    with pytest.raises(NotEndedYet):
+        check_out_for(c, post, DESK, at(6, 10, 59))
+    assert c.state == ClaimState.CHECKED_IN and c.pending_events[-1].kind == "checked_in"
+    check_out_for(c, post, DESK, at(6, 18))
+    assert c.state == ClaimState.CHECKED_OUT
+    assert c.checked_out_at == post.ends_at and c.check_out_photo is None
+    assert hours_served(c, post) == timedelta(hours=1, minutes=40)   # end − check-in
+    event = c.pending_events[-1]
+    assert event.kind == "checked_out_by_staff" and event.actor_id == DESK.person_id
+    assert event.after["by"] == DESK.person_id and event.after["state"] == "checked_out"
+    with pytest.raises(WrongState):                                  # once only
+        check_out_for(c, post, DESK, at(6, 18))
+    confirm_service(c, post, DESK, at(6, 18, 5))
+    assert c.state == ClaimState.CONFIRMED and c.served == timedelta(hours=1, minutes=40)
+
+
+def test_staff_check_out_only_a_checked_in_claim_and_hours_stay_capped():
+    post = new_post(starts=at(6, 9), hours=2)
+    never_came = claim(post, LI, NOW)
+    with pytest.raises(WrongState):
+        check_out_for(never_came, post, DESK, at(6, 12))
+    done = checked_out(post, WANG)
+    with pytest.raises(WrongState):
+        check_out_for(done, post, DESK, at(6, 12))
+    early = new_post(starts=at(7, 9), hours=2, seq=2)
+    c = claim(early, ZHAO, NOW)
+    check_in(c, early, ZHAO, "sha-in", at(7, 8, 30))                 # came half an hour early
+    check_out_for(c, early, DESK, at(7, 11))                         # the very end is enough
+    assert hours_served(c, early) == timedelta(hours=2)              # capped by the post's length
 
 
 def test_staff_or_the_ordering_resident_confirm_and_rate():
