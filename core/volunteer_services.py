@@ -280,8 +280,9 @@ async def open_posts(uow: UnitOfWork, community_id: int, now: datetime) -> list[
 
 async def unsettled_posts(uow: UnitOfWork, community_id: int, now: datetime, limit: int = 20) -> list[Post]:
     """Posts that have started or ended (not cancelled) where staff still have something to do, most
-    recent first: a member holding a place who neither checked in nor was marked a no-show, or one
-    who checked out and waits for confirmation."""
+    recent first: a member holding a place who neither checked in nor was marked a no-show, one
+    who checked out and waits for confirmation, or — once the post has ended — one who checked in
+    and forgot to check out (staff check them out with `check_out_for`, then confirm)."""
     return list(await uow.volunteering.unsettled_posts(community_id, now, limit))
 
 
@@ -413,6 +414,18 @@ async def check_out(uow: UnitOfWork, by: Actor, post_number: str, photo: PhotoRe
                 {"post": post.number, "title": post.title, "person": by.person_id,
                  "name": await _name(uow, by.person_id), "hours": hours},
                 dedupe=f"post:{post.number}:to_confirm:{by.person_id}")
+    return claim_
+
+
+async def check_out_for(uow: UnitOfWork, by: Actor, post_number: str, person_id: int, now: datetime) -> Claim:
+    """Staff check out a member who checked in and forgot to, after the post ended; then they confirm."""
+    post = await post_by_number(uow, post_number)
+    claim_ = await uow.volunteering.claim(post_number, person_id)
+    if claim_ is None:
+        raise NotFound(what="claim")
+    rules.check_out_for(claim_, post, by, now)
+    await uow.volunteering.save_claim(claim_)
+    await _save_events(uow, claim_)
     return claim_
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.events import Event
@@ -31,6 +31,7 @@ from storage.volunteer_tables import (
 P, C, O = volunteer_posts.c, volunteer_claims.c, volunteer_orders.c
 CLAIMABLE = [PostState.OPEN.value, PostState.FULL.value]
 # claims staff still have to settle once the post has started: mark a no-show, or confirm
+# (and, once it has ended, a CHECKED_IN claim: check the member out for them, then confirm)
 UNSETTLED = [ClaimState.CLAIMED.value, ClaimState.CHECKED_OUT.value]
 
 
@@ -210,8 +211,10 @@ class SqlVolunteering:
             P.community_id == community_id, P.state.in_(CLAIMABLE), P.starts_at > now).order_by(P.starts_at, P.id))
 
     async def unsettled_posts(self, community_id: int, now: datetime, limit: int = 20) -> list[Post]:
-        """Posts started by `now` (not cancelled) with a claim in UNSETTLED, most recent first."""
-        waiting = select(C.id).where(C.post_id == P.id, C.state.in_(UNSETTLED)).exists()
+        """Posts started by `now` (not cancelled) with a claim in UNSETTLED, or ended by `now` with a
+        claim still CHECKED_IN (the member forgot to check out), most recent first."""
+        waiting = select(C.id).where(C.post_id == P.id, or_(
+            C.state.in_(UNSETTLED), and_(C.state == ClaimState.CHECKED_IN.value, P.ends_at <= now))).exists()
         return await self._posts(select(volunteer_posts).where(
             P.community_id == community_id, P.state != PostState.CANCELLED.value, P.starts_at <= now, waiting)
             .order_by(P.starts_at.desc(), P.id.desc()).limit(limit))

@@ -15,7 +15,8 @@ from core.onboarding import roles_of
 from core.people import GrantStatus, Role, RoleGrant
 from core.points import NotEnoughPoints, PointsReason
 from core.ports import StaleWrite
-from core.volunteering import ClaimState, Overlap, PostFull, PostState, ServiceKind, Suspended
+from core.errors import NotAllowed
+from core.volunteering import ClaimState, NotEndedYet, Overlap, PostFull, PostState, ServiceKind, Suspended
 from core.workdays import CHINA_TZ, WorkCalendar
 from storage import tables
 from storage.volunteering import SqlVolunteering
@@ -361,7 +362,8 @@ async def test_a_fixed_report_earns_the_reporter_its_categorys_points_once(town)
 
 async def test_staff_see_started_posts_until_every_claim_on_them_is_settled(town):
     """`unsettled_posts`: a place held by someone who never checked in (mark a no-show) or a check-out
-    waiting for confirmation keeps a started post on the staff's list, ended or not; nothing else does."""
+    waiting for confirmation keeps a started post on the staff's list, ended or not; a member who
+    checked in and never checked out keeps it there once it has ended; nothing else does."""
     chen, m1, m2, m3 = [await as_(town, k) for k in ("chen", "m1", "m2", "m3")]
     absent = await new_post(town, capacity=2, title="无人签到")
     served = await new_post(town, starts=SATURDAY_9 + timedelta(hours=3), capacity=2, title="签退待确认")
@@ -393,3 +395,20 @@ async def test_staff_see_started_posts_until_every_claim_on_them_is_settled(town
     assert await listed(evening) == ["无人签到"]
     await do(town, vs.mark_no_show, POLICY, chen, absent.number, m1.person_id, evening)
     assert await listed(evening) == []
+    # m3 checked in at 15:00 and never checked out: once 还在服务 has ended (19:00) it is listed
+    night = SATURDAY_9 + timedelta(hours=11)
+    assert await listed(night) == ["还在服务"]
+    with pytest.raises(NotAllowed):                            # a member cannot do it for another
+        await do(town, vs.check_out_for, m1, busy.number, m3.person_id, night)
+    with pytest.raises(NotEndedYet):
+        await do(town, vs.check_out_for, chen, busy.number, m3.person_id, evening)
+    claim_ = await do(town, vs.check_out_for, chen, busy.number, m3.person_id, night)
+    assert claim_.state == ClaimState.CHECKED_OUT and claim_.check_out_photo is None
+    assert await listed(night) == ["还在服务"]                    # now it waits for confirmation
+    async with town.db.uow() as uow:
+        saved = await uow.volunteering.claim(busy.number, m3.person_id)
+        assert saved.state == ClaimState.CHECKED_OUT and saved.check_out_photo is None
+        assert saved.checked_out_at == SATURDAY_9 + timedelta(hours=10)   # the post's end
+    confirmed = await do(town, vs.confirm_service, POLICY, chen, busy.number, m3.person_id, night)
+    assert confirmed.served == timedelta(hours=4)
+    assert await listed(night) == []
