@@ -110,7 +110,7 @@ async def test_posts_keeps_a_started_post_until_staff_settle_it_from_the_roster(
     chat.clock.set(start + timedelta(days=1))  # the day after: 党员甲 never came
     await chen.sends("/posts")
     assert "没有即将开始的岗位" not in chen.sees("帮老人搬米").text
-    assert "还需要您确认服务或标记缺席的岗位（1 个）" in chen.messages[-2].text
+    assert "还需要您确认服务、标记缺席或为忘记签退的人代为签退的岗位（1 个）" in chen.messages[-2].text
     await chen.presses("👥 名单")
     assert "党员甲：已接单" in chen.last().text
     await chen.presses("❌ 党员甲 缺席")

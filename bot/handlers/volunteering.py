@@ -33,7 +33,7 @@ from core.people import Person, Role, Roles
 from core.ports import UnitOfWork
 from core.theme_day import ThemeDayTemplate
 from core.volunteering import (
-    ClaimState, NotYourClaim, OrderState, Post, PostFull, PostState, WrongState,
+    ClaimState, NotYourClaim, OrderState, Post, PostFull, PostState, WrongState, hours_served,
 )
 from redgrid.settings import Settings
 
@@ -438,7 +438,7 @@ async def staff_posts(message: Message, uow: UnitOfWork, roles: Roles, tr: Trans
 
 
 async def on_roster(query: CallbackQuery, callback_data: Vol, uow: UnitOfWork, roles: Roles, tr: Translator,
-                    settings: Settings) -> None:
+                    settings: Settings, now) -> None:
     post = await vs.post_by_number(uow, callback_data.ref)
     if not roles.is_staff_of(post.community_id):
         raise NotAllowed(action="post.roster")
@@ -451,12 +451,28 @@ async def on_roster(query: CallbackQuery, callback_data: Vol, uow: UnitOfWork, r
         lines.append(tr("roster.line", name=name, state=tr(f"state.{claim.state.value}")))
         if claim.state == ClaimState.CLAIMED:
             rows.append((tr("vol.btn.no_show", name=name), Vol(action="noshow", ref=post.number, person=claim.person_id)))
+        elif claim.state == ClaimState.CHECKED_IN and now >= post.ends_at:   # forgot to check out
+            rows.append((tr("vol.btn.check_out_for", name=name), Vol(action="outfor", ref=post.number,
+                                                                     person=claim.person_id)))
         elif claim.state == ClaimState.CHECKED_OUT:
             rows.append((tr("vol.btn.confirm", name=name), Vol(action="confirm", ref=post.number,
                                                                person=claim.person_id)))
     if not claims:
         lines.append(tr("roster.empty"))
     await query.message.answer("\n".join(lines), reply_markup=column(rows) if rows else None)
+
+
+async def on_check_out_for(query: CallbackQuery, callback_data: Vol, uow: UnitOfWork, person: Person, roles: Roles,
+                           tr: Translator, now) -> None:
+    """Staff check out a member who forgot to, after the post ended (the core checks who and when);
+    the hours run to the post's end. Then ⭐ confirm, as for any checked-out member."""
+    claim = await vs.check_out_for(uow, Actor.of(person, roles), callback_data.ref, callback_data.person, now)
+    post = await vs.post_by_number(uow, callback_data.ref)
+    who = await uow.people.get(callback_data.person)
+    name = who.display_name if who else ""
+    hours = round(hours_served(claim, post).total_seconds() / 3600, 1)
+    await _done(query, tr("post.checked_out_for_done", name=name, hours=hours, post=post.number), column(
+        [(tr("vol.btn.confirm", name=name), Vol(action="confirm", ref=post.number, person=callback_data.person))]))
 
 
 async def on_confirm(query: CallbackQuery, callback_data: Vol, tr: Translator) -> None:
@@ -605,6 +621,7 @@ def make_router() -> Router:
     router.callback_query.register(on_rate, Vol.filter(F.action == "rate"))
     router.callback_query.register(on_confirm, Vol.filter(F.action == "confirm"))
     router.callback_query.register(on_no_show, Vol.filter(F.action == "noshow"))
+    router.callback_query.register(on_check_out_for, Vol.filter(F.action == "outfor"))
     router.callback_query.register(on_lift, Vol.filter(F.action == "lift"))
     router.callback_query.register(on_roster, Vol.filter(F.action == "roster"))
     router.callback_query.register(on_theme_list, Theme.filter(F.action == "list"))
