@@ -283,3 +283,72 @@ async def test_no_shows_suspend_a_member_until_staff_lift_it(demo):
     await chen.sees("已恢复 何敏 的接单资格")
     await he.presses("🙋 接单")
     await he.sees("接单成功")
+
+
+async def press_roster(chen, demo, post: str):
+    """/posts, then 👥 on this post's card (other posts have a 👥 too); returns the roster."""
+    await chen.sends_text("/posts")
+    card = await chen.sees(post)
+    query = demo.stack.standin.user_presses_button(chen.user_id, card.message_id, card.button_data("👥 名单"))
+    await demo.stack.standin.wait_callback_answer(query)
+    return await chen.sees(f"（{post}）名单：")
+
+
+async def test_staff_check_out_a_member_who_forgot_then_confirm_and_points_follow(demo):
+    chen, he, liu = demo.persona("陈书记"), demo.persona("何敏"), demo.persona("刘建国")
+    await chen.sends_text("/newpost")
+    post = await staff_make_a_post(chen, people="1")          # 11-24 09:00–11:00, 10 points
+    await he.sees(post, timeout=10)
+    await he.presses("🙋 接单")
+    await he.sees("接单成功")
+    demo.clock.set(POST_STARTS + timedelta(minutes=20))
+    await he.sends_text("/mytasks")
+    await he.sees("您接的岗位")
+    await he.presses("📍 签到")
+    await he.sees("请拍一张现场照片")
+    await he.sends_photo(jpeg("teal"))
+    await he.sees("签到成功")
+    # 何敏 goes home without checking out; while the post runs there is nothing to settle yet
+    demo.clock.set(POST_STARTS + timedelta(hours=1))
+    before = len(chen.messages)
+    await chen.sends_text("/posts")
+    await chen.sees("清理楼道小广告")       # the demo's coming post; unsettled ones would come before it
+    assert not any(post in m.text or "代为签退" in m.text for m in chen.messages[before:])
+    demo.clock.set(POST_STARTS + timedelta(hours=6))           # the post ended at 11:00
+    roster = await press_roster(chen, demo, post)
+    assert "何敏：已签到" in roster.text and "🏁 代为签退 何敏" in roster.buttons
+    assert any("为忘记签退的人代为签退" in m.text for m in chen.messages[-6:])
+    await demo.settled()
+    async with demo.db.uow() as uow:
+        he_id = (await uow.people.by_identity("telegram", str(he.user_id))).id
+
+    # a party member forging the staff's 🏁 is refused, and nothing changes
+    await liu.sends_text("/help")
+    liu_some = (await liu.sees("您可以")).message_id
+    query = demo.stack.standin.user_presses_button(
+        liu.user_id, liu_some, Vol(action="outfor", ref=post, person=he_id).pack(), forged=True)
+    answer = await demo.stack.standin.wait_callback_answer(query)
+    assert answer.show_alert and "没有权限" in answer.text
+    await demo.settled(failed_ok=True)
+    async with demo.db.uow() as uow:
+        claim = await uow.volunteering.claim(post, he_id)
+    assert claim.state.value == "checked_in" and claim.checked_out_at is None
+
+    await chen.presses("🏁 代为签退 何敏")
+    done = await chen.sees("已为 何敏 代为签退")
+    assert "1.7 小时" in done.text                               # 09:20 → 11:00
+    roster = await press_roster(chen, demo, post)
+    assert "何敏：已签退" in roster.text and "⭐ 确认 何敏" in roster.buttons
+    await chen.presses("⭐ 确认 何敏")
+    await chen.sees("请为这次服务打分")
+    await chen.presses("⭐⭐⭐⭐")
+    await chen.sees("已确认 何敏 的服务")
+    await he.sees("获得 10 积分", timeout=10)
+    await demo.settled()
+    async with demo.db.uow() as uow:
+        claim = await uow.volunteering.claim(post, he_id)
+        balance = await uow.volunteering.balance(he_id, (await uow.volunteering.post(post)).community_id)
+    assert claim.state.value == "confirmed" and claim.rating == 4
+    assert claim.checked_out_at == POST_STARTS + timedelta(hours=2) and claim.check_out_photo is None
+    assert claim.served == timedelta(hours=1, minutes=40)
+    assert balance == 10
