@@ -100,8 +100,13 @@ async def _members_of(uow: UnitOfWork, community_id: int) -> list[int]:
 
 
 async def _name(uow: UnitOfWork, person_id: int) -> str:
-    person = await uow.people.get(person_id)
-    return person.display_name if person else str(person_id)
+    return (await _names(uow, [person_id]))[person_id]
+
+
+async def _names(uow: UnitOfWork, person_ids: Sequence[int]) -> dict[int, str]:
+    """Display names in one query; someone since removed shows as their number."""
+    found = await uow.people.display_names(person_ids)
+    return {p: found.get(p, str(p)) for p in person_ids}
 
 
 async def _save_events(uow: UnitOfWork, obj: Any) -> None:
@@ -330,7 +335,8 @@ async def _tell_resident_who_comes(uow: UnitOfWork, policy: VolunteerPolicy, pos
     if order is None:
         return
     coming = rules.coming(await uow.volunteering.claims_of_post(post.number))
-    names = "、".join([await _name(uow, p) for p in coming])
+    named = await _names(uow, coming)
+    names = "、".join(named[p] for p in coming)
     await _tell(uow, [order.resident_id], "post.coming", {"post": post.number, "title": post.title, "names": names},
                 dedupe=f"post:{post.number}:coming:{len(coming)}:{coming[-1] if coming else 0}")
 
@@ -697,7 +703,8 @@ async def _theme_summary(uow: UnitOfWork, policy: VolunteerPolicy, community_id:
     later = _quiet(policy, now)
     if not summary.posts:
         return  # no theme day was held here this month: nothing to sum up
-    names = "、".join([f"{await _name(uow, p.person_id)} {p.hours.total_seconds() / 3600:.1f}h"
+    named = await _names(uow, [p.person_id for p in summary.took_part])
+    names = "、".join([f"{named[p.person_id]} {p.hours.total_seconds() / 3600:.1f}h"
                       for p in summary.took_part]) or "—"
     await _tell(uow, await _staff_of(uow, community_id), "theme.summary_staff",
                 {"month": day.month, "day": day.day, "posts": summary.posts, "places": summary.places,

@@ -180,6 +180,14 @@ class SqlPeople(_Repo):
                 grants.append(grant)
         return Account(_take(Person, rows[0], "p_"), _take(Identity, rows[0], "i_"), grants)
 
+    async def display_names(self, person_ids: Sequence[int]) -> dict[int, str]:
+        """Names of several people in one query (a roster, who is coming, a summary)."""
+        if not person_ids:
+            return {}
+        rows = await self.conn.execute(select(t.persons.c.id, t.persons.c.display_name)
+                                       .where(t.persons.c.id.in_(set(person_ids))))
+        return {person_id: name for person_id, name in rows}
+
     async def by_phone(self, phone: str) -> Person | None:
         return await self._one(Person, select(t.persons).where(t.persons.c.phone == phone))
 

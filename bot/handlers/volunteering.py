@@ -445,9 +445,9 @@ async def on_roster(query: CallbackQuery, callback_data: Vol, uow: UnitOfWork, r
     await query.answer()
     claims = await vs.claims_of_post(uow, post.number)
     lines, rows = [tr("roster.title", title=post.title, post=post.number)], []
+    names = await uow.people.display_names([c.person_id for c in claims])
     for claim in claims:
-        who = await uow.people.get(claim.person_id)
-        name = who.display_name if who else str(claim.person_id)
+        name = names.get(claim.person_id, str(claim.person_id))
         lines.append(tr("roster.line", name=name, state=tr(f"state.{claim.state.value}")))
         if claim.state == ClaimState.CLAIMED:
             rows.append((tr("vol.btn.no_show", name=name), Vol(action="noshow", ref=post.number, person=claim.person_id)))

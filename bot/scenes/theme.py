@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from aiogram import F
 from aiogram.filters.callback_data import CallbackData
