@@ -8,6 +8,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from storage import sqlite_connection
+
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
 
@@ -20,7 +22,14 @@ def _prepare_sqlite_file(url: str) -> None:
 def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     if url.startswith("sqlite"):
         _prepare_sqlite_file(url)
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        parsed = make_url(url)
+        database = parsed.database or ":memory:"
+        uri = parsed.query.get("uri") == "true"
+        engine = create_async_engine(
+            url, echo=echo,
+            # aiosqlite, one trip to its thread per statement (storage/sqlite_connection.py)
+            async_creator=lambda: sqlite_connection.connect(database, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000,
+                                                            uri=uri))
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record) -> None:
