@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, fields
+from dataclasses import fields
 from datetime import datetime
 from typing import Any, Sequence
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import and_, bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.cases import OPEN_STATES, Case, CaseState, Category, ClosureReason, HandlerKind, PhotoKind, PhotoRef
@@ -30,8 +30,37 @@ def _unsigned(dhash: int | None) -> int | None:
     return None if dhash is None else dhash & ((1 << 64) - 1)
 
 
+# Statements built once: building one per call cost more CPU than running it (bench/updates.py).
+_CASE_FIELDS = frozenset(f.name for f in fields(Case))
+_OPEN = [s.value for s in OPEN_STATES]
+_PHOTOS_OF = (select(case_photos).where(case_photos.c.case_id.in_(bindparam("ids", expanding=True)))
+              .order_by(case_photos.c.id))
+_ME_TOO_OF = (select(case_me_too).where(case_me_too.c.case_id.in_(bindparam("ids", expanding=True)))
+              .order_by(case_me_too.c.joined_at))
+_BY_NUMBER = select(cases).where(cases.c.number == bindparam("number"))
+_BY_NUMBER_LOCKED = _BY_NUMBER.with_for_update()
+_BY_ID = select(cases).where(cases.c.id == bindparam("case_id"))
+_BY_ID_LOCKED = _BY_ID.with_for_update()
+
+
+def _near(at_building: bool, in_box: bool):
+    c = cases.c
+    places = []
+    if at_building:
+        places.append(c.building_id == bindparam("building_id"))
+    if in_box:
+        places.append(and_(c.lat.between(bindparam("south"), bindparam("north")),
+                           c.lon.between(bindparam("west"), bindparam("east"))))
+    return (select(cases).where(c.community_id == bindparam("community_id"), c.category == bindparam("category"),
+                                c.state.in_(_OPEN), c.created_at >= bindparam("since"), or_(*places))
+            .order_by(c.id.desc()).limit(bindparam("limit")))
+
+
+_NEAR = {(True, True): _near(True, True), (True, False): _near(True, False), (False, True): _near(False, True)}
+
+
 def _row_values(case: Case) -> dict[str, Any]:
-    values = {k: v for k, v in asdict(case).items() if k in _CASE_COLUMNS and k != "id"}
+    values = {k: getattr(case, k) for k in _CASE_FIELDS if k in _CASE_COLUMNS and k != "id"}
     for key in ("state", "category", "handler_kind", "closure_reason"):
         if values.get(key) is not None:
             values[key] = values[key].value if hasattr(values[key], "value") else values[key]
@@ -102,17 +131,14 @@ class SqlCases:
             return []
         ids = [r.id for r in rows]
         photos: dict[int, list[PhotoRef]] = {i: [] for i in ids}
-        for p in await self.conn.execute(select(case_photos).where(case_photos.c.case_id.in_(ids))
-                                         .order_by(case_photos.c.id)):
+        for p in await self.conn.execute(_PHOTOS_OF, {"ids": ids}):
             photos[p.case_id].append(PhotoRef(p.sha256, PhotoKind(p.kind), p.width, p.height, _unsigned(p.dhash)))
         me_too: dict[int, list[int]] = {i: [] for i in ids}
-        for m in await self.conn.execute(select(case_me_too).where(case_me_too.c.case_id.in_(ids))
-                                         .order_by(case_me_too.c.joined_at)):
+        for m in await self.conn.execute(_ME_TOO_OF, {"ids": ids}):
             me_too[m.case_id].append(m.person_id)
-        names = {f.name for f in fields(Case)}
         loaded = []
         for row in rows:
-            data = {k: v for k, v in row._mapping.items() if k in names}
+            data = {k: v for k, v in row._mapping.items() if k in _CASE_FIELDS}
             data["state"] = CaseState(data["state"])
             data["category"] = Category(data["category"])
             data["handler_kind"] = HandlerKind(data["handler_kind"]) if data["handler_kind"] else None
@@ -120,19 +146,17 @@ class SqlCases:
             loaded.append(Case(**data, photos=photos[row.id], me_too=me_too[row.id]))
         return loaded
 
-    async def by_number(self, number: str, *, for_update: bool = False) -> Case | None:
-        stmt = select(cases).where(cases.c.number == number)
-        if for_update and self.conn.dialect.name == "postgresql":
-            stmt = stmt.with_for_update()  # two grid members pressing at once: one waits for the other
-        found = await self._load(await self.conn.execute(stmt))
+    async def _one(self, stmt, locked_stmt, params: dict, for_update: bool) -> Case | None:
+        # two grid members pressing at once: on PostgreSQL one waits for the other
+        locked = for_update and self.conn.dialect.name == "postgresql"
+        found = await self._load(await self.conn.execute(locked_stmt if locked else stmt, params))
         return found[0] if found else None
 
+    async def by_number(self, number: str, *, for_update: bool = False) -> Case | None:
+        return await self._one(_BY_NUMBER, _BY_NUMBER_LOCKED, {"number": number}, for_update)
+
     async def by_id(self, case_id: int, *, for_update: bool = False) -> Case | None:
-        stmt = select(cases).where(cases.c.id == case_id)
-        if for_update and self.conn.dialect.name == "postgresql":
-            stmt = stmt.with_for_update()
-        found = await self._load(await self.conn.execute(stmt))
-        return found[0] if found else None
+        return await self._one(_BY_ID, _BY_ID_LOCKED, {"case_id": case_id}, for_update)
 
     async def of_reporter(self, person_id: int, limit: int = 20) -> list[Case]:
         joined = select(case_me_too.c.case_id).where(case_me_too.c.person_id == person_id)
@@ -159,17 +183,14 @@ class SqlCases:
                    lon: float | None, within_m: float, since: datetime, limit: int = 20) -> list[Case]:
         """Open cases of one category reported since `since` at the building or inside the box of
         `within_m` around (lat, lon): the few candidates for "same problem", not the whole community."""
-        c = cases.c
-        places = [c.building_id == building_id] if building_id is not None else []
-        if lat is not None and lon is not None:
-            south, north, west, east = bounding_box(lat, lon, within_m)
-            places.append(and_(c.lat.between(south, north), c.lon.between(west, east)))
-        if not places:
+        box = bounding_box(lat, lon, within_m) if lat is not None and lon is not None else None
+        if building_id is None and box is None:
             return []
-        return await self._load(await self.conn.execute(
-            select(cases).where(c.community_id == community_id, c.category == category.value,
-                                c.state.in_([s.value for s in OPEN_STATES]), c.created_at >= since, or_(*places))
-            .order_by(c.id.desc()).limit(limit)))
+        stmt = _NEAR[(building_id is not None, box is not None)]
+        south, north, west, east = box or (None, None, None, None)
+        return await self._load(await self.conn.execute(stmt, {
+            "community_id": community_id, "category": category.value, "since": since, "limit": limit,
+            "building_id": building_id, "south": south, "north": north, "west": west, "east": east}))
 
     async def before_photo_hashes(self, community_id: int, since: datetime) -> list[tuple[str, int]]:
         """(case number, dHash) of the before-photos of open cases reported since `since`."""

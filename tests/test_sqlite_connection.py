@@ -1,0 +1,73 @@
+"""The SQLite connection shim (storage/sqlite_connection.py) behaves like aiosqlite under SQLAlchemy,
+with one trip to the worker thread per statement."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+
+from storage import sqlite_connection
+from storage.engine import make_engine
+
+
+@pytest.fixture
+async def engine(tmp_path):
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path}/shim.sqlite3")
+    async with engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL)"))
+    yield engine
+    await engine.dispose()
+
+
+def count_trips(monkeypatch) -> list[str]:
+    trips: list[str] = []
+    original = sqlite_connection.Connection._execute
+
+    async def counted(self, fn, *args, **kwargs):
+        trips.append(getattr(fn, "__qualname__", repr(fn)))
+        return await original(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(sqlite_connection.Connection, "_execute", counted)
+    return trips
+
+
+async def test_rows_rowcount_and_ids_come_back(engine):
+    async with engine.begin() as conn:
+        inserted = await conn.execute(text("INSERT INTO t (name) VALUES ('a'), ('b'), ('c') RETURNING id"))
+        assert sorted(r[0] for r in inserted) == [1, 2, 3]
+        result = await conn.execute(text("UPDATE t SET name = name || '!' WHERE id > 1"))
+        assert result.rowcount == 2
+        one = await conn.execute(text("INSERT INTO t (name) VALUES ('d')"))
+        assert one.lastrowid == 4
+    async with engine.connect() as conn:
+        rows = (await conn.execute(text("SELECT id, name FROM t ORDER BY id"))).all()
+    assert [tuple(r) for r in rows] == [(1, "a"), (2, "b!"), (3, "c!"), (4, "d")]
+
+
+async def test_rollback_undoes_an_open_transaction_and_errors_keep_their_type(engine):
+    async with engine.connect() as conn:
+        await conn.begin()
+        await conn.execute(text("INSERT INTO t (name) VALUES ('kept?')"))
+        await conn.rollback()
+        with pytest.raises(IntegrityError):
+            async with conn.begin():
+                await conn.execute(text("INSERT INTO t (name) VALUES ('x'), ('x')"))
+    async with engine.connect() as conn:
+        assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar_one() == 0
+
+
+async def test_one_trip_per_statement_and_none_for_an_empty_commit_or_rollback(engine, monkeypatch):
+    async with engine.connect() as conn:  # a pooled connection, so connecting is not counted below
+        await conn.execute(text("SELECT 1"))
+    trips = count_trips(monkeypatch)
+    async with engine.connect() as conn:
+        await conn.begin()
+        await conn.execute(text("INSERT INTO t (name) VALUES ('a')"))
+        assert (await conn.execute(text("SELECT name FROM t"))).scalar_one() == "a"
+        await conn.commit()  # a transaction is open: one trip
+        await conn.begin()
+        await conn.execute(text("SELECT count(*) FROM t"))  # a read opens no transaction in sqlite3
+        await conn.rollback()  # nothing open: no trip
+    # closing returns the connection to the pool, which rolls back: nothing open, no trip
+    assert len(trips) == 4, trips
