@@ -3,6 +3,9 @@ with one trip to the worker thread per statement."""
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
@@ -71,3 +74,25 @@ async def test_one_trip_per_statement_and_none_for_an_empty_commit_or_rollback(e
         await conn.rollback()  # nothing open: no trip
     # closing returns the connection to the pool, which rolls back: nothing open, no trip
     assert len(trips) == 4, trips
+
+
+async def test_a_writer_waits_for_a_slow_one_longer_than_the_old_5_s_instead_of_failing(engine):
+    """Under overload a handler may hold SQLite's write lock for seconds; the next writer waits
+    (in aiosqlite's thread, the event loop keeps running) and its update is not rolled back."""
+    async with engine.connect() as slow, engine.connect() as waiting:
+        await slow.begin()
+        await slow.execute(text("INSERT INTO t (name) VALUES ('first')"))  # takes the write lock
+        await waiting.begin()
+        started = time.monotonic()
+        second = asyncio.create_task(waiting.execute(text("INSERT INTO t (name) VALUES ('second')")))
+        ticks = 0
+        while time.monotonic() - started < 5.5:
+            await asyncio.sleep(0.1)
+            ticks += 1  # the loop is free while the second writer waits
+        assert not second.done()
+        await slow.commit()
+        await second
+        await waiting.commit()
+    assert ticks >= 40
+    async with engine.connect() as conn:
+        assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar_one() == 2
