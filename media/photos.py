@@ -10,7 +10,7 @@ upright JPEG that says nothing about where or with what it was taken:
   in libjpeg), so a 50-megapixel photo never exists in memory at full size;
 * upright (EXIF orientation applied), RGB (transparency flattened on white), colours
   converted to sRGB when the photo carries an ICC profile, at most `max_side` px on the long side;
-* saved as a progressive, optimised JPEG (quality 82) with NO metadata at all: no EXIF (so
+* saved as a baseline, optimised JPEG (quality 82) with NO metadata at all: no EXIF (so
   no GPS position, no phone model, no time), no XMP, no ICC profile (the pixels are sRGB, which
   is what a JPEG without a profile means), no comment.
 
@@ -185,13 +185,18 @@ def open_photo(data: bytes, *, max_bytes: int = MAX_BYTES, max_side: int = MAX_S
 
 
 def encode_jpeg(image: Image.Image, *, quality: int = JPEG_QUALITY) -> bytes:
-    """A progressive, optimised JPEG with no metadata at all (no EXIF, XMP, ICC or comment)."""
+    """A baseline, optimised JPEG with no metadata at all (no EXIF, XMP, ICC or comment).
+
+    Not progressive: that took 5× the CPU (11 against 4 ms for an 800×600 photo, 41 against ~10
+    for 1600×1200) for the same size within 1 %, and a baseline JPEG decodes in less memory when
+    the card or a page opens it again.
+    """
     if image.mode != "RGB":
         image = image.convert("RGB")
     out = io.BytesIO()
     kept, image.info = image.info, {}  # JPEG save copies a comment (and maybe more) from `info`
     try:
-        image.save(out, "JPEG", quality=quality, optimize=True, progressive=True, subsampling="4:2:0")
+        image.save(out, "JPEG", quality=quality, optimize=True, subsampling="4:2:0")
     finally:
         image.info = kept
     return out.getvalue()
