@@ -42,7 +42,7 @@ def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
             # aiosqlite, one trip to its thread per statement (storage/sqlite_connection.py)
             async_creator=lambda: sqlite_connection.connect(database, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000,
                                                             uri=uri),
-            **SQLITE_POOL)
+            **({} if database == ":memory:" else SQLITE_POOL))  # one shared connection for :memory:
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record) -> None:

@@ -96,3 +96,15 @@ async def test_a_writer_waits_for_a_slow_one_longer_than_the_old_5_s_instead_of_
     assert ticks >= 40
     async with engine.connect() as conn:
         assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar_one() == 2
+
+
+async def test_an_in_memory_database_is_one_shared_database():
+    engine = make_engine("sqlite+aiosqlite:///:memory:")
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY)"))
+            await conn.execute(text("INSERT INTO t VALUES (7)"))
+        async with engine.connect() as conn:  # the table is still there: not a new, empty database
+            assert (await conn.execute(text("SELECT id FROM t"))).scalar_one() == 7
+    finally:
+        await engine.dispose()
