@@ -32,7 +32,7 @@ def _unsigned(dhash: int | None) -> int | None:
 
 # Statements built once: building one per call cost more CPU than running it (bench/updates.py).
 _CASE_FIELDS = frozenset(f.name for f in fields(Case))
-_OPEN = [s.value for s in OPEN_STATES]
+_OPEN = tuple(s.value for s in OPEN_STATES)
 _PHOTOS_OF = (select(case_photos).where(case_photos.c.case_id.in_(bindparam("ids", expanding=True)))
               .order_by(case_photos.c.id))
 _ME_TOO_OF = (select(case_me_too).where(case_me_too.c.case_id.in_(bindparam("ids", expanding=True)))
@@ -56,7 +56,8 @@ def _near(at_building: bool, in_box: bool):
             .order_by(c.id.desc()).limit(bindparam("limit")))
 
 
-_NEAR = {(True, True): _near(True, True), (True, False): _near(True, False), (False, True): _near(False, True)}
+_NEAR = {(at_building, in_box): _near(at_building, in_box)
+         for at_building, in_box in ((True, True), (True, False), (False, True))}
 
 
 def _row_values(case: Case) -> dict[str, Any]:
@@ -166,13 +167,13 @@ class SqlCases:
 
     async def handled_by(self, person_id: int, limit: int = 20) -> list[Case]:
         return await self._load(await self.conn.execute(
-            select(cases).where(cases.c.handler_id == person_id, cases.c.state.in_([s.value for s in OPEN_STATES]))
+            select(cases).where(cases.c.handler_id == person_id, cases.c.state.in_(_OPEN))
             .order_by(cases.c.deadline).limit(limit)))
 
     async def open_in_community(self, community_id: int, category: Category | None = None,
                                 since: datetime | None = None) -> list[Case]:
         c = cases.c
-        conditions = [c.community_id == community_id, c.state.in_([s.value for s in OPEN_STATES])]
+        conditions = [c.community_id == community_id, c.state.in_(_OPEN)]
         if category is not None:
             conditions.append(c.category == category.value)
         if since is not None:
@@ -197,16 +198,15 @@ class SqlCases:
         c, p = cases.c, case_photos.c
         rows = await self.conn.execute(
             select(c.number, p.dhash).select_from(cases.join(case_photos))
-            .where(c.community_id == community_id, c.state.in_([s.value for s in OPEN_STATES]),
+            .where(c.community_id == community_id, c.state.in_(_OPEN),
                    c.created_at >= since, p.kind == PhotoKind.BEFORE.value, p.dhash.is_not(None)))
         return [(number, _unsigned(dhash)) for number, dhash in rows]
 
     async def desk(self, community_ids: set[int], now: datetime, limit: int = 30) -> list[Case]:
         """What the community desk must look at: cases on the desk, overdue, or escalations not claimed."""
         c = cases.c
-        open_states = [s.value for s in OPEN_STATES]
         return await self._load(await self.conn.execute(
-            select(cases).where(c.community_id.in_(community_ids), c.state.in_(open_states),
+            select(cases).where(c.community_id.in_(community_ids), c.state.in_(_OPEN),
                                 or_(c.handler_kind == "staff", c.deadline < now,
                                     and_(c.state == CaseState.ESCALATED.value, c.escalation_deadline < now)))
             .order_by(c.deadline).limit(limit)))
@@ -215,7 +215,7 @@ class SqlCases:
         """Open cases whose half-time, last-hours or deadline moment falls before `horizon` (for reminders)."""
         c = cases.c
         rows = list(await self.conn.execute(
-            select(cases).where(c.state.in_([s.value for s in OPEN_STATES] + [CaseState.RESOLVED.value]),
+            select(cases).where(c.state.in_([*_OPEN, CaseState.RESOLVED.value]),
                                 or_(c.half_time_at <= horizon, c.deadline <= horizon,
                                     c.escalation_deadline <= horizon, c.resolved_at <= horizon))
             .order_by(c.deadline)))
