@@ -12,7 +12,13 @@ upright JPEG that says nothing about where or with what it was taken:
   converted to sRGB when the photo carries an ICC profile, at most `max_side` px on the long side;
 * saved as a baseline, optimised JPEG (quality 82) with NO metadata at all: no EXIF (so
   no GPS position, no phone model, no time), no XMP, no ICC profile (the pixels are sRGB, which
-  is what a JPEG without a profile means), no comment.
+  is what a JPEG without a profile means), no comment;
+* unless it already is such a JPEG: a colour JPEG of at most `max_side` px, that decodes, whose
+  only segment besides the picture itself is a bare JFIF header and that ends where its picture
+  ends, is kept byte for byte (`_clean_as_sent`). That is what Telegram's servers make of a photo
+  sent as a photo (they re-encode it and drop its metadata); encoding it again would lose quality
+  and cost ~3 ms of CPU per 800×600 photo with the interpreter lock held (Pillow's JPEG encoder
+  does not release it, its decoder does).
 
 The photo is named by the SHA-256 of that normalised JPEG, so the same picture sent twice
 is one file, and it carries a 64-bit difference hash (`dhash`) for "looks the same" checks
@@ -124,7 +130,7 @@ def normalise(data: bytes, *, max_bytes: int = MAX_BYTES, max_side: int = MAX_SI
     """A resident's upload as a clean JPEG (see the module doc); raises a `PhotoProblem`."""
     image = open_photo(data, max_bytes=max_bytes, max_side=max_side, max_pixels=max_pixels,
                        max_decode_bytes=max_decode_bytes)
-    jpeg = encode_jpeg(image, quality=quality)
+    jpeg = bytes(data) if _clean_as_sent(data, image.size) else encode_jpeg(image, quality=quality)
     return NormalisedPhoto(jpeg=jpeg, width=image.width, height=image.height,
                            sha256=hashlib.sha256(jpeg).hexdigest(), dhash=dhash(image))
 
@@ -200,6 +206,68 @@ def encode_jpeg(image: Image.Image, *, quality: int = JPEG_QUALITY) -> bytes:
     finally:
         image.info = kept
     return out.getvalue()
+
+
+# Markers a kept JPEG may have besides its bare JFIF header: frames (baseline, extended, progressive;
+# 8-bit Huffman), quantisation and Huffman tables, restart interval, scans. Everything else (APP1–15:
+# EXIF, XMP, ICC, Adobe, MPF; COM; arithmetic coding; DNL …) means "encode it ourselves".
+_SOF_KEPT = {0xC0, 0xC1, 0xC2}
+_TABLES = {0xC4, 0xDB, 0xDD}
+_SOS, _EOI, _APP0 = 0xDA, 0xD9, 0xE0
+_BARE_JFIF_LENGTH = 16  # "JFIF\0", version, units, densities, and a 0×0 thumbnail
+# A kept JPEG is at most this big for its pixels: Telegram's photos are 0.1–0.25 bytes a pixel.
+KEEP_MAX_BYTES_PER_PIXEL = 0.4
+
+
+def _clean_as_sent(data: bytes, size: tuple[int, int]) -> bool:
+    """Whether `data`, which decoded to an RGB image of `size`, is already what `normalise` makes.
+
+    Walks the JPEG's segments (the entropy-coded data between them byte by byte, as the format
+    defines: 0xFF there is followed by 0x00 or a restart marker); any segment that could carry
+    metadata, or any byte after the end-of-image marker, and the photo is encoded again.
+    """
+    width, height = size
+    if len(data) > KEEP_MAX_BYTES_PER_PIXEL * width * height or not data.startswith(b"\xff\xd8"):
+        return False
+    end, pos, frame = len(data), 2, None
+    while pos + 1 < end:
+        if data[pos] != 0xFF:
+            return False
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte before a marker
+            pos += 1
+            continue
+        if marker == _EOI:
+            return pos + 2 == end and frame == (8, height, width, 3)
+        if pos + 4 > end:
+            return False
+        length = int.from_bytes(data[pos + 2:pos + 4], "big")
+        body = data[pos + 4:pos + 2 + length]
+        if length < 2 or pos + 2 + length > end:
+            return False
+        if marker == _APP0:
+            if length != _BARE_JFIF_LENGTH or not body.startswith(b"JFIF\0") or body[12:14] != b"\0\0":
+                return False
+        elif marker in _SOF_KEPT:
+            if frame is not None or len(body) < 6:
+                return False
+            frame = (body[0], int.from_bytes(body[1:3], "big"), int.from_bytes(body[3:5], "big"), body[5])
+        elif marker not in _TABLES and marker != _SOS:
+            return False
+        pos += 2 + length
+        if marker == _SOS:  # entropy-coded data up to the next real marker
+            while True:
+                pos = data.find(b"\xff", pos)
+                if pos < 0 or pos + 1 >= end:
+                    return False
+                following = data[pos + 1]
+                if following == 0x00 or 0xD0 <= following <= 0xD7:
+                    pos += 2
+                elif following == 0xFF:
+                    pos += 1
+                else:
+                    break
+    return False
 
 
 def dhash(image: Image.Image) -> int:

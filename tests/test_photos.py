@@ -127,12 +127,50 @@ def test_the_result_names_itself_and_is_the_same_every_time():
 
 
 def test_output_is_a_baseline_optimised_jpeg():
-    result = normalise(jpeg(scene(640, 480)))
+    result = normalise(jpeg(scene(640, 480), comment=b"needs cleaning"))
     out = Image.open(io.BytesIO(result.jpeg))
     assert not (out.info.get("progressive") or out.info.get("progression"))  # 5× cheaper to make
     plain = io.BytesIO()
     out.save(plain, "JPEG", quality=82, subsampling="4:2:0")
     assert len(result.jpeg) < len(plain.getvalue())  # optimised Huffman tables: smaller than plain
+
+
+@pytest.mark.parametrize("options", [{"quality": 87}, {"quality": 80, "progressive": True},
+                                     {"quality": 85, "optimize": True, "restart_marker_blocks": 4}])
+def test_a_clean_jpeg_as_telegram_sends_a_photo_is_kept_byte_for_byte(options):
+    data = jpeg(scene(800, 600, seed=5), **options)
+    result = normalise(data)
+    assert result.jpeg == data                                  # no second encoding, no quality lost
+    assert result.sha256 == hashlib.sha256(data).hexdigest() and (result.width, result.height) == (800, 600)
+    assert hamming(result.dhash, normalise(jpeg(scene(800, 600, seed=5), comment=b"x")).dhash) <= 2
+
+
+def _with_jfif_thumbnail(data: bytes) -> bytes:
+    """The same JPEG, its JFIF header carrying a 1×1 thumbnail (3 bytes of pixels)."""
+    assert data[2:4] == b"\xff\xe0" and data[4:6] == b"\x00\x10"
+    header = data[6:18] + b"\x01\x01" + b"\x80\x80\x80"
+    return data[:4] + (2 + len(header)).to_bytes(2, "big") + header + data[20:]
+
+
+@pytest.mark.parametrize("make", [
+    lambda: jpeg(scene(800, 600), comment=b"3-2-501"),
+    lambda: jpeg(scene(800, 600), exif=exif_with_gps(1).tobytes()),
+    lambda: jpeg(scene(800, 600), icc_profile=ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()),
+    lambda: jpeg(scene(800, 600)) + b"PK\x03\x04 a zip file hiding after the picture",
+    lambda: _with_jfif_thumbnail(jpeg(scene(800, 600))),
+    lambda: jpeg(scene(800, 600).convert("L")),
+    lambda: jpeg(scene(800, 600), quality=100, subsampling="4:4:4"),   # far bigger than it needs to be
+    lambda: jpeg(scene(1700, 1000)),
+], ids=["comment", "exif", "icc", "trailing-bytes", "jfif-thumbnail", "grey", "oversized-file", "too-wide"])
+def test_a_jpeg_that_could_carry_anything_else_is_encoded_again(make):
+    data = make()
+    assert Image.open(io.BytesIO(data)).format == "JPEG"
+    result = normalise(data)
+    assert result.jpeg != data
+    assert normalise(result.jpeg).jpeg == result.jpeg            # what we make is kept as it is
+    out = Image.open(io.BytesIO(result.jpeg))
+    assert out.mode == "RGB" and not ({"exif", "icc_profile", "comment"} & set(out.info))
+    assert result.jpeg.endswith(b"\xff\xd9") and b"PK\x03\x04" not in result.jpeg
 
 
 def test_a_12_megapixel_photo_comes_out_1600_by_1200():
