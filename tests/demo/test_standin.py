@@ -94,6 +94,23 @@ async def test_photo_is_downloadable_and_resendable_by_file_id(standin, echo_bot
     assert zhao.photo_bytes(reply) == picture  # the original bytes are kept
 
 
+async def test_the_same_picture_sent_again_is_a_new_file_with_the_same_sizes_and_not_probed_again(
+        standin, echo_bot, make_jpeg):
+    from demo.standin import _probe_photo_once
+
+    zhao = ChatUser(standin, user_id=1007, first_name="赵大爷")
+    picture = make_jpeg(640, 480, color="purple")
+    first = await zhao.sends_photo(picture)
+    probed = _probe_photo_once.cache_info()
+    second = await zhao.sends_photo(bytearray(picture))   # what an upload reads as
+    after = _probe_photo_once.cache_info()
+    assert (after.hits, after.misses) == (probed.hits + 1, probed.misses)   # Telegram's work, done once
+    assert [(s["width"], s["height"]) for s in second["photo"]] == [(320, 240), (640, 480)]
+    assert {s["file_id"] for s in first["photo"]}.isdisjoint(s["file_id"] for s in second["photo"])
+    for _ in range(2):
+        assert (await zhao.next_message()).has_photo
+
+
 async def test_user_album_shares_one_media_group_id(standin, echo_bot, make_jpeg):
     zhao = ChatUser(standin, user_id=1005, first_name="赵大爷")
     sent = await zhao.sends_album([make_jpeg(color="red"), make_jpeg(color="blue"),
