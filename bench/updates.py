@@ -494,7 +494,7 @@ def _api_calls(standin: BotApiStandIn) -> int:
 
 
 async def measure(standin: BotApiStandIn, chats: list[Chat], dialogs: int, rate: float, seconds: float,
-                  name: str) -> dict[str, float | int]:
+                  name: str, offered: bool = True) -> dict[str, float | int]:
     events = StampedEvents(standin, {c.user_id: c for c in chats})
     try:
         await warm_up(chats)
@@ -505,6 +505,8 @@ async def measure(standin: BotApiStandIn, chats: list[Chat], dialogs: int, rate:
         # Bot API calls the bot made per update (getUpdates aside), deliveries by the outbox included
         result[f"{name}_max_api_calls_per_update"] = round(
             (_api_calls(standin) - calls_before) / max(1, result[f"{name}_max_updates"]), 2)
+        if not offered:
+            return result
         await stagger(chats)
         await asyncio.sleep(0.5)
         print(f"  {name}: {rate:g} updates/s for {seconds:g} s over {len(chats)} residents…", flush=True)
@@ -516,11 +518,14 @@ async def measure(standin: BotApiStandIn, chats: list[Chat], dialogs: int, rate:
         events.close()
 
 
-async def echo_bench(photos: list[bytes], residents: int, dialogs: int, rate: float,
-                     seconds: float) -> dict[str, float | int]:
+async def echo_bench(photos: list[bytes], residents: int, dialogs: int, rate: float, seconds: float, *,
+                     name: str = "echo", plumbing: Callable[[Dispatcher], None] | None = None,
+                     offered: bool = True) -> dict[str, float | int]:
     async with running_standin(token=ECHO_TOKEN) as standin:
         bot = standin_bot(standin.base_url, token=ECHO_TOKEN)
         dp = Dispatcher()
+        if plumbing is not None:
+            plumbing(dp)
         dp.include_router(echo_router())
         dialog = echo_dialog(photos)
         chats = []
@@ -529,7 +534,7 @@ async def echo_bench(photos: list[bytes], residents: int, dialogs: int, rate: fl
             chats.append(Chat(standin, FIRST_RESIDENT_ID + n, n, dialog))
         try:
             async with polling(dp, bot, polling_timeout=1):
-                return await measure(standin, chats, dialogs, rate, seconds, "echo")
+                return await measure(standin, chats, dialogs, rate, seconds, name, offered)
         finally:
             await bot.session.close()
 
@@ -582,6 +587,50 @@ async def redgrid_bench(url: str, folder: Path, photos: list[bytes], residents: 
         return result
     finally:
         await db.dispose()
+
+
+# The echo bot with redgrid's plumbing and nothing else, to see what each layer costs: the inbox
+# (every update recorded before and marked handled after, as this issue asks) with one update per
+# chat at a time; then also the unit of work that finds the person behind the chat (one query, the
+# "handled" mark then in the same transaction), which every redgrid handler starts from.
+LAYERS = (("echo_inbox", "echo + inbox", False), ("echo_context", "echo + inbox + unit of work & person", True))
+
+
+async def layers_bench(kind: str, folder: Path, photos: list[bytes], residents: int,
+                       dialogs: int) -> dict[str, float | int]:
+    from bot import inbox
+    from bot.middlewares import ContextMiddleware
+    from bot.serial import OneAtATimePerChat
+    from core.clock import SystemClock
+    from demo.app import prepare_demo_world
+    from storage.engine import make_engine
+    from storage.migrate import upgrade
+    from storage.uow import Database
+
+    result: dict[str, float | int] = {}
+    for name, _, with_person in LAYERS:
+        with tempfile.TemporaryDirectory(dir=folder) as own:  # fresh: the inbox knows update ids
+            async with database(kind, Path(own)) as url:
+                engine = make_engine(url)
+                await upgrade(engine)
+                db = Database(engine)
+                clock = SystemClock()
+                try:
+                    await prepare_demo_world(db, clock)
+                    await register_residents(db, residents, clock.now())
+
+                    def plumbing(dp: Dispatcher) -> None:
+                        inbox.install(dp, db, clock)
+                        dp.update.outer_middleware(OneAtATimePerChat())
+                        if with_person:
+                            dp.update.outer_middleware(ContextMiddleware(db, clock, "zh"))
+                        dp.startup.register(runtime.on_startup)
+
+                    result.update(await echo_bench(photos, residents, dialogs, 0, 0, name=name,
+                                                   plumbing=plumbing, offered=False))
+                finally:
+                    await db.dispose()
+    return result
 
 
 # --------------------------------------------------------------------------- databases
@@ -655,6 +704,9 @@ def table(result: dict[str, Any]) -> str:
         f"  per update at max throughput: Bot API calls {result['echo_max_api_calls_per_update']:.2f} echo / "
         f"{result['redgrid_max_api_calls_per_update']:.2f} redgrid; process CPU "
         f"{result['echo_max_cpu_per_update_s'] * ms:.1f} ms echo / {result['redgrid_max_cpu_per_update_s'] * ms:.1f} ms redgrid",
+        "  what the plumbing costs (max throughput): " + "; ".join(
+            f"{label} {result[f'{name}_max_updates_per_s']:.1f}/s, {result[f'{name}_max_cpu_per_update_s'] * ms:.1f} ms"
+            for name, label, _ in LAYERS if f"{name}_max_updates_per_s" in result),
         f"  ratio redgrid ÷ echo (max throughput): {result['ratio_updates_per_s']:.2f} — target ≥ {TARGET_RATIO}: "
         f"{'met' if result['ratio_met'] else 'MISSED'}",
         f"  p99 at {result['rate']:g} updates/s: {result['redgrid_rate_p99_s'] * ms:.0f} ms — target ≤ "
@@ -699,7 +751,9 @@ async def bench(args: argparse.Namespace) -> list[dict[str, Any]]:
                 print(f"redgrid on {database_name(url)}: {args.residents} residents…", flush=True)
                 redgrid = await redgrid_bench(url, Path(folder), photos, args.residents, args.dialogs,
                                               args.rate, args.seconds)
-        result = {"database": database_name(url), **common, **echo, **redgrid}
+            print("  the echo bot with redgrid's plumbing, layer by layer…", flush=True)
+            layers = await layers_bench(kind, Path(folder), photos, args.residents, args.dialogs)
+        result = {"database": database_name(url), **common, **echo, **redgrid, **layers}
         result["ratio_updates_per_s"] = round(result["redgrid_max_updates_per_s"] / result["echo_max_updates_per_s"], 3)
         result["ratio_rate_p99"] = round(result["redgrid_rate_p99_s"] / result["echo_rate_p99_s"], 2)
         result["ratio_met"] = int(result["ratio_updates_per_s"] >= TARGET_RATIO)
