@@ -130,7 +130,8 @@ def normalise(data: bytes, *, max_bytes: int = MAX_BYTES, max_side: int = MAX_SI
     """A resident's upload as a clean JPEG (see the module doc); raises a `PhotoProblem`."""
     image = open_photo(data, max_bytes=max_bytes, max_side=max_side, max_pixels=max_pixels,
                        max_decode_bytes=max_decode_bytes)
-    jpeg = bytes(data) if _clean_as_sent(data, image.size) else encode_jpeg(image, quality=quality)
+    data = bytes(data)  # the same object when it is bytes already
+    jpeg = data if _clean_as_sent(data, image.size) else encode_jpeg(image, quality=quality)
     return NormalisedPhoto(jpeg=jpeg, width=image.width, height=image.height,
                            sha256=hashlib.sha256(jpeg).hexdigest(), dhash=dhash(image))
 

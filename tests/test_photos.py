@@ -143,6 +143,7 @@ def test_a_clean_jpeg_as_telegram_sends_a_photo_is_kept_byte_for_byte(options):
     assert result.jpeg == data                                  # no second encoding, no quality lost
     assert result.sha256 == hashlib.sha256(data).hexdigest() and (result.width, result.height) == (800, 600)
     assert hamming(result.dhash, normalise(jpeg(scene(800, 600, seed=5), comment=b"x")).dhash) <= 2
+    assert normalise(memoryview(data)).jpeg == normalise(bytearray(data)).jpeg == data
 
 
 def _with_jfif_thumbnail(data: bytes) -> bytes:
