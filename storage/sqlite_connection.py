@@ -1,26 +1,46 @@
-"""aiosqlite with one trip to its thread per statement instead of four.
+"""aiosqlite, but a statement that need not wait for a lock runs in the event loop itself.
 
-SQLAlchemy's aiosqlite adapter awaits `cursor()`, `execute()`, `fetchall()` and `close()` one by
-one, and aiosqlite runs each in its worker thread: four hand-overs between the event loop and the
-thread per statement, each a queue put, a thread wake-up, a `call_soon_threadsafe` and a turn of the
-loop: about 40 per update on the update benchmark, and removing them was most of a one-sixth cut
-in the bot's CPU per update on SQLite (README, Performance). Here a cursor runs execute + fetchall + close as one function in the thread
-and keeps the results, so `fetchall` and `close` cost nothing; `commit` and `rollback` skip the
-trip when SQLite has no transaction open (sqlite3 would do nothing then either, and SQLAlchemy
-rolls back every connection it takes back into its pool).
+aiosqlite runs every call in its connection's worker thread. Each such trip is a queue put, a
+thread wake-up, a `call_soon_threadsafe` and a turn of the loop, and the thread then competes with
+the loop for Python's interpreter lock: about 80 µs of CPU per statement here, more than most
+statements cost to run. So:
 
-Everything still runs in aiosqlite's thread, so a statement waiting for SQLite's write lock (busy
-timeout) never blocks the event loop. `check_same_thread=False` only lets the loop read
-`in_transaction`; SQLAlchemy runs one statement at a time per connection.
+* The connection's busy timeout is 0: a statement run in the loop never waits. When SQLite says
+  the database is busy or locked (another connection holds a lock this statement needs), the
+  statement has had no effect, and it goes to the worker thread, which sets the real timeout
+  (`busy_timeout_ms`) for that one call and waits there while the loop goes on. With WAL a read
+  never waits for a writer, and a writer that holds the write lock never waits again until it
+  commits: in practice only a transaction's first write, under contention, makes the trip.
+* COMMIT and ROLLBACK always go to the thread (a commit may run a checkpoint and sync files), and
+  none is made when SQLite has no transaction open (sqlite3 would do nothing then either, and
+  SQLAlchemy rolls back every connection it takes back into its pool).
+* A cursor runs execute + fetchall + close in one go and keeps the rows, so SQLAlchemy's
+  `fetchall` and `close` cost nothing.
+
+A statement in the loop holds the loop while SQLite works; the statements here are small (the
+largest are the office's monthly figures, a few milliseconds). `check_same_thread=False` lets the
+loop and the thread take turns on one connection: SQLAlchemy runs one statement at a time per
+connection, and a statement runs in the loop only while nothing of this connection is queued.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from functools import partial
+from typing import Any, TypeVar
 
 import aiosqlite
+
+T = TypeVar("T")
+_MUST_WAIT = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}  # primary codes: SQLITE_BUSY_* share the low byte
+_NO_WAIT = "PRAGMA busy_timeout=0"
+
+
+def must_wait(error: sqlite3.OperationalError) -> bool:
+    """Whether `error` means "another connection holds a lock", i.e. waiting might help."""
+    return (getattr(error, "sqlite_errorcode", 0) & 0xFF) in _MUST_WAIT
 
 
 class Cursor:
@@ -51,17 +71,12 @@ class Cursor:
             cursor.close()
 
     async def execute(self, sql: str, parameters: Sequence[Any] | dict[str, Any] = ()) -> "Cursor":
-        def run() -> None:
-            self._keep(self._connection._conn.execute(sql, parameters))
-
-        await self._connection._execute(run)
+        await self._connection.run(lambda conn: self._keep(conn.execute(sql, parameters)))
         return self
 
     async def executemany(self, sql: str, parameters: Iterable[Sequence[Any]]) -> "Cursor":
-        def run() -> None:
-            self._keep(self._connection._conn.executemany(sql, parameters))
-
-        await self._connection._execute(run)
+        rows = list(parameters)  # a generator could not be read twice if the loop has to give up
+        await self._connection.run(lambda conn: self._keep(conn.executemany(sql, rows)))
         return self
 
     async def fetchall(self) -> list[Any]:
@@ -81,8 +96,45 @@ class Cursor:
 
 
 class Connection(aiosqlite.Connection):
+    def __init__(self, connector: Callable[[], sqlite3.Connection], *, busy_timeout_ms: int,
+                 iter_chunk_size: int = 64) -> None:
+        super().__init__(connector, iter_chunk_size)
+        self.busy_timeout_ms = busy_timeout_ms
+        self.queued = 0  # calls waiting for or running in the worker thread
+
     def cursor(self) -> Cursor:  # type: ignore[override]
         return Cursor(self)
+
+    async def run(self, statement: Callable[[sqlite3.Connection], T]) -> T:
+        """`statement(connection)` here in the loop if SQLite lets it through at once, else in the thread."""
+        connection = self._connection
+        if connection is not None and not self.queued:
+            try:
+                return statement(connection)
+            except sqlite3.OperationalError as error:
+                if not must_wait(error):
+                    raise
+        return await self._execute(lambda: statement(self._conn))
+
+    async def _execute(self, fn, *args, **kwargs):
+        """aiosqlite's trip to the worker thread, with the real busy timeout for just this call."""
+        function = partial(fn, *args, **kwargs)
+        wait = f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}"
+
+        def patiently() -> Any:
+            connection = self._conn
+            connection.execute(wait)
+            try:
+                return function()
+            finally:
+                with contextlib.suppress(sqlite3.ProgrammingError):  # `function` closed it
+                    connection.execute(_NO_WAIT)
+
+        self.queued += 1
+        try:
+            return await super()._execute(patiently)
+        finally:
+            self.queued -= 1
 
     async def commit(self) -> None:
         if self._connection is not None and self._connection.in_transaction:
@@ -93,10 +145,10 @@ class Connection(aiosqlite.Connection):
             await super().rollback()
 
 
-def connect(database: str, *, timeout: float, uri: bool = False) -> Connection:
+def connect(database: str, *, busy_timeout_ms: int, uri: bool = False) -> Connection:
     """An awaitable connection, as `aiosqlite.connect` returns (for `create_async_engine(async_creator=…)`)."""
 
     def connector() -> sqlite3.Connection:
-        return sqlite3.connect(database, timeout=timeout, uri=uri, check_same_thread=False)
+        return sqlite3.connect(database, timeout=0, uri=uri, check_same_thread=False)
 
-    return Connection(connector, iter_chunk_size=64)
+    return Connection(connector, busy_timeout_ms=busy_timeout_ms)

@@ -1,9 +1,11 @@
-"""The SQLite connection shim (storage/sqlite_connection.py) behaves like aiosqlite under SQLAlchemy,
-with one trip to the worker thread per statement."""
+"""The SQLite connection shim (storage/sqlite_connection.py) behaves like aiosqlite under SQLAlchemy;
+statements run in the event loop unless SQLite makes them wait for a lock, which they then do in
+aiosqlite's thread while the loop goes on."""
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 
 import pytest
@@ -60,20 +62,61 @@ async def test_rollback_undoes_an_open_transaction_and_errors_keep_their_type(en
         assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar_one() == 0
 
 
-async def test_one_trip_per_statement_and_none_for_an_empty_commit_or_rollback(engine, monkeypatch):
+async def test_statements_that_need_not_wait_make_no_trip_and_a_commit_makes_one(engine, monkeypatch):
     async with engine.connect() as conn:  # a pooled connection, so connecting is not counted below
         await conn.execute(text("SELECT 1"))
     trips = count_trips(monkeypatch)
     async with engine.connect() as conn:
         await conn.begin()
-        await conn.execute(text("INSERT INTO t (name) VALUES ('a')"))
-        assert (await conn.execute(text("SELECT name FROM t"))).scalar_one() == "a"
-        await conn.commit()  # a transaction is open: one trip
+        await conn.execute(text("INSERT INTO t (name) VALUES ('a')"))   # nobody else writes: no wait
+        await conn.execute(text("INSERT INTO t (name) VALUES (:name)"), [{"name": "b"}, {"name": "c"}])
+        assert (await conn.execute(text("SELECT name FROM t ORDER BY id"))).scalars().all() == ["a", "b", "c"]
+        await conn.commit()  # a transaction is open: one trip (a commit may sync files)
         await conn.begin()
         await conn.execute(text("SELECT count(*) FROM t"))  # a read opens no transaction in sqlite3
         await conn.rollback()  # nothing open: no trip
     # closing returns the connection to the pool, which rolls back: nothing open, no trip
-    assert len(trips) == 4, trips
+    assert trips == ["Connection.commit"], trips
+
+
+async def test_a_read_does_not_wait_for_a_writer_and_sees_what_was_committed(engine, monkeypatch):
+    async with engine.begin() as conn:
+        await conn.execute(text("INSERT INTO t (name) VALUES ('committed')"))
+    async with engine.connect() as writer, engine.connect() as reader:
+        await reader.execute(text("SELECT 1"))
+        await writer.begin()
+        await writer.execute(text("INSERT INTO t (name) VALUES ('not yet')"))  # holds the write lock
+        trips = count_trips(monkeypatch)
+        rows = (await reader.execute(text("SELECT name FROM t ORDER BY id"))).scalars().all()
+        assert rows == ["committed"] and trips == []   # WAL: read in the loop, from the last commit
+        await writer.rollback()
+
+
+async def test_a_connection_locked_out_by_another_program_waits_in_the_thread_not_in_the_loop(engine, tmp_path,
+                                                                                             monkeypatch):
+    async with engine.begin() as conn:
+        await conn.execute(text("INSERT INTO t (name) VALUES ('a')"))
+    await engine.dispose()  # nothing of ours holds the file open
+    # another program holds the database exclusively (exclusive locking mode keeps even WAL readers out)
+    other = sqlite3.connect(tmp_path / "shim.sqlite3", isolation_level=None, check_same_thread=False)
+    other.execute("PRAGMA locking_mode=EXCLUSIVE")
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO t (name) VALUES ('b')")
+    other.execute("COMMIT")  # it keeps the exclusive lock until it closes
+    trips = count_trips(monkeypatch)
+
+    async def read() -> int:
+        async with engine.connect() as conn:
+            return (await conn.execute(text("SELECT count(*) FROM t"))).scalar_one()
+
+    reading = asyncio.create_task(read())
+    started = time.monotonic()
+    for _ in range(5):
+        await asyncio.sleep(0.1)  # the loop is free while the connection waits
+    assert time.monotonic() - started < 1.5 and not reading.done()
+    other.close()
+    assert await reading == 2
+    assert trips  # it went to the thread, and waited there
 
 
 async def test_a_writer_waits_for_a_slow_one_longer_than_the_old_5_s_instead_of_failing(engine):
