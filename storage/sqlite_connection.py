@@ -17,8 +17,9 @@ statements cost to run. So:
 * A cursor runs execute + fetchall + close in one go and keeps the rows, so SQLAlchemy's
   `fetchall` and `close` cost nothing.
 
-A statement in the loop holds the loop while SQLite works; the statements here are small (the
-largest are the office's monthly figures, a few milliseconds). `check_same_thread=False` lets the
+A statement in the loop holds the loop while SQLite works; the statements here read or write a
+handful of indexed rows. A future query over many rows (an export) should take the thread instead
+(`await connection._execute(...)`). `check_same_thread=False` lets the
 loop and the thread take turns on one connection: SQLAlchemy runs one statement at a time per
 connection, and a statement runs in the loop only while nothing of this connection is queued.
 """
