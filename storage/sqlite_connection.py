@@ -13,7 +13,8 @@ statements cost to run. So:
   commits: in practice only a transaction's first write, under contention, makes the trip.
 * COMMIT and ROLLBACK always go to the thread (a commit may run a checkpoint and sync files), and
   none is made when SQLite has no transaction open (sqlite3 would do nothing then either, and
-  SQLAlchemy rolls back every connection it takes back into its pool).
+  SQLAlchemy rolls back every connection it takes back into its pool). So does `executemany`: bulk
+  writes, such as a broadcast's thousands of recipients, would hold the loop.
 * A cursor runs execute + fetchall + close in one go and keeps the rows, so SQLAlchemy's
   `fetchall` and `close` cost nothing.
 
@@ -76,8 +77,9 @@ class Cursor:
         return self
 
     async def executemany(self, sql: str, parameters: Iterable[Sequence[Any]]) -> "Cursor":
-        rows = list(parameters)  # a generator could not be read twice if the loop has to give up
-        await self._connection.run(lambda conn: self._keep(conn.executemany(sql, rows)))
+        # bulk writes (a broadcast's thousands of recipients) would hold the loop: always the thread
+        connection = self._connection
+        await connection._execute(lambda: self._keep(connection._conn.executemany(sql, parameters)))
         return self
 
     async def fetchall(self) -> list[Any]:
