@@ -28,8 +28,10 @@ gradients, shapes: they compress like a photo); the stand-in makes Telegram's 32
 each distinct picture once, before any timing (that is Telegram's work: done in the loop it took
 ~0.7 ms per update, a third of the echo bot's CPU); redgrid then downloads and normalises it.
 Everything shares one process, so the stand-in's HTTP serving and the driver's work (~10 % of the
-echo bot's CPU per update) count against both bots alike. Also reported: the process's CPU time and the event loop thread's, per second of the
-run (1.0 = one core busy), and the full garbage collections, which stop the loop while they run.
+echo bot's CPU per update) count against both bots alike. Also reported: the process's CPU time and
+the event loop thread's, per second of the run (1.0 = one core busy), and the full garbage
+collections, which stop the loop while they run. Then the echo bot runs again with redgrid's
+plumbing, layer by layer (`LAYERS`), max throughput only.
 
 Targets (the issue): redgrid ≥ 0.5 × the echo bot's updates/s, and p99 ≤ 50 ms at 100 updates/s,
 on SQLite and on PostgreSQL. PostgreSQL runs in a private database (`redgrid_bench_updates` on
@@ -556,11 +558,11 @@ async def register_residents(db, count: int, now) -> None:
         await uow.commit()
 
 
-async def redgrid_bench(url: str, folder: Path, photos: list[bytes], residents: int, dialogs: int, rate: float,
-                        seconds: float) -> dict[str, float | int]:
+@contextlib.asynccontextmanager
+async def demo_community(url: str, residents: int):
+    """(db, clock, personas): the migrated database with the demo community and its residents."""
     from core.clock import SystemClock
-    from demo.app import demo_stack, prepare_demo_world
-    from redgrid.settings import Settings
+    from demo.app import prepare_demo_world
     from storage.engine import make_engine
     from storage.migrate import upgrade
     from storage.uow import Database
@@ -572,6 +574,17 @@ async def redgrid_bench(url: str, folder: Path, photos: list[bytes], residents: 
         clock = SystemClock()
         personas = await prepare_demo_world(db, clock)
         await register_residents(db, residents, clock.now())
+        yield db, clock, personas
+    finally:
+        await db.dispose()
+
+
+async def redgrid_bench(url: str, folder: Path, photos: list[bytes], residents: int, dialogs: int, rate: float,
+                        seconds: float) -> dict[str, float | int]:
+    from demo.app import demo_stack
+    from redgrid.settings import Settings
+
+    async with demo_community(url, residents) as (db, clock, personas):
         settings = Settings(_env_file=None, data_dir=folder / "data", redis_url="")
         async with demo_stack(db, settings, clock, personas) as stack:
             dialog = redgrid_dialog(photos)
@@ -585,8 +598,6 @@ async def redgrid_bench(url: str, folder: Path, photos: list[bytes], residents: 
 
             result["redgrid_cases_created"] = (await uow.conn.execute(text("SELECT count(*) FROM cases"))).scalar_one()
         return result
-    finally:
-        await db.dispose()
 
 
 # The echo bot with redgrid's plumbing and nothing else, to see what each layer costs: the inbox
@@ -601,35 +612,21 @@ async def layers_bench(kind: str, folder: Path, photos: list[bytes], residents: 
     from bot import inbox
     from bot.middlewares import ContextMiddleware
     from bot.serial import OneAtATimePerChat
-    from core.clock import SystemClock
-    from demo.app import prepare_demo_world
-    from storage.engine import make_engine
-    from storage.migrate import upgrade
-    from storage.uow import Database
 
     result: dict[str, float | int] = {}
     for name, _, with_person in LAYERS:
         with tempfile.TemporaryDirectory(dir=folder) as own:  # fresh: the inbox knows update ids
-            async with database(kind, Path(own)) as url:
-                engine = make_engine(url)
-                await upgrade(engine)
-                db = Database(engine)
-                clock = SystemClock()
-                try:
-                    await prepare_demo_world(db, clock)
-                    await register_residents(db, residents, clock.now())
+            async with database(kind, Path(own)) as url, demo_community(url, residents) as (db, clock, _):
 
-                    def plumbing(dp: Dispatcher) -> None:
-                        inbox.install(dp, db, clock)
-                        dp.update.outer_middleware(OneAtATimePerChat())
-                        if with_person:
-                            dp.update.outer_middleware(ContextMiddleware(db, clock, "zh"))
-                        dp.startup.register(runtime.on_startup)
+                def plumbing(dp: Dispatcher) -> None:
+                    inbox.install(dp, db, clock)
+                    dp.update.outer_middleware(OneAtATimePerChat())
+                    if with_person:
+                        dp.update.outer_middleware(ContextMiddleware(db, clock, "zh"))
+                    dp.startup.register(runtime.on_startup)
 
-                    result.update(await echo_bench(photos, residents, dialogs, 0, 0, name=name,
-                                                   plumbing=plumbing, offered=False))
-                finally:
-                    await db.dispose()
+                result.update(await echo_bench(photos, residents, dialogs, 0, 0, name=name,
+                                               plumbing=plumbing, offered=False))
     return result
 
 
