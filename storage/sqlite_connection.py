@@ -154,4 +154,8 @@ def connect(database: str, *, busy_timeout_ms: int, uri: bool = False) -> Connec
     def connector() -> sqlite3.Connection:
         return sqlite3.connect(database, timeout=0, uri=uri, check_same_thread=False)
 
-    return Connection(connector, busy_timeout_ms=busy_timeout_ms)
+    connection = Connection(connector, busy_timeout_ms=busy_timeout_ms)
+    # As SQLAlchemy does for the aiosqlite connections it opens itself (ours come through
+    # `async_creator`): a connection left open must not keep the process from exiting.
+    connection._thread.daemon = True
+    return connection

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -14,6 +17,8 @@ from sqlalchemy.exc import IntegrityError
 
 from storage import sqlite_connection
 from storage.engine import make_engine
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -151,3 +156,31 @@ async def test_an_in_memory_database_is_one_shared_database():
             assert (await conn.execute(text("SELECT id FROM t"))).scalar_one() == 7
     finally:
         await engine.dispose()
+
+
+def test_a_connection_left_open_does_not_keep_the_process_from_exiting(tmp_path):
+    """aiosqlite 0.22 gives each connection a worker thread that is not a daemon; SQLAlchemy marks
+    the ones it opens itself as daemons, but it opens ours through `async_creator`. A connection a
+    crash or a forgotten `dispose()` leaves open then kept Python from exiting (the update benchmark
+    printed its table and hung). This process leaves one open on purpose."""
+    script = f"""
+import asyncio
+from storage import sqlite_connection
+
+left_open = []
+
+async def main():
+    connection = await sqlite_connection.connect({str(tmp_path / "left.sqlite3")!r}, busy_timeout_ms=1000)
+    await connection.execute("CREATE TABLE t (id INTEGER)")
+    left_open.append(connection)
+
+asyncio.run(main())
+print("main done", flush=True)
+"""
+    try:
+        finished = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True,
+                                  timeout=30)
+    except subprocess.TimeoutExpired as hung:
+        pytest.fail(f"the process did not exit after main() returned: {hung.stdout!r}")
+    assert finished.returncode == 0, finished.stderr
+    assert "main done" in finished.stdout
