@@ -5,6 +5,7 @@ aiosqlite's thread while the loop goes on."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import subprocess
 import sys
@@ -67,7 +68,7 @@ async def test_rollback_undoes_an_open_transaction_and_errors_keep_their_type(en
         assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar_one() == 0
 
 
-async def test_statements_that_need_not_wait_make_no_trip_and_a_commit_or_bulk_write_makes_one(engine, monkeypatch):
+async def test_statements_and_commits_make_no_trip_and_a_bulk_write_makes_one(engine, monkeypatch):
     async with engine.connect() as conn:  # a pooled connection, so connecting is not counted below
         await conn.execute(text("SELECT 1"))
     trips = count_trips(monkeypatch)
@@ -76,12 +77,39 @@ async def test_statements_that_need_not_wait_make_no_trip_and_a_commit_or_bulk_w
         await conn.execute(text("INSERT INTO t (name) VALUES ('a')"))   # nobody else writes: no wait
         await conn.execute(text("INSERT INTO t (name) VALUES (:name)"), [{"name": "b"}, {"name": "c"}])
         assert (await conn.execute(text("SELECT name FROM t ORDER BY id"))).scalars().all() == ["a", "b", "c"]
-        await conn.commit()  # a transaction is open: one trip (a commit may sync files)
+        await conn.commit()  # WAL, synchronous=NORMAL: nothing synced, no trip
         await conn.begin()
-        await conn.execute(text("SELECT count(*) FROM t"))  # a read opens no transaction in sqlite3
-        await conn.rollback()  # nothing open: no trip
+        await conn.execute(text("INSERT INTO t (name) VALUES ('rolled back')"))
+        await conn.rollback()
     # closing returns the connection to the pool, which rolls back: nothing open, no trip
-    assert trips == ["Cursor.executemany.<locals>.<lambda>", "Connection.commit"], trips  # bulk and commit
+    assert trips == ["Cursor.executemany.<locals>.<lambda>"], trips
+    async with engine.connect() as conn:
+        assert (await conn.execute(text("SELECT name FROM t ORDER BY id"))).scalars().all() == ["a", "b", "c"]
+
+
+async def test_the_log_is_checkpointed_in_the_thread_every_so_many_commits(engine, monkeypatch, tmp_path):
+    """SQLite's own checkpoint (it syncs files) would run inside a commit, in the loop; it is off,
+    and each connection checkpoints in its thread after CHECKPOINT_EVERY of its commits."""
+    monkeypatch.setattr(sqlite_connection, "CHECKPOINT_EVERY", 3)
+    database = tmp_path / "shim.sqlite3"
+    async with engine.connect() as conn:
+        assert (await conn.execute(text("PRAGMA wal_autocheckpoint"))).scalar() == 0
+        assert (await conn.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
+        driver = (await conn.get_raw_connection()).driver_connection
+        await conn.commit()
+        driver.commits = 0
+        trips = count_trips(monkeypatch)
+        for name in ("a", "b", "c", "d", "e"):
+            await conn.execute(text("INSERT INTO t (name) VALUES (:name)"), {"name": name})
+            await conn.commit()
+            if name == "c":
+                assert trips == ["Connection.checkpoint.<locals>.<lambda>"]
+                # the database file by itself, without the log, now holds the first three rows
+                alone = tmp_path / "alone.sqlite3"
+                alone.write_bytes(database.read_bytes())
+                with contextlib.closing(sqlite3.connect(alone)) as copy:
+                    assert [r[0] for r in copy.execute("SELECT name FROM t ORDER BY id")] == ["a", "b", "c"]
+        assert trips == ["Connection.checkpoint.<locals>.<lambda>"] and driver.commits == 2
 
 
 async def test_a_read_does_not_wait_for_a_writer_and_sees_what_was_committed(engine, monkeypatch):
