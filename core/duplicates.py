@@ -8,22 +8,56 @@ outside core from the image bytes; here we only compare the numbers.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Iterable
+from typing import Iterable, Protocol, TypeVar
 
-from core.cases import Case, Category, PhotoKind
+from core.cases import OPEN_STATES, Case, CaseState, Category, PhotoKind
 from core.places import distance_m
 
 _MASK64 = (1 << 64) - 1
 
 
-def similar_open_cases(candidates: Iterable[Case], category: Category, building_id: int | None,
+class Reported(Protocol):
+    """What telling "the same problem?" looks at: a `Case`, or just its `CaseSpot`."""
+    number: str
+    category: Category
+    building_id: int
+    lat: float | None
+    lon: float | None
+    created_at: datetime
+
+    @property
+    def is_open(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class CaseSpot:
+    """Which case, what, where and when: enough to rank candidates for "the same problem" without
+    loading whole cases with their photos and supporters (up to 20 candidates on every report)."""
+    number: str
+    category: Category
+    state: CaseState
+    building_id: int
+    lat: float | None
+    lon: float | None
+    created_at: datetime
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+
+R = TypeVar("R", bound=Reported)
+
+
+def similar_open_cases(candidates: Iterable[R], category: Category, building_id: int | None,
                        lat: float | None, lon: float | None, now: datetime, *,
-                       within_m: float = 100, within_h: float = 48, limit: int = 3) -> list[Case]:
+                       within_m: float = 100, within_h: float = 48, limit: int = 3) -> list[R]:
     """Open cases of the same category, reported in the last `within_h` hours, at the same
     building or within `within_m` metres. Same building first, then nearest, then newest."""
     since = now - timedelta(hours=within_h)
-    scored: list[tuple[int, float, float, Case]] = []
+    scored: list[tuple[int, float, float, R]] = []
     for case in candidates:
         if not case.is_open or case.category != category or case.created_at < since:
             continue
@@ -56,7 +90,7 @@ def cases_with_same_photo(dhash: int, candidates: Iterable[Case], max_distance: 
         p.dhash is not None and looks_same(dhash, p.dhash, max_distance) for p in case.photos_of(PhotoKind.BEFORE))]
 
 
-def _distance(case: Case, lat: float | None, lon: float | None) -> float | None:
+def _distance(case: Reported, lat: float | None, lon: float | None) -> float | None:
     if None in (lat, lon, case.lat, case.lon):
         return None
     return distance_m(lat, lon, case.lat, case.lon)  # type: ignore[arg-type]

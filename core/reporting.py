@@ -13,7 +13,7 @@ from typing import Mapping, Sequence
 
 from core import cases as rules
 from core.cases import Actor, Case, Category, HandlerKind, PhotoKind, PhotoRef
-from core.duplicates import looks_same, similar_open_cases
+from core.duplicates import CaseSpot, looks_same, similar_open_cases
 from core.errors import NotAllowed, NotFound
 from core.notifications import Notification
 from core.people import Role
@@ -65,7 +65,7 @@ async def case_for(uow: UnitOfWork, number: str) -> Case:
 # ---- reporting ---------------------------------------------------------------------------------
 
 async def similar_cases(uow: UnitOfWork, policy: ReportPolicy, building_id: int, category: Category,
-                        now: datetime) -> list[Case]:
+                        now: datetime) -> list[CaseSpot]:
     """Open cases a resident may join as "same problem" instead of reporting again."""
     address = await uow.places.address(building_id)
     if address is None:
@@ -75,7 +75,7 @@ async def similar_cases(uow: UnitOfWork, policy: ReportPolicy, building_id: int,
 
 
 async def _nearby(uow: UnitOfWork, policy: ReportPolicy, community_id: int, category: Category,
-                  building_id: int | None, lat: float | None, lon: float | None, now: datetime) -> list[Case]:
+                  building_id: int | None, lat: float | None, lon: float | None, now: datetime) -> list[CaseSpot]:
     # storage narrows to the building and a box around it; the exact rule and order are core's
     candidates = await uow.cases.near(community_id, category, building_id, lat, lon, policy.duplicate_radius_m,
                                       since=now - policy.duplicate_window)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.cases import OPEN_STATES, Case, CaseState, Category, ClosureReason, HandlerKind, PhotoKind, PhotoRef
 from storage.case_tables import case_me_too, case_numbers, case_photos, cases
+from core.duplicates import CaseSpot
 from core.places import bounding_box
 from storage.outbox import dialect_insert
 from storage.repositories import SqlEvents
@@ -51,7 +52,8 @@ def _near(at_building: bool, in_box: bool):
     if in_box:
         places.append(and_(c.lat.between(bindparam("south"), bindparam("north")),
                            c.lon.between(bindparam("west"), bindparam("east"))))
-    return (select(cases).where(c.community_id == bindparam("community_id"), c.category == bindparam("category"),
+    return (select(c.number, c.category, c.state, c.building_id, c.lat, c.lon, c.created_at)
+            .where(c.community_id == bindparam("community_id"), c.category == bindparam("category"),
                                 c.state.in_(_OPEN), c.created_at >= bindparam("since"), or_(*places))
             .order_by(c.id.desc()).limit(bindparam("limit")))
 
@@ -181,7 +183,7 @@ class SqlCases:
         return await self._load(await self.conn.execute(select(cases).where(and_(*conditions)).order_by(c.id)))
 
     async def near(self, community_id: int, category: Category, building_id: int | None, lat: float | None,
-                   lon: float | None, within_m: float, since: datetime, limit: int = 20) -> list[Case]:
+                   lon: float | None, within_m: float, since: datetime, limit: int = 20) -> list[CaseSpot]:
         """Open cases of one category reported since `since` at the building or inside the box of
         `within_m` around (lat, lon): the few candidates for "same problem", not the whole community."""
         box = bounding_box(lat, lon, within_m) if lat is not None and lon is not None else None
@@ -189,9 +191,11 @@ class SqlCases:
             return []
         stmt = _NEAR[(building_id is not None, box is not None)]
         south, north, west, east = box or (None, None, None, None)
-        return await self._load(await self.conn.execute(stmt, {
+        rows = await self.conn.execute(stmt, {
             "community_id": community_id, "category": category.value, "since": since, "limit": limit,
-            "building_id": building_id, "south": south, "north": north, "west": west, "east": east}))
+            "building_id": building_id, "south": south, "north": north, "west": west, "east": east})
+        return [CaseSpot(r.number, Category(r.category), CaseState(r.state), r.building_id, r.lat, r.lon,
+                         r.created_at) for r in rows]
 
     async def before_photo_hashes(self, community_id: int, since: datetime) -> list[tuple[str, int]]:
         """(case number, dHash) of the before-photos of open cases reported since `since`."""
