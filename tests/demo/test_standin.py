@@ -465,3 +465,31 @@ async def test_bot_identity_comes_from_the_token():
         await bot.session.close()
     finally:
         await standin.stop()
+
+
+async def test_leaving_the_polling_block_waits_for_updates_still_being_handled(standin):
+    """The block's caller may drop the database next (the update benchmark does): a handler that
+    has started must not be cut off or left running against it."""
+    from aiogram import Dispatcher
+    from aiogram.types import Message
+
+    from demo.harness import polling
+
+    started, finished = asyncio.Event(), asyncio.Event()
+    dp = Dispatcher()
+
+    @dp.message()
+    async def slow(message: Message) -> None:
+        started.set()
+        await asyncio.sleep(0.5)  # still writing when polling stops
+        finished.set()
+
+    standin.add_user(4242, "慢")
+    bot = standin_bot(standin.base_url)
+    try:
+        async with polling(dp, bot, polling_timeout=1):
+            standin.user_sends_text(4242, "你好")
+            await asyncio.wait_for(started.wait(), 10)
+        assert finished.is_set()
+    finally:
+        await bot.session.close()
