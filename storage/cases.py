@@ -10,9 +10,9 @@ from sqlalchemy import and_, bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.cases import OPEN_STATES, Case, CaseState, Category, ClosureReason, HandlerKind, PhotoKind, PhotoRef
-from storage.case_tables import case_me_too, case_numbers, case_photos, cases
 from core.duplicates import CaseSpot
 from core.places import bounding_box
+from storage.case_tables import case_me_too, case_numbers, case_photos, cases
 from storage.outbox import dialect_insert
 from storage.repositories import SqlEvents
 
@@ -54,7 +54,7 @@ def _near(at_building: bool, in_box: bool):
                            c.lon.between(bindparam("west"), bindparam("east"))))
     return (select(c.number, c.category, c.state, c.building_id, c.lat, c.lon, c.created_at)
             .where(c.community_id == bindparam("community_id"), c.category == bindparam("category"),
-                                c.state.in_(_OPEN), c.created_at >= bindparam("since"), or_(*places))
+                   c.state.in_(_OPEN), c.created_at >= bindparam("since"), or_(*places))
             .order_by(c.id.desc()).limit(bindparam("limit")))
 
 

@@ -212,3 +212,13 @@ print("main done", flush=True)
         pytest.fail(f"the process did not exit after main() returned: {hung.stdout!r}")
     assert finished.returncode == 0, finished.stderr
     assert "main done" in finished.stdout
+
+
+async def test_a_checkpoint_that_fails_does_not_fail_the_commit_before_it(engine, monkeypatch, caplog):
+    monkeypatch.setattr(sqlite_connection, "CHECKPOINT_EVERY", 1)
+    monkeypatch.setattr(sqlite_connection, "_CHECKPOINT", "PRAGMA wal_checkpoint(")  # a syntax error
+    async with engine.begin() as conn:
+        await conn.execute(text("INSERT INTO t (name) VALUES ('kept')"))
+    async with engine.connect() as conn:
+        assert (await conn.execute(text("SELECT name FROM t"))).scalars().all() == ["kept"]
+    assert "checkpoint of the SQLite log failed" in caplog.text
