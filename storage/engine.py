@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -39,21 +38,11 @@ def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         uri = parsed.query.get("uri") == "true"
         engine = create_async_engine(
             url, echo=echo,
-            # aiosqlite, statements in the loop unless they must wait (storage/sqlite_connection.py)
+            # aiosqlite, statements in the loop unless they must wait; WAL, foreign keys and the
+            # other pragmas are set where each connection opens (storage/sqlite_connection.py)
             async_creator=lambda: sqlite_connection.connect(database, busy_timeout_ms=SQLITE_BUSY_TIMEOUT_MS,
                                                             uri=uri),
             **({} if database == ":memory:" else SQLITE_POOL))  # one shared connection for :memory:
-
-        @event.listens_for(engine.sync_engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record) -> None:
-            # WAL lets the scheduler read while a handler writes (and a read never waits for a
-            # lock, so it runs in the event loop); SQLite enforces foreign keys only when asked.
-            # The busy timeout is the connection's own (storage/sqlite_connection.py).
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.close()
 
         return engine
     return create_async_engine(url, echo=echo, pool_pre_ping=True, **POOL)

@@ -179,9 +179,15 @@ class Connection(aiosqlite.Connection):
 def connect(database: str, *, busy_timeout_ms: int, uri: bool = False) -> Connection:
     """An awaitable connection, as `aiosqlite.connect` returns (for `create_async_engine(async_creator=…)`)."""
 
-    def connector() -> sqlite3.Connection:
-        connection = sqlite3.connect(database, timeout=0, uri=uri, check_same_thread=False)
-        connection.execute("PRAGMA wal_autocheckpoint=0")  # Connection.commit checkpoints in the thread
+    def connector() -> sqlite3.Connection:  # runs in the connection's thread
+        connection = sqlite3.connect(database, timeout=busy_timeout_ms / 1000, uri=uri, check_same_thread=False)
+        # WAL lets the scheduler read while a handler writes, and a read never waits for a lock, so
+        # it runs in the loop; with synchronous=NORMAL a commit syncs nothing, so it runs in the loop
+        # too, and only the checkpoint syncs: Connection.commit runs that in the thread, not SQLite.
+        # SQLite enforces foreign keys only when asked.
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "wal_autocheckpoint=0", "foreign_keys=ON"):
+            connection.execute(f"PRAGMA {pragma}")
+        connection.execute(_NO_WAIT)  # from here on a statement run in the loop never waits
         return connection
 
     connection = Connection(connector, busy_timeout_ms=busy_timeout_ms)
