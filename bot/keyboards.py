@@ -53,5 +53,16 @@ def location_request(tr: Translator) -> ReplyKeyboardMarkup:
     )
 
 
+def star_label(rating: int) -> str:
+    """"⭐⭐⭐⭐ 4": the digit reads even where a machine has no emoji font and the stars are boxes."""
+    return f"{'⭐' * rating} {rating}"
+
+
+def star_rows(data_of) -> InlineKeyboardMarkup:
+    """One to five stars on two rows (big buttons); `data_of(r)` is the callback data of rating r."""
+    return InlineKeyboardMarkup(inline_keyboard=[[button(star_label(r), data_of(r)) for r in (1, 2, 3)],
+                                                 [button(star_label(r), data_of(r)) for r in (4, 5)]])
+
+
 def column(buttons: Sequence[tuple[str, CallbackData]]) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=[[button(label, data)] for label, data in buttons])

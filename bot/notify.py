@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from aiogram.types import InlineKeyboardMarkup
 
-from bot.handlers.cases import desk_buttons, handler_buttons, outcome_buttons
+from bot.handlers.cases import desk_buttons, feedback_buttons, handler_buttons, outcome_buttons
 from bot.texts import Translator
 from core.cases import Case, PhotoKind
 from core.notifications import Notification
@@ -58,6 +58,11 @@ class CaseRenderer:
         fields = {**await _case_fields(uow, case, tr, self.settings), **notification.payload}
         fields["number"] = case.number
         kind = notification.kind
+        if kind in ("case.reopened", "case.supporter_not_fixed"):
+            fields["comment"] = why_not_fixed(tr, notification.payload)
+        if kind == "case.resolved" and person.id != case.reporter_id:
+            kind = "case.resolved_for_supporter"  # told the outcome; the first reporter answers "fixed?"
+            return Rendered(tr(kind, **fields), feedback_buttons(case, tr), await self.card(case, tr))
         text = tr(kind, **fields)
         if kind == "case.new_for_handler":
             if notification.payload.get("duplicate_of"):
@@ -91,6 +96,14 @@ class CaseRenderer:
                            title=f"{case.number} · {without_emoji(tr('category.' + case.category.value))}",
                            subtitle_lines=[tr("card.times", reported=_when(case.created_at, self.settings),
                                               resolved=_when(case.resolved_at, self.settings))])
+
+
+def why_not_fixed(tr: Translator, payload: dict) -> str:
+    """The resident's reason (a button's, in the reader's language) and their own words, if any."""
+    parts = [tr(f"case.not_fixed.{payload['reason']}") if payload.get("reason") not in (None, "other") else "",
+             (payload.get("comment") or "").strip()]
+    said = " / ".join(p for p in parts if p)
+    return tr("case.not_fixed_because", why=said) if said else ""
 
 
 def without_emoji(label: str) -> str:

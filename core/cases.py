@@ -157,6 +157,26 @@ class MergeRefused(DomainError):
     key = "case.merge_refused"
 
 
+class JoinRefused(DomainError):
+    """"Same problem" pressed for a case the resident was not offered (another kind, too far, closed)."""
+
+    key = "case.join_refused"
+
+    def __init__(self, number: str) -> None:
+        self.number = number
+        super().__init__(number=number)
+
+
+class NotFixedReason(str, enum.Enum):
+    """Why a resident says a fix did not work: the common answers get a button, the rest is typed."""
+
+    NOT_DONE = "not_done"          # nothing changed
+    PARTLY = "partly"              # only part of it was fixed
+    CAME_BACK = "came_back"        # it was fixed and is broken again
+    WRONG_PLACE = "wrong_place"    # the after-photo shows another place
+    OTHER = "other"                # see the comment
+
+
 # --- the case ------------------------------------------------------------------------
 
 
@@ -334,10 +354,9 @@ def assign(case: Case, to_person_id: int, by: Actor | None, now: datetime, *,
         if case.on_desk:
             raise NotAllowed(action="case.assign")
         allowed: frozenset[CaseState] = frozenset({CaseState.SUBMITTED})
-    elif by.roles.is_staff_of(case.community_id):
-        allowed = REASSIGNABLE_STATES
     else:
-        raise NotAllowed(action="case.assign")
+        may_assign(case, by)
+        allowed = REASSIGNABLE_STATES
     _require_state(case, allowed, "assign")
     event = "assigned" if case.state == CaseState.SUBMITTED else "reassigned"
     before = _handler_view(case)
@@ -346,18 +365,26 @@ def assign(case: Case, to_person_id: int, by: Actor | None, now: datetime, *,
     return case
 
 
-def accept(case: Case, by: Actor, now: datetime) -> Case:
-    """The handler takes the case up (again, after a rejected fix or a hand-over)."""
+def may_accept(case: Case, by: Actor) -> None:
     _require_handler(case, by)
     _require_state(case, {CaseState.ASSIGNED, CaseState.REOPENED, CaseState.FORWARDED}, "accept")
+
+
+def accept(case: Case, by: Actor, now: datetime) -> Case:
+    """The handler takes the case up (again, after a rejected fix or a hand-over)."""
+    may_accept(case, by)
     _move(case, CaseState.IN_PROGRESS, "accepted", by.person_id, now)
     return case
 
 
-def add_during_photo(case: Case, by: Actor, photo: PhotoRef, now: datetime) -> Case:
-    """The optional middle picture of the three ("事中"): work under way."""
+def may_add_during_photo(case: Case, by: Actor) -> None:
     _require_handler(case, by)
     _require_state(case, {CaseState.IN_PROGRESS}, "add_during_photo")
+
+
+def add_during_photo(case: Case, by: Actor, photo: PhotoRef, now: datetime) -> Case:
+    """The optional middle picture of the three ("事中"): work under way."""
+    may_add_during_photo(case, by)
     _check_photos([*case.photos_of(PhotoKind.DURING), photo], PhotoKind.DURING)
     case.photos.append(photo)
     case.updated_at = now
@@ -366,10 +393,14 @@ def add_during_photo(case: Case, by: Actor, photo: PhotoRef, now: datetime) -> C
     return case
 
 
-def resolve(case: Case, by: Actor, after_photo: PhotoRef | None, note: str, now: datetime) -> Case:
-    """The handler proves the fix with an after-photo and a note; the resident is asked to confirm."""
+def may_resolve(case: Case, by: Actor) -> None:
     _require_handler(case, by)
     _require_state(case, {CaseState.IN_PROGRESS, CaseState.REOPENED}, "resolve")
+
+
+def resolve(case: Case, by: Actor, after_photo: PhotoRef | None, note: str, now: datetime) -> Case:
+    """The handler proves the fix with an after-photo and a note; the resident is asked to confirm."""
+    may_resolve(case, by)
     if after_photo is None or after_photo.kind != PhotoKind.AFTER:
         raise PhotoRequired(kind=PhotoKind.AFTER.value)
     if after_photo.sha256 in {p.sha256 for p in case.photos_of(PhotoKind.BEFORE)}:
@@ -385,11 +416,16 @@ def resolve(case: Case, by: Actor, after_photo: PhotoRef | None, note: str, now:
     return case
 
 
-def confirm(case: Case, by: Actor, rating: int, now: datetime) -> Case:
-    """A resident who reported the problem says it is fixed and rates the work."""
-    if by.person_id not in recipients_of_outcome(case):
+def may_confirm(case: Case, by: Actor) -> None:
+    """Only the first reporter answers "fixed?": neighbours who joined give feedback (`add_feedback`)."""
+    if by.person_id != case.reporter_id:
         raise NotYourCase(case.number)
     _require_state(case, {CaseState.RESOLVED}, "confirm")
+
+
+def confirm(case: Case, by: Actor, rating: int, now: datetime) -> Case:
+    """The resident who reported the problem says it is fixed and rates the work; the case closes."""
+    may_confirm(case, by)
     if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
         raise BadRating(rating=rating)
     case.rating = rating
@@ -397,16 +433,23 @@ def confirm(case: Case, by: Actor, rating: int, now: datetime) -> Case:
     return case
 
 
+def may_reject_fix(case: Case, by: Actor) -> None:
+    if by.person_id != case.reporter_id:
+        raise NotYourCase(case.number)
+    _require_state(case, {CaseState.RESOLVED}, "reject_fix")
+
+
 def reject_fix(case: Case, by: Actor, comment: str, now: datetime, *,
-               new_deadline: datetime | None = None) -> Case:
-    """The reporter says it is not fixed: it goes back to the same handler as rework.
+               new_deadline: datetime | None = None, reason: NotFixedReason | None = None) -> Case:
+    """The reporter says it is not fixed, and why: it goes back to the same handler as rework.
 
     The deadline stays unless the service grants a new one, so on-time statistics still
     measure against the promise made to the resident.
     """
-    if by.person_id != case.reporter_id:
-        raise NotYourCase(case.number)
-    _require_state(case, {CaseState.RESOLVED}, "reject_fix")
+    may_reject_fix(case, by)
+    comment = (comment or "").strip()
+    if len(comment) > MAX_DESCRIPTION:
+        raise DescriptionTooLong(max=MAX_DESCRIPTION)
     before = {"rework_count": case.rework_count, "deadline": case.deadline.isoformat()}
     case.rework_count += 1
     case.resolved_at = None
@@ -414,7 +457,30 @@ def reject_fix(case: Case, by: Actor, comment: str, now: datetime, *,
         case.deadline = new_deadline
     _move(case, CaseState.REOPENED, "fix_rejected", by.person_id, now, before,
           {"rework_count": case.rework_count, "deadline": case.deadline.isoformat(),
-           "comment": (comment or "").strip()})
+           "comment": comment, "reason": NotFixedReason(reason).value if reason else None})
+    return case
+
+
+def may_give_feedback(case: Case, by: Actor) -> None:
+    """Neighbours who joined the case ("same problem") are told the outcome and may say what they think."""
+    if by.person_id not in case.me_too:
+        raise NotYourCase(case.number)
+    _require_state(case, {CaseState.RESOLVED, CaseState.CLOSED}, "feedback")
+
+
+def add_feedback(case: Case, by: Actor, fixed: bool, now: datetime, *, rating: int | None = None,
+                 reason: NotFixedReason | None = None, comment: str = "") -> Case:
+    """A joiner's view of the fix, kept for staff. It never closes, reopens or re-rates the case:
+    the first reporter alone answers "fixed?"."""
+    may_give_feedback(case, by)
+    if rating is not None and (isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5):
+        raise BadRating(rating=rating)
+    comment = (comment or "").strip()
+    if len(comment) > MAX_DESCRIPTION:
+        raise DescriptionTooLong(max=MAX_DESCRIPTION)
+    case.record("supporter_feedback", now, by.person_id, {"state": case.state.value},
+                {"state": case.state.value, "fixed": bool(fixed), "rating": rating,
+                 "reason": NotFixedReason(reason).value if reason else None, "comment": comment})
     return case
 
 
@@ -425,24 +491,32 @@ def auto_close(case: Case, now: datetime) -> Case:
     return case
 
 
+def may_forward(case: Case, by: Actor) -> None:
+    _require_handler_or_staff(case, by)
+    _require_state(case, {CaseState.SUBMITTED, CaseState.ASSIGNED, CaseState.IN_PROGRESS,
+                          CaseState.REOPENED, CaseState.FORWARDED}, "forward")
+
+
 def forward(case: Case, by: Actor, to_kind: HandlerKind, to_person_id: int, now: datetime) -> Case:
     """The handler (or the desk) hands the work to the property company or a department."""
-    _require_handler_or_staff(case, by)
+    may_forward(case, by)
     to_kind = HandlerKind(to_kind)
     if to_kind not in (HandlerKind.PROPERTY, HandlerKind.DEPARTMENT):
         raise NotAllowed(action="case.forward")
-    _require_state(case, {CaseState.SUBMITTED, CaseState.ASSIGNED, CaseState.IN_PROGRESS,
-                          CaseState.REOPENED, CaseState.FORWARDED}, "forward")
     before = _handler_view(case)
     case.handler_id, case.handler_kind = to_person_id, to_kind
     _move(case, CaseState.FORWARDED, "forwarded", by.person_id, now, before, _handler_view(case))
     return case
 
 
-def decline_not_mine(case: Case, by: Actor, now: datetime, reason: str = "") -> Case:
-    """The handler says "not mine": the case goes back to the community desk (see the module doc)."""
+def may_decline(case: Case, by: Actor) -> None:
     _require_handler(case, by)
     _require_state(case, {CaseState.ASSIGNED, CaseState.FORWARDED}, "decline_not_mine")
+
+
+def decline_not_mine(case: Case, by: Actor, now: datetime, reason: str = "") -> Case:
+    """The handler says "not mine": the case goes back to the community desk (see the module doc)."""
+    may_decline(case, by)
     before = _handler_view(case)
     case.handler_id, case.handler_kind = None, HandlerKind.STAFF
     _move(case, CaseState.SUBMITTED, "declined_not_mine", by.person_id, now, before,
@@ -461,6 +535,14 @@ def send_to_desk(case: Case, now: datetime, reason: str) -> Case:
     return case
 
 
+def may_escalate(case: Case, by: Actor) -> None:
+    grid_member_handler = case.is_handled_by(by.person_id) and case.handler_kind == HandlerKind.GRID_MEMBER
+    if not (grid_member_handler or by.roles.is_staff_of(case.community_id)):
+        raise NotYourCase(case.number)
+    _require_state(case, {CaseState.SUBMITTED, CaseState.ASSIGNED, CaseState.IN_PROGRESS,
+                          CaseState.REOPENED, CaseState.FORWARDED}, "escalate")
+
+
 def escalate(case: Case, by: Actor, department_contact_id: int, now: datetime,
              claim_by: datetime, fix_by: datetime) -> Case:
     """"社区吹哨、部门报到": what the grid cannot fix goes to a department with time limits.
@@ -468,11 +550,7 @@ def escalate(case: Case, by: Actor, department_contact_id: int, now: datetime,
     The department must claim it by `claim_by` and fix it by `fix_by`, both counted from
     the whistle, not from the claim, so a slow claim does not buy more time.
     """
-    grid_member_handler = case.is_handled_by(by.person_id) and case.handler_kind == HandlerKind.GRID_MEMBER
-    if not (grid_member_handler or by.roles.is_staff_of(case.community_id)):
-        raise NotYourCase(case.number)
-    _require_state(case, {CaseState.SUBMITTED, CaseState.ASSIGNED, CaseState.IN_PROGRESS,
-                          CaseState.REOPENED, CaseState.FORWARDED}, "escalate")
+    may_escalate(case, by)
     if not now < claim_by <= fix_by:
         raise ValueError("an escalation needs now < claim_by <= fix_by")
     before = {**_handler_view(case), "deadline": case.deadline.isoformat()}
@@ -483,20 +561,28 @@ def escalate(case: Case, by: Actor, department_contact_id: int, now: datetime,
     return case
 
 
-def claim_escalation(case: Case, by: Actor, now: datetime) -> Case:
-    """The department's contact answers the whistle ("部门报到") and owns the fix from now on."""
+def may_claim(case: Case, by: Actor) -> None:
     _require_handler(case, by)
     _require_state(case, {CaseState.ESCALATED}, "claim_escalation")
+
+
+def claim_escalation(case: Case, by: Actor, now: datetime) -> Case:
+    """The department's contact answers the whistle ("部门报到") and owns the fix from now on."""
+    may_claim(case, by)
     in_time = case.escalation_deadline is None or now <= case.escalation_deadline
     _move(case, CaseState.IN_PROGRESS, "escalation_claimed", by.person_id, now, after={"in_time": in_time})
     return case
 
 
+def may_reject_report(case: Case, by: Actor) -> None:
+    _require_handler_or_staff(case, by)
+    _require_state(case, OPEN_STATES, "reject_report")
+
+
 def reject_report(case: Case, by: Actor, reason: str, now: datetime, *,
                   closure_reason: ClosureReason = ClosureReason.NOT_A_PROBLEM) -> Case:
     """The handler or the desk finds nothing to fix, and says why; it is closed without counting as a fix."""
-    _require_handler_or_staff(case, by)
-    _require_state(case, OPEN_STATES, "reject_report")
+    may_reject_report(case, by)
     closure_reason = ClosureReason(closure_reason)
     if closure_reason in (ClosureReason.FIXED, ClosureReason.DUPLICATE):
         raise ValueError("a rejection is not a fix, and duplicates are merged")
@@ -508,13 +594,17 @@ def reject_report(case: Case, by: Actor, reason: str, now: datetime, *,
     return case
 
 
+def may_merge(case: Case, by: Actor) -> None:
+    _require_handler_or_staff(case, by)
+    _require_state(case, OPEN_STATES, "merge")
+
+
 def merge(case: Case, into: Case, by: Actor, now: datetime) -> Case:
     """The same problem was reported twice: `case` ends, and its reporters follow `into`.
 
     Everyone who reported `case` joins `into` as "same problem", so they all hear the outcome.
     """
-    _require_handler_or_staff(case, by)
-    _require_state(case, OPEN_STATES, "merge")
+    may_merge(case, by)
     if into.number == case.number:
         raise MergeRefused(why="same_case")
     if into.community_id != case.community_id:
@@ -547,6 +637,32 @@ def join_me_too(case: Case, person_id: int, now: datetime) -> Case:
     case.record("me_too_joined", now, person_id, {"state": case.state.value, "me_too": case.me_too[:-1]},
                 {"state": case.state.value, "me_too": list(case.me_too)})
     return case
+
+
+def may_assign(case: Case, by: Actor) -> None:
+    """The community desk (re)assigns any open case of its community."""
+    if not by.roles.is_staff_of(case.community_id):
+        raise NotAllowed(action="case.assign")
+    _require_state(case, REASSIGNABLE_STATES, "assign")
+
+
+# What a channel asks at a press, before it opens a dialog or offers the next buttons: the very check
+# the transition makes again when it runs, so a stale or forged press is refused before anything is asked.
+CHECKS = {
+    "accept": may_accept, "during": may_add_during_photo, "resolve": may_resolve, "confirm": may_confirm,
+    "reject_fix": may_reject_fix, "feedback": may_give_feedback, "forward": may_forward,
+    "not_mine": may_decline, "escalate": may_escalate, "claim": may_claim, "reject": may_reject_report,
+    "merge": may_merge, "assign": may_assign,
+}
+
+
+def check(action: str, case: Case, by: Actor) -> None:
+    """Raise what `action` on `case` by `by` would raise now (NotYourCase, WrongState, NotAllowed)."""
+    try:
+        rule = CHECKS[action]
+    except KeyError:
+        raise NotAllowed(action=f"case.{action}") from None
+    rule(case, by)
 
 
 # --- helpers -------------------------------------------------------------------------

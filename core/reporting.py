@@ -126,12 +126,33 @@ async def _possible_duplicate(uow: UnitOfWork, policy: ReportPolicy, case: Case,
     return None
 
 
-async def join_same_problem(uow: UnitOfWork, resident: Actor, number: str, now: datetime) -> Case:
-    case = await case_for(uow, number)
+async def join_same_problem(uow: UnitOfWork, policy: ReportPolicy, resident: Actor, number: str,
+                            building_id: int, category: Category, now: datetime) -> Case:
+    """"Same problem": the resident about to report at `building_id` joins an open case instead.
+
+    Only a case that `similar_cases` offers for that place and category *now* may be joined: the
+    button names a case number, and numbers are guessable, so the offer is worked out again here.
+    """
     if not resident.roles.has(Role.RESIDENT):
         raise NotAllowed(action="case.join")
+    offered = {c.number for c in await similar_cases(uow, policy, building_id, Category(category), now)}
+    if number not in offered:
+        raise rules.JoinRefused(number)
+    case = await case_for(uow, number)
     rules.join_me_too(case, resident.person_id, now)
     await uow.cases.save(case)
+    return case
+
+
+async def check_case_action(uow: UnitOfWork, by: Actor, number: str, action: str) -> Case:
+    """The case, if `by` may do `action` on it now; else the refusal the transition would give.
+
+    Channels ask this at a press that opens a dialog or offers more buttons, so nobody is asked
+    for a photo, a reason or a rating that would be refused at the end."""
+    case = await uow.cases.by_number(number)
+    if case is None:
+        raise NotFound(what="case")
+    rules.check(action, case, by)
     return case
 
 
@@ -171,12 +192,30 @@ async def confirm_fix(uow: UnitOfWork, by: Actor, number: str, rating: int, now:
     return case
 
 
-async def reject_fix(uow: UnitOfWork, by: Actor, number: str, comment: str, now: datetime) -> Case:
+async def reject_fix(uow: UnitOfWork, by: Actor, number: str, comment: str, now: datetime, *,
+                     reason: rules.NotFixedReason | None = None) -> Case:
+    """The reporter says it is not fixed and why; the handler is told the reason and the words."""
     case = await case_for(uow, number)
-    rules.reject_fix(case, by, comment, now)
+    rules.reject_fix(case, by, comment, now, reason=reason)
     await uow.cases.save(case)
     await _notify(uow, [case.handler_id] if case.handler_id else [], "case.reopened", case,
-                  dedupe=f"w{case.rework_count}", comment=comment)
+                  dedupe=f"w{case.rework_count}", comment=(comment or "").strip(),
+                  reason=rules.NotFixedReason(reason).value if reason else None)
+    return case
+
+
+async def give_feedback(uow: UnitOfWork, by: Actor, number: str, fixed: bool, now: datetime, *,
+                        rating: int | None = None, reason: rules.NotFixedReason | None = None,
+                        comment: str = "") -> Case:
+    """A neighbour who joined the case says what they think of the fix. It is kept for staff and
+    never closes, reopens or re-rates the case; "not fixed" is passed to the community's staff."""
+    case = await case_for(uow, number)
+    rules.add_feedback(case, by, fixed, now, rating=rating, reason=reason, comment=comment)
+    await uow.cases.save(case)
+    if not fixed:
+        await _notify(uow, await _staff_of(uow, case.community_id), "case.supporter_not_fixed", case,
+                      dedupe=f"f{by.person_id}.{case.rework_count}", by=by.person_id, comment=(comment or "").strip(),
+                      reason=rules.NotFixedReason(reason).value if reason else None)
     return case
 
 

@@ -272,16 +272,56 @@ def test_confirm_by_the_reporter_with_a_rating_of_one_to_five():
         cases.confirm(case, WANG, 5, later(71))
 
 
-def test_a_me_too_joiner_may_confirm_but_only_the_reporter_rejects_a_fix():
+def test_only_the_first_reporter_answers_fixed_a_joiner_gives_feedback_that_changes_nothing():
     case = new_case()
     cases.join_me_too(case, ZHANG.person_id, later(1))
     cases.assign(case, LI.person_id, None, later(2))
     cases.accept(case, LI, later(3))
+    with pytest.raises(WrongState):                         # nothing to give feedback on before the fix
+        cases.add_feedback(case, ZHANG, True, later(3), rating=5)
     cases.resolve(case, LI, after(), "已清理", later(4))
     with pytest.raises(NotYourCase):
         cases.reject_fix(case, ZHANG, "没修好", later(5))
-    cases.confirm(case, ZHANG, 4, later(5))
-    assert case.state == CaseState.CLOSED and last(case).actor_id == ZHANG.person_id
+    with pytest.raises(NotYourCase):
+        cases.confirm(case, ZHANG, 1, later(5))
+    with pytest.raises(NotYourCase):                        # the reporter confirms; feedback is the joiners'
+        cases.add_feedback(case, WANG, True, later(5), rating=5)
+    with pytest.raises(NotYourCase):
+        cases.add_feedback(case, LI, True, later(5), rating=5)
+    cases.add_feedback(case, ZHANG, False, later(5), reason=cases.NotFixedReason.PARTLY, comment="只修了一半")
+    assert case.state == CaseState.RESOLVED and case.rating is None and case.rework_count == 0
+    assert last(case).kind == "supporter_feedback" and last(case).after == {
+        "state": "resolved", "fixed": False, "rating": None, "reason": "partly", "comment": "只修了一半"}
+    with pytest.raises(BadRating):
+        cases.add_feedback(case, ZHANG, True, later(6), rating=9)
+    cases.confirm(case, WANG, 4, later(6))
+    cases.add_feedback(case, ZHANG, True, later(7), rating=2)   # after closing: still only feedback
+    assert case.state == CaseState.CLOSED and case.rating == 4
+
+
+def test_every_press_check_is_the_transitions_own_check():
+    case = new_case()
+    cases.assign(case, LI.person_id, None, later(1))
+    with pytest.raises(WrongState):
+        cases.check("resolve", case, LI)                    # not accepted yet
+    with pytest.raises(NotYourCase):
+        cases.check("accept", case, ZHANG)
+    cases.check("accept", case, LI)
+    cases.accept(case, LI, later(2))
+    cases.check("resolve", case, LI)
+    cases.resolve(case, LI, after(), "已清理", later(3))
+    for action in ("resolve", "during", "accept", "escalate", "forward"):   # a stale handler button
+        with pytest.raises(WrongState):
+            cases.check(action, case, LI)
+    cases.check("confirm", case, WANG)
+    with pytest.raises(NotAllowed):
+        cases.check("no_such_action", case, WANG)
+
+
+def test_reject_fix_keeps_the_reason_and_the_words():
+    case = resolved_case()
+    cases.reject_fix(case, WANG, "  灯还是不亮 ", later(70), reason=cases.NotFixedReason.NOT_DONE)
+    assert last(case).after["reason"] == "not_done" and last(case).after["comment"] == "灯还是不亮"
 
 
 def test_reject_fix_sends_it_back_as_rework():

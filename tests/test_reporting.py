@@ -235,3 +235,51 @@ async def test_same_problem_is_looked_for_nearby_only_and_by_photo_anywhere_in_t
     await report(town, who="zhao", building="B栋", category=Category.NOISE, photos=(99,))
     rows = await outbox(town.db, "case.new_for_handler")
     assert rows[-1].payload["duplicate_of"] == second.number  # same kind ~50 m away, another photo
+
+
+async def join(town, who, number, building, category, now=MONDAY):
+    async with town.db.uow() as uow:
+        case = await reporting.join_same_problem(uow, POLICY, await actor(town.db, town.people[who]), number,
+                                                 town.buildings[building].id, category, now)
+        await uow.commit()
+    return case
+
+
+async def test_a_forged_same_problem_press_joins_only_a_case_that_was_offered(town):
+    """Case numbers are sequential: a join names one, and core works out the offer again at the press."""
+    from core.cases import JoinRefused
+
+    first = await report(town)  # 3号楼, lights
+    for building, category in (("A栋", Category.LIGHTS),      # ~300 m away
+                               ("3号楼", Category.NOISE)):     # the same place, another kind of problem
+        with pytest.raises(JoinRefused):
+            await join(town, "zhao", first.number, building, category)
+    with pytest.raises(JoinRefused):                           # too late: no longer offered
+        await join(town, "zhao", first.number, "2号楼", Category.LIGHTS,
+                   now=MONDAY + POLICY.duplicate_window + timedelta(minutes=1))
+    async with town.db.uow() as uow:
+        assert (await uow.cases.by_number(first.number)).me_too == []
+    joined = await join(town, "zhao", first.number, "2号楼", Category.LIGHTS)   # ~50 m, same kind: offered
+    assert joined.me_too == [town.people["zhao"].id]
+
+
+async def test_a_joiner_is_told_the_outcome_but_only_the_reporter_closes_the_case(town):
+    first = await report(town)
+    await join(town, "zhao", first.number, "2号楼", Category.LIGHTS)
+    await do(town, reporting.accept_case, "li", first.number)
+    await do(town, reporting.resolve_case, "li", first.number, photo(5, PhotoKind.AFTER), "换了灯泡")
+    with pytest.raises(NotYourCase):
+        await do(town, reporting.confirm_fix, "zhao", first.number, 1)
+    async with town.db.uow() as uow:
+        await reporting.give_feedback(uow, await actor(town.db, town.people["zhao"]), first.number, False, MONDAY,
+                                      comment="二单元还是黑的")
+        await uow.commit()
+    async with town.db.uow() as uow:
+        case = await uow.cases.by_number(first.number)
+    assert case.state == CaseState.RESOLVED and case.rating is None
+    told = await outbox(town.db, "case.supporter_not_fixed")
+    assert [r.person_id for r in told] == [town.people["chen"].id] and told[0].payload["comment"] == "二单元还是黑的"
+    await do(town, reporting.confirm_fix, "wang", first.number, 5)   # the reporter's answer stands
+    async with town.db.uow() as uow:
+        case = await uow.cases.by_number(first.number)
+    assert case.state == CaseState.CLOSED and case.rating == 5

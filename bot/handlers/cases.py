@@ -13,12 +13,13 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.scene import Scene, on
 from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
 
-from bot.keyboards import button, column
+from bot.keyboards import column, star_rows
 from bot.photos import photo_data, photo_from_data, photo_or_say_why
 from bot.scenes.report import start_report
 from bot.texts import Translator
 from core import reporting
-from core.cases import Actor, Case, CaseState, HandlerKind, PhotoKind
+from core import cases as rules
+from core.cases import MAX_DESCRIPTION, Actor, Case, CaseState, HandlerKind, NotFixedReason, PhotoKind
 from core.errors import NotAllowed
 from core.onboarding import record
 from core.people import Person, Role, Roles
@@ -59,7 +60,19 @@ def desk_buttons(case: Case, tr: Translator, members: list[Person]) -> InlineKey
 
 
 def outcome_buttons(case: Case, tr: Translator) -> InlineKeyboardMarkup:
+    """"Fixed?" for the first reporter (closes or reopens the case)."""
     return column([(tr("case.btn.fixed"), act("fixed", case.number)), (tr("case.btn.not_fixed"), act("notfixed", case.number))])
+
+
+def feedback_buttons(case: Case, tr: Translator) -> InlineKeyboardMarkup:
+    """The same question for neighbours who joined: their answer is feedback, it changes no state."""
+    return column([(tr("case.btn.fixed"), act("sfixed", case.number)), (tr("case.btn.not_fixed"), act("snotfixed", case.number))])
+
+
+def not_fixed_reasons(number: str, tr: Translator) -> InlineKeyboardMarkup:
+    reasons = [r for r in NotFixedReason if r != NotFixedReason.OTHER]
+    return column([(tr(f"case.not_fixed.{r.value}"), act("why", number, r.value)) for r in reasons]
+                  + [(tr("case.not_fixed.skip"), act("why", number))])
 
 
 async def _done(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
@@ -94,6 +107,7 @@ async def on_case_button(query: CallbackQuery, callback_data: CaseAct, uow: Unit
         await reporting.reassign(uow, by, n, int(callback_data.arg), now)
         await _done(query, tr("case.assigned_done", number=n))
     elif a in ("escalate", "forward"):
+        await reporting.check_case_action(uow, by, n, a)  # refuse before offering departments
         contacts = await uow.people.with_role(Role.DEPARTMENT)
         if not contacts:
             await query.answer(tr("case.no_departments"), show_alert=True)
@@ -108,24 +122,92 @@ async def on_case_button(query: CallbackQuery, callback_data: CaseAct, uow: Unit
         await reporting.escalate_case(uow, policy, by, n, int(callback_data.arg), now)
         await _done(query, tr("case.escalated_done", number=n))
     elif a in ("during", "resolve"):
-        case = await reporting.case_for(uow, n)
-        if not case.is_handled_by(person.id):
-            raise NotAllowed(action=f"case.{a}")
+        await reporting.check_case_action(uow, by, n, a)  # refuse before asking for a photo
         await query.answer()
         await scenes.enter(ResolveCase if a == "resolve" else DuringPhoto, number=n)
-    elif a == "fixed":
-        await query.answer()
-        await query.message.edit_reply_markup(reply_markup=None)
-        await query.message.answer(tr("case.rate"), reply_markup=InlineKeyboardMarkup(inline_keyboard=[[
-            button("⭐" * r, act("rate", n, r)) for r in (1, 2, 3)], [button("⭐" * r, act("rate", n, r)) for r in (4, 5)]]))
-    elif a == "rate" and callback_data.arg in {"1", "2", "3", "4", "5"}:
-        await reporting.confirm_fix(uow, by, n, int(callback_data.arg), now, policy=policy)
-        await _done(query, tr("case.thanks_rating", number=n, rating=callback_data.arg))
-    elif a == "notfixed":
-        await reporting.reject_fix(uow, by, n, "", now)
-        await _done(query, tr("case.reopened_for_you", number=n))
+    elif a in ("fixed", "notfixed", "sfixed", "snotfixed"):
+        await _fixed_or_not(query, uow, by, n, a, tr, scenes)
+    elif a in ("rate", "srate") and callback_data.arg in {"1", "2", "3", "4", "5"}:
+        rating = int(callback_data.arg)
+        if a == "rate":
+            await reporting.confirm_fix(uow, by, n, rating, now, policy=policy)
+            await _done(query, tr("case.thanks_rating", number=n, rating=rating))
+        else:
+            await reporting.give_feedback(uow, by, n, True, now, rating=rating)
+            await _done(query, tr("case.feedback_thanks", number=n))
     else:
         await query.answer(tr("error.stale_button"), show_alert=True)
+
+
+async def _fixed_or_not(query: CallbackQuery, uow: UnitOfWork, by: Actor, n: str, a: str, tr: Translator,
+                        scenes) -> None:
+    """👍 / 👎 on a resolved case. The first reporter's answer closes or reopens it; a neighbour who
+    joined gives feedback (also under an older message that showed them the reporter's buttons).
+    Checked before the stars or the reasons are shown."""
+    case = await reporting.case_for(uow, n)
+    joiner = by.person_id != case.reporter_id and by.person_id in case.me_too
+    fixed = a in ("fixed", "sfixed")
+    rules.check("feedback" if joiner else ("confirm" if fixed else "reject_fix"), case, by)
+    await query.answer()
+    await query.message.edit_reply_markup(reply_markup=None)
+    if fixed:
+        await query.message.answer(tr("case.rate"), reply_markup=star_rows(
+            lambda r: act("srate" if joiner else "rate", n, r)))
+    else:
+        await scenes.enter(NotFixedWhy, number=n, joiner=joiner)
+
+
+class NotFixedWhy(Scene, state="case.not_fixed"):
+    """👎: why is it not fixed? A reason button, a few typed words, or skip; then the case goes back to
+    its handler (the reporter) or the feedback goes to staff (a neighbour who joined)."""
+
+    @on.callback_query.enter()
+    async def enter(self, query: CallbackQuery, tr: Translator, number: str = "", joiner: bool = False,
+                    **_: Any) -> None:
+        await self.wizard.set_data({"number": number, "joiner": joiner})
+        await query.message.answer(tr("case.ask_not_fixed_reason", number=number),
+                                   reply_markup=not_fixed_reasons(number, tr))
+
+    @on.callback_query(CaseAct.filter(F.action == "why"))
+    async def picked(self, query: CallbackQuery, callback_data: CaseAct, uow: UnitOfWork, person: Person,
+                     roles: Roles, tr: Translator, now) -> None:
+        reason = NotFixedReason(callback_data.arg) if callback_data.arg in {r.value for r in NotFixedReason} else None
+        if callback_data.arg and reason is None:
+            await query.answer(tr("error.stale_button"), show_alert=True)
+            return
+        if callback_data.number != (await self.wizard.get_data()).get("number"):
+            await query.answer(tr("error.stale_button"), show_alert=True)
+            return
+        said = await self._send_back(uow, Actor.of(person, roles), reason, "", tr, now)
+        await _done(query, said)
+
+    @on.message(F.text)
+    async def typed(self, message: Message, uow: UnitOfWork, person: Person, roles: Roles, tr: Translator,
+                    now) -> None:
+        if len(message.text) > MAX_DESCRIPTION:
+            await message.answer(tr("report.words_too_long", max=MAX_DESCRIPTION))
+            return
+        said = await self._send_back(uow, Actor.of(person, roles), NotFixedReason.OTHER, message.text, tr, now)
+        await message.answer(said)
+
+    @on.message()
+    async def not_text(self, message: Message, tr: Translator) -> None:
+        number = (await self.wizard.get_data()).get("number", "")
+        await message.answer(tr("case.ask_not_fixed_reason", number=number),
+                             reply_markup=not_fixed_reasons(number, tr))
+
+    async def _send_back(self, uow: UnitOfWork, by: Actor, reason: NotFixedReason | None, comment: str,
+                         tr: Translator, now) -> str:
+        data = await self.wizard.get_data()
+        number = data["number"]
+        if data.get("joiner"):
+            await reporting.give_feedback(uow, by, number, False, now, reason=reason, comment=comment)
+            said = tr("case.feedback_thanks", number=number)
+        else:
+            await reporting.reject_fix(uow, by, number, comment, now, reason=reason)
+            said = tr("case.reopened_for_you", number=number)
+        await self.wizard.exit()
+        return said
 
 
 class CaseDialog(Scene, reset_data_on_enter=True):
@@ -265,4 +347,4 @@ def make_router() -> Router:
     return router
 
 
-SCENES = (DuringPhoto, ResolveCase)
+SCENES = (DuringPhoto, ResolveCase, NotFixedWhy)

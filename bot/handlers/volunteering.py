@@ -20,7 +20,7 @@ from aiogram.filters import Command, StateFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
-from bot.keyboards import button, column, rows_of
+from bot.keyboards import button, column, rows_of, star_rows
 from bot.scenes.ask import SCENES as ASK_SCENES, start_ask
 from bot.scenes.post import SCENES as POST_SCENES, PostTitle
 from bot.scenes.theme import SCENES as THEME_SCENES, ThemeTitle, theme_card
@@ -131,10 +131,7 @@ def roster_button(number: str, tr: Translator) -> InlineKeyboardMarkup:
 
 
 def star_buttons(post_number: str, person_id: int, tr: Translator) -> InlineKeyboardMarkup:
-    def star(r: int):
-        return button("⭐" * r, Vol(action="rate", ref=post_number, person=person_id, arg=str(r)))
-
-    return InlineKeyboardMarkup(inline_keyboard=[[star(r) for r in (1, 2, 3)], [star(r) for r in (4, 5)]])
+    return star_rows(lambda r: Vol(action="rate", ref=post_number, person=person_id, arg=str(r)))
 
 
 def my_claim_buttons(state: ClaimState, number: str, tr: Translator) -> InlineKeyboardMarkup | None:

@@ -289,8 +289,10 @@ class ReportSummary(ReportStep, state="report.summary"):
 
     @on.callback_query(Step.filter(F.action == "join"))
     async def join(self, query: CallbackQuery, callback_data: Step, tr: Translator, uow: UnitOfWork, person: Person,
-                   roles: Roles, now) -> None:
-        case = await join_same_problem(uow, Actor.of(person, roles), callback_data.value, now)
+                   roles: Roles, policy: ReportPolicy, now) -> None:
+        data = await self.wizard.get_data()
+        case = await join_same_problem(uow, policy, Actor.of(person, roles), callback_data.value,
+                                       data["building_id"], Category(data["category"]), now)
         await uow.commit()
         await query.answer()
         await self.wizard.exit()

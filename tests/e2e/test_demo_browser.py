@@ -87,7 +87,7 @@ async def test_resident_reports_in_the_browser_and_confirms_the_three_photo_card
         card = page.locator(".msg.bot", has_text="请看事前、事中、事后照片").last
         await expect(card.locator("img.photo")).to_have_count(1, timeout=10000)
         await card.locator(".inline-btn", has_text="已解决").click()
-        await press("请为这次处理打分", "⭐⭐⭐⭐⭐")
+        await press("请为这次处理打分", "⭐⭐⭐⭐⭐ 5")
         await expect(page.locator(".msg.bot", has_text="谢谢您的评价")).to_have_count(1, timeout=5000)
         await card.scroll_into_view_if_needed()
         shot = tmp_path / "demo-report-card.png"

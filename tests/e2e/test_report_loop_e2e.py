@@ -8,6 +8,8 @@ import io
 from PIL import Image
 
 from bot.handlers.cases import CaseAct
+from bot.scenes.report import Step
+from core.cases import PhotoKind
 
 
 def jpeg(color: str, size=(800, 600)) -> bytes:
@@ -83,14 +85,18 @@ async def test_the_whole_loop_with_rework_rating_and_three_photo_card(demo):
     width, height = Image.open(io.BytesIO(wang.photo_bytes(card))).size
     assert width > height  # three panels side by side
     await wang.presses("👎 没解决")
-    await li.sees("返工", timeout=10)
+    await wang.sees("哪里还没解决")
+    await wang.sends_text("二单元的灯还是不亮")
+    await wang.sees(f"已退回网格员重新处理 {number}")
+    rework = await li.sees("返工", timeout=10)
+    assert "原因：二单元的灯还是不亮" in rework.text
     await li.presses("✅ 受理")
     await li.presses("✅ 已处理，上传完成照片")
     await li.sends_photo(jpeg("green"))
     await li.sends_text("换了开关")
     await wang.sees("问题解决了吗", timeout=10)
     await wang.presses("👍 已解决")
-    await wang.presses("⭐⭐⭐⭐⭐")
+    await wang.presses("⭐⭐⭐⭐⭐ 5")
     await wang.sees("谢谢您的评价（5 星）")
     await li.sees("评分 5 星", timeout=10)
     await demo.settled()
@@ -231,3 +237,93 @@ async def test_grid_member_lists_their_cases_and_staff_desk_is_empty_until_somet
     zhao = demo.persona("赵志强")  # a grid member with nothing to do
     await zhao.sends_text("/cases")
     await zhao.sees("目前没有待您处理的问题")
+
+
+async def test_a_forged_join_of_a_case_not_offered_is_refused_and_changes_nothing(demo):
+    """The attack found from outside: a resident of another compound reporting noise forges "same problem"
+    with the number of a case far away, then tries to close it with one star."""
+    wang, number = await wang_reports_a_broken_light(demo)
+    zhang = demo.persona("张女士")  # 东城花园 2号楼, another compound
+    await zhang.sends_photo(jpeg("purple"))
+    await zhang.presses("下一步")
+    await zhang.presses("🔊 噪音")
+    await zhang.presses("我的楼栋（东城花园 2号楼）")
+    await zhang.presses("跳过")
+    summary = await zhang.sees("请确认")
+    assert "同一个问题" not in " ".join(summary.buttons)  # nothing was offered
+    forged = Step(action="join", value=number).pack()
+    query_id = demo.stack.standin.user_presses_button(zhang.user_id, summary.message_id, forged, forged=True)
+    answer = await demo.stack.standin.wait_callback_answer(query_id)
+    assert answer.show_alert and f"不能加入 {number}" in answer.text
+    for action in ("fixed", "rate"):  # and she cannot answer "fixed?" for it either
+        forged = CaseAct(action=action, number=number, arg="1").pack()
+        query_id = demo.stack.standin.user_presses_button(zhang.user_id, summary.message_id, forged, forged=True)
+        assert "不是您负责" in (await demo.stack.standin.wait_callback_answer(query_id)).text
+    await demo.settled()
+    async with demo.db.uow() as uow:
+        case = await uow.cases.by_number(number)
+    assert case.me_too == [] and case.state.value == "assigned"
+    await zhang.presses("✅ 确认提交")  # her own report still goes through
+    await zhang.sees("已提交，编号")
+
+
+async def test_a_neighbour_who_joined_is_told_the_outcome_and_gives_feedback_the_reporter_decides(demo):
+    wang, number = await wang_reports_a_broken_light(demo)
+    li_da_ye = demo.persona("李大爷")
+    await reports_a_broken_light(li_da_ye, building="粮食局小区 2号楼")
+    await li_da_ye.presses(f"同一个问题：{number}")
+    await li_da_ye.sees(f"已加入 {number}")
+    li = demo.persona("李秀英")
+    await li.sees(number, timeout=10)
+    await li.presses("✅ 受理")
+    await li.presses("✅ 已处理，上传完成照片")
+    await li.sends_photo(jpeg("yellow"))
+    await li.sends_text("换了新灯泡")
+    told = await li_da_ye.sees("是否解决由首位上报的居民确认", timeout=10)
+    assert told.has_photo
+    await li_da_ye.presses("👎 没解决")
+    await li_da_ye.sees("哪里还没解决")
+    await li_da_ye.presses("只处理了一部分")
+    await li_da_ye.sees("谢谢您的反馈")
+    chen = demo.persona("陈书记")
+    flagged = await chen.sees("一起反映", timeout=10, anywhere=True)
+    assert number in flagged.text and "原因：只处理了一部分" in flagged.text
+    await wang.sees("问题解决了吗", timeout=10)
+    await wang.presses("👍 已解决")
+    await wang.presses("⭐⭐⭐⭐ 4")
+    await wang.sees("谢谢您的评价（4 星）")
+    await demo.settled()
+    async with demo.db.uow() as uow:
+        case = await uow.cases.by_number(number)
+        events = [e.kind for e in await uow.events.of("case", number)]
+    assert case.state.value == "closed" and case.rating == 4 and case.rework_count == 0
+    assert "supporter_feedback" in events
+
+
+async def test_a_stale_resolve_button_is_refused_at_the_press_before_any_photo_is_asked(demo):
+    wang, number = await wang_reports_a_broken_light(demo)
+    li = demo.persona("李秀英")
+    await li.sees(number, timeout=10)
+    await li.presses("✅ 受理")
+    accepted = await li.sees(f"已受理 {number}")
+    await li.presses("✅ 已处理，上传完成照片")
+    await li.sends_photo(jpeg("yellow"))
+    await li.sends_text("换了新灯泡")
+    await wang.presses("👍 已解决")
+    await wang.presses("⭐⭐⭐⭐⭐ 5")
+    await wang.sees("已办结")
+    await demo.settled()
+    shown = len(li.messages)
+    for label in ("✅ 已处理，上传完成照片", "📷 上传处理中照片", "📣 上报部门（吹哨）"):
+        stale = CaseAct(action={"✅ 已处理，上传完成照片": "resolve", "📷 上传处理中照片": "during",
+                                "📣 上报部门（吹哨）": "escalate"}[label], number=number).pack()
+        query_id = demo.stack.standin.user_presses_button(li.user_id, accepted.message_id, stale, forged=True)
+        answer = await demo.stack.standin.wait_callback_answer(query_id)
+        assert answer.show_alert and "不能这样操作了" in answer.text, label
+    await demo.settled()
+    assert len(li.messages) == shown  # refused with an alert only: no "send the after-photo"
+    await li.sends_photo(jpeg("green"))  # no dialog was opened: a photo from her is not an after-photo
+    await demo.settled()
+    async with demo.db.uow() as uow:
+        case = await uow.cases.by_number(number)
+    assert case.state.value == "closed" and len(case.photos_of(PhotoKind.AFTER)) == 1

@@ -138,7 +138,7 @@ async def test_order_dispatch_race_for_the_last_place_check_in_out_confirm_and_p
     ask = await wang.sees("请确认并评分", timeout=10)
     assert winner.name in ask.text and "2.0 小时" in ask.text  # capped by the post's length
     await chen.sees("请确认并评分", timeout=10)
-    await wang.presses("⭐⭐⭐⭐⭐")
+    await wang.presses("⭐⭐⭐⭐⭐ 5")
     await wang.sees("已确认")
     await winner.sees("获得 10 积分", timeout=10)
     await winner.sends_text("/points")
@@ -341,7 +341,7 @@ async def test_staff_check_out_a_member_who_forgot_then_confirm_and_points_follo
     assert "何敏：已签退" in roster.text and "⭐ 确认 何敏" in roster.buttons
     await chen.presses("⭐ 确认 何敏")
     await chen.sees("请为这次服务打分")
-    await chen.presses("⭐⭐⭐⭐")
+    await chen.presses("⭐⭐⭐⭐ 4")
     await chen.sees("已确认 何敏 的服务")
     await he.sees("获得 10 积分", timeout=10)
     await demo.settled()
