@@ -3,6 +3,13 @@
 aiogram handles updates concurrently; the photos of an album arrive as separate updates at the
 same instant, and two of them must not both read and write the dialog's data at once. Other
 chats still run in parallel.
+
+The dialog's state is read again once the chat's turn comes. aiogram's FSM middleware, the
+outermost one, reads it (`raw_state`, what StateFilter and the scenes match on) when the update
+arrives, before this lock: the second photo of an album sent with no dialog open would still see
+"no dialog", open the report again and wipe the first photo. Several processes sharing dialog
+state (Redis) need a lock shared as well: `dialog_isolation` gives aiogram's Redis lock, which the
+FSM middleware takes before it reads the state.
 """
 
 from __future__ import annotations
@@ -30,6 +37,9 @@ class OneAtATimePerChat(BaseMiddleware):
         self._waiting[key] = self._waiting.get(key, 0) + 1
         try:
             async with lock:
+                state = data.get("state")
+                if state is not None:  # what an update ahead of this one in the chat has made of it
+                    data["raw_state"] = await state.get_state()
                 return await handler(event, data)
         finally:
             self._waiting[key] -= 1
