@@ -105,6 +105,21 @@ async def test_an_album_as_during_photos_is_saved_whole_and_answered_once(demo):
     assert len(await case_photos(demo, number, "during")) == 3
 
 
+async def test_an_album_of_six_during_photos_keeps_five_and_says_so_once(demo):
+    wang, li, number = await li_has_accepted(demo)
+    await li.presses("📷 上传处理中照片")
+    await li.sees("处理中的照片")
+    before = len(li.messages)
+    await li.sends_album(photos(6, first=2))
+    await li.sees("已保存 5 张处理中照片")
+    await demo.settled()
+    assert len(li.messages) == before + 2, li.transcript  # the count, and "five at most" once
+    assert len(texts(li, "最多 5 张")) == 1, li.transcript
+    assert len(await case_photos(demo, number, "during")) == 5
+    await li.presses("✅ 已处理，上传完成照片")  # the count kept the buttons
+    await li.sees("处理后的照片")
+
+
 async def test_an_album_as_after_photo_asks_for_the_note_once_and_uses_the_first(demo):
     wang, li, number = await li_has_accepted(demo)
     await li.presses("✅ 已处理，上传完成照片")
