@@ -18,7 +18,10 @@ import asyncio
 from typing import Any, Awaitable, Callable
 
 from aiogram import BaseMiddleware
+from aiogram.fsm.storage.base import BaseEventIsolation
 from aiogram.types import TelegramObject
+
+from redgrid.settings import Settings
 
 
 class OneAtATimePerChat(BaseMiddleware):
@@ -46,3 +49,14 @@ class OneAtATimePerChat(BaseMiddleware):
             if not self._waiting[key]:  # nobody else queued: forget the lock so memory stays flat
                 del self._waiting[key]
                 self._locks.pop(key, None)
+
+
+def dialog_isolation(settings: Settings) -> BaseEventIsolation | None:
+    """The lock several bot processes share when they share dialog state in Redis: aiogram's FSM
+    middleware takes it (per person in a chat) before it reads the dialog's state, and holds it
+    until the update is handled and committed. One process needs none: OneAtATimePerChat does it."""
+    if not settings.redis_url:
+        return None
+    from aiogram.fsm.storage.redis import RedisEventIsolation
+
+    return RedisEventIsolation.from_url(settings.redis_url)
