@@ -15,7 +15,6 @@ from aiogram.fsm.scene import Scene, on
 from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
 
 from bot.keyboards import button, column
-from bot.middlewares import refusal_text
 from bot.photos import photo_data, photo_from_data, photo_or_say_why
 from bot.scenes.report import start_report
 from bot.texts import Translator
@@ -146,9 +145,9 @@ class CaseDialog(Scene, reset_data_on_enter=True):
     async def not_a_photo(self, message: Message, tr: Translator) -> None:
         await message.answer(tr(self.ask_key))
 
-    async def exit_leaving_album_tail(self, message: Message, kind: PhotoKind, number: str, answer: Message,
-                                      text: str, count: int = 1) -> None:
-        await self.wizard.exit()
+    async def leave_album_tail(self, message: Message, kind: PhotoKind, number: str, answer: Message,
+                               text: str, count: int = 1) -> None:
+        """After the step's exit: what `rest_of_album` needs for the album's other photos."""
         if message.media_group_id:
             await self.wizard.state.update_data(album_tail={
                 "album": message.media_group_id, "kind": kind.value, "number": number,
@@ -169,9 +168,10 @@ class DuringPhoto(CaseDialog, state="case.during"):
         number = (await self.wizard.get_data())["number"]
         case = await reporting.add_during_photo(uow, Actor.of(person, roles), number, photo, now)
         await uow.commit()
+        await self.wizard.exit()
         text = tr("case.during_saved_album", count=1) if message.media_group_id else tr("case.during_saved")
         answer = await message.answer(text, reply_markup=handler_buttons(case, tr))
-        await self.exit_leaving_album_tail(message, PhotoKind.DURING, number, answer, text)
+        await self.leave_album_tail(message, PhotoKind.DURING, number, answer, text)
 
 
 class ResolveCase(CaseDialog, state="case.resolve"):
@@ -223,6 +223,7 @@ class ResolveCase(CaseDialog, state="case.resolve"):
         photo = photo_from_data(data["after"], PhotoKind.AFTER)
         await reporting.resolve_case(uow, Actor.of(person, roles), data["number"], photo, note, now)
         await uow.commit()
+        await self.wizard.exit()
         if message.caption:
             text = tr("case.resolved_with_note", number=data["number"], note=note)
         else:
@@ -230,10 +231,8 @@ class ResolveCase(CaseDialog, state="case.resolve"):
         count = data.get("count", 1)
         shown = f"{text}\n{tr('case.after_from_album', count=count)}" if count > 1 else text
         answer = await message.answer(shown)
-        if message.media_group_id and message.media_group_id == data.get("album"):
-            await self.exit_leaving_album_tail(message, PhotoKind.AFTER, data["number"], answer, text, count)
-        else:
-            await self.wizard.exit()
+        if message.media_group_id == data.get("album"):
+            await self.leave_album_tail(message, PhotoKind.AFTER, data["number"], answer, text, count)
 
 
 async def album_tail(message: Message, state: FSMContext) -> dict | bool:
@@ -258,7 +257,7 @@ async def rest_of_album(message: Message, tail: dict, state: FSMContext, bot: Bo
         except DomainError as refusal:  # five at most: said once for the album
             await uow.rollback()
             if not tail.get("refused"):
-                await message.answer(refusal_text(tr, refusal))
+                await message.answer(tr(refusal.key, **refusal.params))
                 await state.update_data(album_tail={**tail, "refused": True})
             return
         await uow.commit()
