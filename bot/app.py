@@ -18,7 +18,7 @@ from bot.handlers.cases import SCENES as CASE_SCENES
 from bot.middlewares import ContextMiddleware
 from bot.scenes.report import SCENES as REPORT_SCENES
 from bot.handlers.volunteering import SCENES as VOLUNTEER_SCENES
-from bot.serial import OneAtATimePerChat
+from bot.serial import OneAtATimePerChat, dialog_isolation
 from core.reporting import ReportPolicy
 from core.volunteer_services import VolunteerPolicy
 from core.workdays import WorkCalendar
@@ -67,7 +67,8 @@ def volunteer_policy(settings: Settings) -> VolunteerPolicy:
 
 def build_dispatcher(db: Database, settings: Settings, clock: Clock, storage: BaseStorage | None = None) -> Dispatcher:
     photos = PhotoStore(settings.data_dir)
-    dp = Dispatcher(storage=storage or dialog_storage(settings), settings=settings, db=db,
+    dp = Dispatcher(storage=storage or dialog_storage(settings), events_isolation=dialog_isolation(settings),
+                    settings=settings, db=db,
                     policy=report_policy(settings), volunteer_policy=volunteer_policy(settings), photos=photos)
     # Order matters: the inbox drops a second delivery before anything else; then one update per chat
     # at a time; then the unit of work and the person, before the scene registry copies the data its

@@ -10,6 +10,7 @@ from typing import Any
 from aiogram import Bot, F, Router
 from aiogram.filters import Command, StateFilter
 from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
 from aiogram.fsm.scene import Scene, on
 from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
 
@@ -20,7 +21,7 @@ from bot.texts import Translator
 from core import reporting
 from core import cases as rules
 from core.cases import MAX_DESCRIPTION, Actor, Case, CaseState, HandlerKind, NotFixedReason, PhotoKind
-from core.errors import NotAllowed
+from core.errors import DomainError, NotAllowed
 from core.onboarding import record
 from core.people import Person, Role, Roles
 from core.ports import UnitOfWork
@@ -211,7 +212,11 @@ class NotFixedWhy(Scene, state="case.not_fixed"):
 
 
 class CaseDialog(Scene, reset_data_on_enter=True):
-    """A handler's photo step for one case; the case number rides in the dialog's data."""
+    """A handler's photo step for one case; the case number rides in the dialog's data.
+
+    An album arrives as one message per photo, all at once. The step takes it as one answer: the
+    first photo finishes it, and the album's other photos, which then find no dialog open, are
+    taken by `rest_of_album` (the step leaves an `album_tail` in the dialog's data for them)."""
 
     @on.callback_query.enter()
     async def enter(self, query: CallbackQuery, tr: Translator, number: str = "", **_: Any) -> None:
@@ -222,8 +227,18 @@ class CaseDialog(Scene, reset_data_on_enter=True):
     async def not_a_photo(self, message: Message, tr: Translator) -> None:
         await message.answer(tr(self.ask_key))
 
+    async def leave_album_tail(self, message: Message, kind: PhotoKind, number: str, answer: Message,
+                               text: str, count: int = 1) -> None:
+        """After the step's exit: what `rest_of_album` needs for the album's other photos."""
+        if message.media_group_id:
+            await self.wizard.state.update_data(album_tail={
+                "album": message.media_group_id, "kind": kind.value, "number": number,
+                "answer": answer.message_id, "text": text, "count": count})
+
 
 class DuringPhoto(CaseDialog, state="case.during"):
+    """Photos of the work under way: an album adds each of its photos (core allows five)."""
+
     ask_key = "case.ask_during_photo"
 
     @on.message(F.photo | F.document)
@@ -233,41 +248,108 @@ class DuringPhoto(CaseDialog, state="case.during"):
         if photo is None:
             return
         number = (await self.wizard.get_data())["number"]
-        await reporting.add_during_photo(uow, Actor.of(person, roles), number, photo, now)
+        case = await reporting.add_during_photo(uow, Actor.of(person, roles), number, photo, now)
         await uow.commit()
         await self.wizard.exit()
-        case = await reporting.case_for(uow, number)
-        await message.answer(tr("case.during_saved"), reply_markup=handler_buttons(case, tr))
+        text = tr("case.during_saved_album", count=1) if message.media_group_id else tr("case.during_saved")
+        answer = await message.answer(text, reply_markup=handler_buttons(case, tr))
+        await self.leave_album_tail(message, PhotoKind.DURING, number, answer, text)
 
 
 class ResolveCase(CaseDialog, state="case.resolve"):
+    """The after-photo and a note. Core takes one after-photo: of an album the first is used, and
+    the person is told so. A caption is the note, so the case is resolved without asking."""
+
     ask_key = "case.ask_after_photo"
 
     @on.message(F.photo | F.document)
-    async def photo(self, message: Message, bot: Bot, tr: Translator, photos) -> None:
+    async def photo(self, message: Message, bot: Bot, uow: UnitOfWork, person: Person, roles: Roles,
+                    tr: Translator, photos, now) -> None:
         data = await self.wizard.get_data()
+        album = message.media_group_id
+        caption = (message.caption or "").strip()
         if data.get("after"):
+            if album and data.get("album") == album:  # the album whose first photo is the after-photo
+                count = data.get("count", 1) + 1
+                await self.wizard.update_data(count=count)
+                if caption:
+                    await self.resolve(message, uow, person, roles, tr, now, caption)
+                    return
+                if data.get("prompt"):  # the note question, now saying which photo is used
+                    await bot.edit_message_text(f"{tr('case.after_from_album', count=count)}\n{tr('case.ask_note')}",
+                                                chat_id=message.chat.id, message_id=data["prompt"])
+                return
             await message.answer(tr("case.ask_note"))
             return
         photo = await photo_or_say_why(message, bot, photos, PhotoKind.AFTER, tr)
         if photo is None:
             return
-        await self.wizard.update_data(after=photo_data(photo))
-        await message.answer(tr("case.ask_note"))
+        await self.wizard.update_data(after=photo_data(photo), album=album, count=1)
+        if caption:
+            await self.resolve(message, uow, person, roles, tr, now, caption)
+            return
+        sent = await message.answer(tr("case.ask_note"))
+        await self.wizard.update_data(prompt=sent.message_id)
 
     @on.message(F.text)
     async def note(self, message: Message, uow: UnitOfWork, person: Person, roles: Roles, tr: Translator,
                    now) -> None:
-        data = await self.wizard.get_data()
-        if not data.get("after"):
+        if not (await self.wizard.get_data()).get("after"):
             await message.answer(tr(self.ask_key))
             return
-        after = data["after"]
-        photo = photo_from_data(after, PhotoKind.AFTER)
-        await reporting.resolve_case(uow, Actor.of(person, roles), data["number"], photo, message.text, now)
+        await self.resolve(message, uow, person, roles, tr, now, message.text)
+
+    async def resolve(self, message: Message, uow: UnitOfWork, person: Person, roles: Roles, tr: Translator,
+                      now, note: str) -> None:
+        data = await self.wizard.get_data()
+        photo = photo_from_data(data["after"], PhotoKind.AFTER)
+        await reporting.resolve_case(uow, Actor.of(person, roles), data["number"], photo, note, now)
         await uow.commit()
         await self.wizard.exit()
-        await message.answer(tr("case.resolved_by_you", number=data["number"]))
+        if message.caption:
+            text = tr("case.resolved_with_note", number=data["number"], note=note)
+        else:
+            text = tr("case.resolved_by_you", number=data["number"])
+        count = data.get("count", 1)
+        shown = f"{text}\n{tr('case.after_from_album', count=count)}" if count > 1 else text
+        answer = await message.answer(shown)
+        if message.media_group_id == data.get("album"):
+            await self.leave_album_tail(message, PhotoKind.AFTER, data["number"], answer, text, count)
+
+
+async def album_tail(message: Message, state: FSMContext) -> dict | bool:
+    """A filter: this photo belongs to an album whose first photo finished a handler's photo step."""
+    tail = (await state.get_data()).get("album_tail")
+    if tail and message.media_group_id and tail.get("album") == message.media_group_id:
+        return {"tail": tail}
+    return False
+
+
+async def rest_of_album(message: Message, tail: dict, state: FSMContext, bot: Bot, uow: UnitOfWork,
+                        person: Person, roles: Roles, tr: Translator, photos, now) -> None:
+    """The rest of an album that finished a photo step: during-photos are added (one answer, its count
+    edited); after an after-photo the others are not used, and the answer says the first one was."""
+    count = tail["count"] + 1
+    if tail["kind"] == PhotoKind.DURING.value:
+        photo = await photo_or_say_why(message, bot, photos, PhotoKind.DURING, tr)
+        if photo is None:
+            return
+        try:
+            case = await reporting.add_during_photo(uow, Actor.of(person, roles), tail["number"], photo, now)
+        except DomainError as refusal:  # five at most: said once for the album
+            await uow.rollback()
+            if not tail.get("refused"):
+                await message.answer(tr(refusal.key, **refusal.params))
+                await state.update_data(album_tail={**tail, "refused": True})
+            return
+        await uow.commit()
+        text = tr("case.during_saved_album", count=count)
+        await bot.edit_message_text(text, chat_id=message.chat.id, message_id=tail["answer"],
+                                    reply_markup=handler_buttons(case, tr))
+    else:
+        text = f"{tail['text']}\n{tr('case.after_from_album', count=count)}"
+        await bot.edit_message_text(text, chat_id=message.chat.id, message_id=tail["answer"])
+    await state.update_data(album_tail={**tail, "count": count})
 
 
 # ---- lists -------------------------------------------------------------------------------------
@@ -337,6 +419,7 @@ def make_router() -> Router:
     """A fresh router each time, so every Dispatcher (tests make many) owns its own."""
     router = Router(name="cases")
     router.message.register(start_report, Command("report"), StateFilter(None))
+    router.message.register(rest_of_album, F.media_group_id, F.photo | F.document, StateFilter(None), album_tail)
     router.message.register(start_report, F.photo, StateFilter(None))
     router.message.register(start_report, F.document.mime_type.startswith("image/"), StateFilter(None))
     router.message.register(my_cases, Command("my"))

@@ -69,10 +69,18 @@ class ReportStep(Scene, reset_data_on_enter=False, reset_history_on_enter=False)
 
 
 class ReportPhotos(ReportStep, state="report.photos"):
+    """Photos, one by one or as an album (one message per photo, sharing a media_group_id, all at
+    once): one count message, edited as the album comes in. A caption is the resident's words."""
+
     @on.message.enter()
     async def enter(self, message: Message, bot: Bot, tr: Translator, settings: Settings, photos,
                     roles: Roles, **_: Any) -> None:
-        await self.wizard.set_data({"photos": []})
+        data = await self.wizard.get_data()
+        album = message.media_group_id
+        # A photo of the album being collected never starts over: with several processes an album's
+        # photo may still have read "no dialog" while another process was storing its first photo.
+        if not (album and data.get("album") == album and data.get("photos")):
+            await self.wizard.set_data({"photos": []})
         if message.photo or message.document:
             await self.photo(message, bot, tr, settings, photos)
         else:
@@ -86,28 +94,48 @@ class ReportPhotos(ReportStep, state="report.photos"):
 
     @on.message(F.photo | F.document)
     async def photo(self, message: Message, bot: Bot, tr: Translator, settings: Settings, photos) -> None:
+        await self.take_caption(message)
         data = await self.wizard.get_data()
         stored: list[dict] = data.get("photos", [])
+        album = message.media_group_id
         if len(stored) >= MAX_PHOTOS_PER_KIND:
-            return  # the rest of an album beyond five: already told once
+            if album is None or data.get("told_too_many") != album:  # once per album
+                await message.answer(tr("report.too_many_photos", max=MAX_PHOTOS_PER_KIND))
+                await self.wizard.update_data(told_too_many=album)
+            return
         photo = await photo_or_say_why(message, bot, photos, PhotoKind.BEFORE, tr)
         if photo is None:
             return
+        before = len(stored)
         if photo.sha256 not in {p["sha256"] for p in stored}:
             stored.append(photo_data(photo))
         await self.wizard.update_data(photos=stored)
         if len(stored) >= MAX_PHOTOS_PER_KIND:
-            await message.answer(tr("report.too_many_photos"))
-            await self.wizard.goto(ReportCategory)
-            return
-        prompt = data.get("prompt")
-        text = tr("report.photos_received", count=len(stored))
+            text = tr("report.photos_full", count=len(stored), max=MAX_PHOTOS_PER_KIND)
+        else:
+            text = tr("report.photos_received", count=len(stored))
         markup = rows_of([[(tr("report.next"), Step(action="next")), (tr("report.cancel"), Step(action="cancel"))]])
-        if prompt and message.media_group_id and data.get("album") == message.media_group_id:
-            await bot.edit_message_text(text, chat_id=message.chat.id, message_id=prompt, reply_markup=markup)
+        prompt = data.get("prompt")
+        if prompt and album and data.get("album") == album:  # the album's count message
+            if len(stored) != before:  # an unchanged edit fails ("message is not modified")
+                await bot.edit_message_text(text, chat_id=message.chat.id, message_id=prompt, reply_markup=markup)
         else:
             sent = await message.answer(text, reply_markup=markup)
-            await self.wizard.update_data(prompt=sent.message_id, album=message.media_group_id)
+            await self.wizard.update_data(prompt=sent.message_id, album=album)
+
+    async def take_caption(self, message: Message) -> None:
+        """A caption is the resident's words: the description, so the words step is skipped. Several
+        captions in one album are kept together; too long, and the words step says so and asks."""
+        caption = (message.caption or "").strip()
+        if not caption:
+            return
+        data = await self.wizard.get_data()
+        earlier = data.get("description") if data.get("words_from_caption") else ""
+        words = f"{earlier}\n{caption}" if earlier and caption not in earlier else (earlier or caption)
+        if len(words) > MAX_DESCRIPTION:
+            await self.wizard.update_data(caption_too_long=True)
+        else:
+            await self.wizard.update_data(description=words, words_from_caption=True, caption_too_long=False)
 
     @on.message()
     async def not_a_photo(self, message: Message, tr: Translator) -> None:
@@ -192,15 +220,17 @@ class ReportPlace(ReportStep, state="report.place"):
             return
         await query.answer()
         chosen = f"{tr('report.ask_place')} {address.full()}"
-        if (await self.wizard.get_data()).get("location_keyboard"):
+        data = await self.wizard.get_data()
+        words_known = bool(data.get("words_from_caption") and data.get("description"))  # from a caption
+        if data.get("location_keyboard"):
             # the location keyboard goes only with a new message; the next question then comes as one too
             await query.message.edit_text(chosen, reply_markup=None)
             await query.message.answer("📍 " + address.full(), reply_markup=ReplyKeyboardRemove())
             await self.wizard.update_data(building_id=address.building.id, location_keyboard=False,
-                                          words_as_new_message=True)
+                                          words_as_new_message=not words_known)
         else:
-            await self.wizard.update_data(building_id=address.building.id, answered=chosen)
-        await self.wizard.goto(ReportWords)
+            await self.wizard.update_data(building_id=address.building.id, answered=None if words_known else chosen)
+        await self.wizard.goto(ReportSummary if words_known else ReportWords)
 
     @on.message(F.location)
     async def location(self, message: Message, tr: Translator, uow: UnitOfWork, settings: Settings) -> None:
@@ -227,11 +257,16 @@ class ReportWords(ReportStep, state="report.words"):
     @on.callback_query.enter()
     async def enter(self, event: Message | CallbackQuery, tr: Translator, **_: Any) -> None:
         markup = rows_of([[(tr("report.skip"), Step(action="skip")), (tr("report.cancel"), Step(action="cancel"))]])
-        if (await self.wizard.get_data()).get("words_as_new_message") and isinstance(event, CallbackQuery):
+        data = await self.wizard.get_data()
+        question = tr("report.ask_words")
+        if data.get("caption_too_long"):
+            question = f"{tr('report.caption_too_long', max=MAX_DESCRIPTION)}\n{question}"
+            await self.wizard.update_data(caption_too_long=False)
+        if data.get("words_as_new_message") and isinstance(event, CallbackQuery):
             await self.wizard.update_data(words_as_new_message=False)
-            await event.message.answer(tr("report.ask_words"), reply_markup=markup)
+            await event.message.answer(question, reply_markup=markup)
             return
-        await ask(event, tr("report.ask_words"), markup, await self.answered())
+        await ask(event, question, markup, await self.answered())
 
     @on.message(F.text)
     async def words(self, message: Message, tr: Translator) -> None:
