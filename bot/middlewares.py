@@ -12,6 +12,7 @@ for what it means: the message already shows that, so the handler goes on.
 from __future__ import annotations
 
 import logging
+from datetime import datetime, tzinfo
 from typing import Any, Awaitable, Callable
 
 from aiogram import BaseMiddleware, Bot
@@ -19,7 +20,7 @@ from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.methods import EditMessageCaption, EditMessageMedia, EditMessageReplyMarkup, EditMessageText
 from aiogram.types import CallbackQuery, Message, TelegramObject, Update, User
 
-from bot.texts import Translator
+from bot.texts import Translator, moment_text
 from core.clock import Clock
 from core.errors import DomainError
 from core.onboarding import greet
@@ -64,7 +65,8 @@ class ContextMiddleware(BaseMiddleware):
                 if receipt is not None:  # the rollback undid the inbox's "handled" mark: let it mark again
                     receipt.sealed = False
                 log.info("refused %s for person %s: %s", type(refusal).__name__, person.id, refusal)
-                await _reply(event, refusal_text(data["tr"], refusal))
+                settings = data.get("settings")
+                await _reply(event, refusal_text(data["tr"], refusal, getattr(settings, "tz", None), now))
                 return None
             except Exception as error:
                 await uow.rollback()
@@ -79,11 +81,19 @@ class ContextMiddleware(BaseMiddleware):
             return result
 
 
-def refusal_text(tr: Translator, refusal: DomainError) -> str:
-    """The refusal in the person's words; a case state is named as residents read it."""
+def refusal_text(tr: Translator, refusal: DomainError, tz: tzinfo | None = None, now: datetime | None = None) -> str:
+    """The refusal in the person's words; a case state is named as residents read it, and a moment
+    (an ISO timestamp under a key ending in `_at`) as they write it, when `tz` and `now` are given."""
     params = dict(refusal.params)
     if isinstance(params.get("state"), str):
         params["state"] = tr(f"state.{params['state']}")
+    if tz is not None and now is not None:
+        for key, value in refusal.params.items():
+            if key.endswith("_at") and isinstance(value, str):
+                try:
+                    params[key] = moment_text(tr.lang, datetime.fromisoformat(value), tz, now)
+                except ValueError:
+                    pass
     return tr(refusal.key, **params)
 
 

@@ -393,6 +393,21 @@ async def _claim_of(uow: UnitOfWork, post: Post, person_id: int) -> Claim:
     return found
 
 
+async def may_check_in(uow: UnitOfWork, by: Actor, post_number: str, now: datetime) -> Post:
+    """The member pressed 📍 check in: refused now (too early, too late, not theirs) rather than after
+    the photo they would be asked for next."""
+    post = await post_by_number(uow, post_number)
+    rules.require_check_in(await _claim_of(uow, post, by.person_id), post, by, now)
+    return post
+
+
+async def may_check_out(uow: UnitOfWork, by: Actor, post_number: str, now: datetime) -> Post:
+    """The member pressed 🏁 check out: refused now if they are not checked in on this post."""
+    post = await post_by_number(uow, post_number)
+    rules.require_check_out(await _claim_of(uow, post, by.person_id), post, by, now)
+    return post
+
+
 async def check_in(uow: UnitOfWork, by: Actor, post_number: str, photo: PhotoRef, now: datetime, *,
                    lat: float | None = None, lon: float | None = None) -> Claim:
     post = await post_by_number(uow, post_number)

@@ -33,7 +33,7 @@ from core.people import Person, Role, Roles
 from core.ports import UnitOfWork
 from core.theme_day import ThemeDayTemplate
 from core.volunteering import (
-    ClaimState, NotYourClaim, OrderState, Post, PostFull, PostState, WrongState, hours_served,
+    ClaimState, OrderState, Post, PostFull, PostState, WrongState, hours_served,
 )
 from redgrid.settings import Settings
 
@@ -353,27 +353,19 @@ async def on_my_tasks_button(query: CallbackQuery, uow: UnitOfWork, person: Pers
     await my_tasks(query.message, uow, person, tr, settings, now)
 
 
-async def _my_claim(uow: UnitOfWork, person: Person, number: str, now, wanted: ClaimState):
-    """The person's own live claim on the post, in the state the button expects."""
-    for claim, post in await vs.my_claims(uow, person.id, now):
-        if post.number == number:
-            if claim.state != wanted:
-                raise WrongState("claim", number, claim.state.value, wanted.value)
-            return claim, post
-    raise NotYourClaim(post=number)
-
-
 async def on_withdraw(query: CallbackQuery, callback_data: Vol, uow: UnitOfWork, person: Person, roles: Roles,
                       tr: Translator, volunteer_policy, now) -> None:
     await vs.withdraw_claim(uow, volunteer_policy, Actor.of(person, roles), callback_data.ref, now)
     await _done(query, tr("post.withdrawn", post=callback_data.ref))
 
 
-async def on_duty(query: CallbackQuery, callback_data: Vol, scenes, uow: UnitOfWork, person: Person,
+async def on_duty(query: CallbackQuery, callback_data: Vol, scenes, uow: UnitOfWork, person: Person, roles: Roles,
                   now) -> None:
-    """Check in or out: only on one's own claim in the right state, then the photo dialog."""
+    """Check in or out: core decides at the press (one's own claim, the right state, check-in's time
+    window), so nobody is asked for a photo that would then be refused."""
     checking_in = callback_data.action == "checkin"
-    await _my_claim(uow, person, callback_data.ref, now, ClaimState.CLAIMED if checking_in else ClaimState.CHECKED_IN)
+    may = vs.may_check_in if checking_in else vs.may_check_out
+    await may(uow, Actor.of(person, roles), callback_data.ref, now)
     await query.answer()
     await query.message.edit_reply_markup(reply_markup=None)
     await scenes.enter(CheckIn if checking_in else CheckOut, post=callback_data.ref)

@@ -334,7 +334,7 @@ TEXTS: dict[str, str] = {
     "post.started": "This post has already started.",
     "post.withdraw_too_late": "Withdrawing closes {cutoff_hours} hours before the start. In an emergency, please call the community.",
     "post.not_your_claim": "This is not a post you claimed.",
-    "post.check_in_too_early": "Too early to check in; check-in opens 30 minutes before the start.",
+    "post.check_in_too_early": "Too early to check in: check-in opens {opens_at} (30 minutes before the start).",
     "post.check_in_too_late": "The post is over; it is too late to check in.",
     "post.photo_required": "A photo is needed.",
     "post.photo_reused": "The check-out photo cannot be the check-in photo; please take one of the finished work.",

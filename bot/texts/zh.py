@@ -341,7 +341,7 @@ TEXTS: dict[str, str] = {
     "post.started": "这个岗位已经开始了。",
     "post.withdraw_too_late": "开始前 {cutoff_hours} 小时内不能退出了。如有急事请联系社区。",
     "post.not_your_claim": "这不是您接的岗位。",
-    "post.check_in_too_early": "还没到签到时间，开始前 30 分钟起可以签到。",
+    "post.check_in_too_early": "还没到签到时间：{opens_at} 起可以签到（开始前 30 分钟）。",
     "post.check_in_too_late": "岗位已经结束，不能签到了。",
     "post.photo_required": "需要一张照片。",
     "post.photo_reused": "签退照片不能和签到照片相同，请拍一张服务完成的照片。",
