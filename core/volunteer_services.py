@@ -69,6 +69,12 @@ class VolunteerPolicy:
         """`now`, or the end of quiet hours when `now` is inside them."""
         return next_allowed_moment(now, self.quiet_start, self.quiet_end, self.tz)
 
+    def held_until(self, now: datetime) -> datetime | None:
+        """When a notice made at `now` goes out: None for at once, else the end of the quiet hours
+        (so whoever caused it can be told "at 07:00", not "told")."""
+        moment = self.allowed(now)
+        return None if moment == now.astimezone(self.tz) else moment
+
 
 def iso(moment: datetime) -> str:
     """How payloads carry a moment: an ISO timestamp in UTC (JSON has no datetimes). The bot words it
@@ -77,8 +83,7 @@ def iso(moment: datetime) -> str:
 
 
 def _quiet(policy: VolunteerPolicy, now: datetime) -> datetime | None:
-    moment = policy.allowed(now)
-    return None if moment == now.astimezone(policy.tz) else moment
+    return policy.held_until(now)
 
 
 async def _tell(uow: UnitOfWork, people: Sequence[int], kind: str, payload: dict[str, Any],

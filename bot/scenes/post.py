@@ -258,8 +258,12 @@ class PostSummary(Scene, state="post.summary", reset_data_on_enter=False, reset_
         from bot.handlers.volunteering import roster_button
 
         # the roster stays reachable from here after the start (no-shows, confirmations)
-        await query.message.answer(tr("post.published", number=post.number, title=post.title),
-                                   reply_markup=roster_button(post.number, tr))
+        # in the quiet hours the members hear of it later: say when, not that they have
+        held = volunteer_policy.held_until(now)
+        said = (tr("post.published_later", number=post.number, title=post.title,
+                   at=moment_text(tr.lang, held, settings.tz, now)) if held is not None
+                else tr("post.published", number=post.number, title=post.title))
+        await query.message.answer(said, reply_markup=roster_button(post.number, tr))
 
     @on.callback_query(PostStep.filter(F.action == "cancel"))
     async def cancel(self, query: CallbackQuery, tr: Translator) -> None:

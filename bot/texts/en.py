@@ -307,6 +307,7 @@ TEXTS: dict[str, str] = {
     "post.summary": "Please check the post:\n📌 {title}\n🕘 {when} ({hours} h)\n📍 {place}\n👥 {people} people · ⭐ {points} points each",
     "post.publish": "✅ Publish",
     "post.published": "✅ Post {number} “{title}” is published; the community's party members have been told.",
+    "post.published_later": "✅ Post {number} “{title}” is published. It is quiet hours: the community's party members will be told at {at}.",
     "post.draft_cancelled": "Cancelled; no post was published.",
     "post.pick_community": "Which community is the post for?",
     "post.invalid": "Something in the post is not right; please check the title, time, place, people and points.",

@@ -314,6 +314,7 @@ TEXTS: dict[str, str] = {
     "post.summary": "请确认岗位：\n📌 {title}\n🕘 {when}（{hours} 小时）\n📍 {place}\n👥 {people} 人 · ⭐ 每人 {points} 分",
     "post.publish": "✅ 发布岗位",
     "post.published": "✅ 已发布岗位 {number}「{title}」，已通知本社区报到的党员。",
+    "post.published_later": "✅ 已发布岗位 {number}「{title}」。现在是休息时间，将在 {at} 通知本社区报到的党员。",
     "post.draft_cancelled": "已取消，没有发布岗位。",
     "post.pick_community": "为哪个社区发布岗位？",
     "post.invalid": "岗位信息有误，请检查名称、时间、地点、人数和积分。",

@@ -1,5 +1,6 @@
-"""A check-in is decided at the press: too early, too late or not one's own is said before the
-member is asked for a photo (the photo step then checks again, as time passes)."""
+"""Times a party member and staff are told about: a check-in is decided at the press (too early,
+too late or not one's own is said before the member is asked for a photo; the photo step checks
+again), and a notice made in the quiet hours says when it will go out."""
 
 from __future__ import annotations
 
@@ -44,3 +45,16 @@ async def test_the_service_answers_at_the_press_whether_the_member_may_check_in(
     await do(town, vs.may_check_in, m1, post.number, SATURDAY_9 - timedelta(minutes=10))
     with pytest.raises(NotYourClaim):
         await do(town, vs.may_check_in, await as_(town, "m2"), post.number, SATURDAY_9)
+
+
+def test_the_policy_says_until_when_a_notice_waits_for_the_quiet_hours_to_end():
+    from datetime import datetime
+
+    from core.workdays import CHINA_TZ, WorkCalendar
+
+    policy = vs.VolunteerPolicy(calendar=WorkCalendar())
+    assert policy.held_until(datetime(2026, 11, 23, 5, 37, tzinfo=CHINA_TZ)) == datetime(2026, 11, 23, 7, 0,
+                                                                                          tzinfo=CHINA_TZ)
+    assert policy.held_until(datetime(2026, 11, 23, 23, 0, tzinfo=CHINA_TZ)) == datetime(2026, 11, 24, 7, 0,
+                                                                                          tzinfo=CHINA_TZ)
+    assert policy.held_until(datetime(2026, 11, 23, 17, 30, tzinfo=CHINA_TZ)) is None
