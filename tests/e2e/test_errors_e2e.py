@@ -78,3 +78,18 @@ async def test_an_unexpected_error_gets_a_polite_answer_a_log_line_with_the_upda
     await wang.sends_text("/lang")
     answer = await wang.presses("English")
     assert answer.show_alert and "抱歉，出了点问题" in answer.text
+
+
+async def test_an_error_after_the_press_was_answered_is_told_in_the_chat(demo, monkeypatch):
+    import bot.handlers.common as common
+
+    async def broken(*_args, **_kwargs):
+        raise RuntimeError("Telegram is down")
+
+    monkeypatch.setattr(common, "publish_commands", broken)  # runs after the press is answered
+    wang = demo.persona("王阿姨")
+    await wang.sends_text("/lang")
+    await wang.presses("English")
+    await wang.sees("抱歉，出了点问题")  # still in her old language: the change was rolled back
+    await demo.settled(failed_ok=True)
+    assert len(await _failed_rows(demo)) == 1
