@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from tests.e2e.test_report_loop_e2e import submits, wang_reports_a_broken_light  # noqa: F401
+from tests.e2e.test_report_loop_e2e import wang_reports_a_broken_light
 
 
 async def test_a_deadline_in_next_year_shows_its_year_to_the_resident_and_the_grid_member(demo):
