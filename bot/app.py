@@ -15,7 +15,7 @@ from aiogram.fsm.scene import SceneRegistry
 from bot import inbox, runtime
 from bot.handlers import routers
 from bot.handlers.cases import SCENES as CASE_SCENES
-from bot.middlewares import ContextMiddleware
+from bot.middlewares import ContextMiddleware, watch_edits
 from bot.scenes.report import SCENES as REPORT_SCENES
 from bot.handlers.volunteering import SCENES as VOLUNTEER_SCENES
 from bot.serial import OneAtATimePerChat, dialog_isolation
@@ -65,6 +65,10 @@ def volunteer_policy(settings: Settings) -> VolunteerPolicy:
                                                      remind_day=settings.theme_remind_day))
 
 
+async def _watch_edits(bot: Bot) -> None:
+    watch_edits(bot)
+
+
 def build_dispatcher(db: Database, settings: Settings, clock: Clock, storage: BaseStorage | None = None) -> Dispatcher:
     photos = PhotoStore(settings.data_dir)
     dp = Dispatcher(storage=storage or dialog_storage(settings), events_isolation=dialog_isolation(settings),
@@ -73,6 +77,7 @@ def build_dispatcher(db: Database, settings: Settings, clock: Clock, storage: Ba
     # Order matters: the inbox drops a second delivery before anything else; then one update per chat
     # at a time; then the unit of work and the person, before the scene registry copies the data its
     # scenes will see (so every scene step gets `uow`, `tr`, `roles` …).
+    dp.startup.register(_watch_edits)  # before the inbox's startup replays anything
     inbox.install(dp, db, clock)
     dp.update.outer_middleware(OneAtATimePerChat())
     dp.update.outer_middleware(ContextMiddleware(db, clock, settings.default_language))

@@ -1,18 +1,26 @@
 """Per-update context: one unit of work, the person behind the chat account, their language.
 
 A domain refusal (core.errors.DomainError) raised by a handler is rolled back and turned into
-a polite reply here, so handlers read as the happy path.
+a polite reply here, so handlers read as the happy path. Any other error is rolled back too, the
+person is told politely that something went wrong (a press is answered), the log names the update,
+and the error goes on to the inbox, which keeps the update as failed (bot/inbox.py).
+
+`unchanged_edit_is_done` (a Bot session middleware) takes Telegram's "message is not modified"
+for what it means: the message already shows that, so the handler goes on.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime, tzinfo
 from typing import Any, Awaitable, Callable
 
-from aiogram import BaseMiddleware
+from aiogram import BaseMiddleware, Bot
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
+from aiogram.methods import EditMessageCaption, EditMessageMedia, EditMessageReplyMarkup, EditMessageText
 from aiogram.types import CallbackQuery, Message, TelegramObject, Update, User
 
-from bot.texts import Translator
+from bot.texts import Translator, moment_text
 from core.clock import Clock
 from core.errors import DomainError
 from core.onboarding import greet
@@ -57,24 +65,70 @@ class ContextMiddleware(BaseMiddleware):
                 if receipt is not None:  # the rollback undid the inbox's "handled" mark: let it mark again
                     receipt.sealed = False
                 log.info("refused %s for person %s: %s", type(refusal).__name__, person.id, refusal)
-                await _reply(event, refusal_text(data["tr"], refusal))
+                settings = data.get("settings")
+                await _reply(event, refusal_text(data["tr"], refusal, getattr(settings, "tz", None), now))
                 return None
+            except Exception as error:
+                await uow.rollback()
+                receipt = data.get("inbox_receipt")
+                if receipt is not None:
+                    receipt.sealed = False
+                log.error("update %s failed for person %s: %s: %s", getattr(event, "update_id", "?"),
+                          person.id, type(error).__name__, error, exc_info=True)
+                await _reply(event, data["tr"]("error.generic"))
+                raise  # the inbox keeps the update as failed, with its error
             await uow.commit()
             return result
 
 
-def refusal_text(tr: Translator, refusal: DomainError) -> str:
-    """The refusal in the person's words; a case state is named as residents read it."""
+def refusal_text(tr: Translator, refusal: DomainError, tz: tzinfo | None = None, now: datetime | None = None) -> str:
+    """The refusal in the person's words; a case state is named as residents read it, and a moment
+    (an ISO timestamp under a key ending in `_at`) as they write it, when `tz` and `now` are given."""
     params = dict(refusal.params)
     if isinstance(params.get("state"), str):
         params["state"] = tr(f"state.{params['state']}")
+    if tz is not None and now is not None:
+        for key, value in refusal.params.items():
+            if key.endswith("_at") and isinstance(value, str):
+                try:
+                    params[key] = moment_text(tr.lang, datetime.fromisoformat(value), tz, now)
+                except ValueError:
+                    pass
     return tr(refusal.key, **params)
 
 
 async def _reply(event: TelegramObject, message: str) -> None:
+    """Tell the person; a press the handler had already answered gets the words as a message."""
     if isinstance(event, Update):
         event = event.event
-    if isinstance(event, CallbackQuery):
-        await event.answer(message[:200], show_alert=True)
-    elif isinstance(event, Message):
-        await event.answer(message)
+    try:
+        if isinstance(event, CallbackQuery):
+            try:
+                await event.answer(message[:200], show_alert=True)
+            except TelegramBadRequest:  # answered already (a query is answered once)
+                if event.message is not None:
+                    await event.message.answer(message)
+        elif isinstance(event, Message):
+            await event.answer(message)
+    except TelegramAPIError as failed:  # blocked, or Telegram is down: the log keeps the story
+        log.warning("could not tell the person: %s", failed)
+
+
+_EDITS = (EditMessageText, EditMessageReplyMarkup, EditMessageCaption, EditMessageMedia)
+
+
+async def unchanged_edit_is_done(make_request, bot: Bot, method):
+    """A Bot session middleware: an edit to what the message already shows (a press repeated or
+    forged, buttons dropped from a message that has none) is done, not an error."""
+    try:
+        return await make_request(bot, method)
+    except TelegramBadRequest as refused:
+        if isinstance(method, _EDITS) and "message is not modified" in refused.message:
+            return True
+        raise
+
+
+def watch_edits(bot: Bot) -> None:
+    """Install `unchanged_edit_is_done` on this bot's session (once per bot)."""
+    if unchanged_edit_is_done not in bot.session.middleware:
+        bot.session.middleware(unchanged_edit_is_done)

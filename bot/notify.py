@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
 from aiogram.types import InlineKeyboardMarkup
 
 from bot.handlers.cases import desk_buttons, feedback_buttons, handler_buttons, outcome_buttons
-from bot.texts import Translator
-from core.cases import Case, PhotoKind
+from bot.texts import Translator, moment_text
+from core.cases import Case, CaseState, PhotoKind
+from core.clock import Clock, SystemClock
 from core.notifications import Notification
 from core.people import Person
 from core.ports import UnitOfWork
@@ -30,23 +32,25 @@ class Rendered:
     photo: bytes | None = None
 
 
-def _when(moment, settings: Settings) -> str:
-    return moment.astimezone(settings.tz).strftime("%m-%d %H:%M") if moment else "—"
-
-
-async def _case_fields(uow: UnitOfWork, case: Case, tr: Translator, settings: Settings) -> dict:
+async def _case_fields(uow: UnitOfWork, case: Case, tr: Translator, settings: Settings, now: datetime) -> dict:
     address = await uow.places.address(case.building_id)
     handler = await uow.people.get(case.handler_id) if case.handler_id else None
+
+    def when(moment: datetime | None) -> str:
+        return moment_text(tr.lang, moment, settings.tz, now)
+
     return dict(number=case.number, category=tr(f"category.{case.category.value}"),
                 address=address.full() if address else "", words=case.description or tr("report.no_words"),
-                deadline=_when(case.deadline, settings), claim_by=_when(case.escalation_deadline, settings),
-                handler=handler.display_name if handler else "—", state=tr(f"state.{case.state.value}"))
+                deadline=when(case.deadline), claim_by=when(case.escalation_deadline),
+                handler=handler.display_name if handler else "—", state=tr(f"state.{case.state.value}"),
+                note=case.resolution_note or "")
 
 
 class CaseRenderer:
-    def __init__(self, settings: Settings, photos: PhotoStore) -> None:
+    def __init__(self, settings: Settings, photos: PhotoStore, clock: Clock | None = None) -> None:
         self.settings = settings
         self.photos = photos
+        self.clock = clock or SystemClock()
 
     async def render(self, uow: UnitOfWork, notification: Notification, person: Person, lang: str) -> Rendered | None:
         tr = Translator(lang)
@@ -55,14 +59,15 @@ class CaseRenderer:
         if case is None:
             log.warning("notification %s names no case", notification.kind)
             return None
-        fields = {**await _case_fields(uow, case, tr, self.settings), **notification.payload}
+        now = self.clock.now()
+        fields = {**await _case_fields(uow, case, tr, self.settings, now), **notification.payload}
         fields["number"] = case.number
         kind = notification.kind
         if kind in ("case.reopened", "case.supporter_not_fixed"):
             fields["comment"] = why_not_fixed(tr, notification.payload)
         if kind == "case.resolved" and person.id != case.reporter_id:
             kind = "case.resolved_for_supporter"  # told the outcome; the first reporter answers "fixed?"
-            return Rendered(tr(kind, **fields), feedback_buttons(case, tr), await self.card(case, tr))
+            return Rendered(tr(kind, **fields), feedback_buttons(case, tr), await self.card(case, tr, now))
         text = tr(kind, **fields)
         if kind == "case.new_for_handler":
             if notification.payload.get("duplicate_of"):
@@ -77,15 +82,15 @@ class CaseRenderer:
         if kind == "case.reopened":
             return Rendered(text, handler_buttons(case, tr))
         if kind == "case.resolved":
-            return Rendered(text, outcome_buttons(case, tr), await self.card(case, tr))
+            return Rendered(text, outcome_buttons(case, tr), await self.card(case, tr, now))
         return Rendered(text)
 
     async def _first(self, case: Case, kind: PhotoKind) -> bytes | None:
         photos = case.photos_of(kind)
         return await self.photos.load(photos[0].sha256) if photos else None
 
-    async def card(self, case: Case, tr: Translator) -> bytes:
-        """"事前、事中、事后三张图": the proof a resident sees before confirming."""
+    async def card(self, case: Case, tr: Translator, now: datetime) -> bytes:
+        """"事前、事中、事后三张图": the proof a resident sees before confirming, with the handler's note."""
         from media.card import render_card
 
         before, during, after = (case.photos_of(k) for k in (PhotoKind.BEFORE, PhotoKind.DURING, PhotoKind.AFTER))
@@ -94,8 +99,23 @@ class CaseRenderer:
                            labels=(tr("card.before"), tr("card.during"), tr("card.after")),
                            no_photo_text=tr("card.no_photo"),
                            title=f"{case.number} · {without_emoji(tr('category.' + case.category.value))}",
-                           subtitle_lines=[tr("card.times", reported=_when(case.created_at, self.settings),
-                                              resolved=_when(case.resolved_at, self.settings))])
+                           subtitle_lines=[card_times(case, tr, self.settings, now)],
+                           note=without_emoji(tr("card.note", note=case.resolution_note))
+                           if case.resolution_note else "")
+
+
+def card_times(case: Case, tr: Translator, settings: Settings, now: datetime) -> str:
+    """When it was reported, and when it was fixed: "办结" only once the case is closed; while the
+    resident has not confirmed it, "处理完成"."""
+    def when(moment: datetime | None) -> str:
+        return moment_text(tr.lang, moment, settings.tz, now)
+
+    reported = when(case.created_at)
+    if case.state == CaseState.CLOSED and case.closed_at is not None:
+        return tr("card.times_closed", reported=reported, closed=when(case.closed_at))
+    if case.resolved_at is not None:
+        return tr("card.times", reported=reported, resolved=when(case.resolved_at))
+    return tr("card.times_reported", reported=reported)
 
 
 def why_not_fixed(tr: Translator, payload: dict) -> str:
@@ -108,13 +128,14 @@ def why_not_fixed(tr: Translator, payload: dict) -> str:
 
 def without_emoji(label: str) -> str:
     """Button labels carry emoji; the card's CJK font has none, so they would print as boxes."""
-    kept = "".join(ch for ch in label if ord(ch) < 0x2600 or 0x3000 <= ord(ch) < 0xFE00)
+    kept = "".join(ch for ch in label if ord(ch) < 0x2600 or 0x3000 <= ord(ch) < 0xFE00
+                   or 0xFF00 <= ord(ch) <= 0xFFEF)  # fullwidth punctuation ，：（） is in the font
     return " ".join(kept.split())
 
 
-async def case_history(uow: UnitOfWork, case: Case, tr: Translator, settings: Settings) -> str:
-    """The case's story from its events: who did what, when."""
-    fields = await _case_fields(uow, case, tr, settings)
+async def case_history(uow: UnitOfWork, case: Case, tr: Translator, settings: Settings, now: datetime) -> str:
+    """The case's story from its events: who did what, when (and the handler's note on a fix)."""
+    fields = await _case_fields(uow, case, tr, settings, now)
     lines = [tr("history.title", **fields)]
     names: dict[int | None, str] = {None: tr("system")}
     for event in await uow.events.of("case", case.number):
@@ -124,5 +145,15 @@ async def case_history(uow: UnitOfWork, case: Case, tr: Translator, settings: Se
             actor = await uow.people.get(event.actor_id)  # type: ignore[arg-type]
             names[event.actor_id] = actor.display_name if actor else "?"
         what = tr(f"event.{event.kind}")
-        lines.append(tr("history.line", at=_when(event.at, settings), who=names[event.actor_id], what=what))
+        after = event.after or {}
+        if event.kind == "resolved":
+            note = after.get("note")
+        elif event.kind in ("fix_rejected", "supporter_feedback"):  # the resident's reason and words
+            note = why_not_fixed(tr, after) if not after.get("fixed") else None
+        else:
+            note = None
+        if note:
+            what = tr("history.with_note", what=what, note=note)
+        lines.append(tr("history.line", at=moment_text(tr.lang, event.at, settings.tz, now),
+                        who=names[event.actor_id], what=what))
     return "\n".join(lines)

@@ -24,6 +24,7 @@ from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from bot.texts import CATALOGS, Translator, moment_text, text
+from core.clock import Clock, SystemClock
 from core.notifications import Notification
 from core.people import Identity, Person
 from core.ports import UnitOfWork
@@ -39,8 +40,9 @@ def _known(lang: str, key: str) -> bool:
     return key in CATALOGS.get(lang, {}) or key in CATALOGS["zh"]
 
 
-def local_times(payload: Mapping[str, Any], lang: str, tz) -> dict[str, Any]:
-    """The payload with each ISO timestamp under a key ending in `_at` worded for a `lang` reader in `tz`."""
+def local_times(payload: Mapping[str, Any], lang: str, tz, now: datetime) -> dict[str, Any]:
+    """The payload with each ISO timestamp under a key ending in `_at` worded for a `lang` reader in `tz`
+    (with its year when that is not the year of `now`)."""
     fields = dict(payload)
     for key, value in payload.items():
         if not key.endswith("_at") or not isinstance(value, str):
@@ -51,16 +53,20 @@ def local_times(payload: Mapping[str, Any], lang: str, tz) -> dict[str, Any]:
             continue
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=timezone.utc)  # storage keeps UTC
-        fields[key] = moment_text(lang, moment.astimezone(tz))
+        fields[key] = moment_text(lang, moment, tz, now)
     return fields
 
 
 class NotificationRenderer:
-    def __init__(self, settings: Settings, photos: PhotoStore | None = None) -> None:
+    """`clock` says when a message is written (dates of another year carry their year); the wall clock
+    unless given."""
+
+    def __init__(self, settings: Settings, photos: PhotoStore | None = None, clock: Clock | None = None) -> None:
         from bot.notify import CaseRenderer
 
         self.settings = settings
-        self.cases = CaseRenderer(settings, photos or PhotoStore(settings.data_dir))
+        self.clock = clock or SystemClock()
+        self.cases = CaseRenderer(settings, photos or PhotoStore(settings.data_dir), self.clock)
 
     def language(self, person: Person) -> str:
         return person.language or self.settings.default_language
@@ -77,7 +83,7 @@ class NotificationRenderer:
         from bot.handlers.volunteering import notification_fields, notification_markup
 
         tr = Translator(lang)  # volunteering kinds come with their buttons (claim, approve, stars …)
-        payload = local_times(notification.payload, lang, self.settings.tz)
+        payload = local_times(notification.payload, lang, self.settings.tz, self.clock.now())
         fields = notification_fields(notification.kind, payload, tr)
         return Outgoing(text(lang, notification.kind, **fields),
                         markup=notification_markup(notification.kind, payload, tr))

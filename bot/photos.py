@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aiogram import Bot
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import Message
 
 from bot.texts import Translator
@@ -14,7 +15,9 @@ from media.photos import MAX_BYTES, NotAPhoto, PhotoStore, PhotoTooLarge
 async def receive_photo(message: Message, bot: Bot, store: PhotoStore, kind: PhotoKind) -> PhotoRef:
     """The photo (or picture sent as a file) in `message`, normalised and stored.
 
-    Sizes are checked before downloading, so a huge file costs nothing.
+    Sizes are checked before downloading, so a huge file costs nothing. Telegram does not always
+    tell a file's size; the Bot API then refuses to hand over one over 20 MB ("file is too big"),
+    which is the same refusal in the person's words.
     """
     if message.photo:
         item = message.photo[-1]  # the largest size Telegram made
@@ -26,7 +29,12 @@ async def receive_photo(message: Message, bot: Bot, store: PhotoStore, kind: Pho
         raise NotAPhoto()
     if item.file_size and item.file_size > MAX_BYTES:
         raise PhotoTooLarge(max_mb=MAX_BYTES // (1024 * 1024))
-    data = await bot.download(item.file_id)
+    try:
+        data = await bot.download(item.file_id)
+    except TelegramBadRequest as refused:
+        if "file is too big" in refused.message.lower():
+            raise PhotoTooLarge(max_mb=MAX_BYTES // (1024 * 1024)) from refused
+        raise
     saved = await store.save(data.read())
     return PhotoRef(saved.sha256, kind, saved.width, saved.height, saved.dhash)
 

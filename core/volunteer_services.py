@@ -69,6 +69,12 @@ class VolunteerPolicy:
         """`now`, or the end of quiet hours when `now` is inside them."""
         return next_allowed_moment(now, self.quiet_start, self.quiet_end, self.tz)
 
+    def held_until(self, now: datetime) -> datetime | None:
+        """When a notice made at `now` goes out: None for at once, else the end of the quiet hours
+        (so whoever caused it can be told "at 07:00", not "told")."""
+        moment = self.allowed(now)
+        return None if moment == now.astimezone(self.tz) else moment
+
 
 def iso(moment: datetime) -> str:
     """How payloads carry a moment: an ISO timestamp in UTC (JSON has no datetimes). The bot words it
@@ -77,8 +83,7 @@ def iso(moment: datetime) -> str:
 
 
 def _quiet(policy: VolunteerPolicy, now: datetime) -> datetime | None:
-    moment = policy.allowed(now)
-    return None if moment == now.astimezone(policy.tz) else moment
+    return policy.held_until(now)
 
 
 async def _tell(uow: UnitOfWork, people: Sequence[int], kind: str, payload: dict[str, Any],
@@ -391,6 +396,21 @@ async def _claim_of(uow: UnitOfWork, post: Post, person_id: int) -> Claim:
     if found is None:
         raise rules.NotYourClaim(post=post.number)
     return found
+
+
+async def may_check_in(uow: UnitOfWork, by: Actor, post_number: str, now: datetime) -> Post:
+    """The member pressed 📍 check in: refused now (too early, too late, not theirs) rather than after
+    the photo they would be asked for next."""
+    post = await post_by_number(uow, post_number)
+    rules.require_check_in(await _claim_of(uow, post, by.person_id), post, by, now)
+    return post
+
+
+async def may_check_out(uow: UnitOfWork, by: Actor, post_number: str, now: datetime) -> Post:
+    """The member pressed 🏁 check out: refused now if they are not checked in on this post."""
+    post = await post_by_number(uow, post_number)
+    rules.require_check_out(await _claim_of(uow, post, by.person_id), post, by, now)
+    return post
 
 
 async def check_in(uow: UnitOfWork, by: Actor, post_number: str, photo: PhotoRef, now: datetime, *,

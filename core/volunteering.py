@@ -725,9 +725,10 @@ def first_in_line(waitlist: Sequence[Claim], exclude: Claim | None = None) -> Cl
     return min(waiting, key=lambda c: (c.queued_at, c.id if c.id is not None else float("inf")))
 
 
-def check_in(claim_: Claim, post: Post, by: Actor, photo: str, now: datetime, *,
-             lat: float | None = None, lon: float | None = None, early: timedelta = CHECK_IN_EARLY) -> Claim:
-    """On the day: the member arrives and proves it with a photo (location if they share it)."""
+def require_check_in(claim_: Claim, post: Post, by: Actor, now: datetime, *,
+                     early: timedelta = CHECK_IN_EARLY) -> None:
+    """May the member check in now? Their own place, not cancelled, from `early` before the start
+    until the end. Asked at the press, before the member is asked for a photo, and again with it."""
     _require_own(claim_, post, by)
     _require(claim_.state, {ClaimState.CLAIMED}, "claim", post.number, "check_in")
     if post.state == PostState.CANCELLED:
@@ -736,6 +737,18 @@ def check_in(claim_: Claim, post: Post, by: Actor, photo: str, now: datetime, *,
         raise CheckInTooEarly(post=post.number, opens_at=(post.starts_at - early).isoformat())
     if now >= post.ends_at:
         raise CheckInTooLate(post=post.number)
+
+
+def require_check_out(claim_: Claim, post: Post, by: Actor, now: datetime) -> None:
+    """May the member check out now? Their own place, checked in. Asked at the press and with the photo."""
+    _require_own(claim_, post, by)
+    _require(claim_.state, {ClaimState.CHECKED_IN}, "claim", post.number, "check_out")
+
+
+def check_in(claim_: Claim, post: Post, by: Actor, photo: str, now: datetime, *,
+             lat: float | None = None, lon: float | None = None, early: timedelta = CHECK_IN_EARLY) -> Claim:
+    """On the day: the member arrives and proves it with a photo (location if they share it)."""
+    require_check_in(claim_, post, by, now, early=early)
     photo = (photo or "").strip()
     if not photo:
         raise PhotoRequired(action="check_in")
@@ -748,8 +761,7 @@ def check_in(claim_: Claim, post: Post, by: Actor, photo: str, now: datetime, *,
 
 def check_out(claim_: Claim, post: Post, by: Actor, photo: str, now: datetime) -> Claim:
     """The member leaves and proves the work with a second, different photo."""
-    _require_own(claim_, post, by)
-    _require(claim_.state, {ClaimState.CHECKED_IN}, "claim", post.number, "check_out")
+    require_check_out(claim_, post, by, now)
     photo = (photo or "").strip()
     if not photo:
         raise PhotoRequired(action="check_out")

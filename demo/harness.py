@@ -301,9 +301,10 @@ class ChatUser:
         return self.standin.user_sends_album(self.user_id, images, caption)
 
     async def sends_document(self, data: bytes, file_name: str, mime_type: str | None = None,
-                             caption: str | None = None) -> dict[str, Any]:
+                             caption: str | None = None, *, with_size: bool = True) -> dict[str, Any]:
         self._mark_action()
-        return self.standin.user_sends_document(self.user_id, data, file_name, mime_type, caption)
+        return self.standin.user_sends_document(self.user_id, data, file_name, mime_type, caption,
+                                                with_size=with_size)
 
     async def sends_location(self, latitude: float, longitude: float) -> dict[str, Any]:
         self._mark_action()

@@ -48,6 +48,7 @@ MAX_TEXT = 4096  # UTF-16 units, Telegram's limit for a message text
 MAX_CAPTION = 1024
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024  # getFile refuses bigger files ("file is too big"), as Telegram's cloud API
 THUMBNAIL_SIDE = 320  # Telegram's "m" size; the original is kept as the largest size
 # Update kinds Telegram leaves out when allowed_updates is empty or never given.
 _NOT_DEFAULT_UPDATES = {"chat_member", "message_reaction", "message_reaction_count"}
@@ -874,9 +875,12 @@ class BotApiStandIn:
 
     def user_sends_document(self, user_id: int, data: bytes, file_name: str,
                             mime_type: str | None = None,
-                            caption: str | None = None) -> dict[str, Any]:
+                            caption: str | None = None, *, with_size: bool = True) -> dict[str, Any]:
+        """`with_size=False` leaves out `file_size`, which Telegram does not promise to send."""
         stored = self._store_file(data, "document", file_name=file_name, mime_type=mime_type)
         content: dict[str, Any] = {"document": _document_json(stored)}
+        if not with_size:
+            del content["document"]["file_size"]
         content.update(_caption_fields(caption))
         return self._user_message(user_id, content)
 
@@ -1489,6 +1493,8 @@ class BotApiStandIn:
         stored = self.files.get(call.text("file_id", "") or "")
         if stored is None:
             raise _bad("invalid file_id")
+        if stored.size > MAX_DOWNLOAD_BYTES:
+            raise _bad("file is too big")
         return stored.to_file()
 
     async def _m_getchat(self, call: _Call) -> dict[str, Any]:

@@ -6,6 +6,7 @@ kept for the community's records:
     ┌──────────────────────────────────────────────────────────┐
     │ title (case number · category)                            │
     │ subtitle lines (reported at …, fixed at …)                │
+    │ the handler's note, wrapped (up to 3 lines)               │
     │ ┌─ before (red) ──┐ ┌─ during (amber) ┐ ┌─ after (green) ─┐ │
     │ │     photo       │ │     photo       │ │     photo       │ │
     │ └─────────────────┘ └─────────────────┘ └─────────────────┘ │
@@ -169,15 +170,21 @@ def _mask_bytes(font: ImageFont.FreeTypeFont, text: str) -> tuple[tuple[int, int
 # --- the card --------------------------------------------------------------------------------
 
 
+NOTE_LINES = 3
+NOTE_COLOUR = (33, 33, 33)
+
+
 def render_card(before: bytes, during: bytes | None, after: bytes, *,
                 labels: tuple[str, str, str], title: str, subtitle_lines: Sequence[str] = (),
-                font_path: Path | None = None, no_photo_text: str = "") -> bytes:
+                font_path: Path | None = None, no_photo_text: str = "", note: str = "") -> bytes:
     """The before | during | after card as a JPEG (see the module doc).
 
     `labels` name the three panels ("事前", "事中", "事后"); `title` is one line (the case number
     and category); `subtitle_lines` a few short lines (reported / fixed times). Text too long
     for its place is shortened with "…". `no_photo_text` is drawn in the middle panel when
-    there is no during-photo. Photos go through `media.photos.open_photo`, like any upload.
+    there is no during-photo. `note` (what the handler did, as the resident should read it) is
+    wrapped under the subtitles, at most three lines. Photos go through `media.photos.open_photo`,
+    like any upload.
     """
     if len(labels) != 3:
         raise ValueError("labels: before, during, after")
@@ -193,19 +200,23 @@ def render_card(before: bytes, during: bytes | None, after: bytes, *,
     title_line = TITLE_SIZE * 13 // 10
     subtitle_line = SUBTITLE_SIZE * 14 // 10
     top = ACCENT_HEIGHT + MARGIN
-    header = title_line + subtitle_line * len(subtitle_lines) + MARGIN * 3 // 4
+    text_width = CARD_WIDTH - 2 * MARGIN
+    note_lines = _wrap(note, subtitle_font, text_width, NOTE_LINES) if note else []
+    header = title_line + subtitle_line * (len(subtitle_lines) + len(note_lines)) + MARGIN * 3 // 4
     height = top + header + BAND_HEIGHT + photo_height + MARGIN
     card = Image.new("RGB", (CARD_WIDTH, height), BACKGROUND)
     draw = ImageDraw.Draw(card)
     draw.rectangle((0, 0, CARD_WIDTH, ACCENT_HEIGHT - 1), fill=ACCENT)
 
-    text_width = CARD_WIDTH - 2 * MARGIN
     y = top
     draw.text((MARGIN, y), _shorten(title, title_font, text_width), font=title_font, fill=TITLE_COLOUR)
     y += title_line
     for line in subtitle_lines:
         draw.text((MARGIN, y), _shorten(line, subtitle_font, text_width), font=subtitle_font,
                   fill=SUBTITLE_COLOUR)
+        y += subtitle_line
+    for line in note_lines:
+        draw.text((MARGIN, y), line, font=subtitle_font, fill=NOTE_COLOUR)
         y += subtitle_line
     y = top + header
 
@@ -253,6 +264,27 @@ def _fitting_font(font_path: Path, text: str, width: int) -> ImageFont.FreeTypeF
         size -= 2
         font = load_font(font_path, size, bold=True)
     return font
+
+
+def _wrap(text: str, font: ImageFont.FreeTypeFont, width: int, max_lines: int) -> list[str]:
+    """`text` in lines that fit `width`, broken anywhere (Chinese has no spaces); the last of
+    `max_lines` ends in "…" when more was left."""
+    words = " ".join(str(text).split())
+    lines: list[str] = []
+    while words and len(lines) < max_lines:
+        low, high = 1, len(words)  # the longest start that fits (at least one character)
+        while low < high:
+            middle = (low + high + 1) // 2
+            if font.getlength(words[:middle]) <= width:
+                low = middle
+            else:
+                high = middle - 1
+        cut = low
+        lines.append(words[:cut].rstrip())
+        words = words[cut:].lstrip()
+    if words and lines:
+        lines[-1] = _shorten(lines[-1] + "…" + words, font, width)
+    return lines
 
 
 def _shorten(text: str, font: ImageFont.FreeTypeFont, width: int) -> str:

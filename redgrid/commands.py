@@ -67,7 +67,7 @@ def background(db: Database, bot, settings: Settings, clock):
     from bot.app import report_policy, volunteer_policy
     from scheduler.volunteering import volunteering_tick
 
-    renderer = NotificationRenderer(settings)
+    renderer = NotificationRenderer(settings, clock=clock)  # dates read against the domain's clock
     # Delivery runs on the real clock, as the outbox stamps its rows: it paces real Telegram traffic.
     # `clock` is the domain's (deadlines, reminders), which the demo and tests may move by hand.
     real = SystemClock()
@@ -145,7 +145,7 @@ async def invite(settings: Settings, args: argparse.Namespace) -> int:
                                     "--department)") from None
             await uow.commit()
             print(await invite_text(await _bot_username(settings), uow, created,
-                                    Translator(settings.default_language), settings))
+                                    Translator(settings.default_language), settings, now))
     finally:
         await db.dispose()
     return 0

@@ -226,3 +226,20 @@ def test_card_titles_lose_the_emoji_the_cjk_font_cannot_draw():
     assert without_emoji("💡 路灯/楼道灯") == "路灯/楼道灯"
     assert without_emoji("🗑 Garbage") == "Garbage"
     assert without_emoji("🚰 下水道/管道") == "下水道/管道"
+
+
+def test_the_handlers_note_is_written_under_the_times_in_at_most_three_lines(cjk_font):
+    from media.card import ACCENT_HEIGHT, SUBTITLE_SIZE, TITLE_SIZE
+
+    line = SUBTITLE_SIZE * 14 // 10
+    plain = make(cjk_font)
+    short = make(cjk_font, note="处理说明：换了新灯泡")
+    long = make(cjk_font, note="处理说明：" + "换了新灯泡，开关也检查过了。" * 30)
+    assert short.height == plain.height + line
+    assert long.height == plain.height + 3 * line  # wrapped, and cut with "…" after three lines
+    # under the title and the two time lines, the top of the note's line carries dark ink (the card
+    # without a note has white there, just above its bands)
+    note_top = ACCENT_HEIGHT + MARGIN + TITLE_SIZE * 13 // 10 + 2 * line
+    written = short.crop((MARGIN, note_top, MARGIN + 300, note_top + 16)).convert("L")
+    blank = plain.crop((MARGIN, note_top, MARGIN + 300, note_top + 16)).convert("L")
+    assert ImageStat.Stat(written).extrema[0][0] < 100 < ImageStat.Stat(blank).extrema[0][0]

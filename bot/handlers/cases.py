@@ -382,13 +382,13 @@ async def desk(message: Message, uow: UnitOfWork, roles: Roles, tr: Translator, 
     await _list_or_say_none(message, await uow.cases.desk(communities, now), tr, "desk.title", "desk.none")
 
 
-async def _card_or_none(case: Case, tr: Translator, settings: Settings, photos) -> bytes | None:
+async def _card_or_none(case: Case, tr: Translator, settings: Settings, photos, now) -> bytes | None:
     """A resolved case is shown by its three-photo card; an open one by the resident's photo."""
     if not case.photos_of(PhotoKind.AFTER):
         return None
     from bot.notify import CaseRenderer
 
-    return await CaseRenderer(settings, photos).card(case, tr)
+    return await CaseRenderer(settings, photos).card(case, tr, now)
 
 
 async def history(query: CallbackQuery, callback_data: CaseAct, uow: UnitOfWork, person: Person, roles: Roles,
@@ -405,14 +405,14 @@ async def history(query: CallbackQuery, callback_data: CaseAct, uow: UnitOfWork,
     await record(uow, "case", case.number, "viewed", now, person.id)
     before = case.photos_of(PhotoKind.BEFORE)
     if before:
-        picture = card if (card := await _card_or_none(case, tr, settings, photos)) else await photos.load(before[0].sha256)
+        picture = card if (card := await _card_or_none(case, tr, settings, photos, now)) else await photos.load(before[0].sha256)
         await query.message.answer_photo(BufferedInputFile(picture, f"{case.number}.jpg"))
     markup = None
     if case.is_handled_by(person.id):
         markup = handler_buttons(case, tr)
     elif roles.is_staff_of(case.community_id) and case.is_open:
         markup = desk_buttons(case, tr, list(await uow.people.grid_members(case.grid_id)))
-    await query.message.answer(await case_history(uow, case, tr, settings), reply_markup=markup)
+    await query.message.answer(await case_history(uow, case, tr, settings, now), reply_markup=markup)
 
 
 def make_router() -> Router:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from aiogram import Bot, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
@@ -9,7 +11,7 @@ from aiogram.types import CallbackQuery, Message
 from bot.callbacks import InviteGrid, InviteRole
 from bot.handlers.start import place_of
 from bot.keyboards import column
-from bot.texts import Translator
+from bot.texts import Translator, moment_text
 from core.errors import NotAllowed
 from core.invites import Invite
 from core.onboarding import create_invite
@@ -61,7 +63,7 @@ async def chose_role(query: CallbackQuery, callback_data: InviteRole, bot: Bot, 
         return
     invite = await create_invite(uow, person, role, now, ttl_hours=settings.invite_ttl_hours,
                                  max_uses=settings.invite_max_uses, community_id=callback_data.community)
-    await _send_link(query, bot, uow, invite, tr, settings)
+    await _send_link(query, bot, uow, invite, tr, settings, now)
 
 
 async def chose_grid(query: CallbackQuery, callback_data: InviteGrid, bot: Bot, uow: UnitOfWork, person: Person,
@@ -69,26 +71,27 @@ async def chose_grid(query: CallbackQuery, callback_data: InviteGrid, bot: Bot, 
     # create_invite checks the grid lies in a community this person staffs
     invite = await create_invite(uow, person, Role.GRID_MEMBER, now, ttl_hours=settings.invite_ttl_hours,
                                  max_uses=settings.invite_max_uses, grid_id=callback_data.grid)
-    await _send_link(query, bot, uow, invite, tr, settings)
+    await _send_link(query, bot, uow, invite, tr, settings, now)
 
 
-async def invite_text(username: str, uow: UnitOfWork, invite: Invite, tr: Translator, settings: Settings) -> str:
+async def invite_text(username: str, uow: UnitOfWork, invite: Invite, tr: Translator, settings: Settings,
+                      now: datetime) -> str:
     """The message that carries an invite: a t.me deep link when the bot's username is known."""
     place = await place_of(uow, RoleGrant(None, 0, invite.role, community_id=invite.community_id,
                                           grid_id=invite.grid_id, department_id=invite.department_id))
     fields = dict(role=tr(f"role.{invite.role.value}"), place=place or "—", payload=invite.deep_link_payload,
-                  expires=invite.expires_at.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M"), uses=invite.max_uses)
+                  expires=moment_text(tr.lang, invite.expires_at, settings.tz, now), uses=invite.max_uses)
     if username:
         return tr("invite.link", link=f"https://t.me/{username}?start={invite.deep_link_payload}", **fields)
     return tr("invite.link_no_username", **fields)
 
 
 async def _send_link(query: CallbackQuery, bot: Bot, uow: UnitOfWork, invite: Invite, tr: Translator,
-                     settings: Settings) -> None:
+                     settings: Settings, now: datetime) -> None:
     await uow.commit()
     await query.answer()
     username = settings.bot_username or (await bot.me()).username or ""
-    await query.message.edit_text(await invite_text(username, uow, invite, tr, settings), reply_markup=None)
+    await query.message.edit_text(await invite_text(username, uow, invite, tr, settings, now), reply_markup=None)
 
 
 def make_router() -> Router:

@@ -25,7 +25,7 @@ from bot.scenes.ask import SCENES as ASK_SCENES, start_ask
 from bot.scenes.post import SCENES as POST_SCENES, PostTitle
 from bot.scenes.theme import SCENES as THEME_SCENES, ThemeTitle, theme_card
 from bot.scenes.volunteer import SCENES as DUTY_SCENES, CheckIn, CheckOut, JoinParty, Reason, Redeem
-from bot.texts import Translator
+from bot.texts import Translator, moment_text
 from core import volunteer_services as vs
 from core.cases import Actor
 from core.errors import NotAllowed
@@ -33,7 +33,7 @@ from core.people import Person, Role, Roles
 from core.ports import UnitOfWork
 from core.theme_day import ThemeDayTemplate
 from core.volunteering import (
-    ClaimState, NotYourClaim, OrderState, Post, PostFull, PostState, WrongState, hours_served,
+    ClaimState, OrderState, Post, PostFull, PostState, WrongState, hours_served,
 )
 from redgrid.settings import Settings
 
@@ -78,8 +78,8 @@ def my_communities(roles: Roles) -> list[int]:
 
 # ---- how things read -----------------------------------------------------------------------------
 
-def when(moment: datetime, settings: Settings) -> str:
-    return moment.astimezone(settings.tz).strftime("%m-%d %H:%M")
+def when(moment: datetime, settings: Settings, tr: Translator, now: datetime) -> str:
+    return moment_text(tr.lang, moment, settings.tz, now)
 
 
 def hours_of(post: Post) -> str:
@@ -87,11 +87,11 @@ def hours_of(post: Post) -> str:
     return str(int(hours)) if hours.is_integer() else f"{hours:.1f}"
 
 
-def post_text(post: Post, tr: Translator, settings: Settings, *, show_place: bool) -> str:
+def post_text(post: Post, tr: Translator, settings: Settings, now: datetime, *, show_place: bool) -> str:
     """A post as members read it; a post made from a resident's order hides the place (the
     resident's home, PIPL) until the member holds a place on it."""
     place = post.place if show_place or post.order_number is None else tr("post.place_after_claim")
-    text = tr("post.card", title=post.title, when=when(post.starts_at, settings), hours=hours_of(post),
+    text = tr("post.card", title=post.title, when=when(post.starts_at, settings, tr, now), hours=hours_of(post),
               place=place, taken=post.places_taken, capacity=post.capacity, points=post.points_per_person,
               number=post.number)
     if post.template_id is not None:
@@ -241,7 +241,8 @@ async def on_registration(query: CallbackQuery, callback_data: Vol, scenes, uow:
 
 # ---- orders: the staff desk ----------------------------------------------------------------------
 
-async def order_desk(message: Message, uow: UnitOfWork, roles: Roles, tr: Translator, settings: Settings) -> None:
+async def order_desk(message: Message, uow: UnitOfWork, roles: Roles, tr: Translator, settings: Settings,
+                     now) -> None:
     orders = [o for c in await staff_communities(uow, roles, "order.desk") for o in await vs.new_orders(uow, c)]
     if not orders:
         await message.answer(tr("order.none"))
@@ -250,7 +251,7 @@ async def order_desk(message: Message, uow: UnitOfWork, roles: Roles, tr: Transl
     for order in orders:
         await message.answer(tr("order.card", order=order.number, kind=tr(f"service.{order.kind.value}"),
                                 words=order.description or tr("report.no_words"), when=order.preferred_time,
-                                place=order.place, at=when(order.created_at, settings)),
+                                place=order.place, at=when(order.created_at, settings, tr, now)),
                              reply_markup=order_buttons(order.number, tr))
 
 
@@ -302,7 +303,7 @@ async def tasks(message: Message, uow: UnitOfWork, roles: Roles, tr: Translator,
         return
     await message.answer(tr("tasks.title", count=len(posts)))
     for post in posts:
-        await message.answer(post_text(post, tr, settings, show_place=False), reply_markup=claim_button(post, tr))
+        await message.answer(post_text(post, tr, settings, now, show_place=False), reply_markup=claim_button(post, tr))
 
 
 async def on_claim(query: CallbackQuery, callback_data: Vol, uow: UnitOfWork, person: Person, roles: Roles,
@@ -321,7 +322,7 @@ async def on_claim(query: CallbackQuery, callback_data: Vol, uow: UnitOfWork, pe
     if claim.state == ClaimState.WAITLISTED:
         await _done(query, tr("post.waitlisted", title=post.title, post=number))
         return
-    await _done(query, tr("post.claimed", title=post.title) + "\n\n" + post_text(post, tr, settings, show_place=True),
+    await _done(query, tr("post.claimed", title=post.title) + "\n\n" + post_text(post, tr, settings, now, show_place=True),
                 my_claim_buttons(claim.state, number, tr))
 
 
@@ -333,7 +334,7 @@ async def my_tasks(message: Message, uow: UnitOfWork, person: Person, tr: Transl
         return
     await message.answer(tr("mytasks.title"))
     for claim, post in claims:
-        text = post_text(post, tr, settings, show_place=claim.holds_place) + "\n" + tr(f"claim.{claim.state.value}")
+        text = post_text(post, tr, settings, now, show_place=claim.holds_place) + "\n" + tr(f"claim.{claim.state.value}")
         await message.answer(text, reply_markup=my_claim_buttons(claim.state, post.number, tr))
 
 
@@ -349,27 +350,19 @@ async def on_my_tasks_button(query: CallbackQuery, uow: UnitOfWork, person: Pers
     await my_tasks(query.message, uow, person, tr, settings, now)
 
 
-async def _my_claim(uow: UnitOfWork, person: Person, number: str, now, wanted: ClaimState):
-    """The person's own live claim on the post, in the state the button expects."""
-    for claim, post in await vs.my_claims(uow, person.id, now):
-        if post.number == number:
-            if claim.state != wanted:
-                raise WrongState("claim", number, claim.state.value, wanted.value)
-            return claim, post
-    raise NotYourClaim(post=number)
-
-
 async def on_withdraw(query: CallbackQuery, callback_data: Vol, uow: UnitOfWork, person: Person, roles: Roles,
                       tr: Translator, volunteer_policy, now) -> None:
     await vs.withdraw_claim(uow, volunteer_policy, Actor.of(person, roles), callback_data.ref, now)
     await _done(query, tr("post.withdrawn", post=callback_data.ref))
 
 
-async def on_duty(query: CallbackQuery, callback_data: Vol, scenes, uow: UnitOfWork, person: Person,
+async def on_duty(query: CallbackQuery, callback_data: Vol, scenes, uow: UnitOfWork, person: Person, roles: Roles,
                   now) -> None:
-    """Check in or out: only on one's own claim in the right state, then the photo dialog."""
+    """Check in or out: core decides at the press (one's own claim, the right state, check-in's time
+    window), so nobody is asked for a photo that would then be refused."""
     checking_in = callback_data.action == "checkin"
-    await _my_claim(uow, person, callback_data.ref, now, ClaimState.CLAIMED if checking_in else ClaimState.CHECKED_IN)
+    may = vs.may_check_in if checking_in else vs.may_check_out
+    await may(uow, Actor.of(person, roles), callback_data.ref, now)
     await query.answer()
     await query.message.edit_reply_markup(reply_markup=None)
     await scenes.enter(CheckIn if checking_in else CheckOut, post=callback_data.ref)
@@ -422,7 +415,7 @@ async def staff_posts(message: Message, uow: UnitOfWork, roles: Roles, tr: Trans
     if unsettled:
         await message.answer(tr("posts.unsettled_title", count=len(unsettled)))
         for post in unsettled:
-            await message.answer(post_text(post, tr, settings, show_place=True),
+            await message.answer(post_text(post, tr, settings, now, show_place=True),
                                  reply_markup=roster_button(post.number, tr))
         if posts:
             await message.answer(tr("posts.coming_title", count=len(posts)))
@@ -431,7 +424,7 @@ async def staff_posts(message: Message, uow: UnitOfWork, roles: Roles, tr: Trans
             await message.answer(tr("posts.none"))
         return
     for post in posts:
-        await message.answer(post_text(post, tr, settings, show_place=True), reply_markup=roster_button(post.number, tr))
+        await message.answer(post_text(post, tr, settings, now, show_place=True), reply_markup=roster_button(post.number, tr))
 
 
 async def on_roster(query: CallbackQuery, callback_data: Vol, uow: UnitOfWork, roles: Roles, tr: Translator,
@@ -494,7 +487,7 @@ async def points(message: Message, uow: UnitOfWork, person: Person, roles: Roles
         history = await vs.points_history(uow, person.id, community_id, limit=HISTORY_LINES)
         if history:
             lines.append(tr("points.history_title"))
-            lines += [tr("points.entry", at=when(e.at, settings), delta=f"{e.delta:+d}",
+            lines += [tr("points.entry", at=when(e.at, settings, tr, now), delta=f"{e.delta:+d}",
                          reason=tr(f"points.reason.{e.reason.value}"), note=e.note or "") for e in history]
         board = await vs.leaderboard(uow, community_id, local.year, local.month)
         lines.append("")

@@ -18,7 +18,7 @@ from aiogram.fsm.scene import Scene, on
 from aiogram.types import CallbackQuery, Message
 
 from bot.keyboards import message_of, rows_of
-from bot.texts import Translator
+from bot.texts import Translator, moment_text
 from core import volunteer_services as vs
 from core.cases import Actor
 from core.people import Person, Roles
@@ -77,10 +77,6 @@ def parse_number(text: str, low: float, high: float, *, whole: bool = True) -> f
 class PostStep(CallbackData, prefix="ps"):
     action: str
     value: str = ""
-
-
-def when_text(moment: datetime, tz: ZoneInfo) -> str:
-    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M")
 
 
 class PostScene(Scene, reset_data_on_enter=False, reset_history_on_enter=False):
@@ -231,10 +227,11 @@ def _hours_text(hours: float) -> str:
 class PostSummary(Scene, state="post.summary", reset_data_on_enter=False, reset_history_on_enter=False):
     @on.message.enter()
     @on.callback_query.enter()
-    async def enter(self, event: Message | CallbackQuery, tr: Translator, settings: Settings, **_: Any) -> None:
+    async def enter(self, event: Message | CallbackQuery, tr: Translator, settings: Settings, now: datetime,
+                    **_: Any) -> None:
         data = await self.wizard.get_data()
         starts = datetime.fromisoformat(data["starts_at"])
-        text = tr("post.summary", title=data["title"], when=when_text(starts, settings.tz),
+        text = tr("post.summary", title=data["title"], when=moment_text(tr.lang, starts, settings.tz, now),
                   hours=_hours_text(data["hours"]), place=data["place"], people=data["capacity"],
                   points=data["points"])
         if data.get("order"):
@@ -261,8 +258,12 @@ class PostSummary(Scene, state="post.summary", reset_data_on_enter=False, reset_
         from bot.handlers.volunteering import roster_button
 
         # the roster stays reachable from here after the start (no-shows, confirmations)
-        await query.message.answer(tr("post.published", number=post.number, title=post.title),
-                                   reply_markup=roster_button(post.number, tr))
+        # in the quiet hours the members hear of it later: say when, not that they have
+        held = volunteer_policy.held_until(now)
+        said = (tr("post.published_later", number=post.number, title=post.title,
+                   at=moment_text(tr.lang, held, settings.tz, now)) if held is not None
+                else tr("post.published", number=post.number, title=post.title))
+        await query.message.answer(said, reply_markup=roster_button(post.number, tr))
 
     @on.callback_query(PostStep.filter(F.action == "cancel"))
     async def cancel(self, query: CallbackQuery, tr: Translator) -> None:

@@ -16,7 +16,7 @@ from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
 
 from bot.keyboards import location_request, rows_of
 from bot.photos import photo_data, photo_from_data, photo_or_say_why
-from bot.texts import Translator
+from bot.texts import Translator, moment_text
 from core.cases import MAX_DESCRIPTION, MAX_PHOTOS_PER_KIND, Actor, Category, PhotoKind
 from core.errors import DomainError
 from core.people import Person, Role, Roles
@@ -319,7 +319,7 @@ class ReportSummary(ReportStep, state="report.summary"):
         await self.wizard.exit()
         summary = (query.message.text or "").split("\n\n")[0]  # what was sent, without the similar-cases hint
         await query.message.edit_text(f"{summary}\n\n" + tr(
-            "report.submitted", number=case.number, deadline=case.deadline.astimezone(settings.tz).strftime("%m-%d %H:%M")),
+            "report.submitted", number=case.number, deadline=moment_text(tr.lang, case.deadline, settings.tz, now)),
             reply_markup=None)
 
     @on.callback_query(Step.filter(F.action == "join"))

@@ -35,10 +35,12 @@ class VolStep(CallbackData, prefix="vs"):
     value: str = ""
 
 
-def refusal(tr: Translator, problem: DomainError) -> str:
+def refusal(tr: Translator, problem: DomainError, data: dict | None = None) -> str:
+    """`data` (the update's) lets a moment in the refusal read in the person's time zone."""
     from bot.middlewares import refusal_text
 
-    return refusal_text(tr, problem)
+    data = data or {}
+    return refusal_text(tr, problem, getattr(data.get("settings"), "tz", None), data.get("now"))
 
 
 class VolScene(Scene, reset_data_on_enter=True, reset_history_on_enter=False):
@@ -53,7 +55,7 @@ class VolScene(Scene, reset_data_on_enter=True, reset_history_on_enter=False):
     async def refused(self, message: Message, uow: UnitOfWork, tr: Translator, problem: DomainError) -> None:
         await uow.rollback()
         await self.wizard.exit()
-        await message.answer(refusal(tr, problem), reply_markup=ReplyKeyboardRemove())
+        await message.answer(refusal(tr, problem, self.wizard.data), reply_markup=ReplyKeyboardRemove())
 
 
 def _cancel(tr: Translator) -> list[tuple[str, CallbackData]]:

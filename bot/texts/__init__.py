@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from bot.texts import en, zh
 
@@ -26,10 +26,16 @@ def text(lang: str, key: str, **params: object) -> str:
     return template.format_map(_Blank({k: v for k, v in params.items()}))
 
 
-def moment_text(lang: str, local: datetime) -> str:
-    """A moment as the reader writes it: "12月28日 09:00", "Dec 28, 09:00" (`local` already in their time zone)."""
+def moment_text(lang: str, moment: datetime | None, tz: tzinfo, now: datetime) -> str:
+    """A moment as the reader writes it, in their time zone `tz`: "12月28日 09:00", "Dec 28, 09:00";
+    with the year when it is not the year of `now` there: "2027年1月4日 18:00", "Jan 4, 2027, 18:00".
+    No moment: "—". Every date the bot shows a person goes through here."""
+    if moment is None:
+        return "—"
+    local = moment.astimezone(tz)
     month = text(lang, "months").split()[local.month - 1]
-    return text(lang, "moment", month=month, day=local.day, time=f"{local:%H:%M}")
+    key = "moment" if local.year == now.astimezone(tz).year else "moment_with_year"
+    return text(lang, key, year=local.year, month=month, day=local.day, time=f"{local:%H:%M}")
 
 
 class Translator:
