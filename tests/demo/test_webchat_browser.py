@@ -187,3 +187,35 @@ async def test_webchat_api_sends_as_the_persona_and_streams_events(
         assert stale.status == 400
         missing = await http.get(f"{base}api/chats/4242/messages")
         assert missing.status == 404
+
+
+# --------------------------------------------------------------------------- pictures
+
+
+async def _rendered_vs_natural(image) -> tuple[float, float]:
+    """(rendered width/height, natural width/height) of a loaded <img>."""
+    await image.evaluate("img => img.decode()")
+    box = await image.evaluate(
+        "img => [img.getBoundingClientRect().width, img.getBoundingClientRect().height,"
+        " img.naturalWidth, img.naturalHeight]")
+    return box[0] / box[1], box[2] / box[3]
+
+
+@pytest.mark.parametrize("size", [(1600, 636), (480, 640), (300, 1200), (200, 150)],
+                         ids=["wide card", "portrait", "very tall", "small"])
+async def test_a_picture_keeps_its_shape_in_the_chat(browser, webchat: WebChat, echo_bot, make_jpeg, size):
+    """The three-photo card is 1600×636: squeezed into 320×360 it was unreadable."""
+    from aiogram.types import BufferedInputFile
+
+    width, height = size
+    await echo_bot.send_photo(1001, BufferedInputFile(make_jpeg(width, height, "navy"), "card.jpg"),
+                              caption="请看事前、事中、事后照片")
+    page = await browser.new_page(viewport={"width": 1100, "height": 760})
+    await page.goto(webchat.url)
+    await page.click(".persona[data-user-id='1001']")
+    image = page.locator(".msg.bot img.photo").last
+    rendered, natural = await _rendered_vs_natural(image)
+    assert abs(rendered - natural) / natural < 0.02, (rendered, natural)
+    assert natural == pytest.approx(width / height, rel=0.02)
+    await page.close()
+
