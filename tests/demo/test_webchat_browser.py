@@ -8,6 +8,7 @@ where the machine must provide it. The API tests need no browser and always run.
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -219,3 +220,28 @@ async def test_a_picture_keeps_its_shape_in_the_chat(browser, webchat: WebChat, 
     assert natural == pytest.approx(width / height, rel=0.02)
     await page.close()
 
+
+async def test_a_star_on_a_button_is_drawn_in_colour_not_as_an_empty_box(browser, webchat: WebChat, echo_bot):
+    """A fresh Debian machine has no emoji font: the ⭐ rating row was five blank buttons.
+    CI installs fonts-noto-color-emoji (.ci/run); elsewhere a missing font skips with the fix."""
+    import subprocess
+
+    from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+    from PIL import Image
+
+    from tests.conftest import service_missing
+
+    fonts = subprocess.run(["fc-list"], capture_output=True, text=True).stdout
+    if "Noto Color Emoji" not in fonts:
+        service_missing("an emoji font", "fc-list has no Noto Color Emoji",
+                        "apt-get install -y fonts-noto-color-emoji")
+    await echo_bot.send_message(1001, "请为这次处理打分", reply_markup=InlineKeyboardMarkup(inline_keyboard=[[
+        InlineKeyboardButton(text="⭐", callback_data="rate:1")]]))
+    page = await browser.new_page(viewport={"width": 1100, "height": 760})
+    await page.goto(webchat.url)
+    await page.click(".persona[data-user-id='1001']")
+    button = page.locator(".msg.bot .inline-btn", has_text="⭐").last
+    shot = Image.open(io.BytesIO(await button.screenshot())).convert("RGB")
+    yellow = sum(1 for r, g, b in shot.getdata() if r > 200 and g > 140 and b < 110)
+    assert yellow > 20, f"the star has {yellow} yellow pixels: drawn as an empty box?"
+    await page.close()
