@@ -18,9 +18,11 @@ from aiogram import Bot, Dispatcher
 
 from bot.app import build_bot, build_dispatcher
 from bot.commands import publish_default_commands
+from bot.texts import text
 from core.clock import Clock, SystemClock
+from core.onboarding import roles_of
 from demo.harness import polling
-from demo.seed import SAMPLE_ORG, Persona, seed_people, seed_volunteering
+from demo.seed import CHANNEL, SAMPLE_ORG, Persona, seed_people, seed_volunteering
 from demo.standin import BotApiStandIn
 from demo.webchat import WebChat
 from redgrid.commands import background
@@ -92,6 +94,36 @@ async def demo_stack(db: Database, settings: Settings, clock: Clock, personas: l
         await standin.stop()
 
 
+def role_labels(db: Database, personas: list[Persona]):
+    """The web chat's labels as the database has them now: the newcomer's "新用户（未登记）" becomes
+    "居民" once the bot has registered her. A seeded label that says more ("网格员 · 第一网格") stays
+    while the roles it names are the person's only ones."""
+    seeded = {p.user_id: p.role_label for p in personas}
+
+    async def labels(user_ids: list[int]) -> dict[int, str]:
+        found: dict[int, str] = {}
+        async with db.uow() as uow:
+            for user_id in user_ids:
+                person = await uow.people.by_identity(CHANNEL, str(user_id))
+                if person is None:
+                    continue
+                names = (await roles_of(uow, person)).names
+                if not names:
+                    continue
+                label = "、".join(text(person.language or "zh", f"role.{role.value}") for role in names)
+                found[user_id] = seeded[user_id] if seeded.get(user_id, "").startswith(label) else label
+        return found
+
+    return labels
+
+
+def demo_webchat(db: Database, standin: BotApiStandIn, personas: list[Persona], settings: Settings,
+                 **options) -> WebChat:
+    """The web chat of the demo: its people, their labels read live, times in the bot's zone."""
+    return WebChat(standin, [p.as_dict() for p in personas], role_labels=role_labels(db, personas),
+                   time_zone=settings.timezone, **options)
+
+
 async def _map_points(db: Database) -> list[dict]:
     async with db.uow() as uow:
         points = []
@@ -114,8 +146,8 @@ async def run_demo(settings: Settings, *, fresh: bool, host: str, port: int, api
         points = await _map_points(db)
         centre = (sum(p["latitude"] for p in points) / len(points), sum(p["longitude"] for p in points) / len(points))
         async with demo_stack(db, settings, clock, personas, api_host=host, api_port=api_port) as stack:
-            webchat = WebChat(stack.standin, [p.as_dict() for p in personas], map_center=centre, map_span=0.006,
-                              map_points=points)
+            webchat = demo_webchat(db, stack.standin, personas, settings, map_center=centre, map_span=0.006,
+                                   map_points=points)
             chat_url = await webchat.start(host, port)
             print(f"redgrid demo: open {chat_url} — pick a person on the left and chat.\n"
                   f"  Bot API stand-in: {stack.standin.base_url}   database: {url}\n"

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -33,6 +34,15 @@ KEEPALIVE_SECONDS = 15.0
 
 # Hefei, a plausible centre for an Anhui community; callers pass their own.
 DEFAULT_MAP_CENTER = (31.8206, 117.2272)
+# The bot speaks the community's time ("截止 18:00"): the page shows times in it, whatever the
+# browser's own zone.
+DEFAULT_TIME_ZONE = "Asia/Shanghai"
+# Pressing a button the bot has already removed: Telegram's client would no longer show it; the
+# page may (it missed an update), so it says so politely and redraws the chat.
+STALE_BUTTON = "这个按钮已失效，请使用最新消息里的按钮。"
+
+# user ids -> what each person is now ("居民"), for those whose label changed since the start
+RoleLabels = Callable[[list[int]], Awaitable[dict[int, str]]]
 
 EXAMPLE_PERSONAS = [
     {"user_id": 1001, "name": "王阿姨", "role_label": "居民", "language_code": "zh-hans"},
@@ -53,6 +63,9 @@ class WebChat:
         stand-in (added if missing).
     map_center / map_span: the location picker shows centre ± span degrees.
     map_points: optional landmarks drawn on the picker, dicts {label, latitude, longitude}.
+    role_labels: optional; asked for the personas' current labels whenever the page lists them,
+        so a newcomer's "新用户（未登记）" becomes "居民" once the bot has registered them.
+    time_zone: the zone the page shows times in (the bot's).
     """
 
     def __init__(
@@ -64,12 +77,16 @@ class WebChat:
         map_center: tuple[float, float] = DEFAULT_MAP_CENTER,
         map_span: float = 0.01,
         map_points: list[dict[str, Any]] | None = None,
+        role_labels: RoleLabels | None = None,
+        time_zone: str = DEFAULT_TIME_ZONE,
     ) -> None:
         self.standin = standin
         self.title = title
         self.map_center = map_center
         self.map_span = map_span
         self.map_points = list(map_points or [])
+        self.role_labels = role_labels
+        self.time_zone = time_zone
         self.personas = [self._persona(p) for p in personas]
         self._streams: set[Subscription] = set()
         self._runner: web.AppRunner | None = None
@@ -84,6 +101,7 @@ class WebChat:
         routes.add_get("/api/events", self._events)
         routes.add_get("/api/files/{file_id}", self._file)
         routes.add_get("/api/chats/{user_id}/messages", self._messages)
+        routes.add_get("/api/chats/{user_id}/commands", self._commands)
         routes.add_post("/api/chats/{user_id}/text", self._send_text)
         routes.add_post("/api/chats/{user_id}/files", self._send_files)
         routes.add_post("/api/chats/{user_id}/photo", self._send_photos)
@@ -177,10 +195,22 @@ class WebChat:
             "user_id": user_id,
             "messages": [self.message_view(m) for m in self.standin.messages(user_id)],
             "reply_keyboard": self.standin.reply_keyboard(user_id),
-            "commands": self.standin.commands_for(user_id, (user.language_code or "")
-                                                  if user else ""),
+            "commands": self._menu(user_id),
             "blocked": bool(user and user.blocked),
         }
+
+    def _menu(self, user_id: int) -> list[dict[str, Any]]:
+        user = self.standin.get_user(user_id)
+        return self.standin.commands_for(user_id, (user.language_code or "") if user else "")
+
+    async def _current_labels(self) -> dict[int, str]:
+        if self.role_labels is None:
+            return {}
+        try:
+            return await self.role_labels([p["user_id"] for p in self.personas])
+        except Exception:  # the list still shows, with the labels it started with
+            log.exception("could not read the personas' current roles")
+            return {}
 
     def _event_view(self, event: ChatEvent) -> dict[str, Any]:
         body: dict[str, Any] = {"kind": event.kind, "chat_id": event.chat_id, "seq": event.seq}
@@ -208,18 +238,26 @@ class WebChat:
             "personas": self.personas,
             "map": {"center": list(self.map_center), "span": self.map_span,
                     "points": self.map_points},
+            "time_zone": self.time_zone,
         }, dumps=_dumps)
 
     async def _personas(self, request: web.Request) -> web.Response:
+        labels = await self._current_labels()
         listed = []
         for persona in self.personas:
             messages = self.standin.messages(persona["user_id"])
             last = messages[-1] if messages else None
-            listed.append({**persona, "last_text": _preview(last), "count": len(messages)})
+            label = labels.get(persona["user_id"]) or persona["role_label"]
+            listed.append({**persona, "role_label": label, "last_text": _preview(last),
+                           "count": len(messages)})
         return web.json_response(listed, dumps=_dumps)
 
     async def _messages(self, request: web.Request) -> web.Response:
         return web.json_response(self._chat_state(self._user_id(request)), dumps=_dumps)
+
+    async def _commands(self, request: web.Request) -> web.Response:
+        """The ☰ menu as the bot last set it for this person (it changes when they register)."""
+        return web.json_response({"commands": self._menu(self._user_id(request))}, dumps=_dumps)
 
     async def _file(self, request: web.Request) -> web.Response:
         stored = self.standin.file(request.match_info["file_id"])
@@ -374,12 +412,20 @@ class WebChat:
         body = await self._json(request)
         try:
             if "label" in body:
-                sent = self.standin.user_presses_reply_button(user_id, str(body["label"]))
+                label = str(body["label"])
+            else:
+                message_id, data = int(body["message_id"]), str(body["data"])
+        except (KeyError, TypeError, ValueError):
+            raise _client_error("请求格式不对") from None
+        try:
+            if "label" in body:
+                sent = self.standin.user_presses_reply_button(user_id, label)
                 return web.json_response({"sent": [sent["message_id"]]})
-            query_id = self.standin.user_presses_button(user_id, int(body["message_id"]),
-                                                        str(body["data"]))
-        except (KeyError, TypeError, ValueError) as error:
-            raise _client_error(f"按钮已失效：{error}") from None
+            query_id = self.standin.user_presses_button(user_id, message_id, data)
+        except ValueError as error:  # the message is gone, or no longer carries that button
+            log.info("stale button in chat %s: %s", user_id, error)
+            raise web.HTTPConflict(text=_dumps({"error": STALE_BUTTON, "stale": True}),
+                                   content_type="application/json") from None
         return web.json_response({"query_id": query_id})
 
     async def _block(self, request: web.Request) -> web.Response:

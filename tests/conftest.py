@@ -111,7 +111,7 @@ async def browser():
         service_missing("Playwright", "playwright is not installed", "pip install -e '.[test]'")
     executable = CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium")
     if executable is None:
-        service_missing("Chromium", f"{CHROMIUM} is missing", "apt-get install -y chromium fonts-noto-cjk")
+        service_missing("Chromium", f"{CHROMIUM} is missing", "apt-get install -y chromium fonts-noto-cjk fonts-noto-color-emoji")
     async with async_playwright() as playwright:
         chromium = await playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         yield chromium

@@ -32,9 +32,14 @@ async def slow_and_counted(handler, event, data):
     return result
 
 
+async def say_ready() -> None:
+    print("ready", flush=True)  # tests/proc.py: imported, migrated, about to poll
+
+
 def build_dispatcher(*args, **kwargs):
     dp = _build_dispatcher(*args, **kwargs)
     dp.message.middleware(slow_and_counted)  # innermost: inside the unit of work and the inbox's seal
+    dp.startup.register(say_ready)
     return dp
 
 

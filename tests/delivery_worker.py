@@ -26,6 +26,7 @@ async def main() -> None:
     bot = standin_bot(os.environ["BOT_API_URL"])
     worker = DeliveryWorker(db, bot, plain_render, global_rate=float(os.environ.get("DELIVERY_RATE", "2000")),
                             per_chat_rate=0, batch=int(os.environ.get("DELIVERY_BATCH", "500")), idle_poll=0.05)
+    print("ready", flush=True)  # tests/proc.py: the test's timing starts here, after the imports
     try:
         await worker.run()
     finally:

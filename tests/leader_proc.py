@@ -24,7 +24,7 @@ async def main() -> None:
     leadership = Leadership(engine, retry_every=float(os.environ.get("LEADER_RETRY", "10")), check_every=1.0)
     runner = Runner(leadership)
     runner.add_job(tick, "interval", seconds=0.1, args=[os.environ["NAME"]])
-    print("started", flush=True)
+    print("ready", flush=True)  # tests/proc.py: imported and set up; the test's timing starts here
     try:
         await runner.run()
     finally:

@@ -1,9 +1,21 @@
-"""Helpers for the tests that kill real processes: start a script of ours, wait for the database."""
+"""Helpers for the tests that kill real processes: start a script of ours, wait for the database.
+
+Every script prints a line `ready` once its imports and set-up are done, and `start` returns only
+then: a test's timing window must never include the imports (aiogram alone takes 3–8 s of CPU on a
+loaded machine; a worker once spent 26 s importing inside a 40 s window).
+
+The processes are forked from one server that has imported the heavy libraries once per test run
+(multiprocessing's forkserver): seven starts used to import aiogram seven times. Each is still a
+process of its own, killed with SIGKILL like any other; it runs the script as `python tests/<script>`
+would, with its own environment, working directory and log.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import os
+import runpy
 import sys
 import time
 from pathlib import Path
@@ -12,26 +24,114 @@ from typing import Awaitable, Callable
 ROOT = Path(__file__).resolve().parent.parent
 
 
-async def start(script: str, env: dict[str, str], log_file: Path, cwd: Path) -> asyncio.subprocess.Process:
-    """`python tests/<script>` with this checkout first on the path and the given settings."""
+READY = "ready"
+# How long a start may take: generous, since it is not what any test measures; a process that dies
+# before it is ready fails at once.
+READY_TIMEOUT = 180.0
+
+
+# Third-party only: they read no settings when imported. Our own modules import in each process.
+PRELOAD = ["aiogram", "aiogram.client.bot", "aiohttp", "pydantic", "sqlalchemy", "sqlalchemy.ext.asyncio",
+           "aiosqlite", "asyncpg", "apscheduler.schedulers.asyncio", "PIL.Image"]
+_forkserver = None
+
+
+def _context():
+    global _forkserver
+    if _forkserver is None:
+        _forkserver = multiprocessing.get_context("forkserver")
+        _forkserver.set_forkserver_preload(PRELOAD)
+    return _forkserver
+
+
+def _run_script(path: str, env: dict[str, str], log_path: str, cwd: str) -> None:
+    """In the forked process: become `python <path>` writing to the log."""
+    log = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.close(log)
+    sys.stdout = open(1, "w", buffering=1, encoding="utf-8", errors="backslashreplace", closefd=False)
+    sys.stderr = open(2, "w", buffering=1, encoding="utf-8", errors="backslashreplace", closefd=False)
+    os.environ.clear()
+    os.environ.update(env)
+    os.chdir(cwd)
+    sys.argv = [path]
+    runpy.run_path(path, run_name="__main__")
+
+
+class Process:
+    """The forked process, with the little of asyncio.subprocess.Process the tests use."""
+
+    def __init__(self, process: multiprocessing.process.BaseProcess) -> None:
+        self._process = process
+        self.pid = process.pid
+
+    @property
+    def returncode(self) -> int | None:
+        return self._process.exitcode  # negative: killed by that signal, as for asyncio's
+
+    def kill(self) -> None:
+        self._process.kill()
+
+    def terminate(self) -> None:
+        self._process.terminate()
+
+    async def wait(self) -> int:
+        while self._process.exitcode is None:
+            await asyncio.sleep(0.02)
+        self._process.join()
+        return self._process.exitcode
+
+
+async def start(script: str, env: dict[str, str], log_file: Path, cwd: Path,
+                ready_timeout: float = READY_TIMEOUT) -> Process:
+    """`python tests/<script>` with this checkout first on the path and the given settings; returns
+    once the script has printed its `ready` line (several starts may share one log file)."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "DATABASE_", "REDIS_"))}
     full_env.update(env, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
-    out = open(log_file, "ab")
+    offset = log_file.stat().st_size if log_file.exists() else 0
+    log_file.touch()
+    process = Process(_context().Process(target=_run_script, daemon=False,
+                                         args=(str(ROOT / "tests" / script), full_env, str(log_file), str(cwd))))
+    process._process.start()
+    process.pid = process._process.pid
+    started = time.monotonic()
     try:
-        return await asyncio.create_subprocess_exec(sys.executable, str(ROOT / "tests" / script), cwd=cwd,
-                                                    env=full_env, stdout=out, stderr=out)
-    finally:
-        out.close()
+        while not _said_ready(log_file, offset):
+            if process.returncode is not None:
+                raise AssertionError(f"{script} exited before it was ready (code {process.returncode})\n"
+                                     f"--- process log ---\n{_tail(log_file)}")
+            if time.monotonic() - started > ready_timeout:
+                raise AssertionError(f"{script} was not ready after {ready_timeout} s\n"
+                                     f"--- process log ---\n{_tail(log_file)}")
+            try:
+                await asyncio.wait_for(process.wait(), 0.05)
+            except TimeoutError:
+                pass
+    except BaseException:
+        await kill(process)
+        raise
+    return process
 
 
-async def kill(process: asyncio.subprocess.Process) -> None:
+def _said_ready(log_file: Path, offset: int) -> bool:
+    with open(log_file, "rb") as log:
+        log.seek(offset)
+        return any(line.strip() == READY.encode() for line in log.read().splitlines())
+
+
+def _tail(log_file: Path | None) -> str:
+    return log_file.read_text(errors="replace")[-3000:] if log_file and log_file.exists() else ""
+
+
+async def kill(process: Process) -> None:
     """kill -9: no cleanup, no goodbye."""
     if process.returncode is None:
         process.kill()
         await process.wait()
 
 
-async def stop(process: asyncio.subprocess.Process, timeout: float = 10.0) -> None:
+async def stop(process: Process, timeout: float = 10.0) -> None:
     if process.returncode is None:
         process.terminate()
         try:
@@ -45,6 +145,5 @@ async def wait_for(check: Callable[[], Awaitable[bool]], timeout: float, what: s
     deadline = time.monotonic() + timeout
     while not await check():
         if time.monotonic() > deadline:
-            tail = log_file.read_text(errors="replace")[-3000:] if log_file and log_file.exists() else ""
-            raise AssertionError(f"waited {timeout} s for {what}\n--- process log ---\n{tail}")
+            raise AssertionError(f"waited {timeout} s for {what}\n--- process log ---\n{_tail(log_file)}")
         await asyncio.sleep(every)

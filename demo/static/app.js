@@ -41,7 +41,12 @@
     marker: null, // chosen [lat, lon] on the location picker
     statusTimer: null,
     toastTimer: null,
+    refreshTimer: null,
   };
+  // The personas' labels and menus change when the bot registers someone: re-read them shortly
+  // after the bot speaks (it commits just after replying), and now and then in any case.
+  const REFRESH_AFTER_REPLY_MS = 700;
+  const REFRESH_EVERY_MS = 5000;
 
   // ---------------------------------------------------------------- server calls
 
@@ -49,7 +54,11 @@
     const response = await fetch(path, options);
     let body = {};
     try { body = await response.json(); } catch (_) { /* empty body */ }
-    if (!response.ok) throw new Error(body.error || response.statusText);
+    if (!response.ok) {
+      const error = new Error(body.error || response.statusText);
+      error.stale = Boolean(body.stale); // a button the bot has removed
+      throw error;
+    }
     return body;
   }
 
@@ -75,10 +84,17 @@
     node.style.background = AVATAR_COLORS[Math.abs(persona.user_id) % AVATAR_COLORS.length];
   }
 
+  // In the bot's zone (Beijing time), not the browser's: the bot says "截止 18:00" in that zone.
+  let clockFormat = null;
   function timeOf(seconds) {
     if (!seconds) return "";
-    const date = new Date(seconds * 1000);
-    return `${String(date.getHours()).padStart(2, "0")}:${String(date.getMinutes()).padStart(2, "0")}`;
+    if (!clockFormat) {
+      clockFormat = new Intl.DateTimeFormat("en-GB", {
+        timeZone: (state.config && state.config.time_zone) || "Asia/Shanghai",
+        hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+      });
+    }
+    return clockFormat.format(new Date(seconds * 1000));
   }
 
   function sizeOf(bytes) {
@@ -205,7 +221,7 @@
     $("#messages").replaceChildren();
     closePanels();
     $("#app").classList.remove("no-chat");
-    $("#chat-name").textContent = `${persona.name}${persona.role_label ? " · " + persona.role_label : ""}`;
+    renderChatTitle();
     avatarFor(persona, $("#chat-avatar"));
     if (location.hash !== `#${userId}`) history.replaceState(null, "", `#${userId}`);
     renderPersonas();
@@ -452,19 +468,37 @@
     return run(() => postJSON(chatPath("text"), { text: trimmed }));
   }
 
-  function pressInline(messageId, button, node) {
+  async function pressInline(messageId, button, node) {
     node.classList.add("busy");
     const previous = state.pressing.get(messageId);
     if (previous) clearTimeout(previous.timer);
     const timer = setTimeout(() => node.classList.remove("busy"), 10000);
     state.pressing.set(messageId, { node, timer });
-    run(() => postJSON(chatPath("press"), { message_id: messageId, data: button.callback_data }));
+    try {
+      await postJSON(chatPath("press"), { message_id: messageId, data: button.callback_data });
+    } catch (error) {
+      clearTimeout(timer);
+      node.classList.remove("busy");
+      state.pressing.delete(messageId);
+      pressFailed(error);
+    }
   }
 
-  function pressReply(button) {
+  // A button the bot has removed (this page missed the update): say so, then show the chat as it is.
+  function pressFailed(error) {
+    if (!error.stale) { toast(`发送失败：${error.message}`); return; }
+    toast(error.message);
+    if (state.current !== null) loadChat(state.current).catch(() => {});
+  }
+
+  async function pressReply(button) {
     if (button.request_location) { openPanel("#map-panel"); drawMap(); return; }
     if (button.request_contact) { shareContact(); return; }
-    run(() => postJSON(chatPath("press"), { label: button.text }));
+    try {
+      await postJSON(chatPath("press"), { label: button.text });
+    } catch (error) {
+      pressFailed(error);
+    }
   }
 
   function shareContact() {
@@ -472,7 +506,9 @@
     run(() => postJSON(chatPath("contact"), {}));
   }
 
-  function upload(files) {
+  // "照片" sends pictures as photos (several as one album); "文件" sends anything as a document,
+  // as Telegram's "send as file" does.
+  function upload(files, kind) {
     if (!files || !files.length || state.current === null) return;
     const form = new FormData();
     for (const file of files) form.append("file", file, file.name);
@@ -482,7 +518,7 @@
     closePanels();
     toast(files.length > 1 ? `正在发送 ${files.length} 个文件…` : "正在发送…");
     run(async () => {
-      await api(chatPath("files"), { method: "POST", body: form });
+      await api(chatPath(kind), { method: "POST", body: form });
       $("#toast").hidden = true; // the pictures now show in the chat
     });
   }
@@ -500,6 +536,53 @@
     $(id).hidden = wasOpen;
     // On a small screen the open panel needs the room the reply keyboard takes.
     $("#reply-keyboard").classList.toggle("folded", !wasOpen);
+  }
+
+  async function openMenu() {
+    const opening = $("#menu-panel").hidden;
+    renderMenu();
+    openPanel("#menu-panel");
+    if (opening) await refreshMenu();
+  }
+
+  // The menu as the bot set it for this person now (it grows when they register).
+  async function refreshMenu() {
+    const userId = state.current;
+    if (userId === null) return;
+    const { commands } = await api(`api/chats/${userId}/commands`);
+    const chat = state.chats.get(userId);
+    if (!chat) return;
+    const changed = JSON.stringify(chat.commands) !== JSON.stringify(commands);
+    chat.commands = commands;
+    if (changed && state.current === userId && !$("#menu-panel").hidden) renderMenu();
+  }
+
+  function renderChatTitle() {
+    const persona = state.personas.find((p) => p.user_id === state.current);
+    if (!persona) return;
+    $("#chat-name").textContent = `${persona.name}${persona.role_label ? " · " + persona.role_label : ""}`;
+  }
+
+  // Labels ("新用户（未登记）" → "居民") and the open chat's menu, re-read from the server.
+  async function refreshPeople() {
+    try {
+      const listed = await api("api/personas");
+      let changed = false;
+      for (const fresh of listed) {
+        const persona = state.personas.find((p) => p.user_id === fresh.user_id);
+        if (persona && persona.role_label !== fresh.role_label) {
+          persona.role_label = fresh.role_label;
+          changed = true;
+        }
+      }
+      if (changed) { renderPersonas(); renderChatTitle(); }
+      await refreshMenu();
+    } catch (_) { /* the server is restarting: the next refresh will do */ }
+  }
+
+  function refreshSoon() {
+    clearTimeout(state.refreshTimer);
+    state.refreshTimer = setTimeout(refreshPeople, REFRESH_AFTER_REPLY_MS);
   }
 
   function renderMenu() {
@@ -628,6 +711,7 @@
         if (chat) mergeMessage(chat, event.message);
         if (persona && event.kind !== "deleted") persona.last_text = preview(event.message);
         if (event.kind === "message" && event.message.from_bot) {
+          refreshSoon();
           if (isCurrent) resetStatus();
           else state.unread.set(event.chat_id, (state.unread.get(event.chat_id) || 0) + 1);
         }
@@ -693,14 +777,14 @@
       input.style.height = `${Math.min(input.scrollHeight, 160)}px`;
     });
     $("#attach-button").addEventListener("click", () => openPanel("#attach-panel"));
-    $("#menu-button").addEventListener("click", () => { renderMenu(); openPanel("#menu-panel"); });
+    $("#menu-button").addEventListener("click", openMenu);
     $("#pick-photo").addEventListener("click", () => $("#photo-input").click());
     $("#pick-file").addEventListener("click", () => $("#file-input").click());
     $("#pick-location").addEventListener("click", () => { openPanel("#map-panel"); drawMap(); });
     $("#pick-contact").addEventListener("click", () => { closePanels(); shareContact(); });
-    for (const id of ["#photo-input", "#file-input"]) {
+    for (const [id, kind] of [["#photo-input", "files"], ["#file-input", "document"]]) {
       $(id).addEventListener("change", (event) => {
-        upload([...event.target.files]);
+        upload([...event.target.files], kind);
         event.target.value = "";
       });
     }
@@ -731,6 +815,7 @@
     state.personas = await api("api/personas");
     renderPersonas();
     connectEvents();
+    setInterval(refreshPeople, REFRESH_EVERY_MS);
     const fromHash = parseInt(location.hash.slice(1), 10);
     if (!Number.isNaN(fromHash)) selectPersona(fromHash);
   }

@@ -8,6 +8,7 @@ where the machine must provide it. The API tests need no browser and always run.
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -184,6 +185,174 @@ async def test_webchat_api_sends_as_the_persona_and_streams_events(
         assert bad.status == 400 and "纬度" in (await bad.json())["error"]
         stale = await http.post(f"{base}api/chats/1002/press", json={"message_id": 999,
                                                                      "data": "x"})
-        assert stale.status == 400
+        assert stale.status == 409 and (await stale.json())["error"] == "这个按钮已失效，请使用最新消息里的按钮。"
         missing = await http.get(f"{base}api/chats/4242/messages")
         assert missing.status == 404
+
+
+# --------------------------------------------------------------------------- pictures
+
+
+async def _rendered_vs_natural(image) -> tuple[float, float]:
+    """(rendered width/height, natural width/height) of a loaded <img>."""
+    await image.evaluate("img => img.decode()")
+    box = await image.evaluate(
+        "img => [img.getBoundingClientRect().width, img.getBoundingClientRect().height,"
+        " img.naturalWidth, img.naturalHeight]")
+    return box[0] / box[1], box[2] / box[3]
+
+
+@pytest.mark.parametrize("size", [(1600, 636), (480, 640), (300, 1200), (200, 150)],
+                         ids=["wide card", "portrait", "very tall", "small"])
+async def test_a_picture_keeps_its_shape_in_the_chat(browser, webchat: WebChat, echo_bot, make_jpeg, size):
+    """The three-photo card is 1600×636: squeezed into 320×360 it was unreadable."""
+    from aiogram.types import BufferedInputFile
+
+    width, height = size
+    await echo_bot.send_photo(1001, BufferedInputFile(make_jpeg(width, height, "navy"), "card.jpg"),
+                              caption="请看事前、事中、事后照片")
+    page = await browser.new_page(viewport={"width": 1100, "height": 760})
+    await page.goto(webchat.url)
+    await page.click(".persona[data-user-id='1001']")
+    image = page.locator(".msg.bot img.photo").last
+    rendered, natural = await _rendered_vs_natural(image)
+    assert abs(rendered - natural) / natural < 0.02, (rendered, natural)
+    assert natural == pytest.approx(width / height, rel=0.02)
+    await page.close()
+
+
+async def test_a_star_on_a_button_is_drawn_in_colour_not_as_an_empty_box(browser, webchat: WebChat, echo_bot):
+    """A fresh Debian machine has no emoji font: the ⭐ rating row was five blank buttons.
+    CI installs fonts-noto-color-emoji (.ci/run); elsewhere a missing font skips with the fix."""
+    import subprocess
+
+    from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+    from PIL import Image
+
+    from tests.conftest import service_missing
+
+    fonts = subprocess.run(["fc-list"], capture_output=True, text=True).stdout
+    if "Noto Color Emoji" not in fonts:
+        service_missing("an emoji font", "fc-list has no Noto Color Emoji",
+                        "apt-get install -y fonts-noto-color-emoji")
+    await echo_bot.send_message(1001, "请为这次处理打分", reply_markup=InlineKeyboardMarkup(inline_keyboard=[[
+        InlineKeyboardButton(text="⭐", callback_data="rate:1")]]))
+    page = await browser.new_page(viewport={"width": 1100, "height": 760})
+    await page.goto(webchat.url)
+    await page.click(".persona[data-user-id='1001']")
+    button = page.locator(".msg.bot .inline-btn", has_text="⭐").last
+    shot = Image.open(io.BytesIO(await button.screenshot())).convert("RGB")
+    width, height = shot.size
+    yellow = sum(1 for x in range(width) for y in range(height)
+                 if (lambda r, g, b: r > 200 and g > 140 and b < 110)(*shot.getpixel((x, y))))
+    assert yellow > 20, f"the star has {yellow} yellow pixels: drawn as an empty box?"
+    await page.close()
+
+
+# --------------------------------------------------------------------------- as Telegram would
+
+
+async def test_the_file_button_sends_a_picture_as_a_document(browser, webchat: WebChat, standin: BotApiStandIn,
+                                                             make_jpeg):
+    """Telegram's "send as file": the picture arrives untouched, as a document, not as a photo."""
+    from playwright.async_api import expect
+
+    page = await browser.new_page(viewport={"width": 1100, "height": 760})
+    await page.goto(webchat.url)
+    await page.click(".persona[data-user-id='1001']")
+    await page.click("#attach-button")
+    async with page.expect_file_chooser() as chooser:
+        await page.click("#pick-file")
+    picture = make_jpeg(1200, 900, "green")
+    await (await chooser.value).set_files([{"name": "楼道.jpg", "mimeType": "image/jpeg", "buffer": picture}])
+    await expect(page.locator(".msg.user .doc")).to_contain_text("楼道.jpg")
+    sent = [m for m in standin.messages(1001) if not m.from_bot]
+    assert [m.kind for m in sent] == ["document"]
+    assert standin.file_bytes(sent[0].data["document"]["file_id"]) == picture
+    await expect(page.locator(".msg.bot", has_text="收到文件 楼道.jpg")).to_have_count(1, timeout=5000)
+    await page.close()
+
+
+async def test_a_button_that_is_gone_gets_a_polite_answer(browser, webchat: WebChat, echo_bot):
+    """The page still shows a button the bot has removed (its live updates were cut): pressing it
+    says in Chinese that the button no longer works, and the chat shows the message as it is now."""
+    from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+    from playwright.async_api import expect
+
+    sent = await echo_bot.send_message(1001, "请确认您的楼栋", reply_markup=InlineKeyboardMarkup(inline_keyboard=[[
+        InlineKeyboardButton(text="3号楼", callback_data="building:3")]]))
+    page = await browser.new_page(viewport={"width": 1100, "height": 760})
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    await page.route("**/api/events", lambda route: route.abort())  # no live updates: the page goes stale
+    await page.goto(webchat.url)
+    await page.click(".persona[data-user-id='1001']")
+    button = page.locator(".msg.bot .inline-btn", has_text="3号楼")
+    await expect(button).to_have_count(1)
+    await echo_bot.edit_message_text("请确认您的楼栋（已过期）", chat_id=1001, message_id=sent.message_id)
+    await button.click()
+    toast = page.locator("#toast")
+    await expect(toast).to_contain_text("按钮已失效")
+    assert "has no button" not in await toast.inner_text() and "message" not in await toast.inner_text()
+    await expect(page.locator(".msg.bot", has_text="已过期")).to_have_count(1)
+    await expect(button).to_have_count(0)
+    assert errors == []
+    await page.close()
+
+
+async def test_the_label_and_the_menu_follow_the_bot_after_registering(browser, standin: BotApiStandIn, echo_bot):
+    """A newcomer registers: the list and the chat header stop saying 未登记, ☰ shows the new commands."""
+    from aiogram.types import BotCommand, BotCommandScopeChat
+    from playwright.async_api import expect
+
+    labels: dict[int, str] = {}
+
+    async def role_labels(user_ids: list[int]) -> dict[int, str]:
+        return {u: labels[u] for u in user_ids if u in labels}
+
+    newcomer = {"user_id": 1399, "name": "新邻居", "role_label": "新用户（未登记）", "language_code": "zh-hans"}
+    webchat = WebChat(standin, [newcomer], role_labels=role_labels)
+    await webchat.start(port=0)
+    try:
+        await echo_bot.set_my_commands([BotCommand(command="start", description="开始")])
+        page = await browser.new_page(viewport={"width": 1100, "height": 760})
+        await page.goto(webchat.url)
+        await page.click(".persona[data-user-id='1399']")
+        await expect(page.locator("#chat-name")).to_have_text("新邻居 · 新用户（未登记）")
+        await page.click("#menu-button")
+        await expect(page.locator("#command-list")).not_to_contain_text("/report")
+        await page.click("#menu-button")
+
+        labels[1399] = "居民"  # the bot registered her ...
+        await echo_bot.set_my_commands([BotCommand(command="start", description="开始"),
+                                        BotCommand(command="report", description="随手拍")],
+                                       scope=BotCommandScopeChat(chat_id=1399))
+        await echo_bot.send_message(1399, "登记成功！")  # ... and said so
+        await expect(page.locator("#chat-name")).to_have_text("新邻居 · 居民", timeout=5000)
+        await expect(page.locator(".persona[data-user-id='1399'] .role")).to_have_text("居民")
+        await page.click("#menu-button")
+        await expect(page.locator("#command-list")).to_contain_text("/report")
+        await page.close()
+    finally:
+        await webchat.stop()
+
+
+async def test_times_are_beijing_time_whatever_the_browser_zone(browser, webchat: WebChat, standin: BotApiStandIn):
+    """The bot speaks Beijing time ("截止 18:00"); a browser in New York must not show 05:00 beside it."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from playwright.async_api import expect
+
+    context = await browser.new_context(timezone_id="America/New_York", viewport={"width": 1100, "height": 760})
+    page = await context.new_page()
+    await page.goto(webchat.url)
+    await page.click(".persona[data-user-id='1001']")
+    await page.fill("#composer-input", "几点了")
+    await page.press("#composer-input", "Enter")
+    mine = page.locator(".msg.user").last
+    await expect(mine.locator(".bubble")).to_have_text("几点了")
+    sent = [m for m in standin.messages(1001) if not m.from_bot][-1]
+    beijing = datetime.fromtimestamp(sent.data["date"], ZoneInfo("Asia/Shanghai")).strftime("%H:%M")
+    await expect(mine.locator(".meta")).to_have_text(beijing)
+    await context.close()

@@ -10,7 +10,7 @@ import pytest
 
 from core.onboarding import roles_of
 from core.people import Role
-from demo.webchat import WebChat
+from demo.app import demo_webchat
 from demo.seed import NEWCOMER
 
 
@@ -18,7 +18,7 @@ from demo.seed import NEWCOMER
 async def test_newcomer_onboards_in_the_browser(db, demo, browser, tmp_path: Path):
     from playwright.async_api import expect
 
-    webchat = WebChat(demo.stack.standin, [p.as_dict() for p in demo.personas], map_center=(32.7065, 116.7125))
+    webchat = demo_webchat(db, demo.stack.standin, demo.personas, demo.stack.settings, map_center=(32.7065, 116.7125))
     url = await webchat.start(port=0)
     try:
         page = await browser.new_page(viewport={"width": 1100, "height": 760})
@@ -33,6 +33,11 @@ async def test_newcomer_onboards_in_the_browser(db, demo, browser, tmp_path: Pat
         buildings = page.locator(".msg.bot", has_text="请选择您的楼栋").last
         await buildings.locator(".inline-btn", has_text="3号楼").click()
         await expect(page.locator(".msg.bot", has_text="登记成功")).to_have_count(1, timeout=5000)
+        # she is a resident now: the list and the header say so, and ☰ offers a resident's commands
+        await expect(page.locator("#chat-name")).to_have_text("新邻居 · 居民", timeout=10000)
+        await page.click("#menu-button")
+        await expect(page.locator("#command-list")).to_contain_text("/report")
+        await page.click("#menu-button")
         shot = tmp_path / "demo-onboarding.png"
         await page.screenshot(path=str(shot))
         assert shot.stat().st_size > 20_000
@@ -54,7 +59,7 @@ async def test_resident_reports_in_the_browser_and_confirms_the_three_photo_card
 
     from tests.e2e.test_report_loop_e2e import jpeg
 
-    webchat = WebChat(demo.stack.standin, [p.as_dict() for p in demo.personas], map_center=(32.7065, 116.7125))
+    webchat = demo_webchat(db, demo.stack.standin, demo.personas, demo.stack.settings, map_center=(32.7065, 116.7125))
     url = await webchat.start(port=0)
     try:
         page = await browser.new_page(viewport={"width": 1100, "height": 900})
