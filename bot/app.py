@@ -5,8 +5,7 @@ from __future__ import annotations
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.fsm.storage.base import BaseStorage
-from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder
 
 from datetime import timedelta
 
@@ -26,6 +25,7 @@ from media.photos import PhotoStore
 from core.clock import Clock
 from core.theme_day import ThemeDaySchedule
 from redgrid.settings import TELEGRAM_API_URL, Settings, quiet_window, report_points_table
+from storage.dialogs import SqlDialogStorage
 from storage.uow import Database
 
 
@@ -37,13 +37,30 @@ def build_bot(settings: Settings) -> Bot:
     return Bot(settings.bot_token, session=AiohttpSession(api=server))
 
 
-def dialog_storage(settings: Settings) -> BaseStorage:
-    """Where unfinished dialogs wait: Redis when several processes share the work, else memory."""
+def dialog_storage(settings: Settings, db: Database, *, redis_prefix: str = "fsm") -> BaseStorage:
+    """Where unfinished dialogs wait: in the bot's database (storage/dialogs.py), so a restart loses
+    none; in Redis when several processes share the work (REDIS_URL)."""
     if settings.redis_url:
         from aiogram.fsm.storage.redis import RedisStorage
 
-        return RedisStorage.from_url(settings.redis_url)
-    return MemoryStorage()
+        # Scenes keep their history under a key "destiny" of their own, which aiogram's default
+        # key builder refuses; and the bot's id keeps two bots on one Redis apart.
+        return RedisStorage.from_url(settings.redis_url, key_builder=DefaultKeyBuilder(
+            prefix=redis_prefix, with_bot_id=True, with_destiny=True))
+    return SqlDialogStorage(db.engine)
+
+
+def _dialog_state_in_unit_of_work(storage: SqlDialogStorage):
+    """An update's dialog changes commit (or roll back) with its unit of work (storage/dialogs.py)."""
+
+    async def middleware(handler, event, data):
+        uow = data.get("uow")
+        if uow is None or uow.conn is None:
+            return await handler(event, data)
+        with storage.joined(uow.conn):
+            return await handler(event, data)
+
+    return middleware
 
 
 def report_policy(settings: Settings) -> ReportPolicy:
@@ -71,8 +88,8 @@ async def _watch_edits(bot: Bot) -> None:
 
 def build_dispatcher(db: Database, settings: Settings, clock: Clock, storage: BaseStorage | None = None) -> Dispatcher:
     photos = PhotoStore(settings.data_dir)
-    dp = Dispatcher(storage=storage or dialog_storage(settings), events_isolation=dialog_isolation(settings),
-                    settings=settings, db=db,
+    storage = storage or dialog_storage(settings, db)
+    dp = Dispatcher(storage=storage, events_isolation=dialog_isolation(settings), settings=settings, db=db,
                     policy=report_policy(settings), volunteer_policy=volunteer_policy(settings), photos=photos)
     # Order matters: the inbox drops a second delivery before anything else; then one update per chat
     # at a time; then the unit of work and the person, before the scene registry copies the data its
@@ -81,6 +98,8 @@ def build_dispatcher(db: Database, settings: Settings, clock: Clock, storage: Ba
     inbox.install(dp, db, clock)
     dp.update.outer_middleware(OneAtATimePerChat())
     dp.update.outer_middleware(ContextMiddleware(db, clock, settings.default_language))
+    if isinstance(storage, SqlDialogStorage):
+        dp.update.outer_middleware(_dialog_state_in_unit_of_work(storage))
     scenes = SceneRegistry(dp, register_on_add=False)
     common, *rest = routers()
     dp.include_router(common)  # /cancel and /help first, from inside any dialog

@@ -133,7 +133,8 @@ class VolunteerRepository(Protocol):
 
 class BroadcastPort(Protocol):
     async def start(self, title: str, person_ids: Iterable[int], kind: str, payload: dict[str, Any],
-                    created_by: int | None, *, now: datetime, not_before: datetime | None = None) -> int: ...
+                    created_by: int | None, *, now: datetime, not_before: datetime | None = None,
+                    progress_chat_id: str | None = None, progress_message_id: int | None = None) -> int: ...
 
 
 class UnitOfWork(Protocol):

@@ -25,7 +25,7 @@ from demo.harness import polling
 from demo.seed import CHANNEL, SAMPLE_ORG, Persona, seed_people, seed_volunteering
 from demo.standin import BotApiStandIn
 from demo.webchat import WebChat
-from redgrid.commands import background
+from redgrid.commands import background, sole_process
 from redgrid.settings import Settings
 from scheduler.runner import Runner, running
 from storage.engine import make_engine
@@ -134,9 +134,18 @@ async def _map_points(db: Database) -> list[dict]:
 
 
 async def run_demo(settings: Settings, *, fresh: bool, host: str, port: int, api_port: int) -> int:
+    url = demo_database_url(settings)
+    lock = sole_process(url)  # before --fresh: a database another demo runs on is not removed
+    try:
+        return await _run_demo(settings, url, fresh=fresh, host=host, port=port, api_port=api_port)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+async def _run_demo(settings: Settings, url: str, *, fresh: bool, host: str, port: int, api_port: int) -> int:
     if fresh:
         forget_demo_database(settings)
-    url = demo_database_url(settings)
     engine = make_engine(url)
     await upgrade(engine)
     db = Database(engine)

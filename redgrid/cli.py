@@ -60,13 +60,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
+    if args.command == "run" and not settings.bot_token:  # before the imports below, which take seconds
+        print(NO_TOKEN, file=sys.stderr)
+        return 2
     from redgrid import commands
 
     try:
         if args.command == "run":
-            if not settings.bot_token:
-                print(NO_TOKEN, file=sys.stderr)
-                return 2
             return asyncio.run(commands.run(settings))
         if args.command == "demo":
             from demo.app import run_demo

@@ -39,21 +39,36 @@ async def run(settings: Settings) -> int:
     from bot.app import build_bot, build_dispatcher
     from bot.commands import publish_default_commands
 
-    db = await open_database(settings)
-    bot = build_bot(settings)
-    clock = SystemClock()
-    dp = build_dispatcher(db, settings, clock)
+    lock = sole_process(settings.database_url)
     try:
-        async with running(background(db, bot, settings, clock)):
-            me = await bot.get_me()
-            log.info("running as @%s against %s", me.username, settings.bot_api_url)
-            await bot.delete_webhook(drop_pending_updates=False)
-            await publish_default_commands(bot)
-            await dp.start_polling(bot)  # handles first what a crash left unhandled (bot/inbox.py)
+        db = await open_database(settings)
+        bot = build_bot(settings)
+        clock = SystemClock()
+        dp = build_dispatcher(db, settings, clock)
+        try:
+            async with running(background(db, bot, settings, clock)):
+                me = await bot.get_me()
+                log.info("running as @%s against %s", me.username, settings.bot_api_url)
+                await bot.delete_webhook(drop_pending_updates=False)
+                await publish_default_commands(bot)
+                await dp.start_polling(bot)  # handles first what a crash left unhandled (bot/inbox.py)
+        finally:
+            await bot.session.close()
+            await db.dispose()
     finally:
-        await bot.session.close()
-        await db.dispose()
+        if lock is not None:
+            lock.release()
     return 0
+
+
+def sole_process(database_url: str):
+    """On SQLite, claim the database file for this process or stop with one line (scheduler/leader.py)."""
+    from scheduler.leader import DatabaseInUse, hold_sqlite_database
+
+    try:
+        return hold_sqlite_database(database_url)
+    except DatabaseInUse as exc:
+        raise CommandFailed(str(exc)) from None
 
 
 def background(db: Database, bot, settings: Settings, clock):

@@ -6,13 +6,20 @@ connection closes, PostgreSQL drops the lock, and the next try of a standby wins
 within seconds, well inside a minute. The leader checks its connection every `check_every`
 seconds; if it is gone, so is the lock, and the process steps down at once.
 
-On SQLite only one process can use the database file for the bot anyway: it is the leader.
+On SQLite one process runs the bot on a database file, and it leads. `hold_sqlite_database` makes
+sure of it: `redgrid run` and `redgrid demo` take an exclusive lock (flock) on a file beside the
+database for the whole life of the process, so a second one on the same file stops at once with a
+message naming the file and the first process, instead of both leading (two delivery workers
+sending together above Telegram's rate, every scheduled job twice). The kernel drops the lock when
+the process ends, also by kill -9: a lock file left behind never blocks a restart.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+from pathlib import Path
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -108,3 +115,60 @@ class Leadership:
         if self._lock_engine is not None:
             await self._lock_engine.dispose()
             self._lock_engine = None
+
+
+class DatabaseInUse(Exception):
+    """Another process runs the bot on this SQLite file; the message says which, in one line."""
+
+
+class SqliteDatabaseLock:
+    """An exclusive lock on `<database>.lock`, held until `release` or the end of the process."""
+
+    def __init__(self, path: Path, fd: int) -> None:
+        self.path = path
+        self._fd: int | None = fd
+
+    def release(self) -> None:
+        # The file stays: removing it could race a process that has opened it and is about to lock it.
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor releases the flock
+            self._fd = None
+
+
+def sqlite_database_file(url: str) -> Path | None:
+    """The file behind a SQLite URL; None for PostgreSQL or an in-memory database."""
+    if not url.startswith("sqlite"):
+        return None
+    from sqlalchemy.engine import make_url
+
+    database = make_url(url).database
+    if not database or database == ":memory:" or "mode=memory" in url:
+        return None
+    return Path(database.removeprefix("file:").split("?", 1)[0]).resolve()
+
+
+def hold_sqlite_database(url: str) -> SqliteDatabaseLock | None:
+    """Claim a SQLite database for this process, or raise DatabaseInUse; None when there is nothing
+    to claim (PostgreSQL, where leadership is decided by an advisory lock, or :memory:)."""
+    import fcntl
+
+    path = sqlite_database_file(url)
+    if path is None:
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = path.with_name(path.name + ".lock")
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        other = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise DatabaseInUse(
+            f"the database {path} is in use by another redgrid process (pid {other}); on SQLite only one "
+            f"bot process may run: stop that one first, or use PostgreSQL (DATABASE_URL) to run several") from None
+    except BaseException:
+        os.close(fd)
+        raise
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return SqliteDatabaseLock(lock_path, fd)

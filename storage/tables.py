@@ -204,3 +204,22 @@ inbox = Table(
     Column("error", String(500)),
     Index("ix_inbox_state", "state", "update_id"),
 )
+
+
+# --------------------------------------------------------------------------- dialogs
+
+# Where each unfinished dialog waits (storage/dialogs.py, aiogram's FSM storage): one row per
+# bot, chat, user, forum thread, business connection and destiny (aiogram's scenes keep their
+# history under a destiny of their own). A missing thread or business connection is 0 / "", as a
+# primary key has no NULLs. `data` is what the dialog collected so far (photo hashes, category …).
+dialog_state = Table(
+    "dialog_state", metadata,
+    Column("bot_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("chat_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("user_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("thread_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("business_connection_id", String(128), primary_key=True),
+    Column("destiny", String(64), primary_key=True),
+    Column("state", String(200)),
+    Column("data", JSON, nullable=False),
+)

@@ -61,11 +61,13 @@ class SqlBroadcastWriter:
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
 
-    async def start(self, title, person_ids, kind, payload, created_by, *, now, not_before=None) -> int:
+    async def start(self, title, person_ids, kind, payload, created_by, *, now, not_before=None,
+                    progress_chat_id: str | None = None, progress_message_id: int | None = None) -> int:
         from storage.broadcasts import add_broadcast
 
         return await add_broadcast(self.conn, title, person_ids, kind, payload, created_by, now=now,
-                                   not_before=not_before)
+                                   not_before=not_before, progress_chat_id=progress_chat_id,
+                                   progress_message_id=progress_message_id)
 
 
 class Database:

@@ -27,6 +27,19 @@ def test_run_without_token_says_in_one_line_what_to_do(workdir, capsys):
     assert "\n" not in err and "@BotFather" in err and "redgrid demo" in err
 
 
+def test_run_without_token_answers_before_loading_the_bot(workdir):
+    """The hint comes at once: aiogram and the scheduler (seconds to import) are not loaded for it."""
+    import subprocess
+    import sys
+
+    probe = ("import sys; from redgrid.cli import main; code = main(['run']); "
+             "print(code, sorted(m for m in ('aiogram', 'scheduler.runner') if m in sys.modules))")
+    env = {k: v for k, v in __import__("os").environ.items() if k != "BOT_TOKEN"}
+    done = subprocess.run([sys.executable, "-c", probe], cwd=workdir, env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert done.stdout.strip() == "2 []", done.stdout + done.stderr
+
+
 def test_wrong_setting_stops_with_one_line_naming_it(workdir, capsys, monkeypatch):
     monkeypatch.setenv("TIMEZONE", "Mars/Olympus")
     assert main(["migrate"]) == 2

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from aiogram.fsm.storage.memory import MemoryStorage
 
 from bot.app import build_dispatcher
 from bot.callbacks import PickBuilding, SetLanguage
@@ -23,7 +22,7 @@ async def chat(db, now):
         world = await seed_world(uow)
     clock = ManualClock(now)
     settings = Settings(_env_file=None, bot_token="4242:TEST", page_size=4)
-    harness = ChatHarness(build_dispatcher(db, settings, clock, storage=MemoryStorage()))
+    harness = ChatHarness(build_dispatcher(db, settings, clock))
     harness.world, harness.db, harness.clock = world, db, clock
     yield harness
     await harness.bot.session.close()

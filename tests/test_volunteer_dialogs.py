@@ -7,7 +7,6 @@ from datetime import timedelta
 
 import pytest
 from aiogram.fsm.storage.base import StorageKey
-from aiogram.fsm.storage.memory import MemoryStorage
 from sqlalchemy import func, select
 
 from bot.app import build_dispatcher
@@ -35,9 +34,9 @@ async def chat(db, now):
         world = await seed_world(uow)
     clock = ManualClock(now)
     settings = Settings(_env_file=None, bot_token="4242:TEST", page_size=4)
-    storage = MemoryStorage()
-    harness = ChatHarness(build_dispatcher(db, settings, clock, storage=storage))
-    harness.world, harness.db, harness.clock, harness.storage = world, db, clock, storage
+    dp = build_dispatcher(db, settings, clock)  # dialogs in the database, as `redgrid run` keeps them
+    harness = ChatHarness(dp)
+    harness.world, harness.db, harness.clock, harness.storage = world, db, clock, dp.storage
     harness.settings = settings
     harness.dc = world.communities["东城社区"]
     yield harness

@@ -17,8 +17,6 @@ from bot.texts import Translator
 from core.errors import NotAllowed
 from core.people import Person, Role, Roles
 from core.ports import UnitOfWork
-from storage.broadcasts import start_broadcast
-from storage.uow import Database
 
 NOTICE_KIND = "notice.community"
 MAX_NOTICE = 1000
@@ -49,7 +47,7 @@ async def draft_notice(message: Message, command: CommandObject, state: FSMConte
                                               (tr("report.cancel"), Notice(action="cancel"))]))
 
 
-async def send_notice(query: CallbackQuery, callback_data: Notice, state: FSMContext, db: Database, uow: UnitOfWork,
+async def send_notice(query: CallbackQuery, callback_data: Notice, state: FSMContext, uow: UnitOfWork,
                       person: Person, roles: Roles, tr: Translator, now) -> None:
     words = (await state.get_data()).get("notice")
     await state.update_data(notice=None)
@@ -64,9 +62,12 @@ async def send_notice(query: CallbackQuery, callback_data: Notice, state: FSMCon
     await query.answer()
     # The progress message is this very message: the worker edits it as the notice goes out.
     await query.message.edit_text(tr("notice.queued", count=len(residents)), reply_markup=None)
-    await start_broadcast(db, f"{community.name}: {words[:40]}", residents, NOTICE_KIND,
-                          {"community": community.name, "text": words}, person.id, now=now,
-                          progress_chat_id=str(query.message.chat.id), progress_message_id=query.message.message_id)
+    # In the update's own transaction: the notice is queued with the dialog's change, or not at all
+    # (on SQLite a second transaction would also wait for the write lock this one holds).
+    await uow.broadcasts.start(f"{community.name}: {words[:40]}", residents, NOTICE_KIND,
+                               {"community": community.name, "text": words}, person.id, now=now,
+                               progress_chat_id=str(query.message.chat.id),
+                               progress_message_id=query.message.message_id)
 
 
 def make_router() -> Router:

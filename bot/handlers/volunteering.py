@@ -236,7 +236,7 @@ async def on_registration(query: CallbackQuery, callback_data: Vol, scenes, uow:
     await query.answer()
     await query.message.edit_reply_markup(reply_markup=None)
     await scenes.enter(Reason, what="registration", ref=who.display_name if who else "",
-                       person=callback_data.person, community=community)
+                       person_id=callback_data.person, community=community)
 
 
 # ---- orders: the staff desk ----------------------------------------------------------------------

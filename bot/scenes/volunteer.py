@@ -189,9 +189,11 @@ class Reason(VolScene, state="vol.reason"):
     """The reason for declining an order (required) or a registration (may be skipped)."""
 
     @on.callback_query.enter()
-    async def enter(self, query: CallbackQuery, tr: Translator, what: str = "", ref: str = "", person: int = 0,
+    async def enter(self, query: CallbackQuery, tr: Translator, what: str = "", ref: str = "", person_id: int = 0,
                     community: int = 0, **_: Any) -> None:
-        await self.wizard.update_data(what=what, ref=ref, person=person, community=community)
+        # not `person`: that name is the handler data's acting Person, which an order's decline
+        # (no person to name) got here, and which no dialog storage but memory can keep
+        await self.wizard.update_data(what=what, ref=ref, person=person_id, community=community)
         rows = [_cancel(tr)] if what == "order" else [[(tr("report.skip"), VolStep(action="skip")), *_cancel(tr)]]
         await query.message.answer(tr(f"vol.ask_reason.{what}", ref=ref), reply_markup=rows_of(rows))
 

@@ -1,0 +1,126 @@
+"""Unfinished dialogs in the bot's own database: aiogram's FSM storage over the same SQLAlchemy engine.
+
+A resident half-way through a report (photos sent, category chosen) has nothing in the cases
+table yet: all of it is dialog state. Kept in memory it died with the process, and the confirm
+press that the inbox replays after a crash found no dialog ("这个按钮已过期") — a lost report.
+Here it is a row of `dialog_state` (storage/tables.py), keyed like aiogram's `StorageKey` (bot,
+chat, user, thread, business connection, destiny — scenes keep their history under a destiny of
+their own), with the state's name and the dialog's data as JSON. It works on SQLite and PostgreSQL
+alike (INSERT … ON CONFLICT DO UPDATE on both), so one process on SQLite loses nothing on a crash;
+Redis stays the option when several bot processes share the work (bot/app.py `dialog_storage`).
+
+Cost, since it runs on every update: a get is one SELECT by primary key, a set one upsert; the
+statements are built once. aiogram reads the state once per update; a scene step usually adds a
+read and a write or two of the data (bench/dialog_storage.py measures it against MemoryStorage).
+
+Which transaction a change belongs to — the choice, and why. A call runs on the connection the
+current update joined with `joined(conn)` (bot/app.py joins the update's unit of work), else in a
+short transaction of its own on the engine:
+
+* #14 wants a dialog's change to commit with the handler's effects, or not at all: a replayed
+  update then finds the dialog where the effects left it. Joined, the state change is part of the
+  unit of work: committed by its commit, undone by its rollback (a refusal, an error).
+* On SQLite only one connection writes at a time, and a handler that has written holds that lock
+  until its unit of work commits after the handler returns. A dialog write on a second connection
+  inside that handler would wait for a lock its own handler holds: 30 s of busy timeout, then
+  "database is locked". On the same connection it cannot wait for itself.
+* A contextvar rather than a parameter: aiogram calls the storage with a key only, from its own
+  FSM middleware (the first read of each update, before any unit of work is open, runs on its
+  own) and from scenes, and each update is handled in a task of its own, which the variable
+  follows and no other update sees.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
+from typing import Any
+
+from aiogram.fsm.state import State
+from aiogram.fsm.storage.base import BaseStorage, StateType, StorageKey
+from sqlalchemy import and_, bindparam, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from storage import tables as t
+
+_table = t.dialog_state
+_KEY = ("bot_id", "chat_id", "user_id", "thread_id", "business_connection_id", "destiny")
+_BY_KEY = and_(*(_table.c[name] == bindparam(f"k_{name}") for name in _KEY))
+_GET_STATE = select(_table.c.state).where(_BY_KEY)
+_GET_DATA = select(_table.c.data).where(_BY_KEY)
+
+
+def _key(key: StorageKey) -> dict[str, Any]:
+    return {"k_bot_id": key.bot_id, "k_chat_id": key.chat_id, "k_user_id": key.user_id,
+            "k_thread_id": key.thread_id or 0, "k_business_connection_id": key.business_connection_id or "",
+            "k_destiny": key.destiny}
+
+
+def _row(key: StorageKey, state: str | None, data: Mapping[str, Any]) -> dict[str, Any]:
+    return {"bot_id": key.bot_id, "chat_id": key.chat_id, "user_id": key.user_id, "thread_id": key.thread_id or 0,
+            "business_connection_id": key.business_connection_id or "", "destiny": key.destiny,
+            "state": state, "data": dict(data)}
+
+
+def _upserts(dialect: str) -> tuple[Any, Any]:
+    """(set the state, set the data) for one dialect: INSERT … ON CONFLICT (the key) DO UPDATE one column."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    made = []
+    for column in ("state", "data"):
+        stmt = insert(_table)
+        made.append(stmt.on_conflict_do_update(index_elements=list(_KEY), set_={column: stmt.excluded[column]}))
+    return made[0], made[1]
+
+
+class SqlDialogStorage(BaseStorage):
+    """aiogram's `BaseStorage` on `dialog_state`; `joined(conn)` puts its calls in that transaction."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._set_state, self._set_data = _upserts(engine.dialect.name)
+        self._joined: ContextVar[AsyncConnection | None] = ContextVar(f"dialog_connection_{id(self)}", default=None)
+
+    @contextlib.contextmanager
+    def joined(self, conn: AsyncConnection) -> Iterator[None]:
+        """Within the block (and the tasks it starts), every call runs on `conn`, in its transaction;
+        the caller commits or rolls back."""
+        token = self._joined.set(conn)
+        try:
+            yield
+        finally:
+            self._joined.reset(token)
+
+    async def _read(self, stmt: Any, key: StorageKey) -> Any:
+        conn = self._joined.get()
+        if conn is not None:
+            return (await conn.execute(stmt, _key(key))).scalar_one_or_none()
+        async with self.engine.connect() as own:
+            return (await own.execute(stmt, _key(key))).scalar_one_or_none()
+
+    async def _write(self, stmt: Any, row: dict[str, Any]) -> None:
+        conn = self._joined.get()
+        if conn is not None:
+            await conn.execute(stmt, row)
+            return
+        async with self.engine.begin() as own:
+            await own.execute(stmt, row)
+
+    async def get_state(self, key: StorageKey) -> str | None:
+        return await self._read(_GET_STATE, key)
+
+    async def set_state(self, key: StorageKey, state: StateType = None) -> None:
+        await self._write(self._set_state, _row(key, state.state if isinstance(state, State) else state, {}))
+
+    async def get_data(self, key: StorageKey) -> dict[str, Any]:
+        data = await self._read(_GET_DATA, key)
+        return dict(data) if data else {}
+
+    async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
+        await self._write(self._set_data, _row(key, None, data))
+
+    async def close(self) -> None:
+        """Nothing of its own to close: the engine belongs to the process's `Database`."""
