@@ -10,19 +10,18 @@ import random
 from datetime import datetime, timezone
 
 import pytest
-from aiogram.fsm.storage.base import DefaultKeyBuilder, StorageKey
-from aiogram.fsm.storage.redis import RedisStorage
+from aiogram.fsm.storage.base import StorageKey
 from aiogram.methods import GetFile
 from aiogram.types import Chat, File, Message, PhotoSize, Update, User
 from PIL import Image
 
-from bot.app import build_dispatcher
+from bot.app import build_dispatcher, dialog_storage
 from core.clock import ManualClock
 from core.people import Identity, Person, Role, RoleGrant
 from redgrid.settings import Settings
 from tests.botkit import RecordingSession
 from tests.factories import seed_world
-from tests.test_dialog_storage import REDIS_URL, _redis_or_skip
+from tests.redis_kit import REDIS_URL, redis_prefix
 
 
 def jpeg(color: str) -> bytes:
@@ -50,27 +49,25 @@ class PhotoSession(RecordingSession):
 
 @pytest.fixture
 async def two_processes(db, now, tmp_path):
-    await _redis_or_skip()
-    async with db.uow() as uow:
-        world = await seed_world(uow)
-        user_id = random.randrange(10**8, 10**9)  # a fresh chat in the shared Redis database
-        person = Person(None, "王阿姨", created_at=now)
-        await uow.people.add(person)
-        await uow.people.add_identity(Identity(None, person.id, "telegram", str(user_id), str(user_id)))
-        await uow.people.add_grant(RoleGrant(None, person.id, Role.RESIDENT, community_id=world.communities["东城社区"].id,
-                                             building_id=world.buildings["3号楼"].id, created_at=now))
-        await uow.commit()
-    settings = Settings(_env_file=None, bot_token="4242:TEST", redis_url=REDIS_URL, data_dir=tmp_path / "data")
-    clock = ManualClock(now)
-    # Scenes keep their history under another "destiny", which RedisStorage's default keys refuse.
-    first, second = (build_dispatcher(db, settings, clock, storage=RedisStorage.from_url(
-        REDIS_URL, key_builder=DefaultKeyBuilder(with_destiny=True))) for _ in range(2))
-    yield first, second, user_id
-    key = StorageKey(bot_id=4242, chat_id=user_id, user_id=user_id)
-    await first.storage.set_state(key, None)
-    await first.storage.set_data(key, {})
-    for dp in (first, second):
-        await dp.storage.close()
+    async with redis_prefix() as prefix:
+        async with db.uow() as uow:
+            world = await seed_world(uow)
+            user_id = random.randrange(10**8, 10**9)
+            person = Person(None, "王阿姨", created_at=now)
+            await uow.people.add(person)
+            await uow.people.add_identity(Identity(None, person.id, "telegram", str(user_id), str(user_id)))
+            await uow.people.add_grant(RoleGrant(None, person.id, Role.RESIDENT,
+                                                 community_id=world.communities["东城社区"].id,
+                                                 building_id=world.buildings["3号楼"].id, created_at=now))
+            await uow.commit()
+        settings = Settings(_env_file=None, bot_token="4242:TEST", redis_url=REDIS_URL, data_dir=tmp_path / "data")
+        clock = ManualClock(now)
+        # two processes: each its own dispatcher and Redis storage (with the scenes' keys), one Redis
+        first, second = (build_dispatcher(db, settings, clock, storage=dialog_storage(settings, db, redis_prefix=prefix))
+                         for _ in range(2))
+        yield first, second, user_id
+        for dp in (first, second):
+            await dp.storage.close()
 
 
 async def test_two_processes_take_an_albums_photos_one_after_the_other(two_processes):
