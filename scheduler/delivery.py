@@ -50,7 +50,7 @@ from core.clock import Clock, SystemClock
 from core.notifications import Notification
 from core.people import Identity, Person
 from core.ports import UnitOfWork
-from storage.outbox import Claimed, DeliveryQueue
+from storage.outbox import LEASE, Claimed, DeliveryQueue
 from storage.uow import Database
 
 if TYPE_CHECKING:
@@ -372,11 +372,16 @@ class DeliveryWorker:
     async def _deliver(self, jobs: list[_Job]) -> None:
         queue = deque(jobs)
         blocked: set[int] = set()  # people who blocked the bot during this batch
+        lease_renewed = time.monotonic()
 
         async def lane() -> None:
+            nonlocal lease_renewed
             while queue:
                 if self._stop.is_set():
                     return
+                if time.monotonic() - lease_renewed > LEASE.total_seconds() / 3:  # a long batch (429s, pauses)
+                    lease_renewed = time.monotonic()
+                    await self.queue.renew([j.row.id for j in queue], self.clock.now() + LEASE)
                 job = queue.popleft()
                 if job.row.person.id in blocked:
                     await self.queue.skip([job.row.id], "unreachable: blocked the bot")

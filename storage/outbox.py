@@ -8,13 +8,16 @@ per outcome.
 A row's life: pending → sending (claimed, committed before the Bot API is called) → sent |
 failed | skipped; a retry puts it back to pending with a later `not_before`. Rows found in
 `sending` when a worker starts were claimed by a worker that died: they go back to pending.
+A claim holds a row for `LEASE` (the worker renews it while it works through the batch); a row
+still `sending` past its lease was left by a batch that failed half-way, and the next claim of any
+live worker puts it back to pending, so nothing waits for a restart.
 """
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Iterable, Sequence
 
 from sqlalchemy import and_, func, select, update
@@ -28,6 +31,7 @@ from storage import tables as t
 PENDING, SENDING, SENT, FAILED, SKIPPED = "pending", "sending", "sent", "failed", "skipped"
 PERSONAL, BROADCAST = 0, 1  # priority: a reminder to one person goes before the 8,000th theme-day note
 ERROR_MAX = 500
+LEASE = timedelta(seconds=45)
 
 
 def dialect_insert(conn: AsyncConnection, table: t.Table):
@@ -127,10 +131,11 @@ class DeliveryQueue:
             result = await conn.execute(update(t.outbox).where(t.outbox.c.state == SENDING).values(state=PENDING))
             return result.rowcount or 0
 
-    async def claim(self, now: datetime, limit: int) -> list[Claimed]:
-        """Up to `limit` due rows, marked `sending` and committed: one UPDATE and one SELECT per batch.
+    async def claim(self, now: datetime, limit: int, lease: timedelta = LEASE) -> list[Claimed]:
+        """Up to `limit` due rows, marked `sending` until `now + lease` and committed.
 
-        On PostgreSQL the rows are picked FOR UPDATE SKIP LOCKED, so two workers never take the
+        Rows whose lease ran out go back to pending first (a batch that failed half-way). On
+        PostgreSQL the rows are picked FOR UPDATE SKIP LOCKED, so two workers never take the
         same row; SQLite has one writer at a time anyway.
         """
         o, p, i = t.outbox, t.persons, t.identities
@@ -138,8 +143,10 @@ class DeliveryQueue:
                .order_by(o.c.priority, o.c.not_before, o.c.id).limit(limit)
                .with_for_update(skip_locked=True))
         async with self.engine.begin() as conn:
+            await conn.execute(update(o).where(o.c.state == SENDING, (o.c.lease_until < now) | o.c.lease_until.is_(None))
+                               .values(state=PENDING, lease_until=None))
             claimed = await conn.execute(update(o).where(o.c.id.in_(due.scalar_subquery()))
-                                         .values(state=SENDING).returning(o.c.id))
+                                         .values(state=SENDING, lease_until=now + lease).returning(o.c.id))
             ids = [row[0] for row in claimed]
             if not ids:
                 return []
@@ -163,6 +170,12 @@ class DeliveryQueue:
                     r.id, Notification(r.person_id, r.kind, r.payload or {}, r.dedupe_key, r.broadcast_id),
                     r.attempts, Person(r.person_id, r.display_name, r.language, r.phone, r.created_at), identity)
             return list(result.values())
+
+    async def renew(self, row_ids: Sequence[int], until: datetime) -> None:
+        """The worker is still on these rows: keep them `sending` until `until`."""
+        if row_ids:
+            await self._write(update(t.outbox).where(t.outbox.c.id.in_(list(row_ids)), t.outbox.c.state == SENDING)
+                              .values(lease_until=until))
 
     async def sent(self, row_id: int, now: datetime, message_id: int | None) -> None:
         await self._write(update(t.outbox).where(t.outbox.c.id == row_id).values(

@@ -173,6 +173,7 @@ outbox = Table(
     Column("sent_at", UtcDateTime()),
     Column("last_error", String(500)),
     Column("sent_message_id", BigInteger),
+    Column("lease_until", UtcDateTime()),  # a `sending` row past its lease was left by a failed batch
     Index("ix_outbox_due", "state", "priority", "not_before", "id"),
     Index("ix_outbox_broadcast", "broadcast_id", "state"),
 )
@@ -202,6 +203,11 @@ inbox = Table(
     Column("state", String(16), nullable=False, default="received"),
     Column("handled_at", UtcDateTime()),
     Column("error", String(500)),
+    # a `received` row belongs to the process that took it while its lease runs (renewed while it lives);
+    # past the lease any live process takes it; `attempts` bounds retries of transient failures
+    Column("owner", String(64)),
+    Column("lease_until", UtcDateTime()),
+    Column("attempts", Integer, nullable=False, default=0, server_default="0"),
     Index("ix_inbox_state", "state", "update_id"),
 )
 

@@ -240,6 +240,37 @@ async def test_rows_a_crash_left_in_sending_are_sent_again(db, now, standin, bot
     assert worker.stats.recovered == 2 and {r.state for r in await outbox_rows(db)} == {"sent"}
 
 
+async def test_a_batch_that_failed_half_way_is_sent_by_the_same_worker_once_its_lease_runs_out(db, now, standin, bot):
+    """'delivery batch failed' used to leave its rows `sending` until a restart (a staff member's broadcast
+    progress stuck at "剩余 1"); now the claim's lease runs out and the running worker takes them again."""
+    people = await add_recipients(db, 3, now)
+    people_in(standin, 3)
+    async with db.uow() as uow:
+        for person in people:
+            await uow.outbox.add(Notification(person, "case.accepted", {"case": "DC-1"}))
+        await uow.commit()
+    clock = fresh_clock()
+    worker = DeliveryWorker(db, bot, plain_render, per_chat_rate=0, clock=clock)
+    real_render, failures = worker._render, [1]
+
+    async def render_fails_once(rows):
+        if failures:
+            failures.pop()
+            raise OSError("the database went away mid-batch")
+        return await real_render(rows)
+
+    worker._render = render_fails_once
+    with pytest.raises(OSError):
+        await worker.run_once()
+    assert {r.state for r in await outbox_rows(db)} == {"sending"}
+    assert await worker.run_once() == 0                       # still within the lease: nobody takes them
+    clock.advance(seconds=46)
+    assert await worker.run_once() == 3                       # no restart needed
+    await worker.close()
+    assert {r.state for r in await outbox_rows(db)} == {"sent"} and worker.stats.recovered == 0
+    assert all(len(standin.deliveries(user_id_of(n))) == 1 for n in range(3))
+
+
 async def test_two_workers_never_take_the_same_row(db, now, standin, bot):
     people = await add_recipients(db, 400, now)
     people_in(standin, 400)
