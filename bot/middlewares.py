@@ -12,12 +12,15 @@ for what it means: the message already shows that, so the handler goes on.
 from __future__ import annotations
 
 import logging
+from contextvars import ContextVar
 from datetime import datetime, tzinfo
 from typing import Any, Awaitable, Callable
 
 from aiogram import BaseMiddleware, Bot
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
-from aiogram.methods import EditMessageCaption, EditMessageMedia, EditMessageReplyMarkup, EditMessageText
+from aiogram.methods import (
+    AnswerCallbackQuery, EditMessageCaption, EditMessageMedia, EditMessageReplyMarkup, EditMessageText,
+)
 from aiogram.types import CallbackQuery, Message, TelegramObject, Update, User
 
 from bot.texts import Translator, moment_text
@@ -29,6 +32,8 @@ from storage.uow import Database
 
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"
+# Set by the inbox while it handles an update for the second time or more (bot/inbox.py).
+HANDLING_AGAIN: ContextVar[bool] = ContextVar("handling_again", default=False)
 
 
 def display_name(user: User) -> str:
@@ -69,10 +74,15 @@ class ContextMiddleware(BaseMiddleware):
                 await _reply(event, refusal_text(data["tr"], refusal, getattr(settings, "tz", None), now))
                 return None
             except Exception as error:
-                await uow.rollback()
+                try:
+                    await uow.rollback()
+                except Exception:  # the connection is gone: leaving the unit of work drops it
+                    log.warning("rollback after a failed update did not go through", exc_info=True)
                 receipt = data.get("inbox_receipt")
                 if receipt is not None:
                     receipt.sealed = False
+                if receipt is not None and receipt.will_retry(error):  # the inbox tries it again later
+                    raise
                 log.error("update %s failed for person %s: %s: %s", getattr(event, "update_id", "?"),
                           person.id, type(error).__name__, error, exc_info=True)
                 await _reply(event, data["tr"]("error.generic"))
@@ -124,6 +134,11 @@ async def unchanged_edit_is_done(make_request, bot: Bot, method):
         return await make_request(bot, method)
     except TelegramBadRequest as refused:
         if isinstance(method, _EDITS) and "message is not modified" in refused.message:
+            return True
+        # an update tried again (after a crash or a transient failure) answers its press once more; the
+        # spinner is long gone, and the answer that matters is the message the handler goes on to send
+        if isinstance(method, AnswerCallbackQuery) and HANDLING_AGAIN.get() and (
+                "query is too old" in refused.message or "query id is invalid" in refused.message.lower()):
             return True
         raise
 

@@ -515,6 +515,8 @@ class BotApiStandIn:
         # Counters and logs for tests and benchmarks.
         self.requests: Counter[str] = Counter()
         self.too_many_requests_count = 0
+        # fault switches for the tests: [method or None (any but getUpdates), calls left, code, retry_after]
+        self._faults: list[list[Any]] = []
         self.flood_rejections: list[tuple[int, str]] = []
         self.webhook_deliveries = 0
         self._deliveries: dict[int, list[Delivery]] = {}
@@ -572,6 +574,7 @@ class BotApiStandIn:
                 raise ApiError(401, "Unauthorized")
             if method not in self._methods:
                 raise ApiError(404, "Not Found")
+            self._injected_fault(method)
             params, files = await _read_request(request)
             result = await self.call(token, method, params, files)
             return web.json_response({"ok": True, "result": result}, dumps=_json_dumps)
@@ -581,6 +584,22 @@ class BotApiStandIn:
             log.exception("stand-in failed on %s", method)
             error = ApiError(500, "Internal Server Error: the stand-in failed, see its log")
             return web.json_response(error.payload(), status=500, dumps=_json_dumps)
+
+    def fail(self, method: str | None = None, *, times: int = 1, code: int = 500,
+             retry_after: int | None = None) -> None:
+        """Fault switch: the next `times` HTTP calls of `method` (None: any method but getUpdates) are
+        answered as Telegram answers when it is down (500/502) or throttling (429 with retry_after)."""
+        self._faults.append([method.lower() if method else None, times, code, retry_after])
+
+    def _injected_fault(self, method: str) -> None:
+        for fault in self._faults:
+            name, left, code, retry_after = fault
+            if left > 0 and (name == method or (name is None and method != "getupdates")):
+                fault[1] -= 1
+                if code == 429:
+                    raise ApiError(429, f"Too Many Requests: retry after {retry_after or 1}",
+                                   {"retry_after": retry_after or 1})
+                raise ApiError(code, "Internal Server Error" if code == 500 else "Bad Gateway")
 
     async def call(self, token: str, method: str, params: dict[str, Any],
                    files: dict[str, _Upload] | None = None) -> Any:

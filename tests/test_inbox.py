@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timezone
 
 import pytest
@@ -155,3 +156,77 @@ async def test_a_poll_is_recorded_before_aiogram_confirms_it(db, now):
         await bot.session.close()
     rows = await inbox_rows(db)
     assert sorted(rows) == [u.update_id for u in updates] and {s for s, _ in rows.values()} == {"received"}
+
+
+async def test_a_live_processs_updates_are_left_to_it_and_a_dead_ones_are_taken_at_once(db, now):
+    """#14 item 5: a second process started beside a live one replayed the first one's in-flight updates
+    (23 duplicate cases). Now it takes only what nobody alive holds: a lease that ran out, or an owner
+    that is a process of this host that no longer exists."""
+    import socket
+    import subprocess
+    from datetime import timedelta
+
+    from storage.inbox import SqlInbox
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    host = socket.gethostname()[:40]
+    wall = ManualClock(now)
+    lease_end = now + timedelta(seconds=30)
+    async with db.engine.begin() as conn:
+        inbox = SqlInbox(conn)
+        await inbox.admit(4242, [(1, message_update(1, 501, "/effect").model_dump(mode="json", exclude_none=True))],
+                          now, "elsewhere:77:aaaa", lease_end)                 # alive on another host
+        await inbox.admit(4242, [(2, message_update(2, 502, "/effect").model_dump(mode="json", exclude_none=True))],
+                          now, f"{host}:{dead.pid}:bbbb", lease_end)           # a process here that died
+        await inbox.admit(4242, [(3, message_update(3, 503, "/effect").model_dump(mode="json", exclude_none=True))],
+                          now, f"{host}:{os.getppid()}:cccc", lease_end)       # a process here that lives
+    dp, bot, inbox_mw = world(db, now)
+    inbox_mw.wall = wall
+    bot_id = bot.id
+    assert bot_id == 4242
+    assert await inbox_mw.take_over(dp, bot) == 1                              # only the dead one's
+    assert (await inbox_rows(db))[2] == ("handled", None) and await said(db) == 1
+    wall.advance(seconds=31)                                                   # their leases ran out: gone
+    assert await inbox_mw.take_over(dp, bot) == 2
+    assert {u: s for u, (s, _) in (await inbox_rows(db)).items()} == {1: "handled", 2: "handled", 3: "handled"}
+    assert await said(db) == 3
+
+
+async def test_a_transient_failure_is_tried_again_after_a_backoff_and_given_up_after_max_attempts(db, now):
+    """#14 item 4: a 5xx, a 429 or a lost connection marked the update failed for good."""
+    from aiogram.exceptions import TelegramServerError
+    from aiogram.methods import SendMessage
+
+    dp, bot, inbox_mw = world(db, now)
+    wall = ManualClock(now)
+    inbox_mw.wall = wall
+    inbox_mw.max_attempts = 3
+    outage = {"left": 1}
+    router = Router()
+
+    @router.message(F.text == "/flaky")
+    async def flaky(message: Message, uow, person, now):
+        await record(uow, "person", person.id, "said_something", now, person.id)
+        if outage["left"]:
+            outage["left"] -= 1
+            raise TelegramServerError(method=SendMessage(chat_id=1, text="x"), message="Bad Gateway")
+
+    dp.include_router(router)
+    await dp.feed_update(bot, message_update(1, 501, "/flaky"))                # no exception: given back
+    assert (await inbox_rows(db))[1][0] == "received" and await said(db) == 0  # its effect rolled back
+    assert await inbox_mw.take_over(dp, bot) == 0                              # waits out its backoff (2 s)
+    wall.advance(seconds=3)
+    assert await inbox_mw.take_over(dp, bot) == 1
+    assert (await inbox_rows(db))[1][0] == "handled" and await said(db) == 1  # (the last error is kept)
+
+    outage["left"] = 5                                                         # down for longer: bounded
+    await dp.feed_update(bot, message_update(2, 502, "/flaky"))
+    wall.advance(seconds=3)
+    assert await inbox_mw.take_over(dp, bot) == 1                              # second try fails too
+    wall.advance(seconds=7)
+    with_error = await inbox_mw.take_over(dp, bot)                             # the third is the last
+    assert with_error == 1 and (await inbox_rows(db))[2][0] == "failed" and await said(db) == 1
+    sent = [r.text for r in bot.session.requests if isinstance(r, SendMessage)]
+    assert any("出了点问题" in text for text in sent)                           # told, once, at the end
+    assert sum("出了点问题" in text for text in sent) == 1
