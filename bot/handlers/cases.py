@@ -249,7 +249,6 @@ class DuringPhoto(CaseDialog, state="case.during"):
             return
         number = (await self.wizard.get_data())["number"]
         case = await reporting.add_during_photo(uow, Actor.of(person, roles), number, photo, now)
-        await uow.commit()
         await self.wizard.exit()
         text = tr("case.during_saved_album", count=1) if message.media_group_id else tr("case.during_saved")
         answer = await message.answer(text, reply_markup=handler_buttons(case, tr))
@@ -304,7 +303,6 @@ class ResolveCase(CaseDialog, state="case.resolve"):
         data = await self.wizard.get_data()
         photo = photo_from_data(data["after"], PhotoKind.AFTER)
         await reporting.resolve_case(uow, Actor.of(person, roles), data["number"], photo, note, now)
-        await uow.commit()
         await self.wizard.exit()
         if message.caption:
             text = tr("case.resolved_with_note", number=data["number"], note=note)
@@ -342,7 +340,6 @@ async def rest_of_album(message: Message, tail: dict, state: FSMContext, bot: Bo
                 await message.answer(tr(refusal.key, **refusal.params))
                 await state.update_data(album_tail={**tail, "refused": True})
             return
-        await uow.commit()
         text = tr("case.during_saved_album", count=count)
         await bot.edit_message_text(text, chat_id=message.chat.id, message_id=tail["answer"],
                                     reply_markup=handler_buttons(case, tr))

@@ -88,7 +88,6 @@ async def invite_text(username: str, uow: UnitOfWork, invite: Invite, tr: Transl
 
 async def _send_link(query: CallbackQuery, bot: Bot, uow: UnitOfWork, invite: Invite, tr: Translator,
                      settings: Settings, now: datetime) -> None:
-    await uow.commit()
     await query.answer()
     username = settings.bot_username or (await bot.me()).username or ""
     await query.message.edit_text(await invite_text(username, uow, invite, tr, settings, now), reply_markup=None)

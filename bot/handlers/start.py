@@ -60,7 +60,6 @@ def _change_home(roles: Roles, tr: Translator) -> InlineKeyboardMarkup | None:
 async def _join_by_invite(message: Message, bot: Bot, uow: UnitOfWork, person: Person, code: str,
                           tr: Translator, lang: str, now, channel: str) -> None:
     person, grant = await redeem_invite(uow, person, channel, str(message.from_user.id), code, now)
-    await uow.commit()
     roles = await roles_of(uow, person)
     if person.language in ("zh", "en"):
         tr, lang = Translator(person.language), person.language
@@ -172,7 +171,6 @@ async def _settle(query: CallbackQuery, bot: Bot, uow: UnitOfWork, person: Perso
                   lang: str, now, community_id: int, compound_id: int, building_id: int) -> None:
     moving = roles.home_building_id() is not None
     address = await register_resident(uow, person, community_id, compound_id, building_id, now)
-    await uow.commit()
     await query.answer()
     if isinstance(query.message, Message):
         await query.message.edit_text(address.full(), reply_markup=None)

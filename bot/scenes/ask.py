@@ -179,7 +179,6 @@ class AskSummary(AskScene, state="ask.summary"):
         order = await vs.order_service(uow, Actor.of(person, roles), community or 0, ServiceKind(data["kind"]),
                                        data.get("description", ""), data.get("preferred_time", ""),
                                        data.get("place", ""), now)
-        await uow.commit()
         await query.answer()
         await self.wizard.exit()
         await query.message.edit_reply_markup(reply_markup=None)

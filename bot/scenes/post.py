@@ -251,7 +251,6 @@ class PostSummary(Scene, state="post.summary", reset_data_on_enter=False, reset_
             post = await vs.dispatch_order(uow, volunteer_policy, by, data["order"], now, **fields)
         else:
             post = await vs.create_post(uow, volunteer_policy, by, int(data["community"]), now, **fields)
-        await uow.commit()
         await query.answer()
         await self.wizard.exit()
         await query.message.edit_reply_markup(reply_markup=None)

@@ -314,7 +314,6 @@ class ReportSummary(ReportStep, state="report.summary"):
         photos = [photo_from_data(p, PhotoKind.BEFORE) for p in data["photos"]]
         case = await report_problem(uow, policy, Actor.of(person, roles), data["building_id"],
                                     Category(data["category"]), photos, data.get("description", ""), now)
-        await uow.commit()
         await query.answer()
         await self.wizard.exit()
         summary = (query.message.text or "").split("\n\n")[0]  # what was sent, without the similar-cases hint
@@ -328,7 +327,6 @@ class ReportSummary(ReportStep, state="report.summary"):
         data = await self.wizard.get_data()
         case = await join_same_problem(uow, policy, Actor.of(person, roles), callback_data.value,
                                        data["building_id"], Category(data["category"]), now)
-        await uow.commit()
         await query.answer()
         await self.wizard.exit()
         await query.message.edit_reply_markup(reply_markup=None)

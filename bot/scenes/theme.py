@@ -254,7 +254,6 @@ class ThemeSummary(Scene, state="theme.summary", reset_data_on_enter=False, rese
             await uow.rollback()
             await self._refused(query.message, tr, problem)
             return
-        await uow.commit()
         await self.wizard.exit()
         text = tr("theme.saved", title=template.title)
         local = now.astimezone(settings.tz)

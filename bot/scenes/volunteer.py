@@ -101,7 +101,6 @@ class JoinParty(VolScene, state="party.join"):
         except DomainError as problem:
             await self.refused(message, uow, tr, problem)
             return
-        await uow.commit()
         await self.wizard.exit()
         place = await uow.places.community(int(community))
         await message.answer(tr("party.requested", community=place.name if place else ""))
@@ -142,7 +141,6 @@ class CheckIn(VolScene, state="duty.check_in"):
         except DomainError as problem:
             await self.refused(message, uow, tr, problem)
             return
-        await uow.commit()
         await self.wizard.exit()
         from bot.handlers.volunteering import Vol
 
@@ -172,7 +170,6 @@ class CheckOut(VolScene, state="duty.check_out"):
         except DomainError as problem:
             await self.refused(message, uow, tr, problem)
             return
-        await uow.commit()
         await self.wizard.exit()
         served = (claim.checked_out_at - claim.checked_in_at) if claim.checked_in_at and claim.checked_out_at else None
         hours = f"{served.total_seconds() / 3600:.1f}" if served is not None else "—"
@@ -212,7 +209,6 @@ class Reason(VolScene, state="vol.reason"):
         except DomainError as problem:
             await self.refused(message, uow, tr, problem)
             return
-        await uow.commit()
         await self.wizard.exit()
         await message.answer(done)
 
@@ -291,7 +287,6 @@ class Redeem(VolScene, state="points.redeem"):
             except DomainError as problem:
                 await self.refused(message, uow, tr, problem)
                 return
-            await uow.commit()
             await self.wizard.exit()
             balance = await vs.points_balance(uow, int(data["person"]), community)
             await message.answer(tr("redeem.done", name=data.get("name", ""), points=-entry.delta, item=words,

@@ -327,3 +327,33 @@ async def test_a_stale_resolve_button_is_refused_at_the_press_before_any_photo_i
     async with demo.db.uow() as uow:
         case = await uow.cases.by_number(number)
     assert case.state.value == "closed" and len(case.photos_of(PhotoKind.AFTER)) == 1
+
+
+async def count_rows(demo, table, *where) -> int:
+    from sqlalchemy import func, select
+
+    async with demo.db.engine.connect() as conn:
+        return (await conn.execute(select(func.count()).select_from(table).where(*where))).scalar()
+
+
+async def test_a_confirm_whose_reply_meets_a_telegram_outage_is_tried_again_and_makes_one_case(demo):
+    """#14: the case was made, then the reply failed (Telegram's 502): the update's transaction rolls back
+    and the inbox tries it again a moment later; one case, one notice to the grid member, one answer."""
+    from storage import tables as t
+    from storage.case_tables import cases
+
+    wang = demo.persona("王阿姨")
+    await reports_a_broken_light(wang)
+    await wang.sees("请确认")
+    demo.stack.standin.fail("editMessageText", times=2, code=502)  # the first try and the first retry
+    await wang.presses("✅ 确认提交")
+    done = await wang.sees("已提交，编号", timeout=20)
+    number = done.text.split("编号 ")[1].split("。")[0]
+    await demo.settled()
+    assert await count_rows(demo, cases) == 1
+    li = demo.persona("李秀英")
+    await li.sees(number, timeout=10)
+    await demo.settled()
+    assert await count_rows(demo, t.outbox, t.outbox.c.kind == "case.new_for_handler") == 1
+    assert await count_rows(demo, t.inbox, t.inbox.c.state != "handled") == 0
+    assert await count_rows(demo, t.inbox, t.inbox.c.attempts == 2) == 1  # the press, tried three times
