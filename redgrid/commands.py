@@ -75,7 +75,7 @@ def background(db: Database, bot, settings: Settings, clock):
     """What runs besides the handlers, while this process leads: delivery and the scheduled jobs."""
     from bot.outgoing import NotificationRenderer
     from scheduler.broadcasts import ProgressReporter
-    from scheduler.delivery import DeliveryWorker
+    from scheduler.delivery import DeliveryWorker, pace_replies
     from scheduler.leader import Leadership
     from scheduler.runner import Runner, prune_inbox
     from scheduler.sla import sweep_reports
@@ -89,6 +89,7 @@ def background(db: Database, bot, settings: Settings, clock):
     worker = DeliveryWorker(db, bot, renderer, clock=real, global_rate=settings.delivery_per_second,
                             per_chat_rate=settings.delivery_per_chat_per_second)
     worker.progress = ProgressReporter(db, bot, renderer.progress_text, pacer=worker.pacer, clock=real)
+    pace_replies(bot, worker.pacer)  # the handlers' replies count against the same budget
     runner = Runner(Leadership(db.engine), worker=worker, timezone=settings.tz)
     runner.add_job(prune_inbox, "cron", hour=4, minute=30, args=[db, real], id="prune_inbox")
     runner.add_job(sweep_reports, "interval", minutes=1, args=[db, report_policy(settings), clock],

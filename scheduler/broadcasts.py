@@ -24,7 +24,7 @@ from aiogram.exceptions import TelegramAPIError, TelegramNetworkError, TelegramR
 from core.clock import Clock, SystemClock
 from core.people import Person
 from core.ports import UnitOfWork
-from scheduler.delivery import Pacer
+from scheduler.delivery import PACED, Pacer
 from storage.broadcasts import BroadcastCounts, SqlBroadcasts
 from storage.uow import Database
 
@@ -141,6 +141,7 @@ class ProgressReporter:
     async def _call(self, chat: str, call):
         """A progress message is nice to have: on any trouble this look is skipped, the next one tries."""
         slot = await self.pacer.acquire(chat) if self.pacer is not None else None
+        paced = PACED.set(slot is not None)  # under its own slot: the reply pacing leaves it alone
         try:
             return await call()
         except TelegramRetryAfter as exc:
@@ -149,6 +150,7 @@ class ProgressReporter:
         except (TelegramAPIError, TelegramNetworkError) as exc:
             log.info("broadcast progress not shown this time: %s", exc)
         finally:
+            PACED.reset(paced)
             if slot is not None:
                 self.pacer.release(slot)  # type: ignore[union-attr]
         return None

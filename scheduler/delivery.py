@@ -33,6 +33,7 @@ import asyncio
 import logging
 import time
 from collections import deque
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -43,6 +44,10 @@ from aiogram import Bot
 from aiogram.exceptions import (
     RestartingTelegram, TelegramBadRequest, TelegramConflictError, TelegramForbiddenError, TelegramNetworkError,
     TelegramNotFound, TelegramRetryAfter, TelegramServerError, TelegramUnauthorizedError,
+)
+from aiogram.methods import (
+    CopyMessage, EditMessageCaption, EditMessageMedia, EditMessageReplyMarkup, EditMessageText, ForwardMessage,
+    SendDocument, SendLocation, SendMediaGroup, SendMessage, SendPhoto,
 )
 from aiogram.types import BufferedInputFile, FSInputFile, InlineKeyboardMarkup
 
@@ -471,6 +476,7 @@ class DeliveryWorker:
         """One Bot API call within the limits; a 429 pauses every send and the call is made again."""
         while True:
             slot = await self.pacer.acquire(chat)
+            paced = PACED.set(True)
             try:
                 return await call()
             except TelegramRetryAfter as exc:
@@ -478,7 +484,33 @@ class DeliveryWorker:
                 log.warning("Telegram asks to wait %s s (flood control); every send pauses", exc.retry_after)
                 self.pacer.pause(exc.retry_after)
             finally:
+                PACED.reset(paced)
                 self.pacer.release(slot)
+
+
+# Set while a call is made under a slot its caller already holds (the worker, the progress reporter).
+PACED: ContextVar[bool] = ContextVar("paced", default=False)
+_COUNTED = (SendMessage, SendPhoto, SendDocument, SendMediaGroup, SendLocation, CopyMessage, ForwardMessage,
+            EditMessageText, EditMessageReplyMarkup, EditMessageCaption, EditMessageMedia)
+
+
+def pace_replies(bot: Bot, pacer: Pacer) -> None:
+    """Handlers' own messages and edits take their share of the budget the delivery worker keeps:
+    Telegram counts every message of the bot, so after an outage the replies do not meet 429s while
+    the worker sends at full rate. A 429 a reply meets pauses the worker too."""
+    async def paced(make_request, bot: Bot, method):
+        if PACED.get() or not isinstance(method, _COUNTED):
+            return await make_request(bot, method)
+        slot = await pacer.acquire(None)
+        try:
+            return await make_request(bot, method)
+        except TelegramRetryAfter as exc:
+            pacer.pause(exc.retry_after)
+            raise
+        finally:
+            pacer.release(slot)
+
+    bot.session.middleware(paced)
 
 
 def _input_file(photo: bytes | Path | str):

@@ -311,3 +311,41 @@ async def test_a_broadcast_shows_its_progress_to_staff_and_ends_with_a_summary(d
         head = (await conn.execute(select(t.broadcasts))).one()
     assert head.finished_at is not None and head.progress_chat_id == str(user_id_of(0))
     assert all(len(standin.deliveries(user_id_of(n))) == 1 for n in range(1, 41))
+
+
+async def test_handler_replies_take_their_share_of_the_workers_budget():
+    """#14: after an outage the handlers' replies met 429s while the worker sent at full rate. They now
+    wait for the same pacer; calls made under a slot the caller holds (the worker's) are not paced twice."""
+    import time
+
+    from aiogram import Bot
+    from aiogram.methods import GetMe
+
+    from scheduler.delivery import PACED, Pacer, pace_replies
+    from tests.botkit import RecordingSession
+
+    class Timed(RecordingSession):
+        def __init__(self):
+            super().__init__()
+            self.at: list[tuple[str, float]] = []
+
+        async def make_request(self, bot, method, timeout=None):
+            self.at.append((type(method).__name__, time.monotonic()))
+            return await super().make_request(bot, method, timeout)
+
+    session = Timed()
+    bot = Bot("4242:TEST", session=session)
+    pacer = Pacer(rate=4, per_chat_rate=0)
+    pace_replies(bot, pacer)
+    await asyncio.gather(*(bot.send_message(chat_id=n, text="回复") for n in range(12)), bot(GetMe()))
+    sends = sorted(t for name, t in session.at if name == "SendMessage")
+    assert len(sends) == 12
+    assert max(sum(1 for t in sends if start <= t < start + 0.99) for start in sends) <= 4  # 4 in any second
+    assert sends[-1] - sends[0] >= 1.9                                                      # so 12 take 2 s+
+    token = PACED.set(True)                                                                  # the worker's own
+    try:
+        began = time.monotonic()
+        await asyncio.gather(*(bot.send_message(chat_id=n, text="通知") for n in range(8)))
+        assert time.monotonic() - began < 0.5
+    finally:
+        PACED.reset(token)
