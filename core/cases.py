@@ -36,6 +36,7 @@ from typing import Any, Sequence
 
 from core.errors import DomainError, NotAllowed, PlaceMismatch
 from core.events import Event
+from core.ids import saved_id
 from core.people import Person, Role, Roles
 from core.places import Building, Community, Grid
 from core.workdays import CHINA_TZ
@@ -189,7 +190,7 @@ class Actor:
 
     @classmethod
     def of(cls, person: Person, roles: Roles) -> Actor:
-        return cls(person.id, roles)  # type: ignore[arg-type]
+        return cls(saved_id(person), roles)
 
 
 @dataclass(frozen=True)
@@ -331,8 +332,8 @@ def submit(reporter: Actor, building: Building, grid: Grid, community: Community
         raise DescriptionTooLong(max=MAX_DESCRIPTION)
     case = Case(
         id=None, number=case_number(community.code, now.astimezone(CHINA_TZ).year, seq),
-        reporter_id=reporter.person_id, community_id=community.id,  # type: ignore[arg-type]
-        grid_id=building.grid_id, building_id=building.id,  # type: ignore[arg-type]
+        reporter_id=reporter.person_id, community_id=saved_id(community),
+        grid_id=building.grid_id, building_id=saved_id(building),
         category=Category(category), description=description, photos=before_photos,
         state=CaseState.SUBMITTED, deadline=deadline, created_at=now, updated_at=now, lat=lat, lon=lon,
     )

@@ -91,9 +91,9 @@ def cases_with_same_photo(dhash: int, candidates: Iterable[Case], max_distance: 
 
 
 def _distance(case: Reported, lat: float | None, lon: float | None) -> float | None:
-    if None in (lat, lon, case.lat, case.lon):
+    if lat is None or lon is None or case.lat is None or case.lon is None:
         return None
-    return distance_m(lat, lon, case.lat, case.lon)  # type: ignore[arg-type]
+    return distance_m(lat, lon, case.lat, case.lon)
 
 
 def _as_unsigned64(value: int) -> int:

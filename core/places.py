@@ -115,7 +115,7 @@ def nearest_buildings(
     if not (-90 <= lat <= 90 and -180 <= lon <= 180):
         raise NoBuildingNearby(max_m=int(max_m))
     scored = [
-        (b, distance_m(lat, lon, b.lat, b.lon)) for b in buildings if b.has_position  # type: ignore[arg-type]
+        (b, distance_m(lat, lon, b.lat, b.lon)) for b in buildings if b.lat is not None and b.lon is not None
     ]
     near = sorted((pair for pair in scored if pair[1] <= max_m), key=lambda pair: pair[1])
     if not near:

@@ -7,8 +7,11 @@ together (events and outgoing notifications included) or not at all.
 from __future__ import annotations
 
 from datetime import date, datetime
+from types import TracebackType
 from typing import Any, Iterable, Protocol, Sequence
 
+from core.cases import Case, Category
+from core.duplicates import CaseSpot
 from core.events import Event
 from core.invites import Invite
 from core.notifications import Outbox
@@ -82,6 +85,30 @@ class EventLog(Protocol):
     async def of(self, subject_type: str, subject_id: str) -> Sequence[Event]: ...
 
 
+class CaseRepository(Protocol):
+    """Cases with their photos, "same problem" joiners and the events their transitions recorded.
+
+    `add` sets `case.id`; `add` and `save` write `case.pending_events` and clear them.
+    """
+
+    async def next_number(self, community_id: int, year: int) -> int: ...
+    async def add(self, case: Case, half_time_at: datetime | None = None) -> None: ...
+    async def save(self, case: Case, *, half_time_at: datetime | None = None) -> None: ...
+    async def by_number(self, number: str, *, for_update: bool = False) -> Case | None: ...
+    async def by_id(self, case_id: int, *, for_update: bool = False) -> Case | None: ...
+    async def of_reporter(self, person_id: int, limit: int = 20) -> Sequence[Case]: ...
+    async def handled_by(self, person_id: int, limit: int = 20) -> Sequence[Case]: ...
+    async def open_in_community(self, community_id: int, category: Category | None = None,
+                                since: datetime | None = None) -> Sequence[Case]: ...
+    # open cases of one category at the building or near (lat, lon): the candidates for "same problem"
+    async def near(self, community_id: int, category: Category, building_id: int | None, lat: float | None,
+                   lon: float | None, within_m: float, since: datetime, limit: int = 20) -> Sequence[CaseSpot]: ...
+    async def before_photo_hashes(self, community_id: int, since: datetime) -> Sequence[tuple[str, int]]: ...
+    async def desk(self, community_ids: set[int], now: datetime, limit: int = 30) -> Sequence[Case]: ...
+    # open cases with a reminder moment before `horizon`, each with its half-time moment
+    async def due(self, now: datetime, horizon: datetime) -> Sequence[tuple[Case, datetime | None]]: ...
+
+
 class VolunteerRepository(Protocol):
     """Orders, posts, claims, standings, theme-day templates, points and the scheduler's done jobs."""
 
@@ -143,8 +170,23 @@ class UnitOfWork(Protocol):
     invites: InviteRepository
     events: EventLog
     outbox: Outbox
+    cases: CaseRepository
     volunteering: VolunteerRepository
     broadcasts: BroadcastPort
 
     async def commit(self) -> None: ...
     async def rollback(self) -> None: ...
+
+
+class UnitOfWorkScope(Protocol):
+    """`async with scope as uow:` one transaction; leaving it without `commit` rolls back."""
+
+    async def __aenter__(self) -> UnitOfWork: ...
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None: ...
+
+
+class Database(Protocol):
+    """What opens units of work (storage.uow.Database): for work that needs one transaction per step."""
+
+    def uow(self) -> UnitOfWorkScope: ...

@@ -15,6 +15,7 @@ from core import cases as rules
 from core.cases import Actor, Case, Category, HandlerKind, PhotoKind, PhotoRef
 from core.duplicates import CaseSpot, looks_same, similar_open_cases
 from core.errors import NotAllowed, NotFound
+from core.ids import saved_id
 from core.notifications import Notification
 from core.people import Role
 from core.points import DEFAULT_REPORT_POINTS
@@ -52,7 +53,7 @@ async def _notify(uow: UnitOfWork, people: Sequence[int], kind: str, case: Case,
 
 
 async def _staff_of(uow: UnitOfWork, community_id: int) -> list[int]:
-    return [p.id for p in await uow.people.with_role(Role.STAFF, community_id)]  # type: ignore[misc]
+    return [saved_id(p) for p in await uow.people.with_role(Role.STAFF, community_id)]
 
 
 async def case_for(uow: UnitOfWork, number: str) -> Case:

@@ -21,18 +21,20 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta, timezone
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Protocol, Sequence
 
 from core import volunteering as rules
 from core.cases import Actor, Case, PhotoRef
 from core.errors import NotFound
+from core.events import Event
+from core.ids import saved_id
 from core.notifications import Notification
 from core.people import GrantStatus, Person, Role, RoleGrant, Roles
 from core.points import (
     DEFAULT_REPORT_POINTS, LeaderboardRow, Ledger, PointsEntry, PointsReason, earn, month_bounds,
     monthly_leaderboard, points_for_report, points_for_service, report_ref, service_ref, spend,
 )
-from core.ports import StaleWrite, UnitOfWork
+from core.ports import Database, StaleWrite, UnitOfWork
 from core.theme_day import (
     DEFAULT_SCHEDULE, Job, JobKind, ThemeDaySchedule, ThemeDayTemplate, job_key, member_month,
     participation_summary, theme_day_for, theme_post, theme_slot,
@@ -47,6 +49,13 @@ from core.workdays import CHINA_TZ, WorkCalendar
 log = logging.getLogger(__name__)
 
 RACE_RETRIES = 5
+
+
+class PointsTable(Protocol):
+    """What `credit_report` reads of a policy (VolunteerPolicy, reporting's ReportPolicy): points per category."""
+
+    @property
+    def report_points(self) -> Mapping[str, int]: ...
 
 
 @dataclass(frozen=True)
@@ -97,11 +106,11 @@ async def _tell(uow: UnitOfWork, people: Sequence[int], kind: str, payload: dict
 
 
 async def _staff_of(uow: UnitOfWork, community_id: int) -> list[int]:
-    return [p.id for p in await uow.people.with_role(Role.STAFF, community_id)]  # type: ignore[misc]
+    return [saved_id(p) for p in await uow.people.with_role(Role.STAFF, community_id)]
 
 
 async def _members_of(uow: UnitOfWork, community_id: int) -> list[int]:
-    return [p.id for p in await uow.people.with_role(Role.PARTY_MEMBER, community_id)]  # type: ignore[misc]
+    return [saved_id(p) for p in await uow.people.with_role(Role.PARTY_MEMBER, community_id)]
 
 
 async def _name(uow: UnitOfWork, person_id: int) -> str:
@@ -114,7 +123,13 @@ async def _names(uow: UnitOfWork, person_ids: Sequence[int]) -> dict[int, str]:
     return {p: found.get(p, str(p)) for p in person_ids}
 
 
-async def _save_events(uow: UnitOfWork, obj: Any) -> None:
+class _Recording(Protocol):
+    """An entity whose transitions record events until they are saved (a post, claim, order, template …)."""
+
+    pending_events: list[Event]
+
+
+async def _save_events(uow: UnitOfWork, obj: _Recording) -> None:
     for event in obj.pending_events:
         await uow.events.add(event)
     obj.pending_events.clear()
@@ -367,11 +382,12 @@ async def withdraw_claim(uow: UnitOfWork, policy: VolunteerPolicy, by: Actor, po
         await uow.volunteering.save_claim(mine)
         await _save_events(uow, mine)
         if promoted is not None:
+            assert promoted.claimed_at is not None  # rules.withdraw gave it the freed place
             await uow.volunteering.save_claim(promoted)
             await _save_events(uow, promoted)
             await _tell(uow, [promoted.person_id], "post.promoted",
                         {"post": post.number, "title": post.title, "starts_at": iso(post.starts_at)},
-                        dedupe=f"post:{post.number}:promoted:{promoted.claimed_at.isoformat()}")  # type: ignore[union-attr]
+                        dedupe=f"post:{post.number}:promoted:{promoted.claimed_at.isoformat()}")
         return promoted
     raise StaleWrite(post_number)  # pragma: no cover
 
@@ -548,13 +564,13 @@ async def redeem(uow: UnitOfWork, by: Actor, person_id: int, community_id: int, 
     return entry
 
 
-async def credit_report(uow: UnitOfWork, policy: Any, case: Case, now: datetime) -> PointsEntry | None:
+async def credit_report(uow: UnitOfWork, policy: PointsTable | None, case: Case, now: datetime) -> PointsEntry | None:
     """The reporter's points for a report confirmed useful (fixed); None when it earns nothing.
 
-    `policy` is anything with `report_points` (VolunteerPolicy or ReportPolicy). Crediting the same
-    case again does nothing.
+    `policy` is anything with `report_points` (VolunteerPolicy or ReportPolicy; None: the defaults).
+    Crediting the same case again does nothing.
     """
-    table = getattr(policy, "report_points", None) or DEFAULT_REPORT_POINTS
+    table = (policy.report_points if policy is not None else None) or DEFAULT_REPORT_POINTS
     points = points_for_report(case, table)
     if points <= 0:
         return None
@@ -630,14 +646,14 @@ def _community_key(job: Job, community_id: int) -> str:
     return f"{job.dedupe_key}:c{community_id}"
 
 
-async def run_theme_day_jobs(db_or_uow_factory: Any, policy: VolunteerPolicy, now: datetime) -> list[str]:
+async def run_theme_day_jobs(db: Database, policy: VolunteerPolicy, now: datetime) -> list[str]:
     """Run each community's due theme-day jobs, each once: the returned keys are those this call ran.
 
     Each job is its own transaction holding its work, its notifications and its done key
     ("theme:2026-12:announce:c3"); the key is inserted first, so a second scheduler waits for the
     first (PostgreSQL) and then finds it done, and a crash before commit leaves it to run again.
     """
-    factory: Callable[[], Any] = getattr(db_or_uow_factory, "uow", db_or_uow_factory)
+    factory = db.uow
     local = now.astimezone(policy.tz)
     last = (local.year - 1, 12) if local.month == 1 else (local.year, local.month - 1)
     async with factory() as uow:
