@@ -19,14 +19,21 @@ _MASK64 = (1 << 64) - 1
 
 
 class Reported(Protocol):
-    """What telling "the same problem?" looks at: a `Case`, or just its `CaseSpot`."""
-    number: str
-    category: Category
-    building_id: int
-    lat: float | None
-    lon: float | None
-    created_at: datetime
+    """What telling "the same problem?" looks at: a `Case`, or just its `CaseSpot` (read only, so
+    a frozen dataclass fits)."""
 
+    @property
+    def number(self) -> str: ...
+    @property
+    def category(self) -> Category: ...
+    @property
+    def building_id(self) -> int: ...
+    @property
+    def lat(self) -> float | None: ...
+    @property
+    def lon(self) -> float | None: ...
+    @property
+    def created_at(self) -> datetime: ...
     @property
     def is_open(self) -> bool: ...
 

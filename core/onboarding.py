@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import datetime
+from typing import Any
 
 from core.errors import AlreadyHasRole, NotAllowed, NotFound, PlaceMismatch, UnknownInvite
 from core.events import Event
+from core.ids import saved_id
 from core.invites import Invite, check_may_invite, expiry, new_code
 from core.people import Account, GrantStatus, Identity, Person, Role, RoleGrant, Roles
 from core.places import Address, check_address
 from core.ports import UnitOfWork
 
 
-def _grant_view(grant: RoleGrant) -> dict:
+def _grant_view(grant: RoleGrant) -> dict[str, Any]:
     view = {k: v for k, v in asdict(grant).items() if v is not None and k not in ("created_at", "id")}
     view["role"] = grant.role.value
     view["status"] = grant.status.value
@@ -21,7 +23,8 @@ def _grant_view(grant: RoleGrant) -> dict:
 
 
 async def record(uow: UnitOfWork, subject_type: str, subject_id: object, kind: str, at: datetime,
-                 actor_id: int | None, before: dict | None = None, after: dict | None = None) -> None:
+                 actor_id: int | None, before: dict[str, Any] | None = None,
+                 after: dict[str, Any] | None = None) -> None:
     await uow.events.add(Event(subject_type, str(subject_id), kind, at, actor_id, before, after))
 
 
@@ -43,7 +46,7 @@ async def greet(uow: UnitOfWork, channel: str, external_id: str, chat_id: str, d
         return account, False
     person = Person(id=None, display_name=display_name[:64] or "?", created_at=now)
     await uow.people.add(person)
-    identity = Identity(None, person.id, channel, external_id, chat_id)  # type: ignore[arg-type]
+    identity = Identity(None, saved_id(person), channel, external_id, chat_id)
     await uow.people.add_identity(identity)
     await record(uow, "person", person.id, "first_contact", now, person.id, after={"channel": channel})
     return Account(person, identity, []), True
@@ -57,7 +60,7 @@ async def meet(uow: UnitOfWork, channel: str, external_id: str, chat_id: str, di
 
 
 async def roles_of(uow: UnitOfWork, person: Person) -> Roles:
-    return Roles(list(await uow.people.grants(person.id)))  # type: ignore[arg-type]
+    return Roles(list(await uow.people.grants(saved_id(person))))
 
 
 async def resolve_address(uow: UnitOfWork, community_id: int, compound_id: int, building_id: int) -> Address:
@@ -74,7 +77,7 @@ async def register_resident(uow: UnitOfWork, person: Person, community_id: int, 
                             building_id: int, now: datetime) -> Address:
     """A resident names their building; moving house replaces the old one."""
     address = await resolve_address(uow, community_id, compound_id, building_id)
-    grants = await uow.people.grants(person.id)  # type: ignore[arg-type]
+    grants = await uow.people.grants(saved_id(person))
     current = [g for g in grants if g.role == Role.RESIDENT and g.active]
     if any(g.building_id == building_id for g in current):
         return address
@@ -83,7 +86,7 @@ async def register_resident(uow: UnitOfWork, person: Person, community_id: int, 
         old.status = GrantStatus.REVOKED
         await uow.people.update_grant(old)
         await record(uow, "person", person.id, "resident_moved_out", now, person.id, before, _grant_view(old))
-    grant = RoleGrant(None, person.id, Role.RESIDENT, community_id=community_id,  # type: ignore[arg-type]
+    grant = RoleGrant(None, saved_id(person), Role.RESIDENT, community_id=community_id,
                       building_id=building_id, created_at=now)
     await uow.people.add_grant(grant)
     await record(uow, "person", person.id, "resident_registered", now, person.id, None, _grant_view(grant))
@@ -152,7 +155,7 @@ async def redeem_invite(uow: UnitOfWork, person: Person, channel: str, external_
     invite.check_redeemable(now)
     if invite.person_id is not None and invite.person_id != person.id:
         person = await _adopt_roster_person(uow, person, invite.person_id, channel, external_id, now)
-    grants = await uow.people.grants(person.id)  # type: ignore[arg-type]
+    grants = await uow.people.grants(saved_id(person))
     existing = next((g for g in grants if _same_scope(g, invite)), None)
     if existing is not None and existing.active and invite.person_id is None:
         raise AlreadyHasRole(role=invite.role.value)
@@ -163,7 +166,7 @@ async def redeem_invite(uow: UnitOfWork, person: Person, channel: str, external_
         grant = existing
     else:
         before = None
-        grant = RoleGrant(None, person.id, invite.role, community_id=invite.community_id,  # type: ignore[arg-type]
+        grant = RoleGrant(None, saved_id(person), invite.role, community_id=invite.community_id,
                           grid_id=invite.grid_id, department_id=invite.department_id,
                           granted_by=invite.created_by, created_at=now)
         await uow.people.add_grant(grant)
@@ -188,7 +191,7 @@ async def _adopt_roster_person(uow: UnitOfWork, visitor: Person, roster_id: int,
         raise NotFound(what="identity")
     identity.person_id = roster_id
     await uow.people.update_identity(identity)
-    for grant in await uow.people.grants(visitor.id):  # type: ignore[arg-type]
+    for grant in await uow.people.grants(saved_id(visitor)):
         grant.person_id = roster_id
         await uow.people.update_grant(grant)
     if roster.language is None and visitor.language is not None:

@@ -19,9 +19,10 @@ import re
 import unicodedata
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Iterable, Sequence
+from typing import Any, Callable, Hashable, Iterable, Sequence, TypeVar
 
 from core.errors import DomainError
+from core.ids import saved_id
 from core.onboarding import record
 from core.people import GrantStatus, Person, Role, RoleGrant
 from core.places import Building, Community, Compound, District, Grid, Street
@@ -334,7 +335,7 @@ def parse_sheet(file: str, sheet: str | None, header: list[object], rows: list[l
         raise OrgImportError(problems)
     columns = tuple((name, cell_text(header[i])) for name, i in positions.items())
     make = _building_row if kind == "buildings" else _member_row
-    parsed: list = []
+    parsed: list[Any] = []  # rows of one kind: `make` is one of the two
     for number, cells in enumerate(rows, start=header_row + 1):
         if _is_blank(cells):
             continue
@@ -370,9 +371,13 @@ class OrgPlan:
         return {row.grid_key for row in self.buildings}
 
 
-def _must_agree(rows: Iterable, key, value, problems: list[Problem], column: str, describe) -> None:
+_Row = TypeVar("_Row", BuildingRow, MemberRow)
+
+
+def _must_agree(rows: Iterable[_Row], key: Callable[[_Row], Hashable], value: Callable[[_Row], object],
+                problems: list[Problem], column: str, describe: Callable[[_Row, _Row], str]) -> None:
     """Rows with the same `key` must have the same `value`; a row that differs from the first is a problem."""
-    first: dict = {}
+    first: dict[Hashable, _Row] = {}
     for row in rows:
         earlier = first.setdefault(key(row), row)
         if value(earlier) != value(row):
@@ -404,7 +409,10 @@ def _check_members(rows: Sequence[MemberRow], problems: list[Problem]) -> None:
                      lambda a, b: f"phone {b.phone} belongs to {a.name} in {a.source.cite()}, not {b.name}")
 
 
-def _without_repeats(rows: Iterable) -> tuple:
+_T = TypeVar("_T")
+
+
+def _without_repeats(rows: Iterable[_T]) -> tuple[_T, ...]:
     return tuple(dict.fromkeys(rows))
 
 
@@ -485,21 +493,25 @@ class ImportReport:
                 f"{self.updated} updated{self._listed('updated')}, {self.unchanged} unchanged")
 
 
-def _place_view(place: object) -> dict:
-    return {k: v for k, v in asdict(place).items() if k != "id"}  # type: ignore[call-overload]
+Place = District | Street | Community | Compound | Grid | Building
+_P = TypeVar("_P", District, Street, Community, Compound, Grid, Building)
 
 
-def _grant_view(grant: RoleGrant) -> dict:
+def _place_view(place: Place) -> dict[str, Any]:
+    return {k: v for k, v in asdict(place).items() if k != "id"}
+
+
+def _grant_view(grant: RoleGrant) -> dict[str, Any]:
     return {"role": grant.role.value, "status": grant.status.value, "grid_id": grant.grid_id,
             "community_id": grant.community_id}
 
 
 def _mean_position(buildings: Iterable[Building]) -> tuple[float, float] | None:
-    placed = [b for b in buildings if b.has_position]
+    placed = [(b.lat, b.lon) for b in buildings if b.lat is not None and b.lon is not None]
     if not placed:
         return None
-    return (round(sum(b.lat for b in placed) / len(placed), 7),  # type: ignore[misc]
-            round(sum(b.lon for b in placed) / len(placed), 7))  # type: ignore[misc]
+    return (round(sum(lat for lat, _ in placed) / len(placed), 7),
+            round(sum(lon for _, lon in placed) / len(placed), 7))
 
 
 class _Import:
@@ -517,7 +529,7 @@ class _Import:
         self.emptied_grids: set[int] = set()  # grids a building moved out of
         self.stored_grids: dict[tuple[str, str, str], tuple[Grid, int]] = {}  # members' grids not in the plan
 
-    async def _upsert(self, existing, new, changes: dict):
+    async def _upsert(self, existing: _P | None, new: _P, changes: dict[str, Any]) -> _P:
         """Add `new` when nothing of that name exists, else apply `changes` to `existing` if they differ."""
         kind = _KIND_OF_PLACE[type(new)]
         if existing is None:
@@ -533,7 +545,7 @@ class _Import:
         self.report.count(_PLURAL[kind], "updated")
         return existing
 
-    async def _change(self, place, changes: dict) -> None:
+    async def _change(self, place: Place, changes: dict[str, Any]) -> None:
         before = {name: getattr(place, name) for name in changes}
         for name, value in changes.items():
             setattr(place, name, value)
@@ -553,15 +565,15 @@ class _Import:
         key = (row.district, row.street)
         if key not in self.streets:
             district = await self.district(row)
-            existing = await self.uow.places.street_named(district.id, row.street)  # type: ignore[arg-type]
-            self.streets[key] = await self._upsert(existing, Street(None, district.id, row.street), {})  # type: ignore[arg-type]
+            existing = await self.uow.places.street_named(saved_id(district), row.street)
+            self.streets[key] = await self._upsert(existing, Street(None, saved_id(district), row.street), {})
         return self.streets[key]
 
     async def community(self, row: BuildingRow) -> Community:
         if row.community not in self.communities:
             street = await self.street(row)
-            existing = await self.uow.places.community_named(street.id, row.community)  # type: ignore[arg-type]
-            new = Community(None, street.id, row.community, row.community_code)  # type: ignore[arg-type]
+            existing = await self.uow.places.community_named(saved_id(street), row.community)
+            new = Community(None, saved_id(street), row.community, row.community_code)
             self.communities[row.community] = await self._upsert(existing, new, {"code": row.community_code})
         return self.communities[row.community]
 
@@ -569,44 +581,45 @@ class _Import:
         key = (row.community, row.compound)
         if key not in self.compounds:
             community = await self.community(row)
-            existing = await self.uow.places.compound_named(community.id, row.compound)  # type: ignore[arg-type]
-            self.compounds[key] = await self._upsert(existing, Compound(None, community.id, row.compound), {})  # type: ignore[arg-type]
+            existing = await self.uow.places.compound_named(saved_id(community), row.compound)
+            self.compounds[key] = await self._upsert(existing, Compound(None, saved_id(community), row.compound), {})
         return self.compounds[key]
 
     async def grid(self, row: BuildingRow) -> Grid:
         if row.grid_key not in self.grids:
             compound = await self.compound(row)
-            existing = await self.uow.places.grid_named(compound.id, row.grid)  # type: ignore[arg-type]
-            grid = self.grids[row.grid_key] = await self._upsert(existing, Grid(None, compound.id, row.grid), {})  # type: ignore[arg-type]
+            existing = await self.uow.places.grid_named(saved_id(compound), row.grid)
+            grid = self.grids[row.grid_key] = await self._upsert(existing, Grid(None, saved_id(compound), row.grid), {})
             if existing is None:
-                self.created_grids.add(grid.id)  # type: ignore[arg-type]
+                self.created_grids.add(saved_id(grid))
         return self.grids[row.grid_key]
 
     async def building(self, row: BuildingRow) -> None:
         """A building by compound and name; listed under another grid, it moves there."""
         grid = await self.grid(row)
         compound = self.compounds[(row.community, row.compound)]
-        existing = await self.uow.places.building_named(compound.id, row.building)  # type: ignore[arg-type]
-        changes: dict = {"grid_id": grid.id}
+        existing = await self.uow.places.building_named(saved_id(compound), row.building)
+        changes: dict[str, Any] = {"grid_id": grid.id}
         if row.lat is not None:  # a blank position keeps the stored one
             changes.update(lat=row.lat, lon=row.lon)
         if existing is not None and existing.grid_id != grid.id:
             self.emptied_grids.add(existing.grid_id)
-        await self._upsert(existing, Building(None, grid.id, row.building, row.lat, row.lon), changes)  # type: ignore[arg-type]
+        await self._upsert(existing, Building(None, saved_id(grid), row.building, row.lat, row.lon), changes)
 
     async def place_grids(self) -> None:
         """Each grid sits at the mean of its buildings' positions, when any building has one."""
         planned = {g.id: g for g in self.grids.values()}
         others = [await self.uow.places.grid(i) for i in sorted(self.emptied_grids - planned.keys())]
         for grid in [*planned.values(), *others]:
-            buildings = await self.uow.places.buildings_of_compound(grid.compound_id)  # type: ignore[union-attr]
-            position = _mean_position(b for b in buildings if b.grid_id == grid.id)  # type: ignore[union-attr]
-            if position is None or position == (grid.lat, grid.lon):  # type: ignore[union-attr]
+            assert grid is not None  # a building of this import moved out of it: it is stored
+            buildings = await self.uow.places.buildings_of_compound(grid.compound_id)
+            position = _mean_position(b for b in buildings if b.grid_id == grid.id)
+            if position is None or position == (grid.lat, grid.lon):
                 continue
             await self._change(grid, {"lat": position[0], "lon": position[1]})
-            if grid.id in self.created_grids:  # type: ignore[union-attr]
+            if saved_id(grid) in self.created_grids:
                 continue  # placing a new grid is part of creating it
-            if grid.id in planned:  # type: ignore[union-attr]
+            if grid.id in planned:
                 self.report.recount("grids", "unchanged", "updated")
             else:
                 self.report.count("grids", "updated")
@@ -632,9 +645,9 @@ class _Import:
     def _grid_of_member(self, row: MemberRow) -> tuple[int, int]:
         """The grid's id and its community's id."""
         if row.grid_key in self.grids:
-            return self.grids[row.grid_key].id, self.communities[row.community].id  # type: ignore[return-value]
+            return saved_id(self.grids[row.grid_key]), saved_id(self.communities[row.community])
         grid, community_id = self.stored_grids[row.grid_key]
-        return grid.id, community_id  # type: ignore[return-value]
+        return saved_id(grid), community_id
 
     async def member(self, rows: list[MemberRow]) -> None:
         """One person (keyed by phone) and a grid member grant for each grid their rows name."""
@@ -661,7 +674,7 @@ class _Import:
     async def _ensure_grant(self, person: Person, row: MemberRow, new_person: bool) -> bool:
         """An active grid member grant for the row's grid: added, or re-activated if revoked."""
         grid_id, community_id = self._grid_of_member(row)
-        grants = [g for g in await self.uow.people.grants(person.id)  # type: ignore[arg-type]
+        grants = [g for g in await self.uow.people.grants(saved_id(person))
                   if g.role == Role.GRID_MEMBER and g.grid_id == grid_id]
         if any(g.active for g in grants):
             return False
@@ -671,7 +684,7 @@ class _Import:
             grant.status = GrantStatus.ACTIVE
             await self.uow.people.update_grant(grant)
         else:
-            grant = RoleGrant(None, person.id, Role.GRID_MEMBER, community_id=community_id,  # type: ignore[arg-type]
+            grant = RoleGrant(None, saved_id(person), Role.GRID_MEMBER, community_id=community_id,
                               grid_id=grid_id, created_at=self.now)
             await self.uow.people.add_grant(grant)
         after = _grant_view(grant)
@@ -684,10 +697,10 @@ class _Import:
 async def _stored_community(uow: UnitOfWork, row: BuildingRow) -> tuple[Community | None, int | None]:
     """The community of that name under that district and street, and the street's id, if stored."""
     district = await uow.places.district_named(row.district)
-    street = await uow.places.street_named(district.id, row.street) if district else None  # type: ignore[arg-type]
+    street = await uow.places.street_named(saved_id(district), row.street) if district else None
     if street is None:
         return None, None
-    return await uow.places.community_named(street.id, row.community), street.id  # type: ignore[arg-type]
+    return await uow.places.community_named(saved_id(street), row.community), street.id
 
 
 async def _stored_grid(uow: UnitOfWork, row: MemberRow) -> tuple[Grid, int] | None:
@@ -695,10 +708,10 @@ async def _stored_grid(uow: UnitOfWork, row: MemberRow) -> tuple[Grid, int] | No
     for community in await uow.places.communities():
         if community.name != row.community:
             continue
-        compound = await uow.places.compound_named(community.id, row.compound)  # type: ignore[arg-type]
-        grid = await uow.places.grid_named(compound.id, row.grid) if compound else None  # type: ignore[arg-type]
+        compound = await uow.places.compound_named(saved_id(community), row.compound)
+        grid = await uow.places.grid_named(saved_id(compound), row.grid) if compound else None
         if grid is not None:
-            return grid, community.id  # type: ignore[return-value]
+            return grid, saved_id(community)
     return None
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from core import cases as rules
 from core.cases import Actor, Case, Category, HandlerKind, PhotoKind, PhotoRef
@@ -46,7 +46,7 @@ class ReportPolicy:
 
 
 async def _notify(uow: UnitOfWork, people: Sequence[int], kind: str, case: Case, dedupe: str | None = None,
-                  **payload) -> None:
+                  **payload: Any) -> None:
     for person_id in dict.fromkeys(people):
         key = f"{case.number}:{kind}:{dedupe}:{person_id}" if dedupe else None
         await uow.outbox.add(Notification(person_id, kind, {"case": case.number, **payload}, dedupe_key=key))
@@ -72,7 +72,7 @@ async def similar_cases(uow: UnitOfWork, policy: ReportPolicy, building_id: int,
     if address is None:
         return []
     b = address.building
-    return await _nearby(uow, policy, address.community.id, category, b.id, b.lat, b.lon, now)
+    return await _nearby(uow, policy, saved_id(address.community), category, b.id, b.lat, b.lon, now)
 
 
 async def _nearby(uow: UnitOfWork, policy: ReportPolicy, community_id: int, category: Category,
@@ -93,12 +93,12 @@ async def report_problem(uow: UnitOfWork, policy: ReportPolicy, reporter: Actor,
     if address is None:
         raise NotFound(what="building")
     deadline = policy.deadline(now)
-    seq = await uow.cases.next_number(address.community.id, now.astimezone(policy.calendar.tz).year)
+    seq = await uow.cases.next_number(saved_id(address.community), now.astimezone(policy.calendar.tz).year)
     b = address.building
     case = rules.submit(reporter, b, address.grid, address.community, category, photos, description, now,
                         deadline, seq=seq, lat=b.lat, lon=b.lon)
     looks_like = await _possible_duplicate(uow, policy, case, now)
-    members = [p.id for p in await uow.people.grid_members(address.grid.id)]
+    members = [saved_id(p) for p in await uow.people.grid_members(saved_id(address.grid))]
     if members:
         rules.assign(case, members[0], None, now)
         await uow.cases.add(case, half_time_at=policy.half_time(now, deadline))

@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
 from typing import Any, Mapping, Protocol, Sequence
 
 from core import volunteering as rules
@@ -71,7 +72,7 @@ class VolunteerPolicy:
     schedule: ThemeDaySchedule = DEFAULT_SCHEDULE
 
     @property
-    def tz(self):
+    def tz(self) -> ZoneInfo:
         return self.calendar.tz
 
     def allowed(self, now: datetime) -> datetime:
@@ -202,7 +203,7 @@ async def decline_registration(uow: UnitOfWork, by: Actor, person_id: int, commu
 # ---- orders ("群众点单") -------------------------------------------------------------------
 
 async def order_service(uow: UnitOfWork, resident: Actor, community_id: int, kind: ServiceKind, description: str,
-                        preferred_time: str, place: str, now: datetime, *, tz=CHINA_TZ) -> Order:
+                        preferred_time: str, place: str, now: datetime, *, tz: ZoneInfo = CHINA_TZ) -> Order:
     """A resident's order gets the community's running number; the desk is told.
 
     A refusal rolls the caller's transaction back, so it uses up no number.
@@ -286,10 +287,10 @@ async def create_post(uow: UnitOfWork, policy: VolunteerPolicy, by: Actor, commu
                       title: str, starts_at: datetime, ends_at: datetime, place: str, capacity: int,
                       points_per_person: int, skills: Sequence[str] = ()) -> Post:
     """Staff put up a post directly; the community's members are told."""
-    kwargs = dict(title=title, starts_at=starts_at, ends_at=ends_at, place=place, capacity=capacity,
-                  points_per_person=points_per_person, skills=skills)
     number = await _new_post_number(uow, policy, community_id, now)
-    post = rules.create_post(by, community_id, now, number=number, **kwargs)
+    post = rules.create_post(by, community_id, now, number=number, title=title, starts_at=starts_at,
+                             ends_at=ends_at, place=place, capacity=capacity,
+                             points_per_person=points_per_person, skills=skills)
     await uow.volunteering.add_post(post)
     await _save_events(uow, post)
     await _announce_post(uow, policy, post, now)
@@ -541,7 +542,7 @@ async def points_history(uow: UnitOfWork, person_id: int, community_id: int, lim
 
 
 async def leaderboard(uow: UnitOfWork, community_id: int, year: int, month: int, limit: int = 10, *,
-                      tz=CHINA_TZ) -> list[LeaderboardRow]:
+                      tz: ZoneInfo = CHINA_TZ) -> list[LeaderboardRow]:
     start, end = month_bounds(year, month, tz)
     entries = await uow.volunteering.points_between(community_id, start, end)
     return monthly_leaderboard(entries, community_id, year, month, top=limit, tz=tz)
@@ -589,7 +590,7 @@ async def credit_report(uow: UnitOfWork, policy: PointsTable | None, case: Case,
 # ---- theme-day templates -------------------------------------------------------------------
 
 async def define_template(uow: UnitOfWork, by: Actor, community_id: int, now: datetime, *,
-                          policy: VolunteerPolicy | None = None, **kwargs):
+                          policy: VolunteerPolicy | None = None, **kwargs: Any) -> ThemeDayTemplate:
     """Staff keep a theme-day activity (see core.theme_day.define_template for the arguments).
 
     Defined after this month's create job ran for the community (the 14th), with this month's
@@ -657,7 +658,7 @@ async def run_theme_day_jobs(db: Database, policy: VolunteerPolicy, now: datetim
     local = now.astimezone(policy.tz)
     last = (local.year - 1, 12) if local.month == 1 else (local.year, local.month - 1)
     async with factory() as uow:
-        communities = [c.id for c in await uow.places.communities()]
+        communities = [saved_id(c) for c in await uow.places.communities()]
         done_all: set[str] = set()
         for y, m in (last, (local.year, local.month)):  # due_jobs looks no further back
             done_all |= await uow.volunteering.done_keys(f"theme:{y:04d}-{m:02d}:")

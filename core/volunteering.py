@@ -926,7 +926,7 @@ def reminders_for(post: Post, *, quiet_start: time = QUIET_START, quiet_end: tim
     after the start is dropped (the other reminder has said it). Send each to
     `reminder_recipients` with its `dedupe_key`, once its moment has come and before start.
     """
-    out = []
+    out: list[Reminder] = []
     for kind, ahead in (("day_before", timedelta(days=1)), ("hour_before", timedelta(hours=1))):
         at = next_allowed_moment(post.starts_at - ahead, quiet_start, quiet_end, tz)
         if at < post.starts_at and all(r.at != at for r in out):
@@ -976,7 +976,7 @@ def _move_claim(claim_: Claim, to: ClaimState, kind: str, actor_id: int | None, 
     claim_.record(kind, now, actor_id, {"state": old.value}, {"state": to.value, **(after or {})})
 
 
-def _require(state: enum.Enum, allowed: frozenset | set, what: str, ref: str, action: str) -> None:
+def _require(state: enum.Enum, allowed: frozenset[Any] | set[Any], what: str, ref: str, action: str) -> None:
     if state not in allowed:
         raise WrongState(what, ref, state.value, action)
 

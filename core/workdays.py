@@ -154,7 +154,7 @@ class WorkCalendar:
     def _holidays_of(self, year: int) -> frozenset[date]:
         if year not in self._estimated_holidays:
             try:
-                days = frozenset(holidays.China(years=year).keys())
+                days = frozenset(holidays.country_holidays("CN", years=year).keys())
             except Exception:  # an estimate must never stop a deadline; weekends still rest
                 log.exception("holidays.China failed for %s; counting weekends only", year)
                 days = frozenset()
@@ -178,6 +178,6 @@ class WorkCalendar:
 def _official_workday(d: date) -> bool | None:
     """The announced answer for `d`, or None when chinese_calendar has no data for its year."""
     try:
-        return chinese_calendar.is_workday(d)
+        return bool(chinese_calendar.is_workday(d))
     except NotImplementedError:
         return None
