@@ -165,14 +165,25 @@ class BroadcastPort(Protocol):
 
 
 class UnitOfWork(Protocol):
-    places: PlaceRepository
-    people: PeopleRepository
-    invites: InviteRepository
-    events: EventLog
-    outbox: Outbox
-    cases: CaseRepository
-    volunteering: VolunteerRepository
-    broadcasts: BroadcastPort
+    """The repositories of one transaction. Read-only properties, so an implementation may hold
+    its own classes (storage's SqlCases for `cases`) and still fit."""
+
+    @property
+    def places(self) -> PlaceRepository: ...
+    @property
+    def people(self) -> PeopleRepository: ...
+    @property
+    def invites(self) -> InviteRepository: ...
+    @property
+    def events(self) -> EventLog: ...
+    @property
+    def outbox(self) -> Outbox: ...
+    @property
+    def cases(self) -> CaseRepository: ...
+    @property
+    def volunteering(self) -> VolunteerRepository: ...
+    @property
+    def broadcasts(self) -> BroadcastPort: ...
 
     async def commit(self) -> None: ...
     async def rollback(self) -> None: ...
