@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -81,3 +82,10 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+if TYPE_CHECKING:  # mypy (.ci/run) checks that storage fits the ports core is written against
+    from core.ports import Database as DatabasePort, UnitOfWork
+
+    def _fits_the_ports(uow: SqlUnitOfWork, db: Database) -> tuple[UnitOfWork, DatabasePort]:
+        return uow, db
