@@ -21,8 +21,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta, timezone
-from zoneinfo import ZoneInfo
 from typing import Any, Mapping, Protocol, Sequence
+from zoneinfo import ZoneInfo
 
 from core import volunteering as rules
 from core.cases import Actor, Case, PhotoRef
@@ -287,10 +287,10 @@ async def create_post(uow: UnitOfWork, policy: VolunteerPolicy, by: Actor, commu
                       title: str, starts_at: datetime, ends_at: datetime, place: str, capacity: int,
                       points_per_person: int, skills: Sequence[str] = ()) -> Post:
     """Staff put up a post directly; the community's members are told."""
+    kwargs: dict[str, Any] = dict(title=title, starts_at=starts_at, ends_at=ends_at, place=place, capacity=capacity,
+                                  points_per_person=points_per_person, skills=skills)
     number = await _new_post_number(uow, policy, community_id, now)
-    post = rules.create_post(by, community_id, now, number=number, title=title, starts_at=starts_at,
-                             ends_at=ends_at, place=place, capacity=capacity,
-                             points_per_person=points_per_person, skills=skills)
+    post = rules.create_post(by, community_id, now, number=number, **kwargs)
     await uow.volunteering.add_post(post)
     await _save_events(uow, post)
     await _announce_post(uow, policy, post, now)

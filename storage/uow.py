@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Iterable
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -62,7 +63,8 @@ class SqlBroadcastWriter:
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
 
-    async def start(self, title, person_ids, kind, payload, created_by, *, now, not_before=None,
+    async def start(self, title: str, person_ids: Iterable[int], kind: str, payload: dict[str, Any],
+                    created_by: int | None, *, now: datetime, not_before: datetime | None = None,
                     progress_chat_id: str | None = None, progress_message_id: int | None = None) -> int:
         from storage.broadcasts import add_broadcast
 
