@@ -313,7 +313,7 @@ def recipients_of_outcome(case: Case) -> list[int]:
 
 def submit(reporter: Actor, building: Building, grid: Grid, community: Community, category: Category,
            photos: Sequence[PhotoRef], description: str, now: datetime, deadline: datetime, *,
-           seq: int, lat: float | None = None, lon: float | None = None) -> Case:
+           seq: int, year: int | None = None, lat: float | None = None, lon: float | None = None) -> Case:
     """A resident photographs a problem and sends it with its place and a few words.
 
     `seq` is the community's running number for the year (storage hands it out);
@@ -331,7 +331,7 @@ def submit(reporter: Actor, building: Building, grid: Grid, community: Community
     if len(description) > MAX_DESCRIPTION:
         raise DescriptionTooLong(max=MAX_DESCRIPTION)
     case = Case(
-        id=None, number=case_number(community.code, now.astimezone(CHINA_TZ).year, seq),
+        id=None, number=case_number(community.code, year if year is not None else now.astimezone(CHINA_TZ).year, seq),
         reporter_id=reporter.person_id, community_id=saved_id(community),
         grid_id=building.grid_id, building_id=saved_id(building),
         category=Category(category), description=description, photos=before_photos,

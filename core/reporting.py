@@ -93,10 +93,11 @@ async def report_problem(uow: UnitOfWork, policy: ReportPolicy, reporter: Actor,
     if address is None:
         raise NotFound(what="building")
     deadline = policy.deadline(now)
-    seq = await uow.cases.next_number(saved_id(address.community), now.astimezone(policy.calendar.tz).year)
+    year = now.astimezone(policy.calendar.tz).year  # the community's year: numbers and their sequence agree
+    seq = await uow.cases.next_number(saved_id(address.community), year)
     b = address.building
     case = rules.submit(reporter, b, address.grid, address.community, category, photos, description, now,
-                        deadline, seq=seq, lat=b.lat, lon=b.lon)
+                        deadline, seq=seq, year=year, lat=b.lat, lon=b.lon)
     looks_like = await _possible_duplicate(uow, policy, case, now)
     members = [saved_id(p) for p in await uow.people.grid_members(saved_id(address.grid))]
     if members:

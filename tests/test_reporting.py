@@ -283,3 +283,21 @@ async def test_a_joiner_is_told_the_outcome_but_only_the_reporter_closes_the_cas
     async with town.db.uow() as uow:
         case = await uow.cases.by_number(first.number)
     assert case.state == CaseState.CLOSED and case.rating == 5
+
+
+async def test_the_case_numbers_year_is_the_year_its_sequence_counts_in(town):
+    """#15: the number's year came from China's zone, its running number from the configured one; with
+    TIMEZONE=UTC a report at 23:30 UTC on New Year's Eve (07:30 on 1 January in Beijing) was numbered
+    2027 on the 2026 sequence."""
+    from zoneinfo import ZoneInfo
+
+    utc_policy = ReportPolicy(calendar=WorkCalendar(tz=ZoneInfo("UTC")))
+    eve = datetime(2026, 12, 31, 23, 30, tzinfo=timezone.utc)
+    async with town.db.uow() as uow:
+        first = await reporting.report_problem(uow, utc_policy, await actor(town.db, town.people["wang"]),
+                                               town.buildings["3号楼"].id, Category.LIGHTS, [photo(1)], "", eve)
+        second = await reporting.report_problem(uow, utc_policy, await actor(town.db, town.people["wang"]),
+                                                town.buildings["3号楼"].id, Category.NOISE, [photo(2)], "",
+                                                eve + timedelta(hours=1))
+        await uow.commit()
+    assert (first.number, second.number) == ("DC-2026-000001", "DC-2027-000001")
