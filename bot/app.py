@@ -91,12 +91,13 @@ def build_dispatcher(db: Database, settings: Settings, clock: Clock, storage: Ba
     storage = storage or dialog_storage(settings, db)
     dp = Dispatcher(storage=storage, events_isolation=dialog_isolation(settings), settings=settings, db=db,
                     policy=report_policy(settings), volunteer_policy=volunteer_policy(settings), photos=photos)
-    # Order matters: the inbox drops a second delivery before anything else; then one update per chat
-    # at a time; then the unit of work and the person, before the scene registry copies the data its
-    # scenes will see (so every scene step gets `uow`, `tr`, `roles` …).
+    # Order matters: one update per chat at a time, in the order they came (before anything awaits);
+    # the inbox drops a second delivery and retries transient failures; aiogram reads the dialog's state;
+    # then the unit of work and the person, before the scene registry copies the data its scenes will
+    # see (so every scene step gets `uow`, `tr`, `roles` …).
     dp.startup.register(_watch_edits)  # before the inbox's startup replays anything
     inbox.install(dp, db, clock)
-    dp.update.outer_middleware(OneAtATimePerChat())
+    OneAtATimePerChat().install(dp)  # first of all: updates of a chat in the order they came
     dp.update.outer_middleware(ContextMiddleware(db, clock, settings.default_language))
     if isinstance(storage, SqlDialogStorage):
         dp.update.outer_middleware(_dialog_state_in_unit_of_work(storage))

@@ -100,6 +100,8 @@ class Receipt:
 class Inbox(BaseMiddleware):
     """The outer update middleware; `intake`, `seal` and `on_startup` are its other three parts."""
 
+    is_inbox = True  # bot/serial.py puts the per-chat lock before it
+
     def __init__(self, db: Database, clock: Clock, *, lease: timedelta = LEASE,
                  max_attempts: int = MAX_ATTEMPTS, wall: Clock | None = None) -> None:
         self.db = db

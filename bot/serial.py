@@ -4,12 +4,14 @@ aiogram handles updates concurrently; the photos of an album arrive as separate 
 same instant, and two of them must not both read and write the dialog's data at once. Other
 chats still run in parallel.
 
-The dialog's state is read again once the chat's turn comes. aiogram's FSM middleware, the
-outermost one, reads it (`raw_state`, what StateFilter and the scenes match on) when the update
-arrives, before this lock: the second photo of an album sent with no dialog open would still see
-"no dialog", open the report again and wipe the first photo. Several processes sharing dialog
-state (Redis) need a lock shared as well: `dialog_isolation` gives aiogram's Redis lock, which the
-FSM middleware takes before it reads the state.
+The lock is the first thing an update meets (bot/app.py puts it right after aiogram's own user
+context, before the inbox and before aiogram's FSM middleware reads the dialog's state): updates
+take it in the order they came, before anything awaits. Were it taken later, the awaits before it
+(the inbox's and the dialog state's database reads) could finish in any order, so a text sent right
+after a photo was sometimes handled first; and the second photo of an album sent with no dialog open
+would read "no dialog", open the report again and wipe the first photo. Several processes sharing
+dialog state (Redis) need a lock shared as well: `dialog_isolation` gives aiogram's Redis lock,
+which the FSM middleware takes before it reads the state.
 """
 
 from __future__ import annotations
@@ -25,6 +27,15 @@ from redgrid.settings import Settings
 
 
 class OneAtATimePerChat(BaseMiddleware):
+    """Install with `install(dp)`: it must run before any middleware that awaits."""
+
+    def install(self, dp: Any) -> "OneAtATimePerChat":
+        outer = dp.update.outer_middleware._middlewares  # aiogram has no insert; its own two come first
+        first_awaiting = next((i for i, m in enumerate(outer) if m is dp.fsm or getattr(m, "is_inbox", False)),
+                              len(outer))
+        outer.insert(first_awaiting, self)
+        return self
+
     def __init__(self) -> None:
         self._locks: dict[int, asyncio.Lock] = {}
         self._waiting: dict[int, int] = {}
@@ -40,9 +51,6 @@ class OneAtATimePerChat(BaseMiddleware):
         self._waiting[key] = self._waiting.get(key, 0) + 1
         try:
             async with lock:
-                state = data.get("state")
-                if state is not None:  # what an update ahead of this one in the chat has made of it
-                    data["raw_state"] = await state.get_state()
                 return await handler(event, data)
         finally:
             self._waiting[key] -= 1
