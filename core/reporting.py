@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Mapping, Sequence
 
 from core import cases as rules
+from core.access import desk_communities
 from core.cases import Actor, Case, Category, HandlerKind, PhotoKind, PhotoRef
 from core.duplicates import CaseSpot, looks_same, similar_open_cases
 from core.errors import NotAllowed, NotFound
@@ -203,15 +204,6 @@ async def case_story(uow: UnitOfWork, by: Actor, number: str, now: datetime) -> 
     if by.roles.is_staff_of(case.community_id) and case.is_open:
         return CaseStory(case, desk_members=list(await uow.people.grid_members(case.grid_id)))
     return CaseStory(case)
-
-
-async def desk_communities(uow: UnitOfWork, by: Actor, action: str = "desk") -> list[int]:
-    """The communities whose desk `by` keeps: their staff grants, or every community for an admin."""
-    ids = by.roles.staff_communities() or ({c.id for c in await uow.places.communities()} if by.roles.is_admin
-                                          else set())
-    if not ids:
-        raise NotAllowed(action=action)
-    return sorted(i for i in ids if i is not None)
 
 
 async def desk(uow: UnitOfWork, by: Actor, now: datetime) -> list[Case]:
