@@ -282,6 +282,7 @@ async def dispatch_order(uow: UnitOfWork, policy: VolunteerPolicy, by: Actor, or
     order = await uow.volunteering.order(order_number, for_update=True)
     if order is None:
         raise NotFound(what="order")
+    require_staff_of(by, order.community_id, "order.dispatch")  # before a running number is taken
     # a refusal below rolls the caller's transaction back, the running number with it
     number = await _new_post_number(uow, policy, order.community_id, now)
     post = rules.dispatch_order(order, by, now, number=number, title=title, starts_at=starts_at, ends_at=ends_at,
@@ -315,6 +316,7 @@ async def create_post(uow: UnitOfWork, policy: VolunteerPolicy, by: Actor, commu
     """Staff put up a post directly; the community's members are told."""
     kwargs = dict(title=title, starts_at=starts_at, ends_at=ends_at, place=place, capacity=capacity,
                   points_per_person=points_per_person, skills=skills)
+    rules.may_create_post(by, community_id)  # before a running number is taken
     number = await _new_post_number(uow, policy, community_id, now)
     post = rules.create_post(by, community_id, now, number=number, **kwargs)
     await uow.volunteering.add_post(post)
