@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
 from core.errors import AlreadyHasRole, NotAllowed, NotFound, PlaceMismatch, UnknownInvite
 from core.events import Event
+from core.cases import Actor
 from core.ids import saved_id
 from core.invites import Invite, check_may_invite, expiry, new_code
 from core.people import Account, GrantStatus, Identity, Person, Role, RoleGrant, Roles
-from core.places import Address, check_address
+from core.places import Address, Community, Grid, check_address
 from core.ports import UnitOfWork
 
 
@@ -134,6 +135,50 @@ async def create_invite(uow: UnitOfWork, inviter: Person | None, role: Role, now
                  after={"role": role.value, "community_id": community_id, "grid_id": grid_id,
                         "max_uses": max_uses, "expires_at": invite.expires_at.isoformat()})
     return invite
+
+
+# The roles staff invite from the chat (admins give department and admin roles on the command line).
+STAFF_INVITES = (Role.GRID_MEMBER, Role.PARTY_MEMBER, Role.STAFF)
+
+
+async def invite_communities(uow: UnitOfWork, by: Actor) -> list[Community]:
+    """The communities `by` may invite people to: every one for an admin, else those they staff."""
+    if not (by.roles.is_admin or by.roles.staff_communities()):
+        raise NotAllowed(action="invite")
+    communities = list(await uow.places.communities())
+    if by.roles.is_admin:
+        return communities
+    return [c for c in communities if c.id in by.roles.staff_communities()]
+
+
+@dataclass(frozen=True)
+class InviteStep:
+    """The next step of making an invite: roles to pick from, grids to pick from, or the invite."""
+
+    roles: tuple[Role, ...] = ()
+    grids: list[Grid] = field(default_factory=list)
+    invite: Invite | None = None
+
+
+async def choose_invite(uow: UnitOfWork, by: Actor, community_id: int, role: str, now: datetime, *,
+                        ttl_hours: int, max_uses: int = 1) -> InviteStep:
+    """Staff (or an admin) picked a community, then a role: the roles they may give there (no role
+    yet), the community's grids (a grid member's invite names a grid), or the invite itself."""
+    if not by.roles.is_staff_of(community_id):
+        raise NotAllowed(action="invite")
+    if not role:
+        return InviteStep(roles=STAFF_INVITES)
+    chosen = next((r for r in STAFF_INVITES if r.value == role), None)
+    if chosen is None:
+        raise NotAllowed(action="invite")
+    if chosen == Role.GRID_MEMBER:
+        check_may_invite(by.roles, chosen, community_id)
+        return InviteStep(grids=list(await uow.places.grids(community_id)))
+    inviter = await uow.people.get(by.person_id)
+    if inviter is None:
+        raise NotFound(what="person")
+    return InviteStep(invite=await create_invite(uow, inviter, chosen, now, ttl_hours=ttl_hours, max_uses=max_uses,
+                                                 community_id=community_id))
 
 
 def _same_scope(grant: RoleGrant, invite: Invite) -> bool:

@@ -12,12 +12,14 @@ from datetime import datetime, timedelta
 from typing import Any, Mapping, Sequence
 
 from core import cases as rules
+from core.access import desk_communities
 from core.cases import Actor, Case, Category, HandlerKind, PhotoKind, PhotoRef
 from core.duplicates import CaseSpot, looks_same, similar_open_cases
 from core.errors import NotAllowed, NotFound
+from core.events import Event
 from core.ids import saved_id
 from core.notifications import Notification
-from core.people import Role
+from core.people import Person, Role
 from core.points import DEFAULT_REPORT_POINTS
 from core.ports import UnitOfWork
 from core.volunteer_services import credit_report
@@ -156,6 +158,59 @@ async def check_case_action(uow: UnitOfWork, by: Actor, number: str, action: str
         raise NotFound(what="case")
     rules.check(action, case, by)
     return case
+
+
+async def handover_targets(uow: UnitOfWork, by: Actor, number: str, action: str) -> list[Person]:
+    """The department contacts `by` may forward or escalate case `number` to, after checking they may."""
+    if action not in ("forward", "escalate"):
+        raise NotAllowed(action=f"case.{action}")
+    await check_case_action(uow, by, number, action)  # refuse before offering departments
+    return list(await uow.people.with_role(Role.DEPARTMENT))
+
+
+async def answer_outcome(uow: UnitOfWork, by: Actor, number: str, fixed: bool) -> bool:
+    """👍 / 👎 on a resolved case, checked before the stars or the reasons are asked for.
+
+    True when `by`'s answer is a neighbour's feedback (they joined the case); False when it is the
+    first reporter's, which closes or reopens it. Refused as the transition would refuse it."""
+    case = await uow.cases.by_number(number)
+    if case is None:
+        raise NotFound(what="case")
+    joiner = by.person_id != case.reporter_id and by.person_id in case.me_too
+    rules.check("feedback" if joiner else ("confirm" if fixed else "reject_fix"), case, by)
+    return joiner
+
+
+def may_see(case: Case, by: Actor) -> bool:
+    """A case's story is for its reporters, its handler and the community's staff (admins too)."""
+    return by.person_id in (case.reporter_id, case.handler_id, *case.me_too) or by.roles.is_staff_of(case.community_id)
+
+
+@dataclass(frozen=True)
+class CaseStory:
+    """What a case's history shows `by`, and which buttons come with it."""
+
+    case: Case
+    as_handler: bool = False                        # the handler's next steps
+    desk_members: list[Person] | None = None        # staff: the grid's members to assign to (open cases)
+
+
+async def case_story(uow: UnitOfWork, by: Actor, number: str, now: datetime) -> CaseStory:
+    """A case's story for someone who may see it; the look is recorded (PIPL: who saw what)."""
+    case = await case_for(uow, number)
+    if not may_see(case, by):
+        raise NotAllowed(action="case.history")
+    await uow.events.add(Event("case", case.number, "viewed", now, by.person_id))
+    if case.is_handled_by(by.person_id):
+        return CaseStory(case, as_handler=True)
+    if by.roles.is_staff_of(case.community_id) and case.is_open:
+        return CaseStory(case, desk_members=list(await uow.people.grid_members(case.grid_id)))
+    return CaseStory(case)
+
+
+async def desk(uow: UnitOfWork, by: Actor, now: datetime) -> list[Case]:
+    """The community desk: cases waiting for staff in the communities `by` keeps."""
+    return list(await uow.cases.desk(set(await desk_communities(uow, by, "desk")), now))
 
 
 # ---- handling ----------------------------------------------------------------------------------

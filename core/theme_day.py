@@ -145,13 +145,18 @@ class ThemeDayTemplate:
                 "active": self.active}
 
 
+def may_keep_templates(by: Actor, community_id: int) -> None:
+    """Staff of the community (or an admin) keep its theme-day activities."""
+    if not by.roles.is_staff_of(community_id):
+        raise NotAllowed(action="theme.template")
+
+
 def define_template(by: Actor, community_id: int, now: datetime, *, title: str, activity: ThemeActivity,
                     place: str, capacity: int, points_per_person: int,
                     duration: timedelta = timedelta(hours=2), rest_day_starts: time = time(9, 0),
                     workday_starts: time | None = time(18, 30), skills: Sequence[str] = ()) -> ThemeDayTemplate:
     """Staff of the community keep a theme-day activity; the scheduler makes its post each month."""
-    if not by.roles.is_staff_of(community_id):
-        raise NotAllowed(action="theme.template")
+    may_keep_templates(by, community_id)
     template = ThemeDayTemplate(None, community_id, " ".join(title.split()), ThemeActivity(activity),
                                 " ".join(place.split()), capacity, points_per_person, duration,
                                 rest_day_starts, workday_starts, tuple(skills))
@@ -162,8 +167,7 @@ def define_template(by: Actor, community_id: int, now: datetime, *, title: str, 
 
 def retire_template(template: ThemeDayTemplate, by: Actor, now: datetime) -> ThemeDayTemplate:
     """Staff stop an activity; posts already made stay. Twice is once."""
-    if not by.roles.is_staff_of(template.community_id):
-        raise NotAllowed(action="theme.template")
+    may_keep_templates(by, template.community_id)
     if template.active:
         before = template.view()
         template.active = False

@@ -25,19 +25,21 @@ from typing import Any, Mapping, Protocol, Sequence
 from zoneinfo import ZoneInfo
 
 from core import volunteering as rules
+from core.access import desk_communities, require_staff_of
 from core.cases import Actor, Case, PhotoRef
 from core.errors import NotFound
 from core.events import Event
 from core.ids import saved_id
 from core.notifications import Notification
 from core.people import GrantStatus, Person, Role, RoleGrant, Roles
+from core.places import Community
 from core.points import (
     DEFAULT_REPORT_POINTS, LeaderboardRow, Ledger, PointsEntry, PointsReason, earn, month_bounds,
     monthly_leaderboard, points_for_report, points_for_service, report_ref, service_ref, spend,
 )
 from core.ports import Database, StaleWrite, UnitOfWork
 from core.theme_day import (
-    DEFAULT_SCHEDULE, Job, JobKind, ThemeDaySchedule, ThemeDayTemplate, job_key, member_month,
+    DEFAULT_SCHEDULE, Job, JobKind, may_keep_templates, ThemeDaySchedule, ThemeDayTemplate, job_key, member_month,
     participation_summary, theme_day_for, theme_post, theme_slot,
 )
 from core.theme_day import due_jobs as theme_due_jobs
@@ -166,6 +168,31 @@ async def pending_registrations(uow: UnitOfWork, community_id: int) -> list[tupl
     return list(await uow.volunteering.pending_registrations(community_id))
 
 
+async def pending_members(uow: UnitOfWork, by: Actor) -> list[tuple[int, Person, RoleGrant]]:
+    """Every "双报到" request waiting in the communities `by` keeps: (community, person, grant)."""
+    return [(community, who, grant) for community in await desk_communities(uow, by, "party.decide")
+            for who, grant in await pending_registrations(uow, community)]
+
+
+async def registration_to_decide(uow: UnitOfWork, by: Actor, person_id: int,
+                                 community_id: int | None) -> tuple[int, Person | None]:
+    """The community whose decision on `person_id` a ✅ / ✖ press asks for, and the person.
+
+    The button names the community (staff of another community are refused); on a button from
+    before it named one, it is the community of those `by` staffs where the person waits. Already
+    decided: WrongState."""
+    if community_id is not None:
+        require_staff_of(by, community_id, "party.decide")
+        candidates = [community_id]
+    else:
+        candidates = await desk_communities(uow, by, "party.decide")
+    who = await uow.people.get(person_id)
+    for community in candidates:
+        if any(p.id == person_id for p, _ in await pending_registrations(uow, community)):
+            return community, who
+    raise rules.WrongState("registration", who.display_name if who else str(person_id), "decided", "decide")
+
+
 async def _registration(uow: UnitOfWork, person_id: int, community_id: int) -> Registration:
     for grant in await uow.people.grants(person_id):
         if (grant.role == Role.PARTY_MEMBER and grant.community_id == community_id
@@ -235,6 +262,21 @@ async def order_by_number(uow: UnitOfWork, number: str) -> Order:
     return order
 
 
+async def order_desk(uow: UnitOfWork, by: Actor) -> list[Order]:
+    """New orders in the communities whose desk `by` keeps."""
+    return [o for c in await desk_communities(uow, by, "order.desk") for o in await new_orders(uow, c)]
+
+
+async def order_to_decide(uow: UnitOfWork, by: Actor, number: str) -> Order:
+    """A new order its community's staff may dispatch or decline; checked at the press, before the
+    dialog asks for a title or a reason."""
+    order = await order_by_number(uow, number)
+    require_staff_of(by, order.community_id, "order.dispatch")
+    if order.state != OrderState.NEW:
+        raise rules.WrongState("order", order.number, order.state.value, "dispatch")
+    return order
+
+
 async def _new_post_number(uow: UnitOfWork, policy: VolunteerPolicy, community_id: int, now: datetime) -> str:
     year = now.astimezone(policy.tz).year
     code = await _code(uow, community_id)
@@ -256,6 +298,7 @@ async def dispatch_order(uow: UnitOfWork, policy: VolunteerPolicy, by: Actor, or
     order = await uow.volunteering.order(order_number, for_update=True)
     if order is None:
         raise NotFound(what="order")
+    require_staff_of(by, order.community_id, "order.dispatch")  # before a running number is taken
     # a refusal below rolls the caller's transaction back, the running number with it
     number = await _new_post_number(uow, policy, order.community_id, now)
     post = rules.dispatch_order(order, by, now, number=number, title=title, starts_at=starts_at, ends_at=ends_at,
@@ -289,12 +332,21 @@ async def create_post(uow: UnitOfWork, policy: VolunteerPolicy, by: Actor, commu
     """Staff put up a post directly; the community's members are told."""
     kwargs: dict[str, Any] = dict(title=title, starts_at=starts_at, ends_at=ends_at, place=place, capacity=capacity,
                                   points_per_person=points_per_person, skills=skills)
+    rules.may_create_post(by, community_id)  # before a running number is taken
     number = await _new_post_number(uow, policy, community_id, now)
     post = rules.create_post(by, community_id, now, number=number, **kwargs)
     await uow.volunteering.add_post(post)
     await _save_events(uow, post)
     await _announce_post(uow, policy, post, now)
     return post
+
+
+async def post_communities(uow: UnitOfWork, by: Actor, community_id: int | None = None) -> list[int]:
+    """Where `by` may put up a post: the one named (checked), or every community whose desk they keep."""
+    if community_id is not None:
+        rules.may_create_post(by, community_id)
+        return [community_id]
+    return await desk_communities(uow, by, "post.create")
 
 
 # ---- posts and claims ("党员接单") ---------------------------------------------------------
@@ -317,6 +369,30 @@ async def post_by_number(uow: UnitOfWork, number: str) -> Post:
     if post is None:
         raise NotFound(what="post")
     return post
+
+
+async def staff_posts(uow: UnitOfWork, by: Actor, now: datetime) -> tuple[list[Post], list[Post]]:
+    """/posts for the desk: (posts started that still wait for staff, coming posts) in the
+    communities `by` keeps."""
+    communities = await desk_communities(uow, by, "post.create")
+    unsettled = [p for c in communities for p in await unsettled_posts(uow, c, now)]
+    coming = [p for c in communities for p in await open_posts(uow, c, now)]
+    return unsettled, coming
+
+
+@dataclass(frozen=True)
+class Roster:
+    post: Post
+    claims: list[Claim]
+    names: dict[int, str]
+
+
+async def roster(uow: UnitOfWork, by: Actor, post_number: str) -> Roster:
+    """Who holds, waits for or served a post, for its community's staff."""
+    post = await post_by_number(uow, post_number)
+    require_staff_of(by, post.community_id, "post.roster")
+    claims = list(await uow.volunteering.claims_of_post(post.number))
+    return Roster(post, claims, await _names(uow, [c.person_id for c in claims]))
 
 
 async def _busy_posts(uow: UnitOfWork, person_id: int) -> list[Post]:
@@ -548,6 +624,11 @@ async def leaderboard(uow: UnitOfWork, community_id: int, year: int, month: int,
     return monthly_leaderboard(entries, community_id, year, month, top=limit, tz=tz)
 
 
+async def shop_communities(uow: UnitOfWork, by: Actor) -> list[int]:
+    """The communities whose points shop `by` keeps."""
+    return await desk_communities(uow, by, "points.spend")
+
+
 async def redeem(uow: UnitOfWork, by: Actor, person_id: int, community_id: int, points: int, item: str,
                  now: datetime, *, ref: str | None = None) -> PointsEntry:
     """Staff record a purchase at the points shop; never below zero, even when two staff press at once.
@@ -620,6 +701,29 @@ async def define_template(uow: UnitOfWork, by: Actor, community_id: int, now: da
 async def theme_templates(uow: UnitOfWork, community_id: int) -> list[ThemeDayTemplate]:
     """The community's active theme-day activities, oldest first (retired ones are kept, not listed)."""
     return list(await uow.volunteering.templates(community_id))
+
+
+async def template_communities(uow: UnitOfWork, by: Actor) -> list[int]:
+    """The communities whose theme-day activities `by` keeps."""
+    return await desk_communities(uow, by, "theme.template")
+
+
+async def theme_desk(uow: UnitOfWork, by: Actor, community_id: int) -> tuple[Community | None, list[ThemeDayTemplate]]:
+    """A community's active theme-day activities, for its staff."""
+    may_keep_templates(by, community_id)
+    return await uow.places.community(community_id), await theme_templates(uow, community_id)
+
+
+def may_define_template(by: Actor, community_id: int) -> None:
+    """Checked when ➕ is pressed, before the dialog asks for anything."""
+    may_keep_templates(by, community_id)
+
+
+async def template_to_retire(uow: UnitOfWork, by: Actor, template_id: int) -> ThemeDayTemplate:
+    """🗑 pressed: the template, if `by` may retire it (the press itself changes nothing)."""
+    template = await theme_template(uow, template_id)
+    may_keep_templates(by, template.community_id)
+    return template
 
 
 async def theme_template(uow: UnitOfWork, template_id: int) -> ThemeDayTemplate:

@@ -499,6 +499,12 @@ class Post:
         return self.starts_at.astimezone(tz).date()
 
 
+def may_create_post(by: Actor, community_id: int) -> None:
+    """Staff of the community (or an admin) put up posts there."""
+    if not by.roles.is_staff_of(community_id):
+        raise NotAllowed(action="post.create")
+
+
 def create_post(by: Actor | None, community_id: int, now: datetime, *, number: str, title: str,
                 starts_at: datetime, ends_at: datetime, place: str, capacity: int, points_per_person: int,
                 skills: Sequence[str] = (), template_id: int | None = None) -> Post:
@@ -510,8 +516,8 @@ def create_post(by: Actor | None, community_id: int, now: datetime, *, number: s
     if by is None:
         if template_id is None:
             raise NotAllowed(action="post.create")
-    elif not by.roles.is_staff_of(community_id):
-        raise NotAllowed(action="post.create")
+    else:
+        may_create_post(by, community_id)
     return _new_post(community_id, by.person_id if by else None, now, number=number, title=title,
                      starts_at=starts_at, ends_at=ends_at, place=place, capacity=capacity,
                      points_per_person=points_per_person, skills=skills, order_number=None,

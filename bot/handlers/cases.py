@@ -19,11 +19,9 @@ from bot.photos import photo_data, photo_from_data, photo_or_say_why
 from bot.scenes.report import start_report
 from bot.texts import Translator
 from core import reporting
-from core import cases as rules
 from core.cases import MAX_DESCRIPTION, Actor, Case, CaseState, HandlerKind, NotFixedReason, PhotoKind
-from core.errors import DomainError, NotAllowed
-from core.onboarding import record
-from core.people import Person, Role, Roles
+from core.errors import DomainError
+from core.people import Person, Roles
 from core.ports import UnitOfWork
 from redgrid.settings import Settings
 
@@ -108,8 +106,7 @@ async def on_case_button(query: CallbackQuery, callback_data: CaseAct, uow: Unit
         await reporting.reassign(uow, by, n, int(callback_data.arg), now)
         await _done(query, tr("case.assigned_done", number=n))
     elif a in ("escalate", "forward"):
-        await reporting.check_case_action(uow, by, n, a)  # refuse before offering departments
-        contacts = await uow.people.with_role(Role.DEPARTMENT)
+        contacts = await reporting.handover_targets(uow, by, n, a)  # refused before departments are offered
         if not contacts:
             await query.answer(tr("case.no_departments"), show_alert=True)
             return
@@ -145,10 +142,8 @@ async def _fixed_or_not(query: CallbackQuery, uow: UnitOfWork, by: Actor, n: str
     """👍 / 👎 on a resolved case. The first reporter's answer closes or reopens it; a neighbour who
     joined gives feedback (also under an older message that showed them the reporter's buttons).
     Checked before the stars or the reasons are shown."""
-    case = await reporting.case_for(uow, n)
-    joiner = by.person_id != case.reporter_id and by.person_id in case.me_too
     fixed = a in ("fixed", "sfixed")
-    rules.check("feedback" if joiner else ("confirm" if fixed else "reject_fix"), case, by)
+    joiner = await reporting.answer_outcome(uow, by, n, fixed)
     await query.answer()
     await query.message.edit_reply_markup(reply_markup=None)
     if fixed:
@@ -372,11 +367,9 @@ async def cases_i_handle(message: Message, uow: UnitOfWork, person: Person, tr: 
     await _list_or_say_none(message, await uow.cases.handled_by(person.id), tr, "my.handling", "my.handling_none")
 
 
-async def desk(message: Message, uow: UnitOfWork, roles: Roles, tr: Translator, now) -> None:
-    communities = roles.staff_communities() or ({c.id for c in await uow.places.communities()} if roles.is_admin else set())
-    if not communities:
-        raise NotAllowed(action="desk")
-    await _list_or_say_none(message, await uow.cases.desk(communities, now), tr, "desk.title", "desk.none")
+async def desk(message: Message, uow: UnitOfWork, person: Person, roles: Roles, tr: Translator, now) -> None:
+    cases = await reporting.desk(uow, Actor.of(person, roles), now)
+    await _list_or_say_none(message, cases, tr, "desk.title", "desk.none")
 
 
 async def _card_or_none(case: Case, tr: Translator, settings: Settings, photos, now) -> bytes | None:
@@ -393,22 +386,19 @@ async def history(query: CallbackQuery, callback_data: CaseAct, uow: UnitOfWork,
     """A case's story, for those who may see it: its reporters, its handler, the community's staff."""
     from bot.notify import case_history
 
-    case = await reporting.case_for(uow, callback_data.number)
-    may_see = (person.id in (case.reporter_id, case.handler_id, *case.me_too) or roles.is_staff_of(case.community_id))
-    if not may_see:
-        raise NotAllowed(action="case.history")
+    # PIPL: residents' photos and places are personal information; core keeps who looked at them.
+    story = await reporting.case_story(uow, Actor.of(person, roles), callback_data.number, now)
+    case = story.case
     await query.answer()
-    # PIPL: residents' photos and places are personal information; keep who looked at them.
-    await record(uow, "case", case.number, "viewed", now, person.id)
     before = case.photos_of(PhotoKind.BEFORE)
     if before:
         picture = card if (card := await _card_or_none(case, tr, settings, photos, now)) else await photos.load(before[0].sha256)
         await query.message.answer_photo(BufferedInputFile(picture, f"{case.number}.jpg"))
     markup = None
-    if case.is_handled_by(person.id):
+    if story.as_handler:
         markup = handler_buttons(case, tr)
-    elif roles.is_staff_of(case.community_id) and case.is_open:
-        markup = desk_buttons(case, tr, list(await uow.people.grid_members(case.grid_id)))
+    elif story.desk_members is not None:
+        markup = desk_buttons(case, tr, story.desk_members)
     await query.message.answer(await case_history(uow, case, tr, settings, now), reply_markup=markup)
 
 

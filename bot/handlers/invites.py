@@ -12,30 +12,20 @@ from bot.callbacks import InviteGrid, InviteRole
 from bot.handlers.start import place_of
 from bot.keyboards import column
 from bot.texts import Translator, moment_text
-from core.errors import NotAllowed
+from core import onboarding
+from core.cases import Actor
 from core.invites import Invite
-from core.onboarding import create_invite
+from core.onboarding import STAFF_INVITES, create_invite
 from core.people import Person, Role, RoleGrant, Roles
 from core.ports import UnitOfWork
 from redgrid.settings import Settings
 
-STAFF_INVITES = (Role.GRID_MEMBER, Role.PARTY_MEMBER, Role.STAFF)
+def _role_buttons(tr: Translator, community_id: int, roles=STAFF_INVITES) -> list:
+    return [(tr(f"role.{r.value}"), InviteRole(role=r.value, community=community_id)) for r in roles]
 
 
-async def _communities_of(uow: UnitOfWork, roles: Roles) -> list:
-    if roles.is_admin:
-        return list(await uow.places.communities())
-    return [c for c in await uow.places.communities() if c.id in roles.staff_communities()]
-
-
-def _role_buttons(tr: Translator, community_id: int) -> list:
-    return [(tr(f"role.{r.value}"), InviteRole(role=r.value, community=community_id)) for r in STAFF_INVITES]
-
-
-async def invite(message: Message, uow: UnitOfWork, roles: Roles, tr: Translator) -> None:
-    if not (roles.is_admin or roles.staff_communities()):
-        raise NotAllowed(action="invite")
-    communities = await _communities_of(uow, roles)
+async def invite(message: Message, uow: UnitOfWork, person: Person, roles: Roles, tr: Translator) -> None:
+    communities = await onboarding.invite_communities(uow, Actor.of(person, roles))
     if len(communities) == 1:
         await message.answer(tr("invite.pick_role"), reply_markup=column(_role_buttons(tr, communities[0].id)))
     else:
@@ -45,25 +35,18 @@ async def invite(message: Message, uow: UnitOfWork, roles: Roles, tr: Translator
 
 async def chose_role(query: CallbackQuery, callback_data: InviteRole, bot: Bot, uow: UnitOfWork, person: Person,
                      roles: Roles, tr: Translator, now, settings: Settings) -> None:
-    if not roles.is_staff_of(callback_data.community):
-        raise NotAllowed(action="invite")
-    if not callback_data.role:
-        await query.answer()
+    step = await onboarding.choose_invite(uow, Actor.of(person, roles), callback_data.community, callback_data.role,
+                                          now, ttl_hours=settings.invite_ttl_hours, max_uses=settings.invite_max_uses)
+    if step.invite is not None:
+        await _send_link(query, bot, uow, step.invite, tr, settings, now)
+        return
+    await query.answer()
+    if step.roles:
         await query.message.edit_text(tr("invite.pick_role"),
-                                      reply_markup=column(_role_buttons(tr, callback_data.community)))
-        return
-    role = Role(callback_data.role) if callback_data.role in {r.value for r in STAFF_INVITES} else None
-    if role is None:
-        raise NotAllowed(action="invite")
-    if role == Role.GRID_MEMBER:
-        grids = await uow.places.grids(callback_data.community)
-        await query.answer()
+                                      reply_markup=column(_role_buttons(tr, callback_data.community, step.roles)))
+    else:
         await query.message.edit_text(tr("invite.pick_grid"), reply_markup=column(
-            [(g.name, InviteGrid(grid=g.id)) for g in grids]))
-        return
-    invite = await create_invite(uow, person, role, now, ttl_hours=settings.invite_ttl_hours,
-                                 max_uses=settings.invite_max_uses, community_id=callback_data.community)
-    await _send_link(query, bot, uow, invite, tr, settings, now)
+            [(g.name, InviteGrid(grid=g.id)) for g in step.grids]))
 
 
 async def chose_grid(query: CallbackQuery, callback_data: InviteGrid, bot: Bot, uow: UnitOfWork, person: Person,

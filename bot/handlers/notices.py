@@ -14,12 +14,11 @@ from aiogram.types import CallbackQuery, Message
 
 from bot.keyboards import column
 from bot.texts import Translator
-from core.errors import NotAllowed
-from core.people import Person, Role, Roles
+from core import notices
+from core.cases import Actor
+from core.notices import MAX_NOTICE
+from core.people import Person, Roles
 from core.ports import UnitOfWork
-
-NOTICE_KIND = "notice.community"
-MAX_NOTICE = 1000
 
 
 class Notice(CallbackData, prefix="nt"):
@@ -28,10 +27,8 @@ class Notice(CallbackData, prefix="nt"):
 
 
 async def draft_notice(message: Message, command: CommandObject, state: FSMContext, uow: UnitOfWork,
-                       roles: Roles, tr: Translator) -> None:
-    communities = sorted(roles.staff_communities())
-    if not communities:
-        raise NotAllowed(action="notice")
+                       person: Person, roles: Roles, tr: Translator) -> None:
+    audience = await notices.notice_audience(uow, Actor.of(person, roles))
     words = (command.args or "").strip()
     if not words:
         await message.answer(tr("notice.usage"))
@@ -39,10 +36,9 @@ async def draft_notice(message: Message, command: CommandObject, state: FSMConte
     if len(words) > MAX_NOTICE:
         await message.answer(tr("report.words_too_long", max=MAX_NOTICE))
         return
-    community = await uow.places.community(communities[0])
-    residents = await uow.people.with_role(Role.RESIDENT, community.id)
+    community = audience.community
     await state.update_data(notice=words)
-    await message.answer(tr("notice.confirm", count=len(residents), community=community.name, text=words),
+    await message.answer(tr("notice.confirm", count=len(audience.resident_ids), community=community.name, text=words),
                          reply_markup=column([(tr("notice.send"), Notice(action="send", community=community.id)),
                                               (tr("report.cancel"), Notice(action="cancel"))]))
 
@@ -55,19 +51,14 @@ async def send_notice(query: CallbackQuery, callback_data: Notice, state: FSMCon
         await query.answer()
         await query.message.edit_text(tr("cancel.done"), reply_markup=None)
         return
-    if not roles.is_staff_of(callback_data.community) or not roles.staff_communities():
-        raise NotAllowed(action="notice")
-    community = await uow.places.community(callback_data.community)
-    residents = [p.id for p in await uow.people.with_role(Role.RESIDENT, community.id)]
-    await query.answer()
-    # The progress message is this very message: the worker edits it as the notice goes out.
-    await query.message.edit_text(tr("notice.queued", count=len(residents)), reply_markup=None)
     # In the update's own transaction: the notice is queued with the dialog's change, or not at all
     # (on SQLite a second transaction would also wait for the write lock this one holds).
-    await uow.broadcasts.start(f"{community.name}: {words[:40]}", residents, NOTICE_KIND,
-                               {"community": community.name, "text": words}, person.id, now=now,
-                               progress_chat_id=str(query.message.chat.id),
-                               progress_message_id=query.message.message_id)
+    # The progress message is this very message: the worker edits it as the notice goes out.
+    audience = await notices.start_notice(uow, Actor.of(person, roles), callback_data.community, words, now,
+                                          progress_chat_id=str(query.message.chat.id),
+                                          progress_message_id=query.message.message_id)
+    await query.answer()
+    await query.message.edit_text(tr("notice.queued", count=len(audience.resident_ids)), reply_markup=None)
 
 
 def make_router() -> Router:

@@ -28,12 +28,11 @@ from bot.scenes.volunteer import SCENES as DUTY_SCENES, CheckIn, CheckOut, JoinP
 from bot.texts import Translator, moment_text
 from core import volunteer_services as vs
 from core.cases import Actor
-from core.errors import NotAllowed
 from core.people import Person, Role, Roles
 from core.ports import UnitOfWork
 from core.theme_day import ThemeDayTemplate
 from core.volunteering import (
-    ClaimState, OrderState, Post, PostFull, PostState, WrongState, hours_served,
+    ClaimState, Post, PostFull, PostState, hours_served,
 )
 from redgrid.settings import Settings
 
@@ -61,14 +60,6 @@ class Theme(CallbackData, prefix="th"):
 
 def member_communities(roles: Roles) -> list[int]:
     return sorted({g.community_id for g in roles.grants if g.role == Role.PARTY_MEMBER and g.community_id})
-
-
-async def staff_communities(uow: UnitOfWork, roles: Roles, action: str) -> list[int]:
-    """The communities whose desk this person keeps (every one for an administrator)."""
-    ids = roles.staff_communities() or ({c.id for c in await uow.places.communities()} if roles.is_admin else set())
-    if not ids:
-        raise NotAllowed(action=action)
-    return sorted(ids)
 
 
 def my_communities(roles: Roles) -> list[int]:
@@ -196,39 +187,22 @@ async def join_party(message: Message, scenes, uow: UnitOfWork, person: Person, 
     await scenes.enter(JoinParty, community=home)
 
 
-async def pending_members(message: Message, uow: UnitOfWork, roles: Roles, tr: Translator) -> None:
-    any_shown = False
-    for community in await staff_communities(uow, roles, "party.decide"):
-        for who, grant in await vs.pending_registrations(uow, community):
-            any_shown = True
-            await message.answer(tr("party.pending_line", name=who.display_name, work_unit=grant.work_unit or "—"),
-                                 reply_markup=registration_buttons(who.id, community, tr))
-    if not any_shown:
+async def pending_members(message: Message, uow: UnitOfWork, person: Person, roles: Roles, tr: Translator) -> None:
+    waiting = await vs.pending_members(uow, Actor.of(person, roles))
+    for community, who, grant in waiting:
+        await message.answer(tr("party.pending_line", name=who.display_name, work_unit=grant.work_unit or "—"),
+                             reply_markup=registration_buttons(who.id, community, tr))
+    if not waiting:
         await message.answer(tr("party.none_pending"))
-
-
-async def _registration_community(uow: UnitOfWork, roles: Roles, callback_data: Vol) -> int:
-    """The community whose decision the button asks for: the one it names (a staff member of another
-    community is refused), or, on a button from before it named one, the community of those this
-    person staffs where `person_id` waits for a decision. Already decided: WrongState."""
-    person_id = callback_data.person
-    if callback_data.arg:
-        if not callback_data.arg.isdigit() or not roles.is_staff_of(int(callback_data.arg)):
-            raise NotAllowed(action="party.decide")
-        candidates = [int(callback_data.arg)]
-    else:
-        candidates = await staff_communities(uow, roles, "party.decide")
-    for community in candidates:
-        if any(who.id == person_id for who, _ in await vs.pending_registrations(uow, community)):
-            return community
-    who = await uow.people.get(person_id)
-    raise WrongState("registration", who.display_name if who else str(person_id), "decided", "decide")
 
 
 async def on_registration(query: CallbackQuery, callback_data: Vol, scenes, uow: UnitOfWork, person: Person,
                           roles: Roles, tr: Translator, now) -> None:
-    community = await _registration_community(uow, roles, callback_data)
-    who = await uow.people.get(callback_data.person)
+    if callback_data.arg and not callback_data.arg.isdigit():
+        await query.answer(tr("error.stale_button"), show_alert=True)
+        return
+    community, who = await vs.registration_to_decide(uow, Actor.of(person, roles), callback_data.person,
+                                                     int(callback_data.arg) if callback_data.arg else None)
     if callback_data.action == "reg_ok":
         await vs.approve_registration(uow, Actor.of(person, roles), callback_data.person, community, now)
         await _done(query, tr("party.approved_done", name=who.display_name if who else ""))
@@ -241,9 +215,9 @@ async def on_registration(query: CallbackQuery, callback_data: Vol, scenes, uow:
 
 # ---- orders: the staff desk ----------------------------------------------------------------------
 
-async def order_desk(message: Message, uow: UnitOfWork, roles: Roles, tr: Translator, settings: Settings,
-                     now) -> None:
-    orders = [o for c in await staff_communities(uow, roles, "order.desk") for o in await vs.new_orders(uow, c)]
+async def order_desk(message: Message, uow: UnitOfWork, person: Person, roles: Roles, tr: Translator,
+                     settings: Settings, now) -> None:
+    orders = await vs.order_desk(uow, Actor.of(person, roles))
     if not orders:
         await message.answer(tr("order.none"))
         return
@@ -255,13 +229,9 @@ async def order_desk(message: Message, uow: UnitOfWork, roles: Roles, tr: Transl
                              reply_markup=order_buttons(order.number, tr))
 
 
-async def on_order(query: CallbackQuery, callback_data: Vol, scenes, uow: UnitOfWork, roles: Roles,
+async def on_order(query: CallbackQuery, callback_data: Vol, scenes, uow: UnitOfWork, person: Person, roles: Roles,
                    tr: Translator) -> None:
-    order = await vs.order_by_number(uow, callback_data.ref)
-    if not roles.is_staff_of(order.community_id):
-        raise NotAllowed(action="order.dispatch")
-    if order.state != OrderState.NEW:
-        raise WrongState("order", order.number, order.state.value, "dispatch")
+    order = await vs.order_to_decide(uow, Actor.of(person, roles), callback_data.ref)
     await query.answer()
     await query.message.edit_reply_markup(reply_markup=None)
     if callback_data.action == "dispatch":
@@ -271,8 +241,8 @@ async def on_order(query: CallbackQuery, callback_data: Vol, scenes, uow: UnitOf
         await scenes.enter(Reason, what="order", ref=order.number)
 
 
-async def new_post(message: Message, scenes, uow: UnitOfWork, roles: Roles, tr: Translator) -> None:
-    communities = await staff_communities(uow, roles, "post.create")
+async def new_post(message: Message, scenes, uow: UnitOfWork, person: Person, roles: Roles, tr: Translator) -> None:
+    communities = await vs.post_communities(uow, Actor.of(person, roles))
     if len(communities) == 1:
         await scenes.enter(PostTitle, community=communities[0])
         return
@@ -281,9 +251,9 @@ async def new_post(message: Message, scenes, uow: UnitOfWork, roles: Roles, tr: 
         [(place.name, Vol(action="newpost", person=c)) for place, c in names if place]))
 
 
-async def on_new_post_community(query: CallbackQuery, callback_data: Vol, scenes, roles: Roles) -> None:
-    if not roles.is_staff_of(callback_data.person):
-        raise NotAllowed(action="post.create")
+async def on_new_post_community(query: CallbackQuery, callback_data: Vol, scenes, uow: UnitOfWork, person: Person,
+                                roles: Roles) -> None:
+    await vs.post_communities(uow, Actor.of(person, roles), callback_data.person)
     await query.answer()
     await query.message.edit_reply_markup(reply_markup=None)
     await scenes.enter(PostTitle, community=callback_data.person)
@@ -405,13 +375,11 @@ async def on_lift(query: CallbackQuery, callback_data: Vol, uow: UnitOfWork, per
     await _done(query, tr("post.suspension_lifted_done", name=who.display_name if who else ""))
 
 
-async def staff_posts(message: Message, uow: UnitOfWork, roles: Roles, tr: Translator, settings: Settings,
+async def staff_posts(message: Message, uow: UnitOfWork, person: Person, roles: Roles, tr: Translator, settings: Settings,
                       now) -> None:
     """/posts: the community's posts that started but still wait for staff (a no-show to mark, a
     service to confirm), then its coming posts; each with its roster."""
-    communities = await staff_communities(uow, roles, "post.create")
-    unsettled = [p for c in communities for p in await vs.unsettled_posts(uow, c, now)]
-    posts = [p for c in communities for p in await vs.open_posts(uow, c, now)]
+    unsettled, posts = await vs.staff_posts(uow, Actor.of(person, roles), now)
     if unsettled:
         await message.answer(tr("posts.unsettled_title", count=len(unsettled)))
         for post in unsettled:
@@ -427,17 +395,14 @@ async def staff_posts(message: Message, uow: UnitOfWork, roles: Roles, tr: Trans
         await message.answer(post_text(post, tr, settings, now, show_place=True), reply_markup=roster_button(post.number, tr))
 
 
-async def on_roster(query: CallbackQuery, callback_data: Vol, uow: UnitOfWork, roles: Roles, tr: Translator,
-                    settings: Settings, now) -> None:
-    post = await vs.post_by_number(uow, callback_data.ref)
-    if not roles.is_staff_of(post.community_id):
-        raise NotAllowed(action="post.roster")
+async def on_roster(query: CallbackQuery, callback_data: Vol, uow: UnitOfWork, person: Person, roles: Roles,
+                    tr: Translator, settings: Settings, now) -> None:
+    shown = await vs.roster(uow, Actor.of(person, roles), callback_data.ref)
+    post, claims, names = shown.post, shown.claims, shown.names
     await query.answer()
-    claims = await vs.claims_of_post(uow, post.number)
     lines, rows = [tr("roster.title", title=post.title, post=post.number)], []
-    names = await uow.people.display_names([c.person_id for c in claims])
     for claim in claims:
-        name = names.get(claim.person_id, str(claim.person_id))
+        name = names[claim.person_id]
         lines.append(tr("roster.line", name=name, state=tr(f"state.{claim.state.value}")))
         if claim.state == ClaimState.CLAIMED:
             rows.append((tr("vol.btn.no_show", name=name), Vol(action="noshow", ref=post.number, person=claim.person_id)))
@@ -502,8 +467,8 @@ async def points(message: Message, uow: UnitOfWork, person: Person, roles: Roles
         await message.answer("\n".join(lines))
 
 
-async def redeem(message: Message, scenes, uow: UnitOfWork, roles: Roles, tr: Translator) -> None:
-    communities = await staff_communities(uow, roles, "points.spend")
+async def redeem(message: Message, scenes, uow: UnitOfWork, person: Person, roles: Roles, tr: Translator) -> None:
+    communities = await vs.shop_communities(uow, Actor.of(person, roles))
     await scenes.enter(Redeem, community=communities[0])
 
 
@@ -517,11 +482,10 @@ def theme_text(template: ThemeDayTemplate, tr: Translator) -> str:
                       rest_day_starts=template.rest_day_starts.strftime("%H:%M"))
 
 
-async def show_themes(message: Message, uow: UnitOfWork, community_id: int, tr: Translator) -> None:
+async def show_themes(message: Message, uow: UnitOfWork, by: Actor, community_id: int, tr: Translator) -> None:
     """The community's active activities, each with 🗑, then ➕ to add one."""
-    community = await uow.places.community(community_id)
+    community, templates = await vs.theme_desk(uow, by, community_id)
     name = community.name if community else ""
-    templates = await vs.theme_templates(uow, community_id)
     if templates:
         await message.answer(tr("theme.list_title", community=name, count=len(templates)))
     else:
@@ -533,37 +497,34 @@ async def show_themes(message: Message, uow: UnitOfWork, community_id: int, tr: 
                                                                     Theme(action="add", ref=community_id))]))
 
 
-async def themes(message: Message, uow: UnitOfWork, roles: Roles, tr: Translator) -> None:
-    communities = await staff_communities(uow, roles, "theme.template")
+async def themes(message: Message, uow: UnitOfWork, person: Person, roles: Roles, tr: Translator) -> None:
+    communities = await vs.template_communities(uow, Actor.of(person, roles))
     if len(communities) == 1:
-        await show_themes(message, uow, communities[0], tr)
+        await show_themes(message, uow, Actor.of(person, roles), communities[0], tr)
         return
     names = [(await uow.places.community(c), c) for c in communities]
     await message.answer(tr("theme.pick_community"), reply_markup=column(
         [(place.name, Theme(action="list", ref=c)) for place, c in names if place]))
 
 
-async def on_theme_list(query: CallbackQuery, callback_data: Theme, uow: UnitOfWork, roles: Roles,
+async def on_theme_list(query: CallbackQuery, callback_data: Theme, uow: UnitOfWork, person: Person, roles: Roles,
                         tr: Translator) -> None:
-    if not roles.is_staff_of(callback_data.ref):
-        raise NotAllowed(action="theme.template")
+    by = Actor.of(person, roles)
+    vs.may_define_template(by, callback_data.ref)  # refused before the press is answered
     await query.answer()
-    await show_themes(query.message, uow, callback_data.ref, tr)
+    await show_themes(query.message, uow, by, callback_data.ref, tr)
 
 
-async def on_theme_add(query: CallbackQuery, callback_data: Theme, scenes, roles: Roles) -> None:
-    if not roles.is_staff_of(callback_data.ref):
-        raise NotAllowed(action="theme.template")
+async def on_theme_add(query: CallbackQuery, callback_data: Theme, scenes, person: Person, roles: Roles) -> None:
+    vs.may_define_template(Actor.of(person, roles), callback_data.ref)
     await query.answer()
     await scenes.enter(ThemeTitle, community=callback_data.ref)
 
 
-async def on_theme_retire(query: CallbackQuery, callback_data: Theme, uow: UnitOfWork, roles: Roles,
+async def on_theme_retire(query: CallbackQuery, callback_data: Theme, uow: UnitOfWork, person: Person, roles: Roles,
                           tr: Translator) -> None:
     """🗑 asks first (the press changes nothing); ✅ retires through core, which checks who may."""
-    template = await vs.theme_template(uow, callback_data.ref)
-    if not roles.is_staff_of(template.community_id):
-        raise NotAllowed(action="theme.template")
+    template = await vs.template_to_retire(uow, Actor.of(person, roles), callback_data.ref)
     if not template.active:
         await query.answer(tr("theme.already_retired", title=template.title), show_alert=True)
         return
