@@ -115,7 +115,7 @@ class PrivateRedis:
     async def start(self) -> None:
         process = await asyncio.create_subprocess_exec(
             "redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--daemonize", "yes", "--save", "",
-            "--appendonly", "no", "--pidfile", str(self.pidfile), "--dir", str(self.directory),
+            "--appendonly", "yes", "--appendfsync", "always", "--pidfile", str(self.pidfile), "--dir", str(self.directory),
             stdout=asyncio.subprocess.DEVNULL)
         await process.wait()
         deadline = time.monotonic() + 10
@@ -136,12 +136,12 @@ class PrivateRedis:
             await client.aclose()
 
     async def stop(self) -> None:
-        """SHUTDOWN NOSAVE: the dialogs stay only if kept elsewhere (they are not: --save '')."""
+        """SHUTDOWN: the server goes away (its append-only file keeps the dialogs for `start`)."""
         import redis.asyncio as redis
 
         client = redis.from_url(self.url, socket_connect_timeout=0.5)
         try:
-            await client.shutdown(nosave=True)
+            await client.shutdown()
         except Exception:  # the connection closes as the server goes
             pass
         finally:
@@ -151,18 +151,6 @@ class PrivateRedis:
             if time.monotonic() > deadline:
                 raise AssertionError("redis-server did not stop")
             await asyncio.sleep(0.05)
-
-    async def pause(self, seconds: float) -> None:
-        """Keep the data but stop answering (as a restarted Redis with persistence would look):
-        the server is suspended with SIGSTOP, then resumed."""
-        import signal
-
-        pid = int(self.pidfile.read_text().strip())
-        os.kill(pid, signal.SIGSTOP)
-        try:
-            await asyncio.sleep(seconds)
-        finally:
-            os.kill(pid, signal.SIGCONT)
 
 
 # --------------------------------------------------------------------------- the world
