@@ -83,6 +83,13 @@ class Claimed:
     identity: Identity | None
 
 
+def _connection_lost(exc: BaseException) -> bool:
+    """The database closed this connection (not: the statement was wrong)."""
+    from sqlalchemy.exc import DBAPIError, InterfaceError
+
+    return isinstance(exc, InterfaceError) or (isinstance(exc, DBAPIError) and exc.connection_invalidated)
+
+
 def _error(text: str) -> str:
     return text if len(text) <= ERROR_MAX else text[: ERROR_MAX - 1] + "…"
 
@@ -103,21 +110,28 @@ class DeliveryQueue:
         return await self._transaction(run)
 
     async def _transaction(self, work):
+        """`work` in one transaction on the kept connection. A connection the database dropped (a
+        failover, pg_terminate_backend, a restart) is replaced and the work done once more: every
+        outcome write is idempotent, and giving up would leave a row that *was* sent in `sending`,
+        to be sent again when its lease runs out."""
         async with self._lock:
-            if self._conn is None:
-                self._conn = await self.engine.connect()
-            try:
-                result = await work(self._conn)
-                await self._conn.commit()
-                return result
-            except BaseException:
-                conn, self._conn = self._conn, None
+            for attempt in (1, 2):
+                if self._conn is None:
+                    self._conn = await self.engine.connect()
                 try:
-                    await conn.rollback()
-                    await conn.close()
-                except BaseException:
-                    await conn.invalidate()
-                raise
+                    result = await work(self._conn)
+                    await self._conn.commit()
+                    return result
+                except BaseException as exc:
+                    conn, self._conn = self._conn, None
+                    try:
+                        await conn.rollback()
+                        await conn.close()
+                    except BaseException:
+                        await conn.invalidate()
+                    if attempt == 1 and _connection_lost(exc):
+                        continue
+                    raise
 
     async def close(self) -> None:
         async with self._lock:
