@@ -67,4 +67,6 @@ def dialog_isolation(settings: Settings) -> BaseEventIsolation | None:
         return None
     from aiogram.fsm.storage.redis import RedisEventIsolation
 
-    return RedisEventIsolation.from_url(settings.redis_url)
+    # aiogram's default lock lives 60 s: one left by a killed process (or across a Redis restart) held
+    # that chat's updates for a minute. An update holds it for well under a second; 15 s is plenty.
+    return RedisEventIsolation.from_url(settings.redis_url, lock_kwargs={"timeout": 15})
