@@ -14,6 +14,7 @@ from aiogram.fsm.scene import SceneRegistry
 from bot import inbox, runtime
 from bot.handlers import routers
 from bot.handlers.cases import SCENES as CASE_SCENES
+from bot.dialog_buffer import CommitBound, commit_bound_middleware
 from bot.middlewares import ContextMiddleware, watch_edits
 from bot.scenes.report import SCENES as REPORT_SCENES
 from bot.handlers.volunteering import SCENES as VOLUNTEER_SCENES
@@ -45,8 +46,8 @@ def dialog_storage(settings: Settings, db: Database, *, redis_prefix: str = "fsm
 
         # Scenes keep their history under a key "destiny" of their own, which aiogram's default
         # key builder refuses; and the bot's id keeps two bots on one Redis apart.
-        return RedisStorage.from_url(settings.redis_url, key_builder=DefaultKeyBuilder(
-            prefix=redis_prefix, with_bot_id=True, with_destiny=True))
+        return CommitBound(RedisStorage.from_url(settings.redis_url, key_builder=DefaultKeyBuilder(
+            prefix=redis_prefix, with_bot_id=True, with_destiny=True)))  # written after the commit
     return SqlDialogStorage(db.engine)
 
 
@@ -101,6 +102,8 @@ def build_dispatcher(db: Database, settings: Settings, clock: Clock, storage: Ba
     dp.update.outer_middleware(ContextMiddleware(db, clock, settings.default_language))
     if isinstance(storage, SqlDialogStorage):
         dp.update.outer_middleware(_dialog_state_in_unit_of_work(storage))
+    elif isinstance(storage, CommitBound):
+        dp.update.outer_middleware(commit_bound_middleware(storage))
     scenes = SceneRegistry(dp, register_on_add=False)
     common, *rest = routers()
     dp.include_router(common)  # /cancel and /help first, from inside any dialog

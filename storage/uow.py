@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -14,6 +15,8 @@ from storage.outbox import SqlOutbox
 from storage.repositories import SqlEvents, SqlInvites, SqlPeople, SqlPlaces
 from storage.volunteering import SqlVolunteering
 
+log = logging.getLogger(__name__)
+
 
 class SqlUnitOfWork:
     """`async with SqlUnitOfWork(engine) as uow: … await uow.commit()`; leaving without commit rolls back."""
@@ -21,6 +24,12 @@ class SqlUnitOfWork:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self.conn: AsyncConnection | None = None
+        self._after_commit: list[Callable[[], Awaitable[None]]] = []
+
+    def after_commit(self, action: Callable[[], Awaitable[None]]) -> None:
+        """Run `action` once this transaction has committed (dropped if it rolls back): what lives
+        outside the database, such as dialog state in Redis (bot/dialog_buffer.py)."""
+        self._after_commit.append(action)
 
     async def __aenter__(self) -> "SqlUnitOfWork":
         self.conn = await self.engine.connect()
@@ -49,10 +58,17 @@ class SqlUnitOfWork:
     async def commit(self) -> None:
         assert self.conn is not None
         await self.conn.commit()
+        actions, self._after_commit = self._after_commit, []
+        for action in actions:
+            try:
+                await action()
+            except Exception:  # committed is committed: the rest of the update stands
+                log.exception("an action after the commit failed")
         await self.conn.begin()
 
     async def rollback(self) -> None:
         assert self.conn is not None
+        self._after_commit = []
         await self.conn.rollback()
         await self.conn.begin()
 

@@ -128,9 +128,9 @@ async def test_a_dialog_write_inside_a_unit_of_work_that_has_written_does_not_wa
 
 def test_redis_keys_name_the_destiny_that_scenes_use():
     storage = dialog_storage(Settings(_env_file=None, redis_url=REDIS_URL), None, redis_prefix="p")
-    assert isinstance(storage, RedisStorage)
+    assert isinstance(storage.inner, RedisStorage)  # written after each update's commit (CommitBound)
     history = StorageKey(bot_id=1, chat_id=2, user_id=3, destiny="scenes_history")
-    assert storage.key_builder.build(history, "data") == "p:1:2:3:scenes_history:data"
+    assert storage.inner.key_builder.build(history, "data") == "p:1:2:3:scenes_history:data"
 
 
 async def test_two_processes_share_dialog_state_through_redis():
