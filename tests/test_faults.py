@@ -174,6 +174,7 @@ async def _cases_at_least(world: World, n: int) -> bool:
     return await world.cases_count() >= n
 
 
+@pytest.mark.parametrize("db", ["postgresql"], indirect=True)  # pg_terminate_backend is PostgreSQL's
 async def test_delivery_marks_a_sent_row_through_a_connection_the_database_cut(db):
     """Found by the pg_terminate_backend scenario: the worker's kept connection was cut between a
     send and its "sent" mark; the mark failed, the row stayed `sending` and went out again when its
@@ -182,8 +183,6 @@ async def test_delivery_marks_a_sent_row_through_a_connection_the_database_cut(d
 
     from storage.outbox import DeliveryQueue
 
-    if db.backend != "postgresql":
-        pytest.skip("pg_terminate_backend is PostgreSQL's")
     queue = DeliveryQueue(db.engine)
     now = datetime.now(timezone.utc)
     await queue.renew([1], now)  # opens the worker's kept connection
