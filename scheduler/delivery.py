@@ -338,11 +338,17 @@ class DeliveryWorker:
         jobs: list[_Job] = []
         nothing: list[int] = []
         async with self.db.uow() as uow:
-            for row in rows:
+            for n, row in enumerate(rows):
                 assert row.identity is not None
                 try:
                     out = await self.render(uow, row.notification, row.person, row.identity)
                 except Exception as exc:
+                    if _database_away(exc):  # not the row's fault: it and the rest are tried again shortly
+                        log.warning("the database went away while rendering; %d rows wait %s s", len(rows) - n,
+                                    self.backoff_base)
+                        later = self.clock.now() + timedelta(seconds=self.backoff_base)
+                        await self.queue.release({r.id: later for r in rows[n:]})
+                        break
                     log.exception("could not render %s for person %s", row.notification.kind, row.person.id)
                     await uow.rollback()
                     await self.queue.failed(row.id, f"render: {exc!r}", attempted=False)
@@ -486,6 +492,14 @@ class DeliveryWorker:
             finally:
                 PACED.reset(paced)
                 self.pacer.release(slot)
+
+
+def _database_away(exc: BaseException) -> bool:
+    """A lost or refused database connection: the next try, on a new connection, may work."""
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+    return isinstance(exc, (OperationalError, InterfaceError, ConnectionError, OSError)) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated)
 
 
 # Set while a call is made under a slot its caller already holds (the worker, the progress reporter).

@@ -349,3 +349,32 @@ async def test_handler_replies_take_their_share_of_the_workers_budget():
         assert time.monotonic() - began < 0.5
     finally:
         PACED.reset(token)
+
+
+async def test_a_row_whose_render_lost_the_database_is_tried_again_not_failed(db, now, standin, bot):
+    """Found by the fault suite (PostgreSQL cutting connections): the renderer's read failed on a cut
+    connection and the grid member's notice was marked `failed` for good."""
+    from sqlalchemy.exc import OperationalError
+
+    people = await add_recipients(db, 2, now)
+    people_in(standin, 2)
+    async with db.uow() as uow:
+        for person in people:
+            await uow.outbox.add(Notification(person, "case.accepted", {"case": "DC-1"}))
+        await uow.commit()
+    clock = fresh_clock()
+    cut = [1]
+
+    async def render(uow, notification, person, identity):
+        if cut:
+            cut.pop()
+            raise OperationalError("SELECT …", {}, ConnectionResetError("connection was closed"))
+        return await plain_render(uow, notification, person, identity)
+
+    worker = DeliveryWorker(db, bot, render, per_chat_rate=0, clock=clock, backoff_base=5)
+    await worker.run_once()
+    assert [r.state for r in await outbox_rows(db)] == ["pending", "pending"] and worker.stats.failed == 0
+    clock.advance(seconds=6)
+    await worker.run_once()
+    await worker.close()
+    assert [r.state for r in await outbox_rows(db)] == ["sent", "sent"]
