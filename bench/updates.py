@@ -7,7 +7,7 @@ against a bare aiogram echo bot in the same run.
     python bench/updates.py --database sqlite|postgresql|both|URL [--dialogs N] [--rate 100] [--seconds 20]
 
 One process, one event loop, as `redgrid demo` runs: a stand-in with flood limits off (this measures
-handling, not Telegram's limits), the real bot (`demo.app.demo_stack`: inbox, per-chat serialising,
+handling, not Telegram's limits), the real bot (`redgrid.bootstrap.demo_stack`: inbox, per-chat serialising,
 unit of work, scenes, the delivery worker and the scheduler beside the polling) on a fresh database
 with the demo community, and simulated residents registered there through the core services. A
 resident's dialog is six updates: photo → "下一步" → category → "我的楼栋（…）" → a few words typed
@@ -581,7 +581,7 @@ async def demo_community(url: str, residents: int):
 
 async def redgrid_bench(url: str, folder: Path, photos: list[bytes], residents: int, dialogs: int, rate: float,
                         seconds: float) -> dict[str, float | int]:
-    from demo.app import demo_stack
+    from redgrid.bootstrap import demo_stack
     from redgrid.settings import Settings
 
     async with demo_community(url, residents) as (db, clock, personas):

@@ -48,3 +48,20 @@ class InviteRole(CallbackData, prefix="ir"):
 
 class InviteGrid(CallbackData, prefix="ig"):
     grid: int
+
+
+class Vol(CallbackData, prefix="vo"):
+    """A volunteering button: what to do, on which order or post (`ref`), for whom (`person`)."""
+
+    action: str
+    ref: str = ""
+    person: int = 0
+    arg: str = ""
+
+
+class Theme(CallbackData, prefix="th"):
+    """A /themes button: list a community's activities, ➕ add one there, 🗑 retire one (ask, then do,
+    or keep). `ref` is the community (list, add) or the template (retire, retire_yes, keep)."""
+
+    action: str
+    ref: int = 0

@@ -9,7 +9,7 @@ from aiogram.types import (
     CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, Message, ReplyKeyboardMarkup,
 )
 
-from bot.callbacks import PickPage
+from bot.callbacks import PickPage, Vol
 from bot.texts import Translator
 
 
@@ -66,3 +66,7 @@ def star_rows(data_of) -> InlineKeyboardMarkup:
 
 def column(buttons: Sequence[tuple[str, CallbackData]]) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=[[button(label, data)] for label, data in buttons])
+
+
+def roster_button(number: str, tr: Translator) -> InlineKeyboardMarkup:
+    return column([(tr("vol.btn.roster"), Vol(action="roster", ref=number))])

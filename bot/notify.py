@@ -20,7 +20,7 @@ from core.notifications import Notification
 from core.people import Person
 from core.ports import UnitOfWork
 from media.photos import PhotoStore
-from redgrid.settings import Settings
+from bot.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +84,9 @@ class CaseRenderer:
         if kind == "case.resolved":
             return Rendered(text, outcome_buttons(case, tr), await self.card(case, tr, now))
         return Rendered(text)
+
+    async def history(self, uow: UnitOfWork, case: Case, tr: Translator, now: datetime) -> str:
+        return await case_history(uow, case, tr, self.settings, now)
 
     async def _first(self, case: Case, kind: PhotoKind) -> bytes | None:
         photos = case.photos_of(kind)

@@ -29,7 +29,7 @@ from core.notifications import Notification
 from core.people import Identity, Person
 from core.ports import UnitOfWork
 from media.photos import PhotoStore
-from redgrid.settings import Settings
+from bot.config import Settings
 from scheduler.broadcasts import BroadcastProgress, plain_progress
 from scheduler.delivery import Outgoing
 

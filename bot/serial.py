@@ -4,7 +4,7 @@ aiogram handles updates concurrently; the photos of an album arrive as separate 
 same instant, and two of them must not both read and write the dialog's data at once. Other
 chats still run in parallel.
 
-The lock is the first thing an update meets (bot/app.py puts it right after aiogram's own user
+The lock is the first thing an update meets (redgrid/bootstrap.py puts it right after aiogram's own user
 context, before the inbox and before aiogram's FSM middleware reads the dialog's state): updates
 take it in the order they came, before anything awaits. Were it taken later, the awaits before it
 (the inbox's and the dialog state's database reads) could finish in any order, so a text sent right
@@ -23,7 +23,6 @@ from aiogram import BaseMiddleware
 from aiogram.fsm.storage.base import BaseEventIsolation
 from aiogram.types import TelegramObject
 
-from redgrid.settings import Settings
 
 
 class OneAtATimePerChat(BaseMiddleware):
@@ -59,14 +58,14 @@ class OneAtATimePerChat(BaseMiddleware):
                 self._locks.pop(key, None)
 
 
-def dialog_isolation(settings: Settings) -> BaseEventIsolation | None:
+def dialog_isolation(redis_url: str) -> BaseEventIsolation | None:
     """The lock several bot processes share when they share dialog state in Redis: aiogram's FSM
     middleware takes it (per person in a chat) before it reads the dialog's state, and holds it
     until the update is handled and committed. One process needs none: OneAtATimePerChat does it."""
-    if not settings.redis_url:
+    if not redis_url:
         return None
     from aiogram.fsm.storage.redis import RedisEventIsolation
 
     # aiogram's default lock lives 60 s: one left by a killed process (or across a Redis restart) held
     # that chat's updates for a minute. An update holds it for well under a second; 15 s is plenty.
-    return RedisEventIsolation.from_url(settings.redis_url, lock_kwargs={"timeout": 15})
+    return RedisEventIsolation.from_url(redis_url, lock_kwargs={"timeout": 15})

@@ -69,9 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run":
             return asyncio.run(commands.run(settings))
         if args.command == "demo":
-            from demo.app import run_demo
-
-            return asyncio.run(run_demo(settings, fresh=args.fresh, host=args.host, port=args.port,
+            return asyncio.run(commands.run_demo(settings, fresh=args.fresh, host=args.host, port=args.port,
                                         api_port=args.api_port))
         if args.command == "migrate":
             return asyncio.run(commands.migrate(settings))

@@ -1,19 +1,26 @@
-"""What each `redgrid` subcommand does, wired from settings."""
+"""What each `redgrid` subcommand does; everything it needs is built by redgrid/bootstrap.py."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
+import signal
 from pathlib import Path
 
+from bot.commands import publish_default_commands
+from bot.handlers.invites import invite_text
+from bot.texts import Translator
 from core.clock import SystemClock
 from core.errors import DomainError
+from core.onboarding import create_invite
 from core.people import Department, Role
+from demo.app import demo_database_url, demo_webchat, forget_demo_database, map_points, prepare_demo_world
+from redgrid import bootstrap
 from redgrid.settings import Settings
-from storage.engine import make_engine
-from storage.migrate import upgrade
+from scheduler.leader import DatabaseInUse, hold_sqlite_database
 from scheduler.runner import running
-from storage.uow import Database
+from storage.orgfile import import_org as import_files
 
 log = logging.getLogger("redgrid")
 
@@ -22,31 +29,22 @@ class CommandFailed(Exception):
     """A subcommand could not do its job; the message says why in one line."""
 
 
-async def open_database(settings: Settings) -> Database:
-    engine = make_engine(settings.database_url)
-    await upgrade(engine)
-    return Database(engine)
-
-
 async def migrate(settings: Settings) -> int:
-    db = await open_database(settings)
+    db = await bootstrap.open_database(settings)
     await db.dispose()
     print(f"database is up to date: {settings.database_url}")
     return 0
 
 
 async def run(settings: Settings) -> int:
-    from bot.app import build_bot, build_dispatcher
-    from bot.commands import publish_default_commands
-
     lock = sole_process(settings.database_url)
     try:
-        db = await open_database(settings)
-        bot = build_bot(settings)
+        db = await bootstrap.open_database(settings)
+        bot = bootstrap.build_bot(settings)
         clock = SystemClock()
-        dp = build_dispatcher(db, settings, clock)
+        dp = bootstrap.build_dispatcher(db, settings, clock)
         try:
-            async with running(background(db, bot, settings, clock)):
+            async with running(bootstrap.background(db, bot, settings, clock)):
                 me = await bot.get_me()
                 log.info("running as @%s against %s", me.username, settings.bot_api_url)
                 await bot.delete_webhook(drop_pending_updates=False)
@@ -63,46 +61,14 @@ async def run(settings: Settings) -> int:
 
 def sole_process(database_url: str):
     """On SQLite, claim the database file for this process or stop with one line (scheduler/leader.py)."""
-    from scheduler.leader import DatabaseInUse, hold_sqlite_database
-
     try:
         return hold_sqlite_database(database_url)
     except DatabaseInUse as exc:
         raise CommandFailed(str(exc)) from None
 
 
-def background(db: Database, bot, settings: Settings, clock):
-    """What runs besides the handlers, while this process leads: delivery and the scheduled jobs."""
-    from bot.outgoing import NotificationRenderer
-    from scheduler.broadcasts import ProgressReporter
-    from scheduler.delivery import DeliveryWorker, pace_replies
-    from scheduler.leader import Leadership
-    from scheduler.runner import Runner, prune_inbox
-    from scheduler.sla import sweep_reports
-    from bot.app import report_policy, volunteer_policy
-    from scheduler.volunteering import volunteering_tick
-
-    renderer = NotificationRenderer(settings, clock=clock)  # dates read against the domain's clock
-    # Delivery runs on the real clock, as the outbox stamps its rows: it paces real Telegram traffic.
-    # `clock` is the domain's (deadlines, reminders), which the demo and tests may move by hand.
-    real = SystemClock()
-    worker = DeliveryWorker(db, bot, renderer, clock=real, global_rate=settings.delivery_per_second,
-                            per_chat_rate=settings.delivery_per_chat_per_second)
-    worker.progress = ProgressReporter(db, bot, renderer.progress_text, pacer=worker.pacer, clock=real)
-    pace_replies(bot, worker.pacer)  # the handlers' replies count against the same budget
-    runner = Runner(Leadership(db.engine), worker=worker, timezone=settings.tz)
-    runner.add_job(prune_inbox, "cron", hour=4, minute=30, args=[db, real], id="prune_inbox")
-    runner.add_job(sweep_reports, "interval", minutes=1, args=[db, report_policy(settings), clock],
-                   id="sweep_reports", coalesce=True, max_instances=1)
-    runner.add_job(volunteering_tick, "interval", minutes=1, args=[db, volunteer_policy(settings), clock],
-                   id="volunteering", coalesce=True, max_instances=1)
-    return runner
-
-
 async def import_org(settings: Settings, files: list[Path]) -> int:
-    from storage.orgfile import import_org as import_files
-
-    db = await open_database(settings)
+    db = await bootstrap.open_database(settings)
     try:
         report = await import_files(db, files, SystemClock().now())
     except DomainError as exc:
@@ -129,11 +95,7 @@ async def _find_grid(uow, ref: str, community_id: int | None):
 
 
 async def invite(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.handlers.invites import invite_text
-    from bot.texts import Translator
-    from core.onboarding import create_invite
-
-    db = await open_database(settings)
+    db = await bootstrap.open_database(settings)
     now = SystemClock().now()
     try:
         async with db.uow() as uow:
@@ -187,9 +149,7 @@ async def _bot_username(settings: Settings) -> str:
     """For the deep link: BOT_USERNAME, else ask the Bot API; offline, the /start command is printed instead."""
     if settings.bot_username or not settings.bot_token:
         return settings.bot_username
-    from bot.app import build_bot
-
-    bot = build_bot(settings)
+    bot = bootstrap.build_bot(settings)
     try:
         return (await bot.get_me()).username or ""
     except Exception as exc:  # no network or a wrong token: the invite still works by /start
@@ -197,3 +157,54 @@ async def _bot_username(settings: Settings) -> str:
         return ""
     finally:
         await bot.session.close()
+
+
+# ---- `redgrid demo` ------------------------------------------------------------------------------
+
+async def run_demo(settings: Settings, *, fresh: bool, host: str, port: int, api_port: int) -> int:
+    url = demo_database_url(settings.data_dir)
+    lock = sole_process(url)  # before --fresh: a database another demo runs on is not removed
+    try:
+        return await _run_demo(settings, url, fresh=fresh, host=host, port=port, api_port=api_port)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+async def _run_demo(settings: Settings, url: str, *, fresh: bool, host: str, port: int, api_port: int) -> int:
+    if fresh:
+        forget_demo_database(settings.data_dir)
+    db = await bootstrap.open_database(settings, url)
+    clock = SystemClock()
+    try:
+        personas = await prepare_demo_world(db, clock)
+        points = await map_points(db)
+        centre = (sum(p["latitude"] for p in points) / len(points), sum(p["longitude"] for p in points) / len(points))
+        async with bootstrap.demo_stack(db, settings, clock, personas, api_host=host, api_port=api_port) as stack:
+            webchat = demo_webchat(db, stack.standin, personas, settings, map_center=centre, map_span=0.006,
+                                   map_points=points)
+            chat_url = await webchat.start(host, port)
+            print(f"redgrid demo: open {chat_url} — pick a person on the left and chat.\n"
+                  f"  Bot API stand-in: {stack.standin.base_url}   database: {url}\n"
+                  f"  Ctrl-C stops (the database stays; `redgrid demo --fresh` starts over).", flush=True)
+            try:
+                await _until_stopped()
+            finally:
+                await webchat.stop()
+    finally:
+        await db.dispose()
+    return 0
+
+
+async def _until_stopped() -> None:
+    """Wait for Ctrl-C or SIGTERM (also when started in the background, where SIGINT is ignored)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+    print("redgrid demo: stopped; the demo database is kept.", flush=True)

@@ -37,7 +37,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Awaitable, Callable
+from typing import Awaitable, Callable, Protocol
 
 import aiohttp
 from aiogram import Bot
@@ -58,8 +58,14 @@ from core.ports import UnitOfWork
 from storage.outbox import LEASE, Claimed, DeliveryQueue
 from storage.uow import Database
 
-if TYPE_CHECKING:
-    from scheduler.broadcasts import ProgressReporter
+
+class Progress(Protocol):
+    """What the worker tells after sending: scheduler.broadcasts.ProgressReporter keeps the staff's
+    progress message up to date (declared here so delivery does not import broadcasts, which paces
+    its edits with delivery's Pacer)."""
+
+    async def tick(self, force: bool = False) -> None: ...
+
 
 log = logging.getLogger(__name__)
 
@@ -209,7 +215,7 @@ class DeliveryWorker:
                  per_chat_rate: float | None = 1.0, batch: int = 100, clock: Clock | None = None,
                  in_flight: int = 1, max_attempts: int = 10, backoff_base: float = 5.0,
                  backoff_max: float = 600.0, network_pause: float = 1.0, idle_poll: float = 0.5,
-                 hold: float = 1.5, request_timeout: int = 20, progress: "ProgressReporter | None" = None,
+                 hold: float = 1.5, request_timeout: int = 20, progress: Progress | None = None,
                  channel: str = "telegram") -> None:
         self.db = db
         self.bot = bot

@@ -12,16 +12,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterable
 
-from sqlalchemy import func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import func, select, update
 
 from core.clock import SystemClock
 from core.notifications import Notification
 from storage import tables as t
-from storage.outbox import FAILED, PENDING, SENDING, SENT, SKIPPED, SqlOutbox
+from storage.outbox import CHUNK, FAILED, PENDING, SENDING, SENT, SKIPPED, SqlOutbox, add_broadcast
 from storage.uow import Database
 
-CHUNK = 2000
 FINISHED_KIND = "broadcast.finished"  # the summary to the staff member who started it
 
 
@@ -41,26 +39,6 @@ async def start_broadcast(db: Database, title: str, person_ids: Iterable[int], k
                                            progress_chat_id=progress_chat_id,
                                            progress_message_id=progress_message_id, chunk=chunk)
         await uow.commit()
-    return broadcast_id
-
-
-async def add_broadcast(conn: AsyncConnection, title: str, person_ids: Iterable[int], kind: str,
-                        payload: dict[str, Any], created_by: int | None, *, now: datetime,
-                        not_before: datetime | None = None, progress_chat_id: str | None = None,
-                        progress_message_id: int | None = None, chunk: int = CHUNK) -> int:
-    """`start_broadcast` in the caller's transaction (a scheduler job commits it with its done key).
-
-    `not_before`: no row is sent earlier (quiet hours).
-    """
-    recipients = list(dict.fromkeys(person_ids))
-    result = await conn.execute(insert(t.broadcasts).values(
-        title=title[:200], kind=kind, created_by=created_by, created_at=now, total=len(recipients),
-        progress_chat_id=progress_chat_id, progress_message_id=progress_message_id))
-    broadcast_id = result.inserted_primary_key[0]
-    outbox = SqlOutbox(conn)
-    for start in range(0, len(recipients), chunk):
-        await outbox.add_many((Notification(person_id, kind, payload, None, broadcast_id)
-                               for person_id in recipients[start:start + chunk]), now=now, not_before=not_before)
     return broadcast_id
 
 

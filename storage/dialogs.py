@@ -7,14 +7,14 @@ Here it is a row of `dialog_state` (storage/tables.py), keyed like aiogram's `St
 chat, user, thread, business connection, destiny — scenes keep their history under a destiny of
 their own), with the state's name and the dialog's data as JSON. It works on SQLite and PostgreSQL
 alike (INSERT … ON CONFLICT DO UPDATE on both), so one process on SQLite loses nothing on a crash;
-Redis stays the option when several bot processes share the work (bot/app.py `dialog_storage`).
+Redis stays the option when several bot processes share the work (redgrid/bootstrap.py `dialog_storage`).
 
 Cost, since it runs on every update: a get is one SELECT by primary key, a set one upsert; the
 statements are built once. aiogram reads the state once per update; a scene step usually adds a
 read and a write or two of the data (bench/dialog_storage.py measures it against MemoryStorage).
 
 Which transaction a change belongs to — the choice, and why. A call runs on the connection the
-current update joined with `joined(conn)` (bot/app.py joins the update's unit of work), else in a
+current update joined with `joined(conn)` (redgrid/bootstrap.py joins the update's unit of work), else in a
 short transaction of its own on the engine:
 
 * #14 wants a dialog's change to commit with the handler's effects, or not at all: a replayed

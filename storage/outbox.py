@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.clock import Clock, SystemClock
@@ -244,3 +244,42 @@ class DeliveryQueue:
         async with self.engine.connect() as conn:
             rows = await conn.execute(select(t.outbox.c.state, func.count()).group_by(t.outbox.c.state))
             return {state: n for state, n in rows}
+
+
+# ------------------------------------------------------------ broadcasts: one kind, many outbox rows
+
+CHUNK = 2000  # outbox rows written per statement
+
+
+async def add_broadcast(conn: AsyncConnection, title: str, person_ids: Iterable[int], kind: str,
+                        payload: dict[str, Any], created_by: int | None, *, now: datetime,
+                        not_before: datetime | None = None, progress_chat_id: str | None = None,
+                        progress_message_id: int | None = None, chunk: int = CHUNK) -> int:
+    """`start_broadcast` in the caller's transaction (a scheduler job commits it with its done key).
+
+    `not_before`: no row is sent earlier (quiet hours).
+    """
+    recipients = list(dict.fromkeys(person_ids))
+    result = await conn.execute(insert(t.broadcasts).values(
+        title=title[:200], kind=kind, created_by=created_by, created_at=now, total=len(recipients),
+        progress_chat_id=progress_chat_id, progress_message_id=progress_message_id))
+    broadcast_id = result.inserted_primary_key[0]
+    outbox = SqlOutbox(conn)
+    for start in range(0, len(recipients), chunk):
+        await outbox.add_many((Notification(person_id, kind, payload, None, broadcast_id)
+                               for person_id in recipients[start:start + chunk]), now=now, not_before=not_before)
+    return broadcast_id
+
+
+class SqlBroadcastWriter:
+    """`uow.broadcasts`: start a broadcast inside the unit of work (see add_broadcast)."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def start(self, title: str, person_ids: Iterable[int], kind: str, payload: dict[str, Any],
+                    created_by: int | None, *, now: datetime, not_before: datetime | None = None,
+                    progress_chat_id: str | None = None, progress_message_id: int | None = None) -> int:
+        return await add_broadcast(self.conn, title, person_ids, kind, payload, created_by, now=now,
+                                   not_before=not_before, progress_chat_id=progress_chat_id,
+                                   progress_message_id=progress_message_id)

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage.cases import SqlCases
 from storage.inbox import SqlInbox
-from storage.outbox import SqlOutbox
+from storage.outbox import SqlBroadcastWriter, SqlOutbox
 from storage.repositories import SqlEvents, SqlInvites, SqlPeople, SqlPlaces
 from storage.volunteering import SqlVolunteering
 
@@ -71,22 +71,6 @@ class SqlUnitOfWork:
         self._after_commit = []
         await self.conn.rollback()
         await self.conn.begin()
-
-
-class SqlBroadcastWriter:
-    """`uow.broadcasts`: start a broadcast inside the unit of work (see storage.broadcasts.add_broadcast)."""
-
-    def __init__(self, conn: AsyncConnection) -> None:
-        self.conn = conn
-
-    async def start(self, title: str, person_ids: Iterable[int], kind: str, payload: dict[str, Any],
-                    created_by: int | None, *, now: datetime, not_before: datetime | None = None,
-                    progress_chat_id: str | None = None, progress_message_id: int | None = None) -> int:
-        from storage.broadcasts import add_broadcast
-
-        return await add_broadcast(self.conn, title, person_ids, kind, payload, created_by, now=now,
-                                   not_before=not_before, progress_chat_id=progress_chat_id,
-                                   progress_message_id=progress_message_id)
 
 
 class Database:

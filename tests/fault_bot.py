@@ -11,11 +11,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import bot.app  # noqa: E402
+import redgrid.bootstrap  # noqa: E402
 from redgrid.commands import run  # noqa: E402
 from redgrid.settings import load_settings  # noqa: E402
 
-_build_dispatcher = bot.app.build_dispatcher
+_build_dispatcher = redgrid.bootstrap.build_dispatcher
 
 
 async def say_ready() -> None:
@@ -28,7 +28,7 @@ def build_dispatcher(*args, **kwargs):
     return dp
 
 
-bot.app.build_dispatcher = build_dispatcher
+redgrid.bootstrap.build_dispatcher = build_dispatcher
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")

@@ -15,7 +15,7 @@ from aiogram.methods import GetFile
 from aiogram.types import Chat, File, Message, PhotoSize, Update, User
 from PIL import Image
 
-from bot.app import build_dispatcher, dialog_storage
+from redgrid.bootstrap import build_dispatcher, dialog_storage
 from core.clock import ManualClock
 from core.people import Identity, Person, Role, RoleGrant
 from redgrid.settings import Settings

@@ -10,7 +10,7 @@ from core.clock import SystemClock
 from core.notifications import Notification
 from core.people import Person
 from demo.harness import running_standin, standin_bot
-from redgrid.commands import background
+from redgrid.bootstrap import background
 from redgrid.settings import Settings
 from storage import tables as t
 from tests.delivery_kit import add_recipients, user_id_of

@@ -14,7 +14,7 @@ from aiogram.fsm.storage.base import StorageKey
 from aiogram.types import Chat, Message, Update, User
 from sqlalchemy import func, select
 
-from bot.app import build_dispatcher, dialog_storage
+from redgrid.bootstrap import build_dispatcher, dialog_storage
 from bot.dialog_buffer import CommitBound
 from core.clock import ManualClock
 from core.onboarding import record

@@ -15,7 +15,7 @@ from aiogram.fsm.storage.base import StorageKey
 from aiogram.fsm.storage.redis import RedisStorage
 from sqlalchemy import func, select
 
-from bot.app import dialog_storage
+from redgrid.bootstrap import dialog_storage
 from redgrid.settings import Settings
 from storage import tables as t
 from storage.dialogs import SqlDialogStorage

@@ -34,7 +34,7 @@ def message_update(update_id: int, user_id: int, text: str) -> Update:
 
 
 def world(db, now, *, crashing: bool = True):
-    """A dispatcher wired like bot.app's: the context middleware, then the inbox; small handlers."""
+    """A dispatcher wired like redgrid.bootstrap's: the context middleware, then the inbox; small handlers."""
     clock = ManualClock(now)
     dp = Dispatcher(storage=MemoryStorage())
     context = ContextMiddleware(db, clock, "zh")

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.app import build_dispatcher
+from redgrid.bootstrap import build_dispatcher
 from bot.callbacks import PickBuilding, SetLanguage
 from core.clock import ManualClock
 from core.onboarding import create_invite, roles_of

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 
 from aiogram.types import Chat, Message, Update, User
 
-from bot.app import build_dispatcher
+from redgrid.bootstrap import build_dispatcher
 from core.clock import ManualClock
 from redgrid.settings import Settings
 from storage.dialogs import SqlDialogStorage

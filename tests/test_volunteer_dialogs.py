@@ -9,7 +9,7 @@ import pytest
 from aiogram.fsm.storage.base import StorageKey
 from sqlalchemy import func, select
 
-from bot.app import build_dispatcher
+from redgrid.bootstrap import build_dispatcher
 from bot.outgoing import NotificationRenderer
 from core import volunteer_services as vs
 from core.cases import Actor

@@ -23,7 +23,6 @@ from core.cases import MAX_DESCRIPTION, Actor, Case, CaseState, HandlerKind, Not
 from core.errors import DomainError
 from core.people import Person, Roles
 from core.ports import UnitOfWork
-from redgrid.settings import Settings
 
 
 class CaseAct(CallbackData, prefix="ca"):
@@ -372,34 +371,31 @@ async def desk(message: Message, uow: UnitOfWork, person: Person, roles: Roles, 
     await _list_or_say_none(message, cases, tr, "desk.title", "desk.none")
 
 
-async def _card_or_none(case: Case, tr: Translator, settings: Settings, photos, now) -> bytes | None:
+async def _card_or_none(case: Case, tr: Translator, case_renderer, now) -> bytes | None:
     """A resolved case is shown by its three-photo card; an open one by the resident's photo."""
     if not case.photos_of(PhotoKind.AFTER):
         return None
-    from bot.notify import CaseRenderer
-
-    return await CaseRenderer(settings, photos).card(case, tr, now)
+    return await case_renderer.card(case, tr, now)
 
 
 async def history(query: CallbackQuery, callback_data: CaseAct, uow: UnitOfWork, person: Person, roles: Roles,
-                  tr: Translator, settings: Settings, photos, now) -> None:
-    """A case's story, for those who may see it: its reporters, its handler, the community's staff."""
-    from bot.notify import case_history
-
+                  tr: Translator, photos, case_renderer, now) -> None:
+    """A case's story, for those who may see it: its reporters, its handler, the community's staff.
+    `case_renderer` is bot.notify.CaseRenderer, handed in by the composition root (redgrid/bootstrap.py)."""
     # PIPL: residents' photos and places are personal information; core keeps who looked at them.
     story = await reporting.case_story(uow, Actor.of(person, roles), callback_data.number, now)
     case = story.case
     await query.answer()
     before = case.photos_of(PhotoKind.BEFORE)
     if before:
-        picture = card if (card := await _card_or_none(case, tr, settings, photos, now)) else await photos.load(before[0].sha256)
+        picture = card if (card := await _card_or_none(case, tr, case_renderer, now)) else await photos.load(before[0].sha256)
         await query.message.answer_photo(BufferedInputFile(picture, f"{case.number}.jpg"))
     markup = None
     if story.as_handler:
         markup = handler_buttons(case, tr)
     elif story.desk_members is not None:
         markup = desk_buttons(case, tr, story.desk_members)
-    await query.message.answer(await case_history(uow, case, tr, settings, now), reply_markup=markup)
+    await query.message.answer(await case_renderer.history(uow, case, tr, now), reply_markup=markup)
 
 
 def make_router() -> Router:

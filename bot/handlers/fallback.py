@@ -9,7 +9,7 @@ from bot.handlers.start import community_picker
 from bot.texts import Translator
 from core.people import Roles
 from core.ports import UnitOfWork
-from redgrid.settings import Settings
+from bot.config import Settings
 
 
 

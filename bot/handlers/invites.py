@@ -18,7 +18,7 @@ from core.invites import Invite
 from core.onboarding import STAFF_INVITES, create_invite
 from core.people import Person, Role, RoleGrant, Roles
 from core.ports import UnitOfWork
-from redgrid.settings import Settings
+from bot.config import Settings
 
 def _role_buttons(tr: Translator, community_id: int, roles=STAFF_INVITES) -> list:
     return [(tr(f"role.{r.value}"), InviteRole(role=r.value, community=community_id)) for r in roles]

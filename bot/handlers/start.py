@@ -16,7 +16,7 @@ from core.onboarding import redeem_invite, register_resident, roles_of
 from core.people import Person, Role, RoleGrant, Roles
 from core.places import nearest_buildings
 from core.ports import UnitOfWork
-from redgrid.settings import Settings
+from bot.config import Settings
 
 
 

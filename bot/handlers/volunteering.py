@@ -17,10 +17,10 @@ from typing import Any
 
 from aiogram import F, Router
 from aiogram.filters import Command, StateFilter
-from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
-from bot.keyboards import button, column, rows_of, star_rows
+from bot.callbacks import Theme, Vol
+from bot.keyboards import button, column, roster_button, rows_of, star_rows
 from bot.scenes.ask import SCENES as ASK_SCENES, start_ask
 from bot.scenes.post import SCENES as POST_SCENES, PostTitle
 from bot.scenes.theme import SCENES as THEME_SCENES, ThemeTitle, theme_card
@@ -34,26 +34,9 @@ from core.theme_day import ThemeDayTemplate
 from core.volunteering import (
     ClaimState, Post, PostFull, PostState, hours_served,
 )
-from redgrid.settings import Settings
+from bot.config import Settings
 
 HISTORY_LINES = 5
-
-
-class Vol(CallbackData, prefix="vo"):
-    """A volunteering button: what to do, on which order or post (`ref`), for whom (`person`)."""
-
-    action: str
-    ref: str = ""
-    person: int = 0
-    arg: str = ""
-
-
-class Theme(CallbackData, prefix="th"):
-    """A /themes button: list a community's activities, ➕ add one there, 🗑 retire one (ask, then do,
-    or keep). `ref` is the community (list, add) or the template (retire, retire_yes, keep)."""
-
-    action: str
-    ref: int = 0
 
 
 # ---- who is who ----------------------------------------------------------------------------------
@@ -115,10 +98,6 @@ def claim_button(post: Post | str, tr: Translator, full: bool = False) -> Inline
     if full:
         return column([(tr("vol.btn.waitlist"), Vol(action="wait", ref=number))])
     return column([(tr("vol.btn.claim"), Vol(action="claim", ref=number))])
-
-
-def roster_button(number: str, tr: Translator) -> InlineKeyboardMarkup:
-    return column([(tr("vol.btn.roster"), Vol(action="roster", ref=number))])
 
 
 def star_buttons(post_number: str, person_id: int, tr: Translator) -> InlineKeyboardMarkup:

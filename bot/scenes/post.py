@@ -17,14 +17,14 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.scene import Scene, on
 from aiogram.types import CallbackQuery, Message
 
-from bot.keyboards import message_of, rows_of
+from bot.keyboards import message_of, roster_button, rows_of
 from bot.texts import Translator, moment_text
 from core import volunteer_services as vs
 from core.cases import Actor
 from core.people import Person, Roles
 from core.ports import UnitOfWork
 from core.volunteering import MAX_CAPACITY, MAX_PLACE, MAX_POINTS_PER_PERSON, MAX_SHORT_TEXT
-from redgrid.settings import Settings
+from bot.config import Settings
 
 MAX_HOURS = 12
 
@@ -254,8 +254,6 @@ class PostSummary(Scene, state="post.summary", reset_data_on_enter=False, reset_
         await query.answer()
         await self.wizard.exit()
         await query.message.edit_reply_markup(reply_markup=None)
-        from bot.handlers.volunteering import roster_button
-
         # the roster stays reachable from here after the start (no-shows, confirmations)
         # in the quiet hours the members hear of it later: say when, not that they have
         held = volunteer_policy.held_until(now)

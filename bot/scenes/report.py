@@ -23,7 +23,7 @@ from core.people import Person, Role, Roles
 from core.places import nearest_buildings
 from core.ports import UnitOfWork
 from core.reporting import ReportPolicy, join_same_problem, report_problem, similar_cases
-from redgrid.settings import Settings
+from bot.config import Settings
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,9 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.scene import Scene, on
 from aiogram.types import CallbackQuery, Message
 
+from bot.callbacks import Theme
 from bot.keyboards import message_of, rows_of
+from bot.middlewares import refusal_text
 from bot.scenes.post import BadInput, _short, parse_number
 from bot.texts import Translator
 from core import volunteer_services as vs
@@ -29,7 +31,7 @@ from core.people import Person, Roles
 from core.ports import UnitOfWork
 from core.theme_day import ThemeActivity, theme_day_for
 from core.volunteering import MAX_CAPACITY, MAX_PLACE, MAX_POINTS_PER_PERSON, MAX_SHORT_TEXT, BadPost
-from redgrid.settings import Settings
+from bot.config import Settings
 
 MAX_HOURS = 12
 DAYLIGHT_ONLY = "none"
@@ -261,14 +263,10 @@ class ThemeSummary(Scene, state="theme.summary", reset_data_on_enter=False, rese
         made = [p for p in await uow.volunteering.theme_posts(community, day) if p.template_id == template.id]
         if made:
             text += "\n" + tr("theme.saved_post", number=made[0].number, month=day.month, day=day.day)
-        from bot.handlers.volunteering import Theme
-
         await query.message.answer(text, reply_markup=rows_of(
             [[(tr("theme.btn.list"), Theme(action="list", ref=community))]]))
 
     async def _refused(self, message: Message, tr: Translator, problem: DomainError) -> None:
-        from bot.middlewares import refusal_text
-
         await self.wizard.exit()
         await message.answer(refusal_text(tr, problem))
 

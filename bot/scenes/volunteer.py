@@ -16,7 +16,9 @@ from aiogram.fsm.scene import Scene, on
 from aiogram.types import CallbackQuery, KeyboardButton, Message, ReplyKeyboardMarkup, \
     ReplyKeyboardRemove
 
+from bot.callbacks import Vol
 from bot.keyboards import rows_of
+from bot.middlewares import refusal_text
 from bot.photos import photo_or_say_why
 from bot.texts import Translator
 from core import volunteer_services as vs
@@ -37,8 +39,6 @@ class VolStep(CallbackData, prefix="vs"):
 
 def refusal(tr: Translator, problem: DomainError, data: dict | None = None) -> str:
     """`data` (the update's) lets a moment in the refusal read in the person's time zone."""
-    from bot.middlewares import refusal_text
-
     data = data or {}
     return refusal_text(tr, problem, getattr(data.get("settings"), "tz", None), data.get("now"))
 
@@ -142,8 +142,6 @@ class CheckIn(VolScene, state="duty.check_in"):
             await self.refused(message, uow, tr, problem)
             return
         await self.wizard.exit()
-        from bot.handlers.volunteering import Vol
-
         await message.answer(tr("duty.checked_in", post=data["post"]), reply_markup=rows_of(
             [[(tr("vol.btn.check_out"), Vol(action="checkout", ref=data["post"]))]]))
 

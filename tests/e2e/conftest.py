@@ -13,9 +13,10 @@ from dataclasses import dataclass
 import pytest
 
 from core.clock import ManualClock
-from demo.app import DemoStack, demo_stack, prepare_demo_world
+from demo.app import prepare_demo_world
 from demo.harness import ChatUser, settled
 from demo.seed import Persona
+from redgrid.bootstrap import DemoStack, demo_stack
 from redgrid.settings import Settings
 from storage.uow import Database
 

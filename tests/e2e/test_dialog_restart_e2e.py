@@ -13,7 +13,7 @@ import contextlib
 import pytest
 from sqlalchemy import func, select
 
-from bot.app import build_bot, build_dispatcher, dialog_storage
+from redgrid.bootstrap import build_bot, build_dispatcher, dialog_storage
 from core.clock import ManualClock
 from demo.app import DEMO_BOT_USERNAME, DEMO_TOKEN, prepare_demo_world
 from demo.harness import ChatUser, polling, running_standin, settled

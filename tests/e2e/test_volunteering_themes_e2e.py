@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from bot.app import volunteer_policy
+from redgrid.bootstrap import volunteer_policy
 from bot.handlers.volunteering import Theme
 from core import volunteer_services as vs
 from core.theme_day import JobKind, job_key

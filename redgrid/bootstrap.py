@@ -1,0 +1,220 @@
+"""The composition root: everything that is built from the settings is built here, and only here.
+
+`redgrid run`, `redgrid demo`, the benchmarks (bench/) and the test fixtures build the bot the same
+way, through these functions:
+
+    settings ─> database (migrated)           open_database
+             ─> policies (rules' figures)     report_policy, volunteer_policy
+             ─> photo store, case renderer    build_dispatcher (handed to every handler)
+             ─> Telegram channel              build_bot, dialog_storage, build_dispatcher
+             ─> what runs beside it           background: delivery worker, notification
+                                              renderer, broadcast progress, the scheduler's jobs
+    + the Bot API stand-in for the demo       demo_stack
+
+The packages below (core, storage, media, scheduler, bot, demo) receive what they need as
+parameters and never import `redgrid` (tests/test_import_cycles.py). This module imports aiogram:
+the command line imports it only once a command needs the bot, so `redgrid --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.fsm.scene import SceneRegistry
+from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder
+
+from bot import inbox, runtime
+from bot.commands import publish_default_commands
+from bot.dialog_buffer import CommitBound, commit_bound_middleware
+from bot.handlers import routers
+from bot.handlers.cases import SCENES as CASE_SCENES
+from bot.handlers.volunteering import SCENES as VOLUNTEER_SCENES
+from bot.middlewares import ContextMiddleware, watch_edits
+from bot.notify import CaseRenderer
+from bot.outgoing import NotificationRenderer
+from bot.scenes.report import SCENES as REPORT_SCENES
+from bot.serial import OneAtATimePerChat, dialog_isolation
+from core.clock import Clock, SystemClock
+from core.reporting import ReportPolicy
+from core.theme_day import ThemeDaySchedule
+from core.volunteer_services import VolunteerPolicy
+from core.workdays import WorkCalendar
+from demo.app import DEMO_BOT_USERNAME, DEMO_TOKEN
+from demo.harness import polling
+from demo.seed import Persona
+from demo.standin import BotApiStandIn
+from media.photos import PhotoStore
+from redgrid.settings import TELEGRAM_API_URL, Settings, quiet_window, report_points_table
+from scheduler.broadcasts import ProgressReporter
+from scheduler.delivery import DeliveryWorker, pace_replies
+from scheduler.leader import Leadership
+from scheduler.runner import Runner, prune_inbox, running
+from scheduler.sla import sweep_reports
+from scheduler.volunteering import volunteering_tick
+from storage.dialogs import SqlDialogStorage
+from storage.engine import make_engine
+from storage.migrate import upgrade
+from storage.uow import Database
+
+
+# ---- the domain's figures ------------------------------------------------------------------------
+
+def report_policy(settings: Settings) -> ReportPolicy:
+    return ReportPolicy(calendar=WorkCalendar(tz=settings.tz), working_days=settings.report_working_days,
+                        confirm_wait=timedelta(days=settings.confirm_wait_days),
+                        claim_within=timedelta(hours=settings.claim_within_hours),
+                        escalated_fix_days=settings.escalated_fix_working_days,
+                        report_points=report_points_table(settings.report_points))
+
+
+def volunteer_policy(settings: Settings) -> VolunteerPolicy:
+    quiet_start, quiet_end = quiet_window(settings.quiet_hours)
+    return VolunteerPolicy(calendar=WorkCalendar(tz=settings.tz),
+                           withdraw_cutoff=timedelta(hours=settings.withdraw_cutoff_hours),
+                           no_show_limit=settings.no_show_limit, quiet_start=quiet_start, quiet_end=quiet_end,
+                           report_points=report_points_table(settings.report_points),
+                           schedule=ThemeDaySchedule(create_day=settings.theme_create_day,
+                                                     announce_day=settings.theme_announce_day,
+                                                     remind_day=settings.theme_remind_day))
+
+
+# ---- storage ------------------------------------------------------------------------------------
+
+async def open_database(settings: Settings, url: str | None = None) -> Database:
+    """The database of DATABASE_URL (or `url`), brought to the newest schema."""
+    engine = make_engine(url or settings.database_url)
+    await upgrade(engine)
+    return Database(engine)
+
+
+# ---- the Telegram channel -----------------------------------------------------------------------
+
+def build_bot(settings: Settings) -> Bot:
+    if settings.bot_api_url == TELEGRAM_API_URL:
+        return Bot(settings.bot_token)
+    # Your own telegram-bot-api server (no 20 MB download limit) or the offline demo's stand-in.
+    server = TelegramAPIServer.from_base(settings.bot_api_url)
+    return Bot(settings.bot_token, session=AiohttpSession(api=server))
+
+
+def dialog_storage(settings: Settings, db: Database, *, redis_prefix: str = "fsm") -> BaseStorage:
+    """Where unfinished dialogs wait: in the bot's database (storage/dialogs.py), so a restart loses
+    none; in Redis when several processes share the work (REDIS_URL)."""
+    if settings.redis_url:
+        from aiogram.fsm.storage.redis import RedisStorage  # needs the optional `redis` package
+
+        # Scenes keep their history under a key "destiny" of their own, which aiogram's default
+        # key builder refuses; and the bot's id keeps two bots on one Redis apart.
+        return CommitBound(RedisStorage.from_url(settings.redis_url, key_builder=DefaultKeyBuilder(
+            prefix=redis_prefix, with_bot_id=True, with_destiny=True)))  # written after the commit
+    return SqlDialogStorage(db.engine)
+
+
+def _dialog_state_in_unit_of_work(storage: SqlDialogStorage):
+    """An update's dialog changes commit (or roll back) with its unit of work (storage/dialogs.py)."""
+
+    async def middleware(handler, event, data):
+        uow = data.get("uow")
+        if uow is None or uow.conn is None:
+            return await handler(event, data)
+        with storage.joined(uow.conn):
+            return await handler(event, data)
+
+    return middleware
+
+
+async def _watch_edits(bot: Bot) -> None:
+    watch_edits(bot)
+
+
+def build_dispatcher(db: Database, settings: Settings, clock: Clock, storage: BaseStorage | None = None) -> Dispatcher:
+    """The handlers of the Telegram channel; every handler gets `settings`, `db`, `policy`,
+    `volunteer_policy`, `photos` and `case_renderer` from here (and `uow`, `person`, `tr`, `now` …
+    per update from bot/middlewares.py)."""
+    photos = PhotoStore(settings.data_dir)
+    storage = storage or dialog_storage(settings, db)
+    dp = Dispatcher(storage=storage, events_isolation=dialog_isolation(settings.redis_url), settings=settings,
+                    db=db, policy=report_policy(settings), volunteer_policy=volunteer_policy(settings),
+                    photos=photos, case_renderer=CaseRenderer(settings, photos, clock))
+    # Order matters: one update per chat at a time, in the order they came (before anything awaits);
+    # the inbox drops a second delivery and retries transient failures; aiogram reads the dialog's state;
+    # then the unit of work and the person, before the scene registry copies the data its scenes will
+    # see (so every scene step gets `uow`, `tr`, `roles` …).
+    dp.startup.register(_watch_edits)  # before the inbox's startup replays anything
+    inbox.install(dp, db, clock)
+    OneAtATimePerChat().install(dp)  # first of all: updates of a chat in the order they came
+    dp.update.outer_middleware(ContextMiddleware(db, clock, settings.default_language))
+    if isinstance(storage, SqlDialogStorage):
+        dp.update.outer_middleware(_dialog_state_in_unit_of_work(storage))
+    elif isinstance(storage, CommitBound):
+        dp.update.outer_middleware(commit_bound_middleware(storage))
+    scenes = SceneRegistry(dp, register_on_add=False)
+    common, *rest = routers()
+    dp.include_router(common)  # /cancel and /help first, from inside any dialog
+    scenes.add(*REPORT_SCENES, *CASE_SCENES, *VOLUNTEER_SCENES, router=dp)
+    dp.include_routers(*rest)
+    dp.startup.register(runtime.on_startup)
+    return dp
+
+
+# ---- what runs beside the handlers ---------------------------------------------------------------
+
+def background(db: Database, bot: Bot, settings: Settings, clock: Clock) -> Runner:
+    """What runs besides the handlers, while this process leads: delivery and the scheduled jobs."""
+    renderer = NotificationRenderer(settings, clock=clock)  # dates read against the domain's clock
+    # Delivery runs on the real clock, as the outbox stamps its rows: it paces real Telegram traffic.
+    # `clock` is the domain's (deadlines, reminders), which the demo and tests may move by hand.
+    real = SystemClock()
+    worker = DeliveryWorker(db, bot, renderer, clock=real, global_rate=settings.delivery_per_second,
+                            per_chat_rate=settings.delivery_per_chat_per_second)
+    worker.progress = ProgressReporter(db, bot, renderer.progress_text, pacer=worker.pacer, clock=real)
+    pace_replies(bot, worker.pacer)  # the handlers' replies count against the same budget
+    runner = Runner(Leadership(db.engine), worker=worker, timezone=settings.tz)
+    runner.add_job(prune_inbox, "cron", hour=4, minute=30, args=[db, real], id="prune_inbox")
+    runner.add_job(sweep_reports, "interval", minutes=1, args=[db, report_policy(settings), clock],
+                   id="sweep_reports", coalesce=True, max_instances=1)
+    runner.add_job(volunteering_tick, "interval", minutes=1, args=[db, volunteer_policy(settings), clock],
+                   id="volunteering", coalesce=True, max_instances=1)
+    return runner
+
+
+# ---- the offline demo: the same bot against the Bot API stand-in ---------------------------------
+
+@dataclass
+class DemoStack:
+    standin: BotApiStandIn
+    bot: Bot
+    dp: Dispatcher
+    settings: Settings
+    runner: Runner
+
+
+@contextlib.asynccontextmanager
+async def demo_stack(db: Database, settings: Settings, clock: Clock, personas: list[Persona], *,
+                     api_host: str = "127.0.0.1", api_port: int = 0, **standin_options) -> AsyncIterator[DemoStack]:
+    """A stand-in with the personas as its users and the real bot polling it, until the block ends.
+    `redgrid demo` runs it; so do the end-to-end tests (tests/e2e/conftest.py) and bench/updates.py."""
+    standin = BotApiStandIn(token=DEMO_TOKEN, bot_username=DEMO_BOT_USERNAME, bot_first_name="红色网格",
+                            **standin_options)
+    base_url = await standin.start(api_host, api_port)
+    for persona in personas:
+        standin.add_user(persona.user_id, persona.name, language_code=persona.language_code)
+    bot_settings = settings.model_copy(update={"bot_token": DEMO_TOKEN, "bot_api_url": base_url,
+                                               "bot_username": ""})
+    bot = build_bot(bot_settings)
+    dp = build_dispatcher(db, bot_settings, clock)
+    try:
+        # the outbox's delivery and the report clock run beside the polling
+        async with running(background(db, bot, bot_settings, clock)) as runner:
+            await publish_default_commands(bot)
+            async with polling(dp, bot, polling_timeout=1):
+                yield DemoStack(standin, bot, dp, bot_settings, runner)
+    finally:
+        await bot.session.close()
+        await standin.stop()
