@@ -303,6 +303,33 @@ def should_auto_close(case: Case, now: datetime, wait: timedelta) -> bool:
     return case.state == CaseState.RESOLVED and case.resolved_at is not None and now - case.resolved_at >= wait
 
 
+# The handler is reminded this long before the deadline ("due soon").
+DUE_SOON = timedelta(hours=2)
+
+
+def next_check(case: Case, half_time_at: datetime | None, confirm_wait: timedelta, now: datetime) -> datetime | None:
+    """The next moment the clock must look at `case`, having looked at it at `now`; None: never again.
+
+    The moments are those at which the sweep's answer changes: half time, `DUE_SOON` before the
+    deadline, just after the deadline and after an escalation's claim deadline (both "later than"),
+    and the end of the resident's wait on a resolved case. One already passed at `now` has been
+    acted on; a change to the case (a new deadline, a reopening) makes storage have it looked at again.
+    """
+    if case.state == CaseState.RESOLVED:
+        moments = [(case.resolved_at + confirm_wait, False)] if case.resolved_at is not None else []
+    elif case.state in OPEN_STATES:
+        moments = [(case.deadline - DUE_SOON, False), (case.deadline, True)]
+        if half_time_at is not None:
+            moments.append((half_time_at, False))
+        if case.state == CaseState.ESCALATED and case.escalation_deadline is not None:
+            moments.append((case.escalation_deadline, True))
+    else:
+        return None
+    # a "later than" moment has passed only once `now` is beyond it; the others once `now` reaches them
+    ahead = [at for at, after in moments if (now <= at if after else now < at)]
+    return min(ahead, default=None)
+
+
 def recipients_of_outcome(case: Case) -> list[int]:
     """Everyone who reported this problem: the reporter and the "same problem" joiners."""
     return list(dict.fromkeys([case.reporter_id, *case.me_too]))
