@@ -607,18 +607,30 @@ def may_reject_report(case: Case, by: Actor) -> None:
     _require_state(case, OPEN_STATES, "reject_report")
 
 
-def reject_report(case: Case, by: Actor, reason: str, now: datetime, *,
+# The reasons a report may be closed without a fix: a button gives one of them, words may replace it.
+REJECTION_REASONS = frozenset({ClosureReason.NOT_A_PROBLEM, ClosureReason.NOT_OUR_RESPONSIBILITY,
+                               ClosureReason.CANNOT_FIX_NOW})
+
+
+def reject_report(case: Case, by: Actor, reason: str | ClosureReason, now: datetime, *,
                   closure_reason: ClosureReason = ClosureReason.NOT_A_PROBLEM) -> Case:
-    """The handler or the desk finds nothing to fix, and says why; it is closed without counting as a fix."""
+    """The handler or the desk finds nothing to fix, and says why; it is closed without counting as a fix.
+
+    `reason` is a code (a button: the closure reason itself, put in words for each reader when shown)
+    or the person's own words, kept as written, with `closure_reason` as the code. The event keeps
+    the code as `closure_reason` and the words, if any, as `reason`.
+    """
     may_reject_report(case, by)
-    closure_reason = ClosureReason(closure_reason)
-    if closure_reason in (ClosureReason.FIXED, ClosureReason.DUPLICATE):
+    if isinstance(reason, ClosureReason):
+        closure_reason, words = reason, ""
+    else:
+        closure_reason, words = ClosureReason(closure_reason), (reason or "").strip()
+        if not words:
+            raise ReasonRequired()
+    if closure_reason not in REJECTION_REASONS:
         raise ValueError("a rejection is not a fix, and duplicates are merged")
-    reason = (reason or "").strip()
-    if not reason:
-        raise ReasonRequired()
-    case.closure_note = reason
-    _close(case, CaseState.REJECTED, closure_reason, "report_rejected", by.person_id, now, {"reason": reason})
+    case.closure_note = words or None
+    _close(case, CaseState.REJECTED, closure_reason, "report_rejected", by.person_id, now, {"reason": words or None})
     return case
 
 

@@ -315,11 +315,14 @@ async def claim_escalation(uow: UnitOfWork, by: Actor, number: str, now: datetim
     return case
 
 
-async def reject_report(uow: UnitOfWork, by: Actor, number: str, reason: str, now: datetime) -> Case:
+async def reject_report(uow: UnitOfWork, by: Actor, number: str, reason: str | rules.ClosureReason,
+                        now: datetime) -> Case:
+    """Closed without a fix: `reason` is a code (a button's, shown in each reader's language) or words."""
     case = await case_for(uow, number)
     rules.reject_report(case, by, reason, now)
     await uow.cases.save(case)
-    await _notify(uow, rules.recipients_of_outcome(case), "case.rejected", case, reason=reason)
+    await _notify(uow, rules.recipients_of_outcome(case), "case.rejected", case, reason=case.closure_note or "",
+                  closure_reason=rules.ClosureReason(case.closure_reason).value if case.closure_reason else None)
     return case
 
 
