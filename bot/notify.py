@@ -14,7 +14,7 @@ from aiogram.types import InlineKeyboardMarkup
 
 from bot.handlers.cases import desk_buttons, feedback_buttons, handler_buttons, outcome_buttons
 from bot.texts import Translator, moment_text
-from core.cases import Case, CaseState, PhotoKind
+from core.cases import REJECTION_REASONS, Case, CaseState, PhotoKind
 from core.clock import Clock, SystemClock
 from core.notifications import Notification
 from core.people import Person
@@ -65,6 +65,8 @@ class CaseRenderer:
         kind = notification.kind
         if kind in ("case.reopened", "case.supporter_not_fixed"):
             fields["comment"] = why_not_fixed(tr, notification.payload)
+        if kind == "case.rejected":
+            fields["reason"] = why_rejected(tr, notification.payload)
         if kind == "case.resolved" and person.id != case.reporter_id:
             kind = "case.resolved_for_supporter"  # told the outcome; the first reporter answers "fixed?"
             return Rendered(tr(kind, **fields), feedback_buttons(case, tr), await self.card(case, tr, now))
@@ -129,6 +131,17 @@ def why_not_fixed(tr: Translator, payload: dict) -> str:
     return tr("case.not_fixed_because", why=said) if said else ""
 
 
+def why_rejected(tr: Translator, said: dict) -> str:
+    """Why a report was closed without a fix: the person's own words as written, else the code in the
+    reader's language. (Rows from before codes hold the words of the button, in the presser's language.)"""
+    words = (said.get("reason") or "").strip()
+    code = said.get("closure_reason")
+    return words or (tr(f"case.reject_reason.{code}") if code in _REJECTION_CODES else "")
+
+
+_REJECTION_CODES = {r.value for r in REJECTION_REASONS}
+
+
 def without_emoji(label: str) -> str:
     """Button labels carry emoji; the card's CJK font has none, so they would print as boxes."""
     kept = "".join(ch for ch in label if ord(ch) < 0x2600 or 0x3000 <= ord(ch) < 0xFE00
@@ -153,6 +166,8 @@ async def case_history(uow: UnitOfWork, case: Case, tr: Translator, settings: Se
             note = after.get("note")
         elif event.kind in ("fix_rejected", "supporter_feedback"):  # the resident's reason and words
             note = why_not_fixed(tr, after) if not after.get("fixed") else None
+        elif event.kind == "report_rejected":
+            note = why_rejected(tr, after)
         else:
             note = None
         if note:

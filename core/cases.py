@@ -303,6 +303,33 @@ def should_auto_close(case: Case, now: datetime, wait: timedelta) -> bool:
     return case.state == CaseState.RESOLVED and case.resolved_at is not None and now - case.resolved_at >= wait
 
 
+# The handler is reminded this long before the deadline ("due soon").
+DUE_SOON = timedelta(hours=2)
+
+
+def next_check(case: Case, half_time_at: datetime | None, confirm_wait: timedelta, now: datetime) -> datetime | None:
+    """The next moment the clock must look at `case`, having looked at it at `now`; None: never again.
+
+    The moments are those at which the sweep's answer changes: half time, `DUE_SOON` before the
+    deadline, just after the deadline and after an escalation's claim deadline (both "later than"),
+    and the end of the resident's wait on a resolved case. One already passed at `now` has been
+    acted on; a change to the case (a new deadline, a reopening) makes storage have it looked at again.
+    """
+    if case.state == CaseState.RESOLVED:
+        moments = [(case.resolved_at + confirm_wait, False)] if case.resolved_at is not None else []
+    elif case.state in OPEN_STATES:
+        moments = [(case.deadline - DUE_SOON, False), (case.deadline, True)]
+        if half_time_at is not None:
+            moments.append((half_time_at, False))
+        if case.state == CaseState.ESCALATED and case.escalation_deadline is not None:
+            moments.append((case.escalation_deadline, True))
+    else:
+        return None
+    # a "later than" moment has passed only once `now` is beyond it; the others once `now` reaches them
+    ahead = [at for at, after in moments if (now <= at if after else now < at)]
+    return min(ahead, default=None)
+
+
 def recipients_of_outcome(case: Case) -> list[int]:
     """Everyone who reported this problem: the reporter and the "same problem" joiners."""
     return list(dict.fromkeys([case.reporter_id, *case.me_too]))
@@ -580,18 +607,30 @@ def may_reject_report(case: Case, by: Actor) -> None:
     _require_state(case, OPEN_STATES, "reject_report")
 
 
-def reject_report(case: Case, by: Actor, reason: str, now: datetime, *,
+# The reasons a report may be closed without a fix: a button gives one of them, words may replace it.
+REJECTION_REASONS = frozenset({ClosureReason.NOT_A_PROBLEM, ClosureReason.NOT_OUR_RESPONSIBILITY,
+                               ClosureReason.CANNOT_FIX_NOW})
+
+
+def reject_report(case: Case, by: Actor, reason: str | ClosureReason, now: datetime, *,
                   closure_reason: ClosureReason = ClosureReason.NOT_A_PROBLEM) -> Case:
-    """The handler or the desk finds nothing to fix, and says why; it is closed without counting as a fix."""
+    """The handler or the desk finds nothing to fix, and says why; it is closed without counting as a fix.
+
+    `reason` is a code (a button: the closure reason itself, put in words for each reader when shown)
+    or the person's own words, kept as written, with `closure_reason` as the code. The event keeps
+    the code as `closure_reason` and the words, if any, as `reason`.
+    """
     may_reject_report(case, by)
-    closure_reason = ClosureReason(closure_reason)
-    if closure_reason in (ClosureReason.FIXED, ClosureReason.DUPLICATE):
+    if isinstance(reason, ClosureReason):
+        closure_reason, words = reason, ""
+    else:
+        closure_reason, words = ClosureReason(closure_reason), (reason or "").strip()
+        if not words:
+            raise ReasonRequired()
+    if closure_reason not in REJECTION_REASONS:
         raise ValueError("a rejection is not a fix, and duplicates are merged")
-    reason = (reason or "").strip()
-    if not reason:
-        raise ReasonRequired()
-    case.closure_note = reason
-    _close(case, CaseState.REJECTED, closure_reason, "report_rejected", by.person_id, now, {"reason": reason})
+    case.closure_note = words or None
+    _close(case, CaseState.REJECTED, closure_reason, "report_rejected", by.person_id, now, {"reason": words or None})
     return case
 
 

@@ -315,11 +315,14 @@ async def claim_escalation(uow: UnitOfWork, by: Actor, number: str, now: datetim
     return case
 
 
-async def reject_report(uow: UnitOfWork, by: Actor, number: str, reason: str, now: datetime) -> Case:
+async def reject_report(uow: UnitOfWork, by: Actor, number: str, reason: str | rules.ClosureReason,
+                        now: datetime) -> Case:
+    """Closed without a fix: `reason` is a code (a button's, shown in each reader's language) or words."""
     case = await case_for(uow, number)
     rules.reject_report(case, by, reason, now)
     await uow.cases.save(case)
-    await _notify(uow, rules.recipients_of_outcome(case), "case.rejected", case, reason=reason)
+    await _notify(uow, rules.recipients_of_outcome(case), "case.rejected", case, reason=case.closure_note or "",
+                  closure_reason=rules.ClosureReason(case.closure_reason).value if case.closure_reason else None)
     return case
 
 
@@ -346,31 +349,41 @@ async def reassign(uow: UnitOfWork, by: Actor, number: str, to_person_id: int, n
 async def sweep(uow: UnitOfWork, policy: ReportPolicy, now: datetime) -> dict[str, int]:
     """What time alone changes: reminders, overdue alerts and silent confirmations.
 
-    Run every minute by the scheduler; the state is in the database and every reminder has a
-    dedupe key, so running it twice, or after a restart, says nothing twice.
+    Run every minute by the scheduler. Only the cases whose next moment has come are loaded
+    (`rules.next_check`); each is then given its next moment, or none. The state is in the
+    database and every reminder has a dedupe key, so running it twice, or after a restart, says
+    nothing twice. The counts say what was asked for at this run.
     """
     counts = {"half_time": 0, "due_soon": 0, "overdue": 0, "claim_overdue": 0, "auto_closed": 0}
-    for case, half_time_at in await uow.cases.due(now, now + timedelta(hours=2)):
-        if case.state == rules.CaseState.RESOLVED:
-            if rules.should_auto_close(case, now, policy.confirm_wait):
-                rules.auto_close(case, now)
-                await uow.cases.save(case)
-                await _notify(uow, [case.handler_id] if case.handler_id else [], "case.auto_closed", case)
-                await credit_report(uow, policy, case, now)  # closed as accepted: a fix all the same
-                counts["auto_closed"] += 1
-            continue
-        handler = [case.handler_id] if case.handler_id else []
-        if rules.is_claim_overdue(case, now):
-            await _notify(uow, await _staff_of(uow, case.community_id), "case.claim_overdue", case, dedupe="claim")
-            counts["claim_overdue"] += 1
-        if now > case.deadline:
-            await _notify(uow, await _staff_of(uow, case.community_id), "case.overdue", case,
-                          dedupe=case.deadline.isoformat())
-            counts["overdue"] += 1
-        elif case.deadline - now <= timedelta(hours=2):
-            await _notify(uow, handler, "case.due_soon", case, dedupe=case.deadline.isoformat())
-            counts["due_soon"] += 1
-        elif half_time_at is not None and now >= half_time_at:
-            await _notify(uow, handler, "case.half_time", case, dedupe=case.deadline.isoformat())
-            counts["half_time"] += 1
+    for case, half_time_at in await uow.cases.due(now):
+        await _remind(uow, policy, case, half_time_at, now, counts)
+        await uow.cases.check_again(case, rules.next_check(case, half_time_at, policy.confirm_wait, now))
     return counts
+
+
+async def _remind(uow: UnitOfWork, policy: ReportPolicy, case: Case, half_time_at: datetime | None,
+                  now: datetime, counts: dict[str, int]) -> None:
+    if case.state == rules.CaseState.RESOLVED:
+        if rules.should_auto_close(case, now, policy.confirm_wait):
+            rules.auto_close(case, now)
+            await uow.cases.save(case)
+            await _notify(uow, [case.handler_id] if case.handler_id else [], "case.auto_closed", case)
+            await credit_report(uow, policy, case, now)  # closed as accepted: a fix all the same
+            counts["auto_closed"] += 1
+        return
+    if not case.is_open:
+        return
+    handler = [case.handler_id] if case.handler_id else []
+    if rules.is_claim_overdue(case, now):
+        await _notify(uow, await _staff_of(uow, case.community_id), "case.claim_overdue", case, dedupe="claim")
+        counts["claim_overdue"] += 1
+    if now > case.deadline:
+        await _notify(uow, await _staff_of(uow, case.community_id), "case.overdue", case,
+                      dedupe=case.deadline.isoformat())
+        counts["overdue"] += 1
+    elif case.deadline - now <= rules.DUE_SOON:
+        await _notify(uow, handler, "case.due_soon", case, dedupe=case.deadline.isoformat())
+        counts["due_soon"] += 1
+    elif half_time_at is not None and now >= half_time_at:
+        await _notify(uow, handler, "case.half_time", case, dedupe=case.deadline.isoformat())
+        counts["half_time"] += 1

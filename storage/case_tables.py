@@ -33,7 +33,10 @@ cases = Table(
     Column("resolved_at", UtcDateTime()),
     Column("closed_at", UtcDateTime()),
     Column("lat", Float), Column("lon", Float),
+    # when the minute sweep must look at the case next (core.cases.next_check); NULL: never again
+    Column("next_check_at", UtcDateTime()),
     Index("ix_cases_state_deadline", "state", "deadline"),
+    Index("ix_cases_next_check_at", "next_check_at"),
     Index("ix_cases_open_place", "community_id", "category", "state"),
 )
 

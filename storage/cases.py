@@ -34,6 +34,7 @@ def _unsigned(dhash: int | None) -> int | None:
 # Statements built once: building one per call cost more CPU than running it (bench/updates.py).
 _CASE_FIELDS = frozenset(f.name for f in fields(Case))
 _OPEN = tuple(s.value for s in OPEN_STATES)
+_CLOCK_WATCHES = OPEN_STATES | {CaseState.RESOLVED}
 _PHOTOS_OF = (select(case_photos).where(case_photos.c.case_id.in_(bindparam("ids", expanding=True)))
               .order_by(case_photos.c.id))
 _ME_TOO_OF = (select(case_me_too).where(case_me_too.c.case_id.in_(bindparam("ids", expanding=True)))
@@ -42,6 +43,9 @@ _BY_NUMBER = select(cases).where(cases.c.number == bindparam("number"))
 _BY_NUMBER_LOCKED = _BY_NUMBER.with_for_update()
 _BY_ID = select(cases).where(cases.c.id == bindparam("case_id"))
 _BY_ID_LOCKED = _BY_ID.with_for_update()
+_DUE = select(cases).where(cases.c.next_check_at <= bindparam("now")).order_by(cases.c.next_check_at)
+_CHECK_AGAIN = (update(cases).where(cases.c.id == bindparam("case_id"), cases.c.updated_at == bindparam("loaded_at"))
+                .values(next_check_at=bindparam("at")))
 
 
 def _near(at_building: bool, in_box: bool):
@@ -67,6 +71,9 @@ def _row_values(case: Case) -> dict[str, Any]:
     for key in ("state", "category", "handler_kind", "closure_reason"):
         if values.get(key) is not None:
             values[key] = values[key].value if hasattr(values[key], "value") else values[key]
+    # A written case may have new moments (a deadline, a reopening, a resolution): the next sweep
+    # looks at it and sets the next one by core's rule. Finished cases are never looked at again.
+    values["next_check_at"] = case.updated_at if case.state in _CLOCK_WATCHES else None
     return values
 
 
@@ -215,13 +222,15 @@ class SqlCases:
                                     and_(c.state == CaseState.ESCALATED.value, c.escalation_deadline < now)))
             .order_by(c.deadline).limit(limit)))
 
-    async def due(self, now: datetime, horizon: datetime) -> list[tuple[Case, datetime | None]]:
-        """Open cases whose half-time, last-hours or deadline moment falls before `horizon` (for reminders)."""
-        c = cases.c
-        rows = list(await self.conn.execute(
-            select(cases).where(c.state.in_([*_OPEN, CaseState.RESOLVED.value]),
-                                or_(c.half_time_at <= horizon, c.deadline <= horizon,
-                                    c.escalation_deadline <= horizon, c.resolved_at <= horizon))
-            .order_by(c.deadline)))
+    async def due(self, now: datetime) -> list[tuple[Case, datetime | None]]:
+        """Cases whose next check moment has come (for reminders), each with its half-time moment.
+
+        Only those: a case already reminded waits, unread, for its next moment (`check_again`)."""
+        rows = list(await self.conn.execute(_DUE, {"now": now}))
         half = {r.id: r.half_time_at for r in rows}
         return [(case, half[case.id]) for case in await self._load(rows)]
+
+    async def check_again(self, case: Case, at: datetime | None) -> None:
+        """Set when the sweep looks at `case` next; left alone if the case was written since it was
+        loaded (that write asked for a look of its own, with the new moments)."""
+        await self.conn.execute(_CHECK_AGAIN, {"case_id": case.id, "loaded_at": case.updated_at, "at": at})

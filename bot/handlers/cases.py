@@ -19,7 +19,7 @@ from bot.photos import photo_data, photo_from_data, photo_or_say_why
 from bot.scenes.report import start_report
 from bot.texts import Translator
 from core import reporting
-from core.cases import MAX_DESCRIPTION, Actor, Case, CaseState, HandlerKind, NotFixedReason, PhotoKind
+from core.cases import MAX_DESCRIPTION, Actor, Case, CaseState, ClosureReason, HandlerKind, NotFixedReason, PhotoKind
 from core.errors import DomainError
 from core.people import Person, Roles
 from core.ports import UnitOfWork
@@ -96,7 +96,7 @@ async def on_case_button(query: CallbackQuery, callback_data: CaseAct, uow: Unit
         case = await reporting.claim_escalation(uow, by, n, now)
         await _done(query, tr("case.claimed_done", number=n), handler_buttons(case, tr))
     elif a == "reject":
-        await reporting.reject_report(uow, by, n, tr("case.reject_reason"), now)
+        await reporting.reject_report(uow, by, n, ClosureReason.NOT_A_PROBLEM, now)
         await _done(query, tr("case.rejected_done", number=n))
     elif a == "merge":
         await reporting.merge_cases(uow, by, n, callback_data.arg, now)

@@ -160,7 +160,10 @@ TEXTS: dict[str, str] = {
     "case.no_departments": "No department contact is registered yet; ask the administrator.",
     "case.escalated_done": "Escalated {number}.",
     "case.claimed_done": "Claimed {number}; fix it within the limit and send the after-photo.",
-    "case.reject_reason": "Checked: not a problem that needs action",
+    # why a report was closed without a fix (a code; core.cases.REJECTION_REASONS)
+    "case.reject_reason.not_a_problem": "Checked: not a problem that needs action",
+    "case.reject_reason.not_our_responsibility": "Not the community's or the property company's job",
+    "case.reject_reason.cannot_fix_now": "Cannot be fixed now; it is planned",
     "case.rejected_done": "Closed {number} (not a problem).",
     "case.merged_done": "Merged {number} into {into}.",
     "case.assigned_done": "Assigned {number}.",

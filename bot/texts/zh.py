@@ -167,7 +167,10 @@ TEXTS: dict[str, str] = {
     "case.no_departments": "还没有登记部门联系人，请联系管理员。",
     "case.escalated_done": "已上报 {number}。",
     "case.claimed_done": "已认领 {number}，请限时办结。处理后上传完成照片。",
-    "case.reject_reason": "经核实不是需要处理的问题",
+    # why a report was closed without a fix (a code; core.cases.REJECTION_REASONS)
+    "case.reject_reason.not_a_problem": "经核实不是需要处理的问题",
+    "case.reject_reason.not_our_responsibility": "不属于社区和物业的职责范围",
+    "case.reject_reason.cannot_fix_now": "暂时无法处理，已列入计划",
     "case.rejected_done": "已关闭 {number}（不是问题）。",
     "case.merged_done": "已将 {number} 合并到 {into}。",
     "case.assigned_done": "已指派 {number}。",

@@ -357,3 +357,25 @@ async def test_a_confirm_whose_reply_meets_a_telegram_outage_is_tried_again_and_
     assert await count_rows(demo, t.outbox, t.outbox.c.kind == "case.new_for_handler") == 1
     assert await count_rows(demo, t.inbox, t.inbox.c.state != "handled") == 0
     assert await count_rows(demo, t.inbox, t.inbox.c.attempts == 2) == 1  # the press, tried three times
+
+
+async def test_a_rejection_reaches_the_resident_in_her_language_whoever_pressed(demo):
+    """The reason is kept as a code and put in words for each reader: the grid member reads English,
+    the resident Chinese; what is stored is neither."""
+    li = demo.persona("李秀英")
+    await li.sends_text("/lang")
+    await li.presses("English")
+    await li.sees("in English from now on")
+    wang, number = await wang_reports_a_broken_light(demo)
+    await li.sees(number, timeout=10)
+    await li.presses("✅ Accept")
+    await li.presses("🚫 Not a problem")
+    await li.sees(f"Closed {number} (not a problem)")
+    told = await wang.sees(f"您反映的 {number} 经核实", timeout=10)
+    assert told.text.endswith("：经核实不是需要处理的问题"), told.text
+    await demo.settled()
+    async with demo.db.uow() as uow:
+        (rejected,) = [e for e in await uow.events.of("case", number) if e.kind == "report_rejected"]
+        case = await uow.cases.by_number(number)
+    assert rejected.after["closure_reason"] == "not_a_problem" and not rejected.after.get("reason")
+    assert case.closure_note is None
