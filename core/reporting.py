@@ -373,6 +373,14 @@ async def reassign(uow: UnitOfWork, by: Actor, number: str, to_person_id: int, n
 
 # ---- the clock ---------------------------------------------------------------------------------
 
+async def _tell_auto_closed(uow: UnitOfWork, policy: ReportPolicy, case: Case) -> None:
+    """Closed as fixed after the residents' silence: the handler is told, and so are the residents
+    who reported it (whatever the points), with how long they were waited for."""
+    days = policy.confirm_wait.days
+    await _notify(uow, [case.handler_id] if case.handler_id else [], "case.auto_closed", case, days=days)
+    await _notify(uow, rules.recipients_of_outcome(case), "case.auto_closed_for_resident", case, days=days)
+
+
 async def sweep(uow: UnitOfWork, policy: ReportPolicy, now: datetime) -> dict[str, int]:
     """What time alone changes: reminders, overdue alerts and silent confirmations.
 
@@ -385,7 +393,7 @@ async def sweep(uow: UnitOfWork, policy: ReportPolicy, now: datetime) -> dict[st
             if rules.should_auto_close(case, now, policy.confirm_wait):
                 rules.auto_close(case, now)
                 await uow.cases.save(case)
-                await _notify(uow, [case.handler_id] if case.handler_id else [], "case.auto_closed", case)
+                await _tell_auto_closed(uow, policy, case)
                 await credit_report(uow, policy, case, now)  # closed as accepted: a fix all the same
                 counts["auto_closed"] += 1
             continue
