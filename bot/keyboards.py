@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import (
@@ -28,17 +28,21 @@ def rows_of(rows: Sequence[Sequence[tuple[str, CallbackData]]]) -> InlineKeyboar
 
 
 def paged(items: Sequence[tuple[str, CallbackData]], *, page: int, page_size: int, level: str, parent: int,
-          tr: Translator, back: CallbackData | None = None, columns: int = 2) -> InlineKeyboardMarkup:
-    """A page of choices with ◀ ▶ when they do not fit, and ↩ back to the level above."""
+          tr: Translator, back: CallbackData | None = None, columns: int = 2,
+          turn: Callable[[int], CallbackData] | None = None) -> InlineKeyboardMarkup:
+    """A page of choices with ◀ ▶ when they do not fit, and ↩ back to the level above.
+
+    ◀ ▶ carry `PickPage(level, parent, page)`, or `turn(page)` when given (a case's own paging)."""
+    turn = turn or (lambda to: PickPage(level=level, parent=parent, page=to))
     pages = max(1, -(-len(items) // page_size))
     page = min(max(page, 0), pages - 1)
     chunk = items[page * page_size:(page + 1) * page_size]
     rows = [[button(label, data) for label, data in chunk[i:i + columns]] for i in range(0, len(chunk), columns)]
     nav = []
     if page > 0:
-        nav.append(button(tr("nav.prev"), PickPage(level=level, parent=parent, page=page - 1)))
+        nav.append(button(tr("nav.prev"), turn(page - 1)))
     if page < pages - 1:
-        nav.append(button(tr("nav.next"), PickPage(level=level, parent=parent, page=page + 1)))
+        nav.append(button(tr("nav.next"), turn(page + 1)))
     if nav:
         rows.append(nav)
     if back is not None:

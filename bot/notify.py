@@ -16,6 +16,7 @@ from bot.handlers.cases import desk_buttons, feedback_buttons, handler_buttons, 
 from bot.texts import Translator, moment_text
 from core.cases import REJECTION_REASONS, Case, CaseState, PhotoKind
 from core.clock import Clock, SystemClock
+from core.dispatch import department_of
 from core.notifications import Notification
 from core.people import Person
 from core.ports import UnitOfWork
@@ -62,6 +63,10 @@ class CaseRenderer:
         now = self.clock.now()
         fields = {**await _case_fields(uow, case, tr, self.settings, now), **notification.payload}
         fields["number"] = case.number
+        fields.setdefault("department", fields["handler"])  # rows written before departments were named
+        who = next((notification.payload[k] for k in ("by", "forwarded_by", "escalated_by")
+                    if isinstance(notification.payload.get(k), int)), None)
+        fields["who"] = (await uow.people.display_names([who])).get(who, "—") if who is not None else "—"
         kind = notification.kind
         if kind in ("case.reopened", "case.supporter_not_fixed"):
             fields["comment"] = why_not_fixed(tr, notification.payload)
@@ -72,6 +77,8 @@ class CaseRenderer:
             return Rendered(tr(kind, **fields), feedback_buttons(case, tr), await self.card(case, tr, now))
         text = tr(kind, **fields)
         if kind == "case.new_for_handler":
+            if notification.payload.get("forwarded_by"):
+                text += "\n" + tr("case.forwarded_by", who=fields["who"])
             if notification.payload.get("duplicate_of"):
                 text += "\n" + tr("case.possible_duplicate", number=notification.payload["duplicate_of"])
             return Rendered(text, handler_buttons(case, tr, notification.payload.get("duplicate_of")),
@@ -149,19 +156,35 @@ def without_emoji(label: str) -> str:
     return " ".join(kept.split())
 
 
+HANDED_TO = ("assigned", "reassigned", "forwarded", "escalated")  # history names whom it went to
+
+
+async def _target(uow: UnitOfWork, person_id: int, seen: dict[int, str]) -> str:
+    """Whom a case was handed to: "城管局 张三" for a department's contact, else the person's name."""
+    if person_id not in seen:
+        person = await uow.people.get(person_id)
+        department = await department_of(uow, person_id)
+        name = person.display_name if person else "?"
+        seen[person_id] = f"{department.name} {name}" if department else name
+    return seen[person_id]
+
+
 async def case_history(uow: UnitOfWork, case: Case, tr: Translator, settings: Settings, now: datetime) -> str:
     """The case's story from its events: who did what, when (and the handler's note on a fix)."""
     fields = await _case_fields(uow, case, tr, settings, now)
     lines = [tr("history.title", **fields)]
     names: dict[int | None, str] = {None: tr("system")}
+    targets: dict[int, str] = {}
     for event in await uow.events.of("case", case.number):
         if event.kind == "viewed":  # the audit of who looked is for the office, not the story
             continue
         if event.actor_id not in names:
             actor = await uow.people.get(event.actor_id)  # type: ignore[arg-type]
             names[event.actor_id] = actor.display_name if actor else "?"
-        what = tr(f"event.{event.kind}")
         after = event.after or {}
+        what = tr(f"event.{event.kind}")
+        if event.kind in HANDED_TO and after.get("handler_id"):
+            what = tr(f"event.{event.kind}_to", target=await _target(uow, after["handler_id"], targets))
         if event.kind == "resolved":
             note = after.get("note")
         elif event.kind in ("fix_rejected", "supporter_feedback"):  # the resident's reason and words

@@ -96,4 +96,14 @@ class NotificationRenderer:
         minutes = "…" if progress.eta is None else str(max(1, math.ceil(progress.eta / 60)))
         return text(lang, key, title=progress.title, sent=progress.sent, left=progress.left, failed=progress.failed,
                     skipped=progress.skipped, total=progress.total, eta=minutes,
-                    duration=max(1, math.ceil(progress.elapsed / 60)))
+                    duration=duration_text(lang, progress.elapsed))
+
+
+def duration_text(lang: str, seconds: float) -> str:
+    """"9 秒", "1 分 5 秒", "12 分钟": how long a broadcast took, as the reader says it."""
+    seconds = max(0, math.ceil(seconds))
+    if seconds < 60:
+        return text(lang, "duration.seconds", seconds=seconds)
+    if seconds < 600:
+        return text(lang, "duration.minutes_seconds", minutes=seconds // 60, seconds=seconds % 60)
+    return text(lang, "duration.minutes", minutes=round(seconds / 60))

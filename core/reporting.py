@@ -13,6 +13,10 @@ from typing import Any, Mapping, Sequence
 
 from core import cases as rules
 from core.access import desk_communities
+from core.dispatch import (
+    DepartmentContact, MemberChoice, department_of, departments_serving, grid_members_of, require_department_for,
+    require_grid_member_of,
+)
 from core.cases import Actor, Case, Category, HandlerKind, PhotoKind, PhotoRef
 from core.duplicates import CaseSpot, looks_same, similar_open_cases
 from core.errors import NotAllowed, NotFound
@@ -160,12 +164,20 @@ async def check_case_action(uow: UnitOfWork, by: Actor, number: str, action: str
     return case
 
 
-async def handover_targets(uow: UnitOfWork, by: Actor, number: str, action: str) -> list[Person]:
-    """The department contacts `by` may forward or escalate case `number` to, after checking they may."""
+async def handover_targets(uow: UnitOfWork, by: Actor, number: str, action: str) -> list[DepartmentContact]:
+    """The department contacts `by` may forward or escalate case `number` to, after checking they may:
+    those serving the case's community, sorted by department ("城管局 · 张三")."""
     if action not in ("forward", "escalate"):
         raise NotAllowed(action=f"case.{action}")
-    await check_case_action(uow, by, number, action)  # refuse before offering departments
-    return list(await uow.people.with_role(Role.DEPARTMENT))
+    case = await check_case_action(uow, by, number, action)  # refuse before offering departments
+    return await departments_serving(uow, case.community_id)
+
+
+async def desk_members(uow: UnitOfWork, by: Actor, number: str) -> list[MemberChoice]:
+    """Every grid member of the case's community the desk may assign it to (any grid, not only its own:
+    the one who said "not mine" is usually its own grid's), after checking `by` may assign it."""
+    case = await check_case_action(uow, by, number, "assign")
+    return await grid_members_of(uow, case.community_id)
 
 
 async def answer_outcome(uow: UnitOfWork, by: Actor, number: str, fixed: bool) -> bool:
@@ -286,11 +298,16 @@ async def not_mine(uow: UnitOfWork, by: Actor, number: str, now: datetime) -> Ca
 
 async def forward_case(uow: UnitOfWork, by: Actor, number: str, to_kind: HandlerKind, to_person_id: int,
                        now: datetime) -> Case:
+    """The handler or the desk hands the case to a department serving its community. The department
+    is told who sent it; the residents who reported it, which department has it now and by when."""
     case = await case_for(uow, number)
+    rules.may_forward(case, by)
+    contact = await require_department_for(uow, case.community_id, to_person_id, "forward")
     rules.forward(case, by, to_kind, to_person_id, now)
     await uow.cases.save(case)
-    await _notify(uow, [to_person_id], "case.new_for_handler", case)
-    await _notify(uow, rules.recipients_of_outcome(case), "case.forwarded", case, to_kind=to_kind.value)
+    await _notify(uow, [to_person_id], "case.new_for_handler", case, forwarded_by=by.person_id)
+    await _notify(uow, rules.recipients_of_outcome(case), "case.forwarded", case, to_kind=to_kind.value,
+                  department=contact.name)
     return case
 
 
@@ -298,20 +315,30 @@ async def escalate_case(uow: UnitOfWork, policy: ReportPolicy, by: Actor, number
                         now: datetime) -> Case:
     """"社区吹哨、部门报到": the department must claim it in time and fix it within its limit."""
     case = await case_for(uow, number)
+    rules.may_escalate(case, by)
+    contact = await require_department_for(uow, case.community_id, department_contact_id, "escalate")
     claim_by = now + policy.claim_within
     fix_by = policy.calendar.add_working_days(now, policy.escalated_fix_days)
     rules.escalate(case, by, department_contact_id, now, claim_by, fix_by)
     await uow.cases.save(case, half_time_at=policy.half_time(now, fix_by))
-    await _notify(uow, [department_contact_id], "case.escalated_to_you", case)
-    await _notify(uow, rules.recipients_of_outcome(case), "case.escalated", case)
+    await _notify(uow, [department_contact_id], "case.escalated_to_you", case, escalated_by=by.person_id)
+    await _notify(uow, rules.recipients_of_outcome(case), "case.escalated", case, department=contact.name)
     return case
 
 
 async def claim_escalation(uow: UnitOfWork, by: Actor, number: str, now: datetime) -> Case:
+    """The department answers the whistle: staff and whoever blew it are told who claimed it, and the
+    residents who reported it, which department has it and by when."""
     case = await case_for(uow, number)
     rules.claim_escalation(case, by, now)
     await uow.cases.save(case)
-    await _notify(uow, await _staff_of(uow, case.community_id), "case.claimed", case, by=by.person_id)
+    of = await department_of(uow, by.person_id)
+    department = of.name if of else ""
+    escalated_by = [e.actor_id for e in await uow.events.of("case", case.number)
+                    if e.kind == "escalated" and e.actor_id is not None][-1:]
+    await _notify(uow, [*await _staff_of(uow, case.community_id), *escalated_by], "case.claimed", case,
+                  by=by.person_id, department=department)
+    await _notify(uow, rules.recipients_of_outcome(case), "case.claimed_for_resident", case, department=department)
     return case
 
 
@@ -337,7 +364,10 @@ async def merge_cases(uow: UnitOfWork, by: Actor, number: str, into_number: str,
 
 
 async def reassign(uow: UnitOfWork, by: Actor, number: str, to_person_id: int, now: datetime) -> Case:
+    """The desk gives the case to a grid member of its community (of any grid)."""
     case = await case_for(uow, number)
+    rules.may_assign(case, by)  # who may, before whom to: a stranger learns nothing of the roster
+    await require_grid_member_of(uow, case.community_id, to_person_id)
     rules.assign(case, to_person_id, by, now)
     await uow.cases.save(case)
     await _notify(uow, [to_person_id], "case.new_for_handler", case)
@@ -345,6 +375,14 @@ async def reassign(uow: UnitOfWork, by: Actor, number: str, to_person_id: int, n
 
 
 # ---- the clock ---------------------------------------------------------------------------------
+
+async def _tell_auto_closed(uow: UnitOfWork, policy: ReportPolicy, case: Case) -> None:
+    """Closed as fixed after the residents' silence: the handler is told, and so are the residents
+    who reported it (whatever the points), with how long they were waited for."""
+    days = policy.confirm_wait.days
+    await _notify(uow, [case.handler_id] if case.handler_id else [], "case.auto_closed", case, days=days)
+    await _notify(uow, rules.recipients_of_outcome(case), "case.auto_closed_for_resident", case, days=days)
+
 
 async def sweep(uow: UnitOfWork, policy: ReportPolicy, now: datetime) -> dict[str, int]:
     """What time alone changes: reminders, overdue alerts and silent confirmations.
@@ -367,7 +405,7 @@ async def _remind(uow: UnitOfWork, policy: ReportPolicy, case: Case, half_time_a
         if rules.should_auto_close(case, now, policy.confirm_wait):
             rules.auto_close(case, now)
             await uow.cases.save(case)
-            await _notify(uow, [case.handler_id] if case.handler_id else [], "case.auto_closed", case)
+            await _tell_auto_closed(uow, policy, case)
             await credit_report(uow, policy, case, now)  # closed as accepted: a fix all the same
             counts["auto_closed"] += 1
         return

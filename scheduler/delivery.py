@@ -405,6 +405,7 @@ class DeliveryWorker:
                     self.stats.skipped += 1
                     continue
                 await self._deliver_one(job, blocked)
+                await self._report_progress()  # a batch may take minutes: the sender sees it go (every 5 s)
 
         try:
             await asyncio.gather(*(lane() for _ in range(min(self.in_flight, len(queue)))))

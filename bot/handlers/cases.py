@@ -14,12 +14,13 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.scene import Scene, on
 from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
 
-from bot.keyboards import column, star_rows
+from bot.keyboards import column, paged, star_rows
 from bot.photos import photo_data, photo_from_data, photo_or_say_why
 from bot.scenes.report import start_report
 from bot.texts import Translator
 from core import reporting
 from core.cases import MAX_DESCRIPTION, Actor, Case, CaseState, ClosureReason, HandlerKind, NotFixedReason, PhotoKind
+from core.dispatch import MemberChoice
 from core.errors import DomainError
 from core.people import Person, Roles
 from core.ports import UnitOfWork
@@ -52,9 +53,22 @@ def handler_buttons(case: Case, tr: Translator, duplicate_of: str | None = None)
 
 
 def desk_buttons(case: Case, tr: Translator, members: list[Person]) -> InlineKeyboardMarkup:
-    rows = [(tr("case.btn.assign", name=m.display_name), act("assign", case.number, m.id)) for m in members]
-    rows += [(tr("case.btn.escalate"), act("escalate", case.number)), (tr("case.btn.reject"), act("reject", case.number))]
+    """The desk's choices: the case's own grid members at once, any other grid member of the community
+    (paged), a department (forward or escalate), or reject."""
+    n = case.number
+    rows = [(tr("case.btn.assign", name=m.display_name), act("assign", n, m.id)) for m in members]
+    rows += [(tr("case.btn.more_members"), act("members", n)), (tr("case.btn.forward"), act("forward", n)),
+             (tr("case.btn.escalate"), act("escalate", n)), (tr("case.btn.reject"), act("reject", n))]
     return column(rows)
+
+
+def member_page(number: str, members: list[MemberChoice], page: int, page_size: int,
+                tr: Translator) -> InlineKeyboardMarkup:
+    """The community's grid members, by compound and grid ("粮食局小区 第一网格 · 李秀英"), a page at a time."""
+    items = [(tr("case.member_choice", place=m.place, name=m.person.display_name),
+              act("assign", number, m.person.id)) for m in members]
+    return paged(items, page=page, page_size=page_size, level="case", parent=0, tr=tr, columns=1,
+                 turn=lambda to: act("members", number, to))
 
 
 def outcome_buttons(case: Case, tr: Translator) -> InlineKeyboardMarkup:
@@ -84,7 +98,8 @@ async def _done(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | 
 # ---- grid member / department / staff presses ---------------------------------------------------
 
 async def on_case_button(query: CallbackQuery, callback_data: CaseAct, uow: UnitOfWork, person: Person,
-                         roles: Roles, tr: Translator, now, scenes, policy: reporting.ReportPolicy) -> None:
+                         roles: Roles, tr: Translator, now, scenes, policy: reporting.ReportPolicy,
+                         settings: Settings) -> None:
     by, n, a = Actor.of(person, roles), callback_data.number, callback_data.action
     if a == "accept":
         case = await reporting.accept_case(uow, by, n, now)
@@ -101,6 +116,14 @@ async def on_case_button(query: CallbackQuery, callback_data: CaseAct, uow: Unit
     elif a == "merge":
         await reporting.merge_cases(uow, by, n, callback_data.arg, now)
         await _done(query, tr("case.merged_done", number=n, into=callback_data.arg))
+    elif a == "members" and (callback_data.arg == "" or callback_data.arg.isdigit()):
+        members = await reporting.desk_members(uow, by, n)  # refused before the roster is shown
+        markup = member_page(n, members, int(callback_data.arg or 0), settings.page_size, tr)
+        await query.answer()
+        if not callback_data.arg:  # opened from the desk: a new message; ◀ ▶ turn its page
+            await query.message.answer(tr("case.pick_member", number=n), reply_markup=markup)
+        else:
+            await query.message.edit_reply_markup(reply_markup=markup)
     elif a == "assign" and callback_data.arg.isdigit():
         await reporting.reassign(uow, by, n, int(callback_data.arg), now)
         await _done(query, tr("case.assigned_done", number=n))
@@ -111,7 +134,7 @@ async def on_case_button(query: CallbackQuery, callback_data: CaseAct, uow: Unit
             return
         await query.answer()
         await query.message.answer(tr("case.pick_department"), reply_markup=column(
-            [(c.display_name, act(f"{a}_to", n, c.id)) for c in contacts]))
+            [(c.label, act(f"{a}_to", n, c.person.id)) for c in contacts]))
     elif a == "forward_to" and callback_data.arg.isdigit():
         await reporting.forward_case(uow, by, n, HandlerKind.DEPARTMENT, int(callback_data.arg), now)
         await _done(query, tr("case.forwarded_done", number=n))

@@ -47,7 +47,10 @@ async def send_notice(query: CallbackQuery, callback_data: Notice, state: FSMCon
                       person: Person, roles: Roles, tr: Translator, now) -> None:
     words = (await state.get_data()).get("notice")
     await state.update_data(notice=None)
-    if callback_data.action != "send" or not words:
+    if callback_data.action == "send" and not words:  # a second press while it sends: nothing is cancelled
+        await query.answer(tr("notice.already_sent"))
+        return
+    if callback_data.action != "send":
         await query.answer()
         await query.message.edit_text(tr("cancel.done"), reply_markup=None)
         return

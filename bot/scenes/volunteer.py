@@ -27,7 +27,7 @@ from core.errors import DomainError
 from core.people import Person, Role, Roles
 from core.points import AlreadyCredited
 from core.ports import UnitOfWork
-from core.volunteering import MAX_DESCRIPTION, MAX_SHORT_TEXT
+from core.volunteering import MAX_DESCRIPTION, MAX_SHORT_TEXT, PhotoReused
 
 MAX_REDEEM_MATCHES = 8
 
@@ -165,6 +165,10 @@ class CheckOut(VolScene, state="duty.check_out"):
         post = (await self.wizard.get_data())["post"]
         try:
             claim = await vs.check_out(uow, Actor.of(person, roles), post, photo, now)
+        except PhotoReused as problem:  # the check-in photo again: ask for another, stay in the step
+            await uow.rollback()
+            await message.answer(refusal(tr, problem, self.wizard.data), reply_markup=rows_of([_cancel(tr)]))
+            return
         except DomainError as problem:
             await self.refused(message, uow, tr, problem)
             return
