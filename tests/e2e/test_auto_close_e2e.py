@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.app import report_policy
+from redgrid.bootstrap import report_policy
 from scheduler.sla import sweep_reports
 from tests.e2e.test_report_loop_e2e import jpeg, wang_reports_a_broken_light
 

@@ -12,7 +12,8 @@ import pytest
 
 from core.clock import ManualClock
 from core.people import Identity, Person, Role, RoleGrant
-from demo.app import demo_stack, prepare_demo_world
+from demo.app import prepare_demo_world
+from redgrid.bootstrap import demo_stack
 from redgrid.settings import Settings
 from tests.e2e.conftest import Demo
 
