@@ -791,6 +791,11 @@ class BotApiStandIn:
         self._subscriptions.add(sub)
         return sub
 
+    @property
+    def long_polling(self) -> bool:
+        """A getUpdates call is waiting for updates now."""
+        return self._poll_owner is not None
+
     async def wait_until(self, predicate: Callable[[], T], timeout: float = 5.0) -> T:
         """Re-check `predicate` after every change until it returns something truthy."""
         loop = asyncio.get_running_loop()

@@ -37,7 +37,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Awaitable, Callable, Protocol
+from typing import Any, Awaitable, Callable, Protocol
 
 import aiohttp
 from aiogram import Bot
@@ -109,7 +109,10 @@ class Pacer:
     `pause()` stops every send for a while (after a 429 or a network error).
     """
 
-    def __init__(self, rate: float = 30.0, per_chat_rate: float | None = 1.0) -> None:
+    def __init__(self, rate: float = 30.0, per_chat_rate: float | None = 1.0, *,
+                 monotonic: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep) -> None:
+        """`monotonic` and `sleep` are the clock it paces by; tests pass a manual one."""
         if rate <= 0:
             raise ValueError("rate must be positive")
         self.capacity = max(1, int(rate))
@@ -119,9 +122,10 @@ class Pacer:
         self._chat_next: dict[str, float] = {}
         self._chat_busy: dict[str, asyncio.Event] = {}
         self.paused_until = 0.0
+        self._monotonic, self._sleep = monotonic, sleep
 
     def pause(self, seconds: float) -> None:
-        self.paused_until = max(self.paused_until, time.monotonic() + seconds)
+        self.paused_until = max(self.paused_until, self._monotonic() + seconds)
 
     def chat_ready_at(self, chat: str) -> float:
         """Monotonic time from which `chat` may get its next message (if nothing else is sent to it)."""
@@ -134,10 +138,10 @@ class Pacer:
                 if busy is not None:
                     await busy.wait()
                     continue
-                wait = self._chat_next.get(chat, 0.0) - time.monotonic()
+                wait = self._chat_next.get(chat, 0.0) - self._monotonic()
                 if wait <= 0:
                     break
-                await asyncio.sleep(wait)
+                await self._sleep(wait)
             self._chat_busy[chat] = asyncio.Event()
         else:
             chat = None
@@ -152,9 +156,9 @@ class Pacer:
     async def _acquire_global(self, chat: str | None) -> _Slot:
         window = self._window
         while True:
-            now = time.monotonic()
+            now = self._monotonic()
             if self.paused_until > now:
-                await asyncio.sleep(self.paused_until - now)
+                await self._sleep(self.paused_until - now)
                 continue
             while window and window[0].done is not None and window[0].done <= now - self.period:
                 window.popleft()
@@ -166,10 +170,10 @@ class Pacer:
             if head.done is None:
                 await head.finished.wait()
             else:
-                await asyncio.sleep(head.done + self.period - now)
+                await self._sleep(head.done + self.period - now)
 
     def release(self, slot: _Slot) -> None:
-        slot.done = time.monotonic()
+        slot.done = self._monotonic()
         slot.finished.set()
         if slot.chat is not None:
             self._chat_next[slot.chat] = slot.done + self.chat_interval

@@ -22,6 +22,15 @@ async def tick(name: str) -> None:
 async def main() -> None:
     engine = make_engine(os.environ["DATABASE_URL"])
     leadership = Leadership(engine, retry_every=float(os.environ.get("LEADER_RETRY", "10")), check_every=1.0)
+    asked = leadership.try_acquire
+
+    async def try_acquire() -> bool:  # says each refused try, so the test can count them
+        got = await asked()
+        if not got:
+            print(f"standby {os.environ['NAME']}", flush=True)
+        return got
+
+    leadership.try_acquire = try_acquire  # type: ignore[method-assign]
     runner = Runner(leadership)
     runner.add_job(tick, "interval", seconds=0.1, args=[os.environ["NAME"]])
     print("ready", flush=True)  # tests/proc.py: imported and set up; the test's timing starts here

@@ -315,14 +315,26 @@ async def test_a_broadcast_shows_its_progress_to_staff_and_ends_with_a_summary(d
 
 async def test_handler_replies_take_their_share_of_the_workers_budget():
     """#14: after an outage the handlers' replies met 429s while the worker sent at full rate. They now
-    wait for the same pacer; calls made under a slot the caller holds (the worker's) are not paced twice."""
-    import time
-
+    wait for the same pacer; calls made under a slot the caller holds (the worker's) are not paced twice.
+    The pacer runs on a manual clock: a sleep moves it to the sleeper's wake-up time, at once."""
     from aiogram import Bot
     from aiogram.methods import GetMe
 
     from scheduler.delivery import PACED, Pacer, pace_replies
     from tests.botkit import RecordingSession
+
+    class ManualTime:
+        def __init__(self) -> None:
+            self.now = 1000.0
+
+        def monotonic(self) -> float:
+            return self.now
+
+        async def sleep(self, seconds: float) -> None:
+            self.now += max(seconds, 0.0)  # the sleeper wakes at once, at its wake-up time
+            await asyncio.sleep(0)
+
+    clock = ManualTime()
 
     class Timed(RecordingSession):
         def __init__(self):
@@ -330,12 +342,12 @@ async def test_handler_replies_take_their_share_of_the_workers_budget():
             self.at: list[tuple[str, float]] = []
 
         async def make_request(self, bot, method, timeout=None):
-            self.at.append((type(method).__name__, time.monotonic()))
+            self.at.append((type(method).__name__, clock.monotonic()))
             return await super().make_request(bot, method, timeout)
 
     session = Timed()
     bot = Bot("4242:TEST", session=session)
-    pacer = Pacer(rate=4, per_chat_rate=0)
+    pacer = Pacer(rate=4, per_chat_rate=0, monotonic=clock.monotonic, sleep=clock.sleep)
     pace_replies(bot, pacer)
     await asyncio.gather(*(bot.send_message(chat_id=n, text="回复") for n in range(12)), bot(GetMe()))
     sends = sorted(t for name, t in session.at if name == "SendMessage")
@@ -344,9 +356,9 @@ async def test_handler_replies_take_their_share_of_the_workers_budget():
     assert sends[-1] - sends[0] >= 1.9                                                      # so 12 take 2 s+
     token = PACED.set(True)                                                                  # the worker's own
     try:
-        began = time.monotonic()
+        began = clock.monotonic()
         await asyncio.gather(*(bot.send_message(chat_id=n, text="通知") for n in range(8)))
-        assert time.monotonic() - began < 0.5
+        assert clock.monotonic() == began  # not one wait
     finally:
         PACED.reset(token)
 

@@ -333,15 +333,12 @@ async def test_get_updates_offset_confirms_earlier_updates(standin):
 async def test_long_poll_returns_as_soon_as_an_update_arrives(standin):
     bot = standin_bot(standin.base_url)
     xu = ChatUser(standin, user_id=1015, first_name="徐阿姨")
-    loop = asyncio.get_running_loop()
-    started = loop.time()
     poll = asyncio.create_task(bot.get_updates(timeout=10))
-    await asyncio.sleep(0.2)
+    await standin.wait_until(lambda: standin.long_polling, 5)
     assert not poll.done()
     await xu.sends_text("在吗")
-    updates = await asyncio.wait_for(poll, 2)
+    updates = await asyncio.wait_for(poll, 2)  # long before its 10 s
     assert [u.message.text for u in updates] == ["在吗"]
-    assert loop.time() - started < 2
     await bot.session.close()
 
 
@@ -476,18 +473,22 @@ async def test_leaving_the_polling_block_waits_for_updates_still_being_handled(s
     from demo.harness import polling
 
     started, finished = asyncio.Event(), asyncio.Event()
+    poller: list[asyncio.Task] = []
     dp = Dispatcher()
 
     @dp.message()
     async def slow(message: Message) -> None:
         started.set()
-        await asyncio.sleep(0.5)  # still writing when polling stops
+        await asyncio.wait([poller[0]])  # still writing when polling has stopped
+        for _ in range(20):
+            await asyncio.sleep(0)  # … for a few more turns of the loop
         finished.set()
 
     standin.add_user(4242, "慢")
     bot = standin_bot(standin.base_url)
     try:
-        async with polling(dp, bot, polling_timeout=1):
+        async with polling(dp, bot, polling_timeout=1) as task:
+            poller.append(task)
             standin.user_sends_text(4242, "你好")
             await asyncio.wait_for(started.wait(), 10)
         assert finished.is_set()
