@@ -75,15 +75,25 @@ async def test_an_activity_added_after_the_create_job_gets_this_months_post_and_
 
 
 def test_every_refusal_of_an_activity_sends_the_dialog_back_to_its_step_with_words():
-    import inspect
-    import re
-
     import core.theme_day
     from bot.scenes.theme import SCENES, STEP_OF_WHY, parse_time
     from bot.scenes.post import BadInput
     from bot.texts import en, zh
 
-    whys = set(re.findall(r'BadPost\(why="(\w+)"', inspect.getsource(core.theme_day._check_template)))
+    from datetime import timedelta
+
+    from core.volunteering import BadPost
+
+    good = dict(id=3, community_id=1, title="政策宣讲", activity=core.theme_day.ThemeActivity.POLICY_TALK,
+                place="党群服务中心", capacity=20, points_per_person=10)
+    core.theme_day._check_template(core.theme_day.ThemeDayTemplate(**good))
+    broken = [{"title": ""}, {"place": ""}, {"capacity": 0}, {"points_per_person": -1},
+              {"duration": timedelta(minutes=5)}]
+    whys = set()
+    for change in broken:  # every way a template can be refused, and the why it is refused with
+        with pytest.raises(BadPost) as refused:
+            core.theme_day._check_template(core.theme_day.ThemeDayTemplate(**(good | change)))
+        whys.add(refused.value.params["why"])
     assert whys == set(STEP_OF_WHY)
     states = {scene.__scene_config__.state for scene in SCENES}
     assert set(STEP_OF_WHY.values()) <= states
