@@ -1,7 +1,8 @@
 """Handler tests without a network: the real Dispatcher, a Bot whose session answers in-process.
 
 Like aiogram's own tests/mocked_bot.py, but it also keeps each chat's messages (edits applied)
-so a test reads like a chat: `await wang.sends("/start")`, `await wang.presses("3号楼")`.
+so a test reads like a chat: `await wang.sends_text("/start")`, `await wang.presses("3号楼")`.
+A `Tester` speaks the same vocabulary as the end-to-end `demo.harness.ChatUser` (see its docstring).
 """
 
 from __future__ import annotations
@@ -17,21 +18,24 @@ from aiogram.methods import (
     AnswerCallbackQuery, EditMessageReplyMarkup, EditMessageText, GetMe, SendMessage, SendPhoto, TelegramMethod,
 )
 from aiogram.types import (
-    CallbackQuery, Chat, InlineKeyboardMarkup, Location, Message, MessageEntity, Update, User,
+    CallbackQuery, Chat, InlineKeyboardMarkup, Location, Message, MessageEntity, PhotoSize, Update, User,
 )
+
+from demo.standin import CallbackAnswer
 
 BOT_USER = User(id=4242, is_bot=True, first_name="红色网格", username="redgrid_test_bot")
 
 
 @dataclass
 class Sent:
-    """A bot message as the person sees it now."""
+    """A bot message as the person sees it now (demo.harness.BotMessage's counterpart)."""
 
     message_id: int
     chat_id: int
     text: str
     markup: Any = None
     photo: bool = False
+    seq: int = 0  # when it was sent or last edited (RecordingSession.seq)
 
     @property
     def buttons(self) -> list[str]:
@@ -39,7 +43,7 @@ class Sent:
             return [b.text for row in self.markup.inline_keyboard for b in row]
         return []
 
-    def data_of(self, label: str) -> str | None:
+    def button_data(self, label: str) -> str | None:
         if isinstance(self.markup, InlineKeyboardMarkup):
             for row in self.markup.inline_keyboard:
                 for b in row:
@@ -47,13 +51,17 @@ class Sent:
                         return b.callback_data
         return None
 
+    def contains(self, text: str) -> bool:
+        return text in self.text
+
 
 class RecordingSession(BaseSession):
     def __init__(self) -> None:
         super().__init__()
         self.requests: list[TelegramMethod] = []
         self.chats: dict[int, dict[int, Sent]] = {}
-        self.alerts: dict[int, list[str]] = {}
+        self.answers: dict[str, AnswerCallbackQuery] = {}
+        self.seq = 0
         self._ids = itertools.count(1)
 
     async def make_request(self, bot: Bot, method: TelegramMethod, timeout: int | None = None) -> Any:
@@ -64,7 +72,8 @@ class RecordingSession(BaseSession):
         if isinstance(method, (SendMessage, SendPhoto)):
             chat_id = int(method.chat_id)
             text = method.text if isinstance(method, SendMessage) else (method.caption or "")
-            sent = Sent(next(self._ids), chat_id, text, method.reply_markup, isinstance(method, SendPhoto))
+            self.seq += 1
+            sent = Sent(next(self._ids), chat_id, text, method.reply_markup, isinstance(method, SendPhoto), self.seq)
             self.chats.setdefault(chat_id, {})[sent.message_id] = sent
             return Message(message_id=sent.message_id, date=now, chat=Chat(id=chat_id, type="private"),
                            from_user=BOT_USER, text=text if not sent.photo else None)
@@ -73,11 +82,12 @@ class RecordingSession(BaseSession):
             if isinstance(method, EditMessageText):
                 sent.text = method.text
             sent.markup = method.reply_markup
+            self.seq += 1
+            sent.seq = self.seq
             return Message(message_id=sent.message_id, date=now, chat=Chat(id=sent.chat_id, type="private"),
                            from_user=BOT_USER, text=sent.text)
         if isinstance(method, AnswerCallbackQuery):
-            if method.text:
-                self.alerts.setdefault(int(method.callback_query_id.split(":")[0]), []).append(method.text)
+            self.answers[method.callback_query_id] = method
             return True
         return True  # setMyCommands, deleteWebhook, sendChatAction …
 
@@ -91,11 +101,16 @@ class RecordingSession(BaseSession):
 
 @dataclass
 class Tester:
-    """One person in a private chat with the bot."""
+    """One person in a private chat with the bot, in the vocabulary of demo.harness.ChatUser.
+
+    The bot has handled an update when `sends_*`/`presses*` return, so nothing here waits;
+    `sees`/`next_message` are async only to read the same as the end-to-end tests.
+    """
 
     harness: "ChatHarness"
     user: User
-    seen_upto: int = 0
+    _cursor: int = 0
+    _action_seq: int = 0
     _updates: itertools.count = field(default_factory=lambda: itertools.count(1))
 
     @property
@@ -103,61 +118,101 @@ class Tester:
         return self.user.id
 
     @property
-    def messages(self) -> list[Sent]:
-        return list(self.harness.session.chats.get(self.user.id, {}).values())
+    def name(self) -> str:
+        return self.user.full_name
 
-    def last(self) -> Sent:
-        assert self.messages, f"the bot has sent nothing to {self.user.first_name}"
-        return self.messages[-1]
+    # ----------------------------------------------------------------- acting
 
-    def new_messages(self) -> list[Sent]:
-        fresh = [m for m in self.messages if m.message_id > self.seen_upto]
-        if self.messages:
-            self.seen_upto = self.messages[-1].message_id
-        return fresh
+    def _mark_action(self) -> None:
+        self._cursor = max((m.message_id for m in self.messages), default=0)
+        self._action_seq = self.harness.session.seq
 
-    @property
-    def alerts(self) -> list[str]:
-        return self.harness.session.alerts.get(self.user.id, [])
-
-    def sees(self, fragment: str) -> Sent:
-        for message in reversed(self.messages):
-            if fragment in message.text:
-                return message
-        raise AssertionError(f"{self.user.first_name} never saw {fragment!r}; saw {[m.text for m in self.messages]}")
-
-    async def sends(self, text: str) -> None:
+    async def sends_text(self, text: str) -> None:
         entities = None
         if text.startswith("/"):
             entities = [MessageEntity(type="bot_command", offset=0, length=len(text.split()[0]))]
         await self._feed_message(text=text, entities=entities)
 
-    async def sends_location(self, lat: float, lon: float) -> None:
-        await self._feed_message(location=Location(latitude=lat, longitude=lon))
+    async def sends_photo(self, file_id: str = "photo-1", caption: str | None = None) -> None:
+        """A photo Telegram already has (no bytes: nothing here downloads)."""
+        await self._feed_message(photo=[PhotoSize(file_id=file_id, file_unique_id=file_id, width=800, height=600)],
+                                 caption=caption)
 
-    async def presses(self, label: str) -> None:
+    async def sends_location(self, latitude: float, longitude: float) -> None:
+        await self._feed_message(location=Location(latitude=latitude, longitude=longitude))
+
+    async def presses(self, label: str) -> CallbackAnswer:
+        """Press the inline button labelled `label` on the newest message that has it; the bot's answer."""
         for message in reversed(self.messages):
-            data = message.data_of(label)
+            data = message.button_data(label)
             if data is not None:
-                await self.presses_data(data, message.message_id)
-                return
+                return await self.presses_data(data, message.message_id)
         raise AssertionError(f"no button {label!r}; buttons: {[m.buttons for m in self.messages]}")
 
-    async def presses_data(self, data: str, message_id: int | None = None) -> None:
-        """Any callback data, as a forged or stale client could send it."""
-        message_id = message_id or self.last().message_id
+    async def presses_data(self, data: str, message_id: int | None = None) -> CallbackAnswer:
+        """Any callback data, as a forged or stale client could send it; the bot's answer."""
+        if message_id is None:
+            last = self.last_message
+            assert last is not None, f"the bot has sent nothing to {self.name}"
+            message_id = last.message_id
         text = self.harness.session.chats[self.user.id][message_id].text
+        query_id = f"{self.user.id}:{next(self._updates)}"
         query = CallbackQuery(
-            id=f"{self.user.id}:{next(self._updates)}", from_user=self.user, chat_instance="ci", data=data,
+            id=query_id, from_user=self.user, chat_instance="ci", data=data,
             message=Message(message_id=message_id, date=datetime.now(timezone.utc),
                             chat=Chat(id=self.user.id, type="private"), from_user=BOT_USER, text=text))
+        self._mark_action()
         await self.harness.feed(Update(update_id=self.harness.next_update_id(), callback_query=query))
+        answer = CallbackAnswer(query_id, self.user.id, message_id, data)
+        given = self.harness.session.answers.get(query_id)
+        if given is not None:
+            answer.answered, answer.text, answer.show_alert = True, given.text, bool(given.show_alert)
+        return answer
 
     async def _feed_message(self, **content: Any) -> None:
         message = Message(message_id=10_000 + next(self._updates), date=datetime.now(timezone.utc),
                           chat=Chat(id=self.user.id, type="private", first_name=self.user.first_name),
                           from_user=self.user, **content)
+        self._mark_action()
         await self.harness.feed(Update(update_id=self.harness.next_update_id(), message=message))
+
+    # ----------------------------------------------------------------- seeing
+
+    async def sees(self, fragment: str, *, anywhere: bool = False) -> Sent:
+        """The newest bot message containing `fragment`, sent or edited since the last action
+        (anywhere=True: in the whole chat)."""
+        for message in reversed(self.messages):
+            if (anywhere or message.seq > self._action_seq) and fragment in message.text:
+                self._cursor = max(self._cursor, message.message_id)
+                return message
+        raise AssertionError(f"{self.name} never saw {fragment!r}; saw {[m.text for m in self.messages]}")
+
+    async def next_message(self) -> Sent:
+        """The next new bot message after the cursor (every action moves the cursor to now)."""
+        for message in self.messages:
+            if message.message_id > self._cursor:
+                self._cursor = message.message_id
+                return message
+        raise AssertionError(f"no new message for {self.name}; saw {[m.text for m in self.messages]}")
+
+    async def receives_nothing(self) -> None:
+        fresh = [m.text for m in self.messages if m.message_id > self._cursor]
+        assert not fresh, f"{self.name} got an unexpected message: {fresh}"
+
+    @property
+    def messages(self) -> list[Sent]:
+        return list(self.harness.session.chats.get(self.user.id, {}).values())
+
+    @property
+    def last_message(self) -> Sent | None:
+        messages = self.messages
+        return messages[-1] if messages else None
+
+    @property
+    def alerts(self) -> list[str]:
+        """The texts the bot answered this person's presses with, oldest first."""
+        return [a.text for q, a in self.harness.session.answers.items()
+                if q.split(":")[0] == str(self.user.id) and a.text]
 
 
 class ChatHarness:

@@ -65,23 +65,23 @@ async def test_the_last_step_of_a_redemption_taken_twice_spends_the_points_once(
         await uow.volunteering.add_points(PointsEntry(member.id, chat.dc.id, 10, PointsReason.SERVICE, "claim:seed",
                                                       chat.clock.now()))
         await uow.commit()
-    await chen.sends("/redeem")
-    await chen.sends("党员")
+    await chen.sends_text("/redeem")
+    await chen.sends_text("党员")
     await chen.presses("党员甲（10 分）")
-    await chen.sends("3")
-    chen.sees("兑换什么物品")
+    await chen.sends_text("3")
+    await chen.sees("兑换什么物品")
     key = StorageKey(bot_id=BOT_USER.id, chat_id=chen.id, user_id=chen.id)
     state, data = await chat.storage.get_state(key), await chat.storage.get_data(key)
-    await chen.sends("洗衣液一瓶")
-    assert "用了 3 分，还剩 7 分" in chen.last().text
+    await chen.sends_text("洗衣液一瓶")
+    assert "用了 3 分，还剩 7 分" in chen.last_message.text
 
     # the dialog outlived its redemption (the bot stopped between committing and closing it, or a
     # second bot process took the words sent again): its last step comes once more, a minute later
     await chat.storage.set_state(key, state)
     await chat.storage.set_data(key, data)
     chat.clock.advance(minutes=1)
-    await chen.sends("洗衣液一瓶")
-    assert "已经登记过了" in chen.last().text and "还剩 7 分" in chen.last().text
+    await chen.sends_text("洗衣液一瓶")
+    assert "已经登记过了" in chen.last_message.text and "还剩 7 分" in chen.last_message.text
     async with chat.db.uow() as uow:
         assert await vs.points_balance(uow, member.id, chat.dc.id) == 7
     async with chat.db.engine.connect() as conn:
@@ -103,19 +103,19 @@ async def test_posts_keeps_a_started_post_until_staff_settle_it_from_the_roster(
         await vs.claim_post(uow, POLICY, Actor.of(member, await roles_of(uow, member)), post.number,
                             chat.clock.now())
         await uow.commit()
-    await chen.sends("/posts")
-    assert "即将开始的岗位" not in chen.last().text and chen.last().buttons == ["👥 名单"]
+    await chen.sends_text("/posts")
+    assert "即将开始的岗位" not in chen.last_message.text and chen.last_message.buttons == ["👥 名单"]
 
     chat.clock.set(start + timedelta(days=1))  # the day after: 党员甲 never came
-    await chen.sends("/posts")
-    assert "没有即将开始的岗位" not in chen.sees("帮老人搬米").text
+    await chen.sends_text("/posts")
+    assert "没有即将开始的岗位" not in (await chen.sees("帮老人搬米")).text
     assert "还需要您确认服务、标记缺席或为忘记签退的人代为签退的岗位（1 个）" in chen.messages[-2].text
     await chen.presses("👥 名单")
-    assert "党员甲：已接单" in chen.last().text
+    assert "党员甲：已接单" in chen.last_message.text
     await chen.presses("❌ 党员甲 缺席")
-    assert "已记录 党员甲 缺席" in chen.last().text
-    await chen.sends("/posts")
-    assert chen.last().text == "没有即将开始的岗位。"  # settled: nothing left to do
+    assert "已记录 党员甲 缺席" in chen.last_message.text
+    await chen.sends_text("/posts")
+    assert chen.last_message.text == "没有即将开始的岗位。"  # settled: nothing left to do
 
 
 async def test_a_registration_button_names_its_community_and_staff_of_another_are_refused(chat):
@@ -139,18 +139,18 @@ async def test_a_registration_button_names_its_community_and_staff_of_another_ar
     assert approve == f"vo:reg_ok::{zhao.id}:{chat.dc.id}"
 
     # 西城's desk presses (or forges) 东城's button: refused, and nothing changes
-    await xi_desk.sends("/help")
+    await xi_desk.sends_text("/help")
     await xi_desk.presses_data(approve)
     assert "没有权限" in xi_desk.alerts[-1]
     async with chat.db.uow() as uow:
         assert [p.id for p, _ in await vs.pending_registrations(uow, chat.dc.id)] == [zhao.id, qian.id]
 
-    await chen.sends("/help")
+    await chen.sends_text("/help")
     await chen.presses_data(approve)
-    assert f"已通过 {zhao.display_name} 的报到" in chen.last().text
+    assert f"已通过 {zhao.display_name} 的报到" in chen.last_message.text
     await chen.presses_data(approve)  # pressed again: already decided, and it says so
     assert "已处理" in chen.alerts[-1]
     await chen.presses_data(f"vo:reg_ok::{qian.id}:")  # a button from before it named the community
-    assert f"已通过 {qian.display_name} 的报到" in chen.last().text
+    assert f"已通过 {qian.display_name} 的报到" in chen.last_message.text
     async with chat.db.uow() as uow:
         assert await vs.pending_registrations(uow, chat.dc.id) == []
