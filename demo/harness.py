@@ -8,6 +8,22 @@
         reply = await wang.next_message()
         assert reply.contains("已选择")
 
+The chat-test vocabulary, shared with the in-process kit (tests/botkit.py `Tester`), same names
+and meanings:
+
+    acting   sends_text(text)  sends_photo(...)  sends_location(lat, lon)
+             presses(label)          -> the bot's answer to the press (CallbackAnswer)
+             presses_data(data)      -> the same for any callback data, as a forged/stale client sends
+    seeing   sees(fragment)          -> the NEWEST bot message containing it, sent or edited since
+                                        the last action (anywhere=True: the whole chat); waits here
+             next_message()          -> the next bot message after the cursor (each action moves
+                                        the cursor to "now")
+             receives_nothing()      -> fails if a new bot message came
+             messages, last_message  -> the chat as it is now; alerts -> the press answers' texts
+
+Here they wait for the bot (it runs in another task); in botkit the bot has already answered when an
+action returns, so nothing waits there.
+
 Waiting is event driven (the stand-in wakes waiters on every change), never by polling
 with sleeps. A wait that times out fails with an AssertionError that shows the whole chat.
 
@@ -345,14 +361,31 @@ class ChatUser:
         stored, button = found
         if button.data is None:
             raise AssertionError(f"button {label!r} opens {button.url!r}; it has no callback")
+        return await self._press(stored.message_id, button.data, timeout, wait_answer, label, forged=False)
+
+    async def presses_data(self, data: str, message_id: int | None = None, *,
+                           timeout: float | None = None) -> CallbackAnswer:
+        """Any callback data on a bot message (the newest by default), as a forged or stale client
+        could send it; waits for the bot's answer."""
+        if message_id is None:
+            last = self.last_message
+            assert last is not None, f"the bot has sent nothing to {self.name}"
+            message_id = last.message_id
+        answer = await self._press(message_id, data, self.timeout if timeout is None else timeout, True, data,
+                                   forged=True)
+        assert answer is not None
+        return answer
+
+    async def _press(self, message_id: int, data: str, timeout: float, wait_answer: bool,
+                     what: str, *, forged: bool) -> CallbackAnswer | None:
         self._mark_action()
-        query_id = self.standin.user_presses_button(self.user_id, stored.message_id, button.data)
+        query_id = self.standin.user_presses_button(self.user_id, message_id, data, forged=forged)
         if not wait_answer:
             return None
         answer = self.standin.callback_answer(query_id)
         assert answer is not None
         return await self._wait(lambda: answer if answer.answered else None, timeout,
-                                f"the bot to answer the press on {label!r}")
+                                f"the bot to answer the press on {what!r}")
 
     def blocks_bot(self) -> None:
         self.standin.set_blocked(self.user_id, True)
@@ -376,12 +409,11 @@ class ChatUser:
 
     async def sees(self, text: str, timeout: float | None = None, *,
                    anywhere: bool = False) -> BotMessage:
-        """A bot message containing `text`, new or edited since the last action.
-
-        anywhere=True searches the whole chat history instead.
+        """The newest bot message containing `text`, new or edited since the last action
+        (waits for one). anywhere=True searches the whole chat history instead.
         """
         def find() -> StoredMessage | None:
-            for stored in self.standin.bot_messages(self.user_id):
+            for stored in reversed(self.standin.bot_messages(self.user_id)):
                 fresh = anywhere or stored.seq > self._action_seq
                 if fresh and text in (stored.text or ""):
                     return stored
@@ -409,6 +441,11 @@ class ChatUser:
     def last_message(self) -> BotMessage | None:
         messages = self.standin.bot_messages(self.user_id)
         return BotMessage.from_stored(messages[-1]) if messages else None
+
+    @property
+    def alerts(self) -> list[str]:
+        """The texts the bot answered this person's presses with, oldest first."""
+        return [a.text for a in self.standin.callback_answers(self.user_id) if a.answered and a.text]
 
     @property
     def reply_keyboard(self) -> list[str]:

@@ -749,6 +749,10 @@ class BotApiStandIn:
     def callback_answer(self, query_id: str) -> CallbackAnswer | None:
         return self._callbacks.get(query_id)
 
+    def callback_answers(self, user_id: int) -> list[CallbackAnswer]:
+        """Every press of this user, oldest first, answered or not yet."""
+        return [a for a in self._callbacks.values() if a.user_id == user_id]
+
     def commands(self, scope: dict[str, Any] | None = None,
                  language_code: str = "") -> list[dict[str, Any]] | None:
         """Commands stored by setMyCommands for exactly this scope (None if never set)."""

@@ -67,6 +67,20 @@ async def test_pressing_a_button_edits_the_message_and_answers(standin, echo_bot
     assert len(wang.messages) == 1
 
 
+async def test_the_harness_speaks_botkits_vocabulary(standin, echo_bot):
+    """#15: presses_data (any data, as a forged client), alerts, and `sees` returns the newest match."""
+    wu = ChatUser(standin, user_id=1016, first_name="吴阿姨")
+    await wu.sends_text("/start")
+    greeting = await wu.sees("欢迎")
+    answer = await wu.presses_data("community:west", greeting.message_id)
+    assert answer.text == "您选择了西城社区" and wu.alerts == ["您选择了西城社区"]
+    await wu.sends_text("一")
+    await wu.sees("您说：一")
+    await wu.sends_text("二")
+    assert (await wu.sees("您说")).text == "您说：二"
+    assert (await wu.sees("您说", anywhere=True)).text == "您说：二"
+
+
 async def test_echo_strips_html_into_entities_and_confirm_shows_alert(standin, echo_bot):
     li = ChatUser(standin, user_id=1003, first_name="李师傅")
     await li.sends_text("楼道灯坏了 👍")
