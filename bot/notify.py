@@ -86,6 +86,9 @@ class CaseRenderer:
         if kind == "case.on_desk":
             members = list(await uow.people.grid_members(case.grid_id))
             return Rendered(text, desk_buttons(case, tr, members), await self._first(case, PhotoKind.BEFORE))
+        if kind == "case.claim_overdue_for_department":
+            claimable = case.state == CaseState.ESCALATED  # the claim button, while it still can be claimed
+            return Rendered(text, handler_buttons(case, tr) if claimable else None)
         if kind == "case.escalated_to_you":
             return Rendered(text, handler_buttons(case, tr), await self._first(case, PhotoKind.BEFORE))
         if kind == "case.reopened":

@@ -384,6 +384,15 @@ async def _tell_auto_closed(uow: UnitOfWork, policy: ReportPolicy, case: Case) -
     await _notify(uow, rules.recipients_of_outcome(case), "case.auto_closed_for_resident", case, days=days)
 
 
+async def _remind_department_to_claim(uow: UnitOfWork, case: Case) -> None:
+    """The department that has not claimed an escalation in time is asked to, once per escalation
+    (the claim deadline names the escalation: a later one is reminded again)."""
+    if case.handler_id is None or case.escalation_deadline is None:
+        return
+    await _notify(uow, [case.handler_id], "case.claim_overdue_for_department", case,
+                  dedupe=f"claim.{case.escalation_deadline.isoformat()}")
+
+
 async def sweep(uow: UnitOfWork, policy: ReportPolicy, now: datetime) -> dict[str, int]:
     """What time alone changes: reminders, overdue alerts and silent confirmations.
 
@@ -414,6 +423,7 @@ async def _remind(uow: UnitOfWork, policy: ReportPolicy, case: Case, half_time_a
     handler = [case.handler_id] if case.handler_id else []
     if rules.is_claim_overdue(case, now):
         await _notify(uow, await _staff_of(uow, case.community_id), "case.claim_overdue", case, dedupe="claim")
+        await _remind_department_to_claim(uow, case)
         counts["claim_overdue"] += 1
     if now > case.deadline:
         await _notify(uow, await _staff_of(uow, case.community_id), "case.overdue", case,

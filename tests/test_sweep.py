@@ -125,3 +125,20 @@ async def test_the_upgrade_has_every_watched_case_looked_at_once(town):
     assert rows == {open_case.number: MONDAY, rejected.number: None}
     async with town.db.uow() as uow:
         assert [c.number for c, _ in await uow.cases.due(MONDAY + timedelta(minutes=1))] == [open_case.number]
+
+
+async def test_an_unclaimed_escalation_reminds_the_department_once(town):
+    case = await report(town)
+    whistle = case.deadline - timedelta(days=1)
+    async with town.db.uow() as uow:
+        escalated = await reporting.escalate_case(uow, POLICY, await actor(town.db, town.people["chen"]),
+                                                  case.number, town.people["cg"].id, whistle)
+        await uow.commit()
+    claim_late = escalated.escalation_deadline + timedelta(minutes=1)
+    await sweep(town, claim_late)
+    await sweep(town, claim_late + timedelta(minutes=1))
+    await sweep(town, claim_late + timedelta(hours=3))
+    # the department that has not claimed it is asked to, once; staff hear of it as before
+    reminders = await outbox(town.db, "case.claim_overdue_for_department")
+    assert [(r.person_id, r.payload["case"]) for r in reminders] == [(town.people["cg"].id, case.number)]
+    assert [r.person_id for r in await outbox(town.db, "case.claim_overdue")] == [town.people["chen"].id]

@@ -151,6 +151,7 @@ TEXTS: dict[str, str] = {
     "case.due_soon": "⏰ Reminder: {number} is due in less than 2 hours ({deadline}).",
     "case.overdue": "❗ Overdue: {number} passed its deadline ({deadline}); handler: {handler}.",
     "case.claim_overdue": "❗ {number} was escalated but not claimed in time.",
+    "case.claim_overdue_for_department": "⏰ {number} is past its claim time ({claim_by}): please claim it now and fix it by {deadline}.\n{category} · {address}",
     "case.auto_closed": "{number}: the resident did not answer in {days} days; closed as fixed.",
     "case.auto_closed_for_resident": "Your report {number} was fixed and you did not answer in {days} days, so it is closed as fixed. If the problem is still there, please report it again (/report).",
     "case.ask_after_photo": "Send the photo after the fix.",

@@ -158,6 +158,7 @@ TEXTS: dict[str, str] = {
     "case.due_soon": "⏰ 提醒：{number} 还有不到 2 小时到期（{deadline}）。",
     "case.overdue": "❗ 超时：{number} 已超过办结时限（{deadline}），处理人：{handler}。",
     "case.claim_overdue": "❗ {number} 上报部门后未按时认领。",
+    "case.claim_overdue_for_department": "⏰ {number} 已超过认领时限（{claim_by}），请尽快认领并在 {deadline} 前办结。\n{category} · {address}",
     "case.auto_closed": "{number} 居民 {days} 天未回复，已按已解决办结。",
     "case.auto_closed_for_resident": "您反映的问题 {number} 处理完成后 {days} 天未收到您的确认，已按已解决办结。如果问题还在，请重新拍照反映（/report）。",
     "case.ask_after_photo": "请发送处理后的照片（事后）。",
