@@ -559,6 +559,19 @@ async def _record_points(uow: UnitOfWork, ledger: Ledger, entry: PointsEntry) ->
     ledger.pending_events.clear()
 
 
+async def may_confirm_service(uow: UnitOfWork, by: Actor, post_number: str, person_id: int) -> Claim:
+    """Staff pressed ✅ confirm on a roster line: who may is decided before the stars are shown, and
+    before anything about the claim is (a forged press learns nothing of the roster)."""
+    post = await post_by_number(uow, post_number)
+    order = await uow.volunteering.order(post.order_number) if post.order_number else None
+    rules.may_confirm(post, by, order=order)
+    claim_ = await uow.volunteering.claim(post_number, person_id)
+    if claim_ is None:
+        raise NotFound(what="claim")
+    rules.require_confirm(claim_, post, by, order=order)
+    return claim_
+
+
 async def confirm_service(uow: UnitOfWork, policy: VolunteerPolicy, by: Actor, post_number: str, person_id: int,
                           now: datetime, *, rating: int | None = None) -> Claim:
     """Staff (or the ordering resident) confirm; the member's points are credited and they are told."""

@@ -804,6 +804,24 @@ def check_out_for(claim_: Claim, post: Post, by: Actor, now: datetime) -> Claim:
     return claim_
 
 
+def may_confirm(post: Post, by: Actor, *, order: Order | None = None) -> bool:
+    """Only staff of the community, or the resident who ordered the service, confirm it; True for staff."""
+    is_staff = by.roles.is_staff_of(post.community_id)
+    is_orderer = (order is not None and post.order_number is not None and order.number == post.order_number
+                  and order.resident_id == by.person_id)
+    if not (is_staff or is_orderer):
+        raise NotAllowed(action="post.confirm")
+    return is_staff
+
+
+def require_confirm(claim_: Claim, post: Post, by: Actor, *, order: Order | None = None) -> bool:
+    """The guard `confirm_service` runs, for a press to be refused before the stars are shown."""
+    _check_pair(claim_, post)
+    is_staff = may_confirm(post, by, order=order)
+    _require(claim_.state, {ClaimState.CHECKED_OUT}, "claim", post.number, "confirm")
+    return is_staff
+
+
 def confirm_service(claim_: Claim, post: Post, by: Actor, now: datetime, *, rating: int | None = None,
                     order: Order | None = None) -> Claim:
     """Staff of the community, or the resident who ordered the service, say it was done.
@@ -811,13 +829,7 @@ def confirm_service(claim_: Claim, post: Post, by: Actor, now: datetime, *, rati
     The resident must rate it 1–5; staff may (theme days have many members to confirm).
     The hours are fixed now; the service then credits `post.points_per_person` points.
     """
-    _check_pair(claim_, post)
-    is_staff = by.roles.is_staff_of(post.community_id)
-    is_orderer = (order is not None and post.order_number is not None and order.number == post.order_number
-                  and order.resident_id == by.person_id)
-    if not (is_staff or is_orderer):
-        raise NotAllowed(action="post.confirm")
-    _require(claim_.state, {ClaimState.CHECKED_OUT}, "claim", post.number, "confirm")
+    is_staff = require_confirm(claim_, post, by, order=order)
     if rating is None and not is_staff:
         raise BadRating(rating=None)
     if rating is not None and (_not_int(rating) or not 1 <= rating <= 5):

@@ -352,3 +352,24 @@ async def test_staff_check_out_a_member_who_forgot_then_confirm_and_points_follo
     assert claim.checked_out_at == POST_STARTS + timedelta(hours=2) and claim.check_out_photo is None
     assert claim.served == timedelta(hours=1, minutes=40)
     assert balance == 10
+
+
+async def test_a_forged_confirm_by_someone_not_staff_is_refused_before_any_stars(demo):
+    chen, liu = demo.persona("陈书记"), demo.persona("刘建国")
+    await chen.sends_text("/newpost")
+    post = await staff_make_a_post(chen, people="1")
+    await liu.sees(post, timeout=10)
+    await liu.presses("🙋 接单")
+    await liu.sees("接单成功")
+    async with demo.db.uow() as uow:
+        member = await uow.people.by_identity("telegram", str(liu.user_id))
+    wang = demo.persona("王阿姨")
+    await wang.sends_text("/help")
+    some = (await wang.sees("您可以")).message_id
+    standin = demo.stack.standin
+    query = standin.user_presses_button(wang.user_id, some, Vol(action="confirm", ref=post, person=member.id).pack(),
+                                        forged=True)
+    answer = await standin.wait_callback_answer(query)
+    assert answer.show_alert and "没有权限" in answer.text
+    await demo.settled()
+    assert not [m for m in wang.messages if "请为这次服务打分" in m.text]  # no stars were offered
