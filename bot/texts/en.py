@@ -365,6 +365,8 @@ TEXTS: dict[str, str] = {
     "post.already_claimed": "You have already claimed this post; see /mytasks.",
     "post.overlap": "You already have “{title}” at that time; you cannot be in two places.",
     "post.suspended": "After {no_shows} no-shows you cannot claim posts for now. Please talk to the community staff.",
+    "post.member_suspended": "⛔ You did not come to {no_shows} posts you had claimed in {community}, so you cannot claim posts for now. To be restored, talk to the community staff; they press \"🔓 Lift the suspension\" on the no-show record.",
+    "post.member_restored": "🔓 The community staff restored your claims in {community}: welcome back (/tasks). Your {no_shows} no-shows stay on record.",
     "post.closed": "This post was cancelled or is over.",
     "post.started": "This post has already started.",
     "post.withdraw_too_late": "Withdrawing closes {cutoff_hours} hours before the start. In an emergency, please call the community.",

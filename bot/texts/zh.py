@@ -372,6 +372,8 @@ TEXTS: dict[str, str] = {
     "post.already_claimed": "您已经接过这个岗位了，请看 /mytasks。",
     "post.overlap": "这个时间您已经有岗位「{title}」了，不能同时接两个。",
     "post.suspended": "您已缺席 {no_shows} 次，暂时不能接单。请联系社区工作人员。",
+    "post.member_suspended": "⛔ 您在{community}接单后已缺席 {no_shows} 次，暂停接单。如需恢复，请联系社区工作人员说明情况，由工作人员在缺席记录上按「🔓 恢复接单」。",
+    "post.member_restored": "🔓 社区工作人员已恢复您在{community}的接单资格，欢迎继续接单（/tasks）。缺席记录 {no_shows} 次仍保留。",
     "post.closed": "这个岗位已取消或已结束。",
     "post.started": "这个岗位已经开始了。",
     "post.withdraw_too_late": "开始前 {cutoff_hours} 小时内不能退出了。如有急事请联系社区。",

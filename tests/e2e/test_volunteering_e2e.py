@@ -273,6 +273,8 @@ async def test_no_shows_suspend_a_member_until_staff_lift_it(demo):
         await chen.presses("❌ 何敏 缺席")
         suspended = await chen.sees("已记录 何敏 缺席")
     assert "已暂停其接单" in suspended.text and "🔓 恢复接单" in suspended.buttons
+    told = await he.sees("暂停接单", timeout=10)  # why, and how to be restored
+    assert "缺席 2 次" in told.text and "联系社区工作人员" in told.text and "🔓 恢复接单" in told.text
 
     await chen.sends_text("/newpost")
     post = await staff_make_a_post(chen, people="1", when="11-28 09:00")
@@ -281,6 +283,8 @@ async def test_no_shows_suspend_a_member_until_staff_lift_it(demo):
     assert "暂时不能接单" in (await demo.stack.standin.wait_callback_answer(query)).text
     await chen.presses("🔓 恢复接单")
     await chen.sees("已恢复 何敏 的接单资格")
+    restored = await he.sees("已恢复您在", timeout=10)
+    assert "缺席记录 2 次仍保留" in restored.text
     await he.presses("🙋 接单")
     await he.sees("接单成功")
 
