@@ -37,6 +37,7 @@ class ReportPolicy:
     calendar: WorkCalendar
     working_days: int = 2                          # "两个工作日内"
     confirm_wait: timedelta = timedelta(days=3)    # no answer from the resident: closed as accepted
+    reopen_within: timedelta = timedelta(days=7)   # … which the reporter may still reopen for so long
     claim_within: timedelta = timedelta(hours=24)  # a department must claim an escalation ("及时认领")
     escalated_fix_days: int = 5                    # … and fix it within working days ("限时办结")
     duplicate_radius_m: float = 100
@@ -273,6 +274,19 @@ async def reject_fix(uow: UnitOfWork, by: Actor, number: str, comment: str, now:
     return case
 
 
+async def reopen_after_auto_close(uow: UnitOfWork, by: Actor, number: str, now: datetime, *,
+                                  policy: ReportPolicy | None = None) -> Case:
+    """The reporter says a case closed by their silence is not fixed after all (within
+    `policy.reopen_within` of the close): the same handler is told to rework it, as after a 👎."""
+    case = await case_for(uow, number)
+    within = policy.reopen_within if policy is not None else rules.DEFAULT_REOPEN_WITHIN
+    rules.reopen_after_auto_close(case, by, now, within=within)
+    await uow.cases.save(case)
+    await _notify(uow, [case.handler_id] if case.handler_id else [], "case.reopened", case,
+                  dedupe=f"w{case.rework_count}", comment="", reason=None)
+    return case
+
+
 async def give_feedback(uow: UnitOfWork, by: Actor, number: str, fixed: bool, now: datetime, *,
                         rating: int | None = None, reason: rules.NotFixedReason | None = None,
                         comment: str = "") -> Case:
@@ -381,7 +395,8 @@ async def _tell_auto_closed(uow: UnitOfWork, policy: ReportPolicy, case: Case) -
     who reported it (whatever the points), with how long they were waited for."""
     days = policy.confirm_wait.days
     await _notify(uow, [case.handler_id] if case.handler_id else [], "case.auto_closed", case, days=days)
-    await _notify(uow, rules.recipients_of_outcome(case), "case.auto_closed_for_resident", case, days=days)
+    await _notify(uow, rules.recipients_of_outcome(case), "case.auto_closed_for_resident", case, days=days,
+                  reopen_days=policy.reopen_within.days)
 
 
 async def _remind_department_to_claim(uow: UnitOfWork, case: Case) -> None:
