@@ -28,6 +28,9 @@ class Settings(Protocol):
     def page_size(self) -> int: ...  # buttons per page in pick lists
 
     @property
+    def reopen_within_days(self) -> int: ...  # the auto-close message names it (older rows lack it)
+
+    @property
     def nearest_building_max_m(self) -> int: ...  # a shared location farther than this matches no building
 
     @property

@@ -12,9 +12,10 @@ from datetime import datetime
 
 from aiogram.types import InlineKeyboardMarkup
 
-from bot.handlers.cases import desk_buttons, feedback_buttons, handler_buttons, outcome_buttons
+from bot.handlers.cases import act, desk_buttons, feedback_buttons, handler_buttons, outcome_buttons
+from bot.keyboards import column
 from bot.texts import Translator, moment_text
-from core.cases import REJECTION_REASONS, Case, CaseState, PhotoKind
+from core.cases import REJECTION_REASONS, Case, CaseState, PhotoKind, was_auto_closed
 from core.clock import Clock, SystemClock
 from core.dispatch import department_of
 from core.notifications import Notification
@@ -75,6 +76,8 @@ class CaseRenderer:
         if kind == "case.resolved" and person.id != case.reporter_id:
             kind = "case.resolved_for_supporter"  # told the outcome; the first reporter answers "fixed?"
             return Rendered(tr(kind, **fields), feedback_buttons(case, tr), await self.card(case, tr, now))
+        if kind == "case.auto_closed_for_resident":  # rows written before reopening existed
+            fields.setdefault("reopen_days", self.settings.reopen_within_days)
         text = tr(kind, **fields)
         if kind == "case.new_for_handler":
             if notification.payload.get("forwarded_by"):
@@ -86,6 +89,11 @@ class CaseRenderer:
         if kind == "case.on_desk":
             members = list(await uow.people.grid_members(case.grid_id))
             return Rendered(text, desk_buttons(case, tr, members), await self._first(case, PhotoKind.BEFORE))
+        if kind == "case.auto_closed_for_resident" and was_auto_closed(case) and person.id == case.reporter_id:
+            return Rendered(text, column([(tr("case.btn.reopen"), act("reopen", case.number))]))
+        if kind == "case.claim_overdue_for_department":
+            claimable = case.state == CaseState.ESCALATED  # the claim button, while it still can be claimed
+            return Rendered(text, handler_buttons(case, tr) if claimable else None)
         if kind == "case.escalated_to_you":
             return Rendered(text, handler_buttons(case, tr), await self._first(case, PhotoKind.BEFORE))
         if kind == "case.reopened":

@@ -7,6 +7,7 @@
     confirm           → CLOSED        (a reporter; fixed, rated 1–5)
     auto_close        → CLOSED        (the clock; fixed, no rating)
     reject_fix        → REOPENED      (the reporter; same handler, rework_count + 1)
+    reopen_after_auto_close → REOPENED (the reporter, within days of a silent close; as reject_fix)
     forward           → FORWARDED     (to the property company or a department)
     decline_not_mine  → SUBMITTED     (back on the community desk, see below)
     escalate          → ESCALATED     (to a department, with claim and fix deadlines)
@@ -156,6 +157,10 @@ class BadRating(DomainError):
 
 class MergeRefused(DomainError):
     key = "case.merge_refused"
+
+
+class ReopenTooLate(DomainError):
+    key = "case.reopen_too_late"
 
 
 class JoinRefused(DomainError):
@@ -516,6 +521,41 @@ def auto_close(case: Case, now: datetime) -> Case:
     """The resident did not answer in time: the fix counts as accepted, with no rating."""
     _require_state(case, {CaseState.RESOLVED}, "auto_close")
     _close(case, CaseState.CLOSED, ClosureReason.FIXED, "auto_closed", None, now, {"auto": True})
+    return case
+
+
+DEFAULT_REOPEN_WITHIN = timedelta(days=7)
+
+
+def was_auto_closed(case: Case) -> bool:
+    """Closed as fixed by the clock: a resident's confirmation always carries a rating."""
+    return (case.state == CaseState.CLOSED and case.closure_reason == ClosureReason.FIXED and case.rating is None
+            and case.closed_at is not None)
+
+
+def may_reopen_after_auto_close(case: Case, by: Actor, now: datetime,
+                                within: timedelta = DEFAULT_REOPEN_WITHIN) -> None:
+    if by.person_id != case.reporter_id:
+        raise NotYourCase(case.number)
+    if not was_auto_closed(case):
+        raise WrongState(case.number, case.state, "reopen")
+    assert case.closed_at is not None
+    if now - case.closed_at > within:
+        raise ReopenTooLate(number=case.number, days=within.days)
+
+
+def reopen_after_auto_close(case: Case, by: Actor, now: datetime, *,
+                            within: timedelta = DEFAULT_REOPEN_WITHIN) -> Case:
+    """The reporter, who did not answer "fixed?" in time, says within `within` of the silent close that
+    it is not fixed after all: it goes back to the same handler as rework, as a 👎 would have.
+    The deadline stays, as for `reject_fix`."""
+    may_reopen_after_auto_close(case, by, now, within)
+    before = {"rework_count": case.rework_count, "closure_reason": ClosureReason.FIXED.value,
+              "closed_at": case.closed_at.isoformat() if case.closed_at else None}
+    case.rework_count += 1
+    case.closure_reason, case.closed_at, case.resolved_at = None, None, None
+    _move(case, CaseState.REOPENED, "reopened_after_auto_close", by.person_id, now, before,
+          {"rework_count": case.rework_count})
     return case
 
 

@@ -37,6 +37,7 @@ class ReportPolicy:
     calendar: WorkCalendar
     working_days: int = 2                          # "两个工作日内"
     confirm_wait: timedelta = timedelta(days=3)    # no answer from the resident: closed as accepted
+    reopen_within: timedelta = timedelta(days=7)   # … which the reporter may still reopen for so long
     claim_within: timedelta = timedelta(hours=24)  # a department must claim an escalation ("及时认领")
     escalated_fix_days: int = 5                    # … and fix it within working days ("限时办结")
     duplicate_radius_m: float = 100
@@ -273,6 +274,19 @@ async def reject_fix(uow: UnitOfWork, by: Actor, number: str, comment: str, now:
     return case
 
 
+async def reopen_after_auto_close(uow: UnitOfWork, by: Actor, number: str, now: datetime, *,
+                                  policy: ReportPolicy | None = None) -> Case:
+    """The reporter says a case closed by their silence is not fixed after all (within
+    `policy.reopen_within` of the close): the same handler is told to rework it, as after a 👎."""
+    case = await case_for(uow, number)
+    within = policy.reopen_within if policy is not None else rules.DEFAULT_REOPEN_WITHIN
+    rules.reopen_after_auto_close(case, by, now, within=within)
+    await uow.cases.save(case)
+    await _notify(uow, [case.handler_id] if case.handler_id else [], "case.reopened", case,
+                  dedupe=f"w{case.rework_count}", comment="", reason=None)
+    return case
+
+
 async def give_feedback(uow: UnitOfWork, by: Actor, number: str, fixed: bool, now: datetime, *,
                         rating: int | None = None, reason: rules.NotFixedReason | None = None,
                         comment: str = "") -> Case:
@@ -381,7 +395,17 @@ async def _tell_auto_closed(uow: UnitOfWork, policy: ReportPolicy, case: Case) -
     who reported it (whatever the points), with how long they were waited for."""
     days = policy.confirm_wait.days
     await _notify(uow, [case.handler_id] if case.handler_id else [], "case.auto_closed", case, days=days)
-    await _notify(uow, rules.recipients_of_outcome(case), "case.auto_closed_for_resident", case, days=days)
+    await _notify(uow, rules.recipients_of_outcome(case), "case.auto_closed_for_resident", case, days=days,
+                  reopen_days=policy.reopen_within.days)
+
+
+async def _remind_department_to_claim(uow: UnitOfWork, case: Case) -> None:
+    """The department that has not claimed an escalation in time is asked to, once per escalation
+    (the claim deadline names the escalation: a later one is reminded again)."""
+    if case.handler_id is None or case.escalation_deadline is None:
+        return
+    await _notify(uow, [case.handler_id], "case.claim_overdue_for_department", case,
+                  dedupe=f"claim.{case.escalation_deadline.isoformat()}")
 
 
 async def sweep(uow: UnitOfWork, policy: ReportPolicy, now: datetime) -> dict[str, int]:
@@ -414,6 +438,7 @@ async def _remind(uow: UnitOfWork, policy: ReportPolicy, case: Case, half_time_a
     handler = [case.handler_id] if case.handler_id else []
     if rules.is_claim_overdue(case, now):
         await _notify(uow, await _staff_of(uow, case.community_id), "case.claim_overdue", case, dedupe="claim")
+        await _remind_department_to_claim(uow, case)
         counts["claim_overdue"] += 1
     if now > case.deadline:
         await _notify(uow, await _staff_of(uow, case.community_id), "case.overdue", case,

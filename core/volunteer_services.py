@@ -559,6 +559,19 @@ async def _record_points(uow: UnitOfWork, ledger: Ledger, entry: PointsEntry) ->
     ledger.pending_events.clear()
 
 
+async def may_confirm_service(uow: UnitOfWork, by: Actor, post_number: str, person_id: int) -> Claim:
+    """Staff pressed ✅ confirm on a roster line: who may is decided before the stars are shown, and
+    before anything about the claim is (a forged press learns nothing of the roster)."""
+    post = await post_by_number(uow, post_number)
+    order = await uow.volunteering.order(post.order_number) if post.order_number else None
+    rules.may_confirm(post, by, order=order)
+    claim_ = await uow.volunteering.claim(post_number, person_id)
+    if claim_ is None:
+        raise NotFound(what="claim")
+    rules.require_confirm(claim_, post, by, order=order)
+    return claim_
+
+
 async def confirm_service(uow: UnitOfWork, policy: VolunteerPolicy, by: Actor, post_number: str, person_id: int,
                           now: datetime, *, rating: int | None = None) -> Claim:
     """Staff (or the ordering resident) confirm; the member's points are credited and they are told."""
@@ -593,17 +606,31 @@ async def mark_no_show(uow: UnitOfWork, policy: VolunteerPolicy, by: Actor, post
     rules.mark_no_show(claim_, post, standing, by, now, limit=policy.no_show_limit)
     await uow.volunteering.save_claim(claim_)
     await _save_events(uow, claim_)
+    suspended = any(e.kind == "claims_suspended" for e in standing.pending_events)
     await uow.volunteering.save_standing(standing)
     await _save_events(uow, standing)
+    if suspended:  # why (the no-shows) and how to be restored (ask the community's staff)
+        await _tell(uow, [standing.person_id], "post.member_suspended", await _standing_told(uow, standing),
+                    dedupe=f"standing:{standing.community_id}:suspended:{standing.no_shows}")
     return standing
 
 
 async def lift_suspension(uow: UnitOfWork, by: Actor, person_id: int, community_id: int, now: datetime) -> Standing:
     standing = await uow.volunteering.standing(person_id, community_id) or Standing(person_id, community_id)
     rules.lift_suspension(standing, by, now)
+    lifted = any(e.kind == "suspension_lifted" for e in standing.pending_events)
     await uow.volunteering.save_standing(standing)
     await _save_events(uow, standing)
+    if lifted:
+        await _tell(uow, [standing.person_id], "post.member_restored", await _standing_told(uow, standing),
+                    dedupe=f"standing:{standing.community_id}:restored:{standing.no_shows}")
     return standing
+
+
+async def _standing_told(uow: UnitOfWork, standing: Standing) -> dict[str, Any]:
+    """What the member is told of their suspension or its lift: the no-shows and the community."""
+    community = await uow.places.community(standing.community_id)
+    return {"no_shows": standing.no_shows, "community": community.name if community else ""}
 
 
 # ---- points ("积分") ----------------------------------------------------------------------

@@ -50,7 +50,8 @@ Rules decided here:
   told. A member who withdrew and claims again joins at the back.
 * Hours: check-out minus check-in, capped by the post's length, never negative.
 * No-shows: after `limit` (default 2) no-shows in a community, the member cannot claim there
-  until staff lift the suspension; lifting starts the count again from zero.
+  until staff lift the suspension; the count is kept (the lift records it), and the next
+  suspension comes after `limit` more no-shows.
 
 Race safety (the last place): the pure functions decide with the numbers they are given
 (`post.places_taken`, `post.capacity`). Two members pressing Claim at the same instant each
@@ -622,7 +623,12 @@ class Standing:
     no_shows: int = 0
     suspended: bool = False
     suspended_at: datetime | None = None
+    no_shows_at_lift: int = 0  # the count when staff last lifted a suspension; the next one counts from it
     pending_events: list[Event] = field(default_factory=list, compare=False, repr=False)
+
+    @property
+    def no_shows_since_lift(self) -> int:
+        return self.no_shows - self.no_shows_at_lift
 
     def record(self, kind: str, at: datetime, actor_id: int | None,
                before: dict[str, Any] | None = None, after: dict[str, Any] | None = None) -> Event:
@@ -631,7 +637,8 @@ class Standing:
         return event
 
     def view(self) -> dict[str, Any]:
-        return {"community_id": self.community_id, "no_shows": self.no_shows, "suspended": self.suspended}
+        return {"community_id": self.community_id, "no_shows": self.no_shows, "suspended": self.suspended,
+                "no_shows_at_lift": self.no_shows_at_lift}
 
 
 def claim(post: Post, by: Actor, now: datetime, *, other_posts: Sequence[Post] = (),
@@ -804,6 +811,24 @@ def check_out_for(claim_: Claim, post: Post, by: Actor, now: datetime) -> Claim:
     return claim_
 
 
+def may_confirm(post: Post, by: Actor, *, order: Order | None = None) -> bool:
+    """Only staff of the community, or the resident who ordered the service, confirm it; True for staff."""
+    is_staff = by.roles.is_staff_of(post.community_id)
+    is_orderer = (order is not None and post.order_number is not None and order.number == post.order_number
+                  and order.resident_id == by.person_id)
+    if not (is_staff or is_orderer):
+        raise NotAllowed(action="post.confirm")
+    return is_staff
+
+
+def require_confirm(claim_: Claim, post: Post, by: Actor, *, order: Order | None = None) -> bool:
+    """The guard `confirm_service` runs, for a press to be refused before the stars are shown."""
+    _check_pair(claim_, post)
+    is_staff = may_confirm(post, by, order=order)
+    _require(claim_.state, {ClaimState.CHECKED_OUT}, "claim", post.number, "confirm")
+    return is_staff
+
+
 def confirm_service(claim_: Claim, post: Post, by: Actor, now: datetime, *, rating: int | None = None,
                     order: Order | None = None) -> Claim:
     """Staff of the community, or the resident who ordered the service, say it was done.
@@ -811,13 +836,7 @@ def confirm_service(claim_: Claim, post: Post, by: Actor, now: datetime, *, rati
     The resident must rate it 1–5; staff may (theme days have many members to confirm).
     The hours are fixed now; the service then credits `post.points_per_person` points.
     """
-    _check_pair(claim_, post)
-    is_staff = by.roles.is_staff_of(post.community_id)
-    is_orderer = (order is not None and post.order_number is not None and order.number == post.order_number
-                  and order.resident_id == by.person_id)
-    if not (is_staff or is_orderer):
-        raise NotAllowed(action="post.confirm")
-    _require(claim_.state, {ClaimState.CHECKED_OUT}, "claim", post.number, "confirm")
+    is_staff = require_confirm(claim_, post, by, order=order)
     if rating is None and not is_staff:
         raise BadRating(rating=None)
     if rating is not None and (_not_int(rating) or not 1 <= rating <= 5):
@@ -850,7 +869,7 @@ def mark_no_show(claim_: Claim, post: Post, standing: Standing, by: Actor, now: 
     before = standing.view()
     standing.no_shows += 1
     kind = "no_show_counted"
-    if standing.no_shows >= limit and not standing.suspended:
+    if standing.no_shows_since_lift >= limit and not standing.suspended:
         standing.suspended, standing.suspended_at = True, now
         kind = "claims_suspended"
     standing.record(kind, now, by.person_id, before, {**standing.view(), "post": post.number})
@@ -858,13 +877,14 @@ def mark_no_show(claim_: Claim, post: Post, standing: Standing, by: Actor, now: 
 
 
 def lift_suspension(standing: Standing, by: Actor, now: datetime) -> Standing:
-    """Staff let the member claim again; the no-show count starts from zero. Twice is once."""
+    """Staff let the member claim again. The no-show count is kept and recorded with the lift; the
+    next suspension counts the no-shows since. Twice is once."""
     if not by.roles.is_staff_of(standing.community_id):
         raise NotAllowed(action="post.lift_suspension")
     if not standing.suspended:
         return standing
     before = standing.view()
-    standing.suspended, standing.suspended_at, standing.no_shows = False, None, 0
+    standing.suspended, standing.suspended_at, standing.no_shows_at_lift = False, None, standing.no_shows
     standing.record("suspension_lifted", now, by.person_id, before, standing.view())
     return standing
 

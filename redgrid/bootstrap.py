@@ -68,6 +68,7 @@ from storage.uow import Database
 def report_policy(settings: Settings) -> ReportPolicy:
     return ReportPolicy(calendar=WorkCalendar(tz=settings.tz), working_days=settings.report_working_days,
                         confirm_wait=timedelta(days=settings.confirm_wait_days),
+                        reopen_within=timedelta(days=settings.reopen_within_days),
                         claim_within=timedelta(hours=settings.claim_within_hours),
                         escalated_fix_days=settings.escalated_fix_working_days,
                         report_points=report_points_table(settings.report_points))

@@ -59,6 +59,9 @@ class Settings(BaseSettings):
                                      description="Working days a grid member has to fix a report (两个工作日).")
     confirm_wait_days: int = Field(default=3, ge=1, le=30,
                                    description="Days a resident has to confirm a fix before it closes as accepted.")
+    reopen_within_days: int = Field(default=7, ge=0, le=60,
+                                    description="Days a reporter may send a case closed by their silence back for "
+                                                "rework (0: never).")
     claim_within_hours: int = Field(default=24, ge=1, le=24 * 14,
                                     description="Hours a department has to claim an escalated case.")
     escalated_fix_working_days: int = Field(default=5, ge=1, le=60,

@@ -108,6 +108,7 @@ volunteer_standings = Table(
     Column("no_shows", Integer, nullable=False, default=0),
     Column("suspended", Boolean, nullable=False, default=False),
     Column("suspended_at", UtcDateTime()),
+    Column("no_shows_at_lift", Integer, nullable=False, default=0, server_default="0"),
 )
 
 # The append-only ledger (core.points); the balance row makes "never below zero" one conditional UPDATE.

@@ -282,11 +282,12 @@ class SqlVolunteering:
             s.person_id == person_id, s.community_id == community_id))).first()
         if row is None:
             return None
-        return Standing(row.person_id, row.community_id, row.no_shows, bool(row.suspended), row.suspended_at)
+        return Standing(row.person_id, row.community_id, row.no_shows, bool(row.suspended), row.suspended_at,
+                        row.no_shows_at_lift)
 
     async def save_standing(self, standing: Standing) -> None:
         values = {"no_shows": standing.no_shows, "suspended": standing.suspended,
-                  "suspended_at": standing.suspended_at}
+                  "suspended_at": standing.suspended_at, "no_shows_at_lift": standing.no_shows_at_lift}
         stmt = (dialect_insert(self.conn, volunteer_standings)
                 .values(person_id=standing.person_id, community_id=standing.community_id, **values)
                 .on_conflict_do_update(index_elements=["person_id", "community_id"], set_=values))

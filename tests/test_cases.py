@@ -588,3 +588,31 @@ def test_photo_hashes_compare_bitwise():
     case = new_case()
     case.photos[0] = PhotoRef("before1", PhotoKind.BEFORE, dhash=a)
     assert cases_with_same_photo(a ^ 0b11, [case, new_case(seq=2)]) == [case]
+
+
+# --- reopening an auto-closed case ("not fixed after all", as FixMyStreet users ask) -----------
+
+def test_the_reporter_reopens_an_auto_closed_case_within_the_window_back_to_the_same_handler():
+    closed_at = later(60 + 3 * 24 * 60)
+    case = cases.auto_close(resolved_case(), closed_at)
+    within = timedelta(days=7)
+    with pytest.raises(NotYourCase):
+        cases.reopen_after_auto_close(case, ZHANG, closed_at + timedelta(days=1), within=within)
+    with pytest.raises(NotYourCase):
+        cases.reopen_after_auto_close(case, LI, closed_at + timedelta(days=1), within=within)
+    with pytest.raises(cases.ReopenTooLate):
+        cases.reopen_after_auto_close(case, WANG, closed_at + within + timedelta(seconds=1), within=within)
+    cases.reopen_after_auto_close(case, WANG, closed_at + within, within=within)
+    assert case.state == CaseState.REOPENED and case.handler_id == LI.person_id and case.rework_count == 1
+    assert case.closure_reason is None and case.closed_at is None and not is_fixed(case)
+    event = last(case)
+    assert event.kind == "reopened_after_auto_close" and event.actor_id == WANG.person_id
+    assert event.before["state"] == "closed" and event.after == {"state": "reopened", "rework_count": 1}
+
+
+def test_a_case_the_resident_confirmed_or_that_was_rejected_is_not_reopened_this_way():
+    confirmed = cases.confirm(resolved_case(), WANG, 5, later(100))
+    with pytest.raises(WrongState):
+        cases.reopen_after_auto_close(confirmed, WANG, later(200), within=timedelta(days=7))
+    with pytest.raises(WrongState):
+        cases.reopen_after_auto_close(resolved_case(), WANG, later(200), within=timedelta(days=7))

@@ -8,6 +8,9 @@ a change to the case makes the next sweep look at it again and work its moments 
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
+
+import pytest
 
 from core import reporting
 from storage.cases import SqlCases
@@ -125,3 +128,43 @@ async def test_the_upgrade_has_every_watched_case_looked_at_once(town):
     assert rows == {open_case.number: MONDAY, rejected.number: None}
     async with town.db.uow() as uow:
         assert [c.number for c, _ in await uow.cases.due(MONDAY + timedelta(minutes=1))] == [open_case.number]
+
+
+async def test_an_unclaimed_escalation_reminds_the_department_once(town):
+    case = await report(town)
+    whistle = case.deadline - timedelta(days=1)
+    async with town.db.uow() as uow:
+        escalated = await reporting.escalate_case(uow, POLICY, await actor(town.db, town.people["chen"]),
+                                                  case.number, town.people["cg"].id, whistle)
+        await uow.commit()
+    claim_late = escalated.escalation_deadline + timedelta(minutes=1)
+    await sweep(town, claim_late)
+    await sweep(town, claim_late + timedelta(minutes=1))
+    await sweep(town, claim_late + timedelta(hours=3))
+    # the department that has not claimed it is asked to, once; staff hear of it as before
+    reminders = await outbox(town.db, "case.claim_overdue_for_department")
+    assert [(r.person_id, r.payload["case"]) for r in reminders] == [(town.people["cg"].id, case.number)]
+    assert [r.person_id for r in await outbox(town.db, "case.claim_overdue")] == [town.people["chen"].id]
+
+
+async def test_the_reporter_reopens_an_auto_closed_case_and_its_handler_reworks_it(town):
+    from core.cases import CaseState, PhotoKind, ReopenTooLate
+    from tests.test_reporting import photo
+
+    reopen = partial(reporting.reopen_after_auto_close, policy=POLICY)
+
+    reopen = partial(reporting.reopen_after_auto_close, policy=POLICY)
+    case = await report(town)
+    await do(town, reporting.accept_case, "li", case.number)
+    await do(town, reporting.resolve_case, "li", case.number, photo(6, PhotoKind.AFTER), "好了")
+    closed_at = MONDAY + POLICY.confirm_wait + timedelta(minutes=1)
+    assert (await sweep(town, closed_at))["auto_closed"] == 1
+    with pytest.raises(ReopenTooLate):
+        await do(town, reopen, "wang", case.number,
+                 now=closed_at + POLICY.reopen_within + timedelta(minutes=1))
+    reopened = await do(town, reopen, "wang", case.number,
+                        now=closed_at + timedelta(days=2))
+    assert reopened.state == CaseState.REOPENED and reopened.handler_id == town.people["li"].id
+    assert [r.person_id for r in await outbox(town.db, "case.reopened")] == [town.people["li"].id]
+    # the sweep watches it again, and it does not close silently while it is being reworked
+    assert (await sweep(town, closed_at + timedelta(days=6)))["auto_closed"] == 0

@@ -176,10 +176,23 @@ async def test_two_no_shows_suspend_until_staff_lift_it(town):
     assert (second.no_shows, second.suspended) == (2, True)
     with pytest.raises(Suspended):
         await do(town, vs.claim_post, POLICY, m1, posts[2].number, SATURDAY_9 + timedelta(days=1, hours=2))
+    # the member is told why (2 no-shows) and how to be restored, once
+    told = await outbox(town.db, "post.member_suspended")
+    assert [(r.person_id, r.payload["no_shows"]) for r in told] == [(m1.person_id, 2)]
     lifted = await do(town, vs.lift_suspension, chen, m1.person_id, town.dc.id, SATURDAY_9 + timedelta(days=1, hours=3))
-    assert (lifted.no_shows, lifted.suspended) == (0, False)
+    await do(town, vs.lift_suspension, chen, m1.person_id, town.dc.id, SATURDAY_9 + timedelta(days=1, hours=3))
+    assert (lifted.no_shows, lifted.suspended) == (2, False)  # the count is kept with the lift
+    assert [(r.person_id, r.payload["no_shows"]) for r in await outbox(town.db, "post.member_restored")] == [
+        (m1.person_id, 2)]
+    async with town.db.uow() as uow:
+        lifts = [e for e in await uow.events.of("person", str(m1.person_id)) if e.kind == "suspension_lifted"]
+    assert [(e.actor_id, e.after["no_shows"]) for e in lifts] == [(chen.person_id, 2)]
     again = await do(town, vs.claim_post, POLICY, m1, posts[2].number, SATURDAY_9 + timedelta(days=1, hours=4))
     assert again.state == ClaimState.CLAIMED
+    # one more no-show after the lift is one, not a third that suspends at once
+    third = await do(town, vs.mark_no_show, POLICY, chen, posts[2].number, m1.person_id,
+                     SATURDAY_9 + timedelta(days=2, hours=1))
+    assert (third.no_shows, third.suspended) == (3, False)
 
 
 async def test_registration_is_asked_approved_and_told(town):

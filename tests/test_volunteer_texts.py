@@ -45,7 +45,9 @@ def test_every_notification_kind_the_services_send_has_a_text_with_its_payload()
                 "order.dispatched": {"order", "post", "title", "starts_at"},
                 "order.declined": {"order", "reason"},
                 "post.to_confirm": {"post", "title", "person", "name", "hours"},
-                "points.earned": {"points", "balance", "title"}}
+                "points.earned": {"points", "balance", "title"},
+                "post.member_suspended": {"no_shows", "community"},
+                "post.member_restored": {"no_shows", "community"}}
     for kind, fields in payloads.items():
         assert _fields(zh.TEXTS[kind]) <= fields, kind
 

@@ -480,7 +480,8 @@ def test_two_no_shows_suspend_until_staff_lift_it():
     with pytest.raises(NotAllowed):
         lift_suspension(standing, staff(2, NEXT_DOOR), at(14, 9))
     lift_suspension(standing, DESK, at(14, 9))
-    assert not standing.suspended and standing.no_shows == 0
+    assert not standing.suspended and standing.no_shows == 2      # kept, and recorded with the lift
+    assert standing.pending_events[-1].after["no_shows"] == 2
     lift_suspension(standing, DESK, at(14, 9))                  # twice is once
     assert [e.kind for e in standing.pending_events].count("suspension_lifted") == 1
     assert claim(new_post(seq=5, starts=at(27, 9)), WANG, at(14, 9), standing=standing).state == ClaimState.CLAIMED

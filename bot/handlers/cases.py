@@ -147,6 +147,9 @@ async def on_case_button(query: CallbackQuery, callback_data: CaseAct, uow: Unit
         await scenes.enter(ResolveCase if a == "resolve" else DuringPhoto, number=n)
     elif a in ("fixed", "notfixed", "sfixed", "snotfixed"):
         await _fixed_or_not(query, uow, by, n, a, tr, scenes)
+    elif a == "reopen":  # a case closed by the reporter's silence, not fixed after all
+        await reporting.reopen_after_auto_close(uow, by, n, now, policy=policy)
+        await _done(query, tr("case.reopened_done", number=n))
     elif a in ("rate", "srate") and callback_data.arg in {"1", "2", "3", "4", "5"}:
         rating = int(callback_data.arg)
         if a == "rate":

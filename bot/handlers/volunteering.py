@@ -409,8 +409,11 @@ async def on_check_out_for(query: CallbackQuery, callback_data: Vol, uow: UnitOf
         [(tr("vol.btn.confirm", name=name), Vol(action="confirm", ref=post.number, person=callback_data.person))]))
 
 
-async def on_confirm(query: CallbackQuery, callback_data: Vol, tr: Translator) -> None:
-    """Staff pressed "confirm" on a roster line: ask for the stars (the press itself changes nothing)."""
+async def on_confirm(query: CallbackQuery, callback_data: Vol, uow: UnitOfWork, person: Person, roles: Roles,
+                     tr: Translator) -> None:
+    """Staff pressed "confirm" on a roster line: core checks who may and that the service waits for it,
+    then the stars are asked for (the press itself changes nothing)."""
+    await vs.may_confirm_service(uow, Actor.of(person, roles), callback_data.ref, callback_data.person)
     await query.answer()
     await query.message.answer(tr("post.rate"), reply_markup=star_buttons(callback_data.ref, callback_data.person, tr))
 

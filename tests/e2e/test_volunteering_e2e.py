@@ -273,6 +273,8 @@ async def test_no_shows_suspend_a_member_until_staff_lift_it(demo):
         await chen.presses("❌ 何敏 缺席")
         suspended = await chen.sees("已记录 何敏 缺席")
     assert "已暂停其接单" in suspended.text and "🔓 恢复接单" in suspended.buttons
+    told = await he.sees("暂停接单", timeout=10)  # why, and how to be restored
+    assert "缺席 2 次" in told.text and "联系社区工作人员" in told.text and "🔓 恢复接单" in told.text
 
     await chen.sends_text("/newpost")
     post = await staff_make_a_post(chen, people="1", when="11-28 09:00")
@@ -281,6 +283,8 @@ async def test_no_shows_suspend_a_member_until_staff_lift_it(demo):
     assert "暂时不能接单" in (await demo.stack.standin.wait_callback_answer(query)).text
     await chen.presses("🔓 恢复接单")
     await chen.sees("已恢复 何敏 的接单资格")
+    restored = await he.sees("已恢复您在", timeout=10)
+    assert "缺席记录 2 次仍保留" in restored.text
     await he.presses("🙋 接单")
     await he.sees("接单成功")
 
@@ -352,3 +356,24 @@ async def test_staff_check_out_a_member_who_forgot_then_confirm_and_points_follo
     assert claim.checked_out_at == POST_STARTS + timedelta(hours=2) and claim.check_out_photo is None
     assert claim.served == timedelta(hours=1, minutes=40)
     assert balance == 10
+
+
+async def test_a_forged_confirm_by_someone_not_staff_is_refused_before_any_stars(demo):
+    chen, liu = demo.persona("陈书记"), demo.persona("刘建国")
+    await chen.sends_text("/newpost")
+    post = await staff_make_a_post(chen, people="1")
+    await liu.sees(post, timeout=10)
+    await liu.presses("🙋 接单")
+    await liu.sees("接单成功")
+    async with demo.db.uow() as uow:
+        member = await uow.people.by_identity("telegram", str(liu.user_id))
+    wang = demo.persona("王阿姨")
+    await wang.sends_text("/help")
+    some = (await wang.sees("您可以")).message_id
+    standin = demo.stack.standin
+    query = standin.user_presses_button(wang.user_id, some, Vol(action="confirm", ref=post, person=member.id).pack(),
+                                        forged=True)
+    answer = await standin.wait_callback_answer(query)
+    assert answer.show_alert and "没有权限" in answer.text
+    await demo.settled()
+    assert not [m for m in wang.messages if "请为这次服务打分" in m.text]  # no stars were offered
