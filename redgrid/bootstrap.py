@@ -41,9 +41,9 @@ from bot.outgoing import NotificationRenderer
 from bot.scenes.report import SCENES as REPORT_SCENES
 from bot.serial import OneAtATimePerChat, dialog_isolation
 from core.clock import Clock, SystemClock
-from core.reporting import ReportPolicy
+from core.cases_services import ReportPolicy
 from core.theme_day import ThemeDaySchedule
-from core.volunteer_services import VolunteerPolicy
+from core.volunteering.common_services import VolunteerPolicy
 from core.workdays import WorkCalendar
 from demo.app import DEMO_BOT_USERNAME, DEMO_TOKEN
 from demo.harness import polling

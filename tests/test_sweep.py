@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from core import reporting
+from core import cases_services
 from storage.cases import SqlCases
 from tests.test_reporting import MONDAY, POLICY, actor, do, outbox, report, town  # noqa: F401  (fixture)
 
@@ -30,7 +30,7 @@ def count_due(monkeypatch) -> list[int]:
 
 async def sweep(town, at):
     async with town.db.uow() as uow:
-        counts = await reporting.sweep(uow, POLICY, at)
+        counts = await cases_services.sweep(uow, POLICY, at)
         await uow.commit()
     return counts
 
@@ -54,7 +54,7 @@ async def test_an_escalated_case_is_looked_at_again_at_its_new_moments(town, mon
     loaded = count_due(monkeypatch)
     whistle = deadline + timedelta(minutes=10)
     async with town.db.uow() as uow:
-        escalated = await reporting.escalate_case(uow, POLICY, await actor(town.db, town.people["chen"]),
+        escalated = await cases_services.escalate_case(uow, POLICY, await actor(town.db, town.people["chen"]),
                                                   loud.number, town.people["cg"].id, whistle)
         await uow.commit()
     await sweep(town, whistle + timedelta(minutes=1))  # the change: looked at once, its moments worked out
@@ -77,16 +77,16 @@ async def test_a_reopened_case_is_looked_at_again_and_closes_silently_after_the_
     case = await report(town)
     n = case.number
     await sweep(town, case.deadline + timedelta(minutes=1))
-    await do(town, reporting.accept_case, "li", n, now=case.deadline + timedelta(minutes=2))
+    await do(town, cases_services.accept_case, "li", n, now=case.deadline + timedelta(minutes=2))
     resolved_at = case.deadline + timedelta(hours=1)
-    await do(town, reporting.resolve_case, "li", n, reporting_photo(6), "好了", now=resolved_at)
-    await do(town, reporting.reject_fix, "wang", n, "还是不亮", now=resolved_at + timedelta(hours=1))
+    await do(town, cases_services.resolve_case, "li", n, reporting_photo(6), "好了", now=resolved_at)
+    await do(town, cases_services.reject_fix, "wang", n, "还是不亮", now=resolved_at + timedelta(hours=1))
     loaded = count_due(monkeypatch)
     await sweep(town, resolved_at + timedelta(hours=1, minutes=1))  # reopened: looked at once
     await sweep(town, resolved_at + timedelta(hours=1, minutes=2))
     assert loaded == [1, 0]
     again = resolved_at + timedelta(hours=2)
-    await do(town, reporting.resolve_case, "li", n, reporting_photo(7), "换了开关", now=again)
+    await do(town, cases_services.resolve_case, "li", n, reporting_photo(7), "换了开关", now=again)
     assert (await sweep(town, again + timedelta(days=2)))["auto_closed"] == 0
     assert (await sweep(town, again + timedelta(days=2, minutes=1)))["auto_closed"] == 0
     assert (await sweep(town, again + POLICY.confirm_wait))["auto_closed"] == 1
@@ -110,7 +110,7 @@ async def test_the_upgrade_has_every_watched_case_looked_at_once(town):
     from storage.migrate import alembic_config, upgrade
 
     open_case, rejected = await report(town, photos=(1,)), await report(town, photos=(2,))
-    await do(town, reporting.reject_report, "li", rejected.number, "正常施工")
+    await do(town, cases_services.reject_report, "li", rejected.number, "正常施工")
 
     def downgrade(sync_conn) -> None:
         config = alembic_config()

@@ -26,14 +26,15 @@ from bot.scenes.post import SCENES as POST_SCENES, PostTitle
 from bot.scenes.theme import SCENES as THEME_SCENES, ThemeTitle, theme_card
 from bot.scenes.volunteer import SCENES as DUTY_SCENES, CheckIn, CheckOut, JoinParty, Reason, Redeem
 from bot.texts import Translator, moment_text
-from core import volunteer_services as vs
+from core import points_services, theme_day_services
+from core.volunteering import attendance_services, orders_services, posts_services, registration_services
 from core.cases import Actor
 from core.people import Person, Role, Roles
 from core.ports import UnitOfWork
 from core.theme_day import ThemeDayTemplate
-from core.volunteering import (
-    ClaimState, Post, PostFull, PostState, hours_served,
-)
+from core.volunteering.attendance import hours_served
+from core.volunteering.common import ClaimState, PostFull, PostState
+from core.volunteering.posts import Post
 from bot.config import Settings
 
 HISTORY_LINES = 5
@@ -167,7 +168,7 @@ async def join_party(message: Message, scenes, uow: UnitOfWork, person: Person, 
 
 
 async def pending_members(message: Message, uow: UnitOfWork, person: Person, roles: Roles, tr: Translator) -> None:
-    waiting = await vs.pending_members(uow, Actor.of(person, roles))
+    waiting = await registration_services.pending_members(uow, Actor.of(person, roles))
     for community, who, grant in waiting:
         await message.answer(tr("party.pending_line", name=who.display_name, work_unit=grant.work_unit or "—"),
                              reply_markup=registration_buttons(who.id, community, tr))
@@ -180,10 +181,10 @@ async def on_registration(query: CallbackQuery, callback_data: Vol, scenes, uow:
     if callback_data.arg and not callback_data.arg.isdigit():
         await query.answer(tr("error.stale_button"), show_alert=True)
         return
-    community, who = await vs.registration_to_decide(uow, Actor.of(person, roles), callback_data.person,
+    community, who = await registration_services.registration_to_decide(uow, Actor.of(person, roles), callback_data.person,
                                                      int(callback_data.arg) if callback_data.arg else None)
     if callback_data.action == "reg_ok":
-        await vs.approve_registration(uow, Actor.of(person, roles), callback_data.person, community, now)
+        await registration_services.approve_registration(uow, Actor.of(person, roles), callback_data.person, community, now)
         await _done(query, tr("party.approved_done", name=who.display_name if who else ""))
         return
     await query.answer()
@@ -196,7 +197,7 @@ async def on_registration(query: CallbackQuery, callback_data: Vol, scenes, uow:
 
 async def order_desk(message: Message, uow: UnitOfWork, person: Person, roles: Roles, tr: Translator,
                      settings: Settings, now) -> None:
-    orders = await vs.order_desk(uow, Actor.of(person, roles))
+    orders = await orders_services.order_desk(uow, Actor.of(person, roles))
     if not orders:
         await message.answer(tr("order.none"))
         return
@@ -210,7 +211,7 @@ async def order_desk(message: Message, uow: UnitOfWork, person: Person, roles: R
 
 async def on_order(query: CallbackQuery, callback_data: Vol, scenes, uow: UnitOfWork, person: Person, roles: Roles,
                    tr: Translator) -> None:
-    order = await vs.order_to_decide(uow, Actor.of(person, roles), callback_data.ref)
+    order = await orders_services.order_to_decide(uow, Actor.of(person, roles), callback_data.ref)
     await query.answer()
     await query.message.edit_reply_markup(reply_markup=None)
     if callback_data.action == "dispatch":
@@ -221,7 +222,7 @@ async def on_order(query: CallbackQuery, callback_data: Vol, scenes, uow: UnitOf
 
 
 async def new_post(message: Message, scenes, uow: UnitOfWork, person: Person, roles: Roles, tr: Translator) -> None:
-    communities = await vs.post_communities(uow, Actor.of(person, roles))
+    communities = await posts_services.post_communities(uow, Actor.of(person, roles))
     if len(communities) == 1:
         await scenes.enter(PostTitle, community=communities[0])
         return
@@ -232,7 +233,7 @@ async def new_post(message: Message, scenes, uow: UnitOfWork, person: Person, ro
 
 async def on_new_post_community(query: CallbackQuery, callback_data: Vol, scenes, uow: UnitOfWork, person: Person,
                                 roles: Roles) -> None:
-    await vs.post_communities(uow, Actor.of(person, roles), callback_data.person)
+    await posts_services.post_communities(uow, Actor.of(person, roles), callback_data.person)
     await query.answer()
     await query.message.edit_reply_markup(reply_markup=None)
     await scenes.enter(PostTitle, community=callback_data.person)
@@ -246,7 +247,7 @@ async def tasks(message: Message, uow: UnitOfWork, roles: Roles, tr: Translator,
         pending = any(g.role == Role.PARTY_MEMBER for g in roles.pending)
         await message.answer(tr("party.registration_pending" if pending else "tasks.members_only"))
         return
-    posts = [p for c in communities for p in await vs.open_posts(uow, c, now)]
+    posts = [p for c in communities for p in await posts_services.open_posts(uow, c, now)]
     if not posts:
         await message.answer(tr("tasks.none"))
         return
@@ -259,7 +260,7 @@ async def on_claim(query: CallbackQuery, callback_data: Vol, uow: UnitOfWork, pe
                    tr: Translator, settings: Settings, volunteer_policy, now) -> None:
     number = callback_data.ref
     try:
-        claim = await vs.claim_post(uow, volunteer_policy, Actor.of(person, roles), number, now,
+        claim = await posts_services.claim_post(uow, volunteer_policy, Actor.of(person, roles), number, now,
                                     waitlist=callback_data.action == "wait")
     except PostFull:
         # the last place went to someone else (perhaps in the same instant): offer the waitlist
@@ -267,7 +268,7 @@ async def on_claim(query: CallbackQuery, callback_data: Vol, uow: UnitOfWork, pe
         await query.answer(tr("post.full"), show_alert=True)
         await query.message.answer(tr("post.full_offer", post=number), reply_markup=claim_button(number, tr, True))
         return
-    post = await vs.post_by_number(uow, number)
+    post = await posts_services.post_by_number(uow, number)
     if claim.state == ClaimState.WAITLISTED:
         await _done(query, tr("post.waitlisted", title=post.title, post=number))
         return
@@ -277,7 +278,7 @@ async def on_claim(query: CallbackQuery, callback_data: Vol, uow: UnitOfWork, pe
 
 async def my_tasks(message: Message, uow: UnitOfWork, person: Person, tr: Translator, settings: Settings,
                    now) -> None:
-    claims = await vs.my_claims(uow, person.id, now)
+    claims = await posts_services.my_claims(uow, person.id, now)
     if not claims:
         await message.answer(tr("mytasks.none"))
         return
@@ -301,7 +302,7 @@ async def on_my_tasks_button(query: CallbackQuery, uow: UnitOfWork, person: Pers
 
 async def on_withdraw(query: CallbackQuery, callback_data: Vol, uow: UnitOfWork, person: Person, roles: Roles,
                       tr: Translator, volunteer_policy, now) -> None:
-    await vs.withdraw_claim(uow, volunteer_policy, Actor.of(person, roles), callback_data.ref, now)
+    await posts_services.withdraw_claim(uow, volunteer_policy, Actor.of(person, roles), callback_data.ref, now)
     await _done(query, tr("post.withdrawn", post=callback_data.ref))
 
 
@@ -310,7 +311,7 @@ async def on_duty(query: CallbackQuery, callback_data: Vol, scenes, uow: UnitOfW
     """Check in or out: core decides at the press (one's own claim, the right state, check-in's time
     window), so nobody is asked for a photo that would then be refused."""
     checking_in = callback_data.action == "checkin"
-    may = vs.may_check_in if checking_in else vs.may_check_out
+    may = attendance_services.may_check_in if checking_in else attendance_services.may_check_out
     await may(uow, Actor.of(person, roles), callback_data.ref, now)
     await query.answer()
     await query.message.edit_reply_markup(reply_markup=None)
@@ -324,7 +325,7 @@ async def on_rate(query: CallbackQuery, callback_data: Vol, uow: UnitOfWork, per
     if callback_data.arg not in {"1", "2", "3", "4", "5"}:
         await query.answer(tr("error.stale_button"), show_alert=True)
         return
-    await vs.confirm_service(uow, volunteer_policy, Actor.of(person, roles), callback_data.ref,
+    await attendance_services.confirm_service(uow, volunteer_policy, Actor.of(person, roles), callback_data.ref,
                              callback_data.person, now, rating=int(callback_data.arg))
     who = await uow.people.get(callback_data.person)
     await _done(query, tr("post.confirmed_done", name=who.display_name if who else "", rating=callback_data.arg,
@@ -333,7 +334,7 @@ async def on_rate(query: CallbackQuery, callback_data: Vol, uow: UnitOfWork, per
 
 async def on_no_show(query: CallbackQuery, callback_data: Vol, uow: UnitOfWork, person: Person, roles: Roles,
                      tr: Translator, volunteer_policy, now) -> None:
-    standing = await vs.mark_no_show(uow, volunteer_policy, Actor.of(person, roles), callback_data.ref,
+    standing = await attendance_services.mark_no_show(uow, volunteer_policy, Actor.of(person, roles), callback_data.ref,
                                      callback_data.person, now)
     who = await uow.people.get(callback_data.person)
     name = who.display_name if who else ""
@@ -349,7 +350,7 @@ async def on_lift(query: CallbackQuery, callback_data: Vol, uow: UnitOfWork, per
     if not callback_data.arg.isdigit():
         await query.answer(tr("error.stale_button"), show_alert=True)
         return
-    await vs.lift_suspension(uow, Actor.of(person, roles), callback_data.person, int(callback_data.arg), now)
+    await attendance_services.lift_suspension(uow, Actor.of(person, roles), callback_data.person, int(callback_data.arg), now)
     who = await uow.people.get(callback_data.person)
     await _done(query, tr("post.suspension_lifted_done", name=who.display_name if who else ""))
 
@@ -358,7 +359,7 @@ async def staff_posts(message: Message, uow: UnitOfWork, person: Person, roles: 
                       now) -> None:
     """/posts: the community's posts that started but still wait for staff (a no-show to mark, a
     service to confirm), then its coming posts; each with its roster."""
-    unsettled, posts = await vs.staff_posts(uow, Actor.of(person, roles), now)
+    unsettled, posts = await posts_services.staff_posts(uow, Actor.of(person, roles), now)
     if unsettled:
         await message.answer(tr("posts.unsettled_title", count=len(unsettled)))
         for post in unsettled:
@@ -376,7 +377,7 @@ async def staff_posts(message: Message, uow: UnitOfWork, person: Person, roles: 
 
 async def on_roster(query: CallbackQuery, callback_data: Vol, uow: UnitOfWork, person: Person, roles: Roles,
                     tr: Translator, settings: Settings, now) -> None:
-    shown = await vs.roster(uow, Actor.of(person, roles), callback_data.ref)
+    shown = await posts_services.roster(uow, Actor.of(person, roles), callback_data.ref)
     post, claims, names = shown.post, shown.claims, shown.names
     await query.answer()
     lines, rows = [tr("roster.title", title=post.title, post=post.number)], []
@@ -400,8 +401,8 @@ async def on_check_out_for(query: CallbackQuery, callback_data: Vol, uow: UnitOf
                            tr: Translator, now) -> None:
     """Staff check out a member who forgot to, after the post ended (the core checks who and when);
     the hours run to the post's end. Then ⭐ confirm, as for any checked-out member."""
-    claim = await vs.check_out_for(uow, Actor.of(person, roles), callback_data.ref, callback_data.person, now)
-    post = await vs.post_by_number(uow, callback_data.ref)
+    claim = await attendance_services.check_out_for(uow, Actor.of(person, roles), callback_data.ref, callback_data.person, now)
+    post = await posts_services.post_by_number(uow, callback_data.ref)
     who = await uow.people.get(callback_data.person)
     name = who.display_name if who else ""
     hours = round(hours_served(claim, post).total_seconds() / 3600, 1)
@@ -427,13 +428,13 @@ async def points(message: Message, uow: UnitOfWork, person: Person, roles: Roles
     for community_id in communities:
         community = await uow.places.community(community_id)
         lines = [tr("points.balance", community=community.name if community else "",
-                    balance=await vs.points_balance(uow, person.id, community_id))]
-        history = await vs.points_history(uow, person.id, community_id, limit=HISTORY_LINES)
+                    balance=await points_services.points_balance(uow, person.id, community_id))]
+        history = await points_services.points_history(uow, person.id, community_id, limit=HISTORY_LINES)
         if history:
             lines.append(tr("points.history_title"))
             lines += [tr("points.entry", at=when(e.at, settings, tr, now), delta=f"{e.delta:+d}",
                          reason=tr(f"points.reason.{e.reason.value}"), note=e.note or "") for e in history]
-        board = await vs.leaderboard(uow, community_id, local.year, local.month)
+        board = await points_services.leaderboard(uow, community_id, local.year, local.month)
         lines.append("")
         lines.append(tr("points.board_title", month=local.month))
         if board:
@@ -447,7 +448,7 @@ async def points(message: Message, uow: UnitOfWork, person: Person, roles: Roles
 
 
 async def redeem(message: Message, scenes, uow: UnitOfWork, person: Person, roles: Roles, tr: Translator) -> None:
-    communities = await vs.shop_communities(uow, Actor.of(person, roles))
+    communities = await points_services.shop_communities(uow, Actor.of(person, roles))
     await scenes.enter(Redeem, community=communities[0])
 
 
@@ -463,7 +464,7 @@ def theme_text(template: ThemeDayTemplate, tr: Translator) -> str:
 
 async def show_themes(message: Message, uow: UnitOfWork, by: Actor, community_id: int, tr: Translator) -> None:
     """The community's active activities, each with 🗑, then ➕ to add one."""
-    community, templates = await vs.theme_desk(uow, by, community_id)
+    community, templates = await theme_day_services.theme_desk(uow, by, community_id)
     name = community.name if community else ""
     if templates:
         await message.answer(tr("theme.list_title", community=name, count=len(templates)))
@@ -477,7 +478,7 @@ async def show_themes(message: Message, uow: UnitOfWork, by: Actor, community_id
 
 
 async def themes(message: Message, uow: UnitOfWork, person: Person, roles: Roles, tr: Translator) -> None:
-    communities = await vs.template_communities(uow, Actor.of(person, roles))
+    communities = await theme_day_services.template_communities(uow, Actor.of(person, roles))
     if len(communities) == 1:
         await show_themes(message, uow, Actor.of(person, roles), communities[0], tr)
         return
@@ -489,13 +490,13 @@ async def themes(message: Message, uow: UnitOfWork, person: Person, roles: Roles
 async def on_theme_list(query: CallbackQuery, callback_data: Theme, uow: UnitOfWork, person: Person, roles: Roles,
                         tr: Translator) -> None:
     by = Actor.of(person, roles)
-    vs.may_define_template(by, callback_data.ref)  # refused before the press is answered
+    theme_day_services.may_define_template(by, callback_data.ref)  # refused before the press is answered
     await query.answer()
     await show_themes(query.message, uow, by, callback_data.ref, tr)
 
 
 async def on_theme_add(query: CallbackQuery, callback_data: Theme, scenes, person: Person, roles: Roles) -> None:
-    vs.may_define_template(Actor.of(person, roles), callback_data.ref)
+    theme_day_services.may_define_template(Actor.of(person, roles), callback_data.ref)
     await query.answer()
     await scenes.enter(ThemeTitle, community=callback_data.ref)
 
@@ -503,7 +504,7 @@ async def on_theme_add(query: CallbackQuery, callback_data: Theme, scenes, perso
 async def on_theme_retire(query: CallbackQuery, callback_data: Theme, uow: UnitOfWork, person: Person, roles: Roles,
                           tr: Translator) -> None:
     """🗑 asks first (the press changes nothing); ✅ retires through core, which checks who may."""
-    template = await vs.template_to_retire(uow, Actor.of(person, roles), callback_data.ref)
+    template = await theme_day_services.template_to_retire(uow, Actor.of(person, roles), callback_data.ref)
     if not template.active:
         await query.answer(tr("theme.already_retired", title=template.title), show_alert=True)
         return
@@ -515,7 +516,7 @@ async def on_theme_retire(query: CallbackQuery, callback_data: Theme, uow: UnitO
 
 async def on_theme_retire_yes(query: CallbackQuery, callback_data: Theme, uow: UnitOfWork, person: Person,
                               roles: Roles, tr: Translator, now) -> None:
-    template = await vs.retire_template(uow, Actor.of(person, roles), callback_data.ref, now)
+    template = await theme_day_services.retire_template(uow, Actor.of(person, roles), callback_data.ref, now)
     await _done(query, tr("theme.retired", title=template.title))
 
 

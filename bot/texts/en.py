@@ -494,7 +494,7 @@ TEXTS: dict[str, str] = {
     "help.themes": "/themes — theme-day activities (the 28th): see, add, retire",
     "cmd.themes": "Theme-day activities",
     # --- theme day (scheduler) ---
-    # helper A's scheduler (core/volunteer_services.py) sends these; payload keys as in the placeholders
+    # helper A's scheduler (core/theme_day_services.py) sends these; payload keys as in the placeholders
     "theme.announce": "🚩 {community}: theme day on {day}/{month}\nParty members registered here are welcome; send /tasks to take a post:\n{posts}",
     "theme.summary_staff": ("🚩 Theme day {day}/{month}: {posts} posts, {places} places, {people} took part, {hours} hours in all.\n"
                             "{names}\n{no_shows} did not come, {unsettled} still to confirm (confirm or mark them in the post's roster)."),
