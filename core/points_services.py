@@ -3,9 +3,9 @@ for a confirmed report (`credit_report`). The rules are in `core.points`."""
 
 from __future__ import annotations
 
-
 from datetime import datetime
 from zoneinfo import ZoneInfo
+
 from core.access import desk_communities
 from core.cases import Actor, Case
 from core.points import (
@@ -13,8 +13,8 @@ from core.points import (
     monthly_leaderboard, points_for_report, report_ref, spend,
 )
 from core.ports import UnitOfWork
-from core.workdays import CHINA_TZ
 from core.volunteering.common_services import PointsTable, _tell
+from core.workdays import CHINA_TZ
 
 
 async def _ledger(uow: UnitOfWork, person_id: int, community_id: int) -> Ledger:

@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 import logging
-
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
+
 from core.access import desk_communities
 from core.cases import Actor
 from core.errors import NotFound
@@ -20,13 +20,13 @@ from core.theme_day import (
     theme_day_for, theme_post, theme_slot,
 )
 from core.theme_day import due_jobs as theme_due_jobs
-from core.workdays import WorkCalendar
 from core.volunteering.common import CLAIMABLE_POST, ClaimState
 from core.volunteering.common_services import (
     VolunteerPolicy, _community_name, _members_of, _names, _quiet, _save_events, _staff_of, _tell,
 )
 from core.volunteering.posts import Post
 from core.volunteering.posts_services import _announce_post, _new_post_number, _reminder_payload
+from core.workdays import WorkCalendar
 
 log = logging.getLogger(__name__)
 

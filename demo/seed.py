@@ -156,6 +156,7 @@ async def seed_volunteering(db: Database, now: datetime) -> None:
         for template in THEME_TEMPLATES:
             await theme_day_services.define_template(uow, by, community.id, now, **template)
         starts = next_saturday_afternoon(now)
-        await posts_services.create_post(uow, common_services.VolunteerPolicy(calendar=WorkCalendar()), by, community.id,
-                                       now, starts_at=starts, ends_at=starts + timedelta(hours=2), **OPEN_POST)
+        policy = common_services.VolunteerPolicy(calendar=WorkCalendar())
+        await posts_services.create_post(uow, policy, by, community.id,
+                                         now, starts_at=starts, ends_at=starts + timedelta(hours=2), **OPEN_POST)
         await uow.commit()

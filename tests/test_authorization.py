@@ -85,7 +85,7 @@ def photo(n: int, kind: PhotoKind) -> PhotoRef:
 
 async def _report(uow, w, who: str, building: str, category: Category, n: int):
     return await cases_services.report_problem(uow, POLICY, w.by[who], w.buildings[building].id, category,
-                                          [photo(n, PhotoKind.BEFORE)], "楼道灯坏了", MONDAY)
+                                               [photo(n, PhotoKind.BEFORE)], "楼道灯坏了", MONDAY)
 
 
 async def _build(db):
@@ -131,30 +131,30 @@ async def _build(db):
         for case in (resolved, joined):
             await cases_services.accept_case(uow, by["grid_here"], case.number, MONDAY)
             await cases_services.resolve_case(uow, by["grid_here"], case.number, photo(10 + case.id, PhotoKind.AFTER),
-                                         "修好了", MONDAY)
+                                              "修好了", MONDAY)
         escalated = await _report(uow, w, "resident", "3号楼", Category.PARKING, 6)
         await cases_services.escalate_case(uow, POLICY, by["staff_here"], escalated.number,
-                                      w.people["department"].id, MONDAY)
+                                           w.people["department"].id, MONDAY)
         w.case = {"assigned": assigned.number, "other": other.number, "progress": progress.number,
                   "resolved": resolved.number, "joined": joined.number, "escalated": escalated.number}
 
         order = await orders_services.order_service(uow, by["resident"], dc.id, ServiceKind.CARRYING, "十袋米搬上楼", "周六上午",
-                                       "3号楼", MONDAY)
+                                                    "3号楼", MONDAY)
         w.order = order.number
         await registration_services.ask_to_register(uow, w.people["applicant"].id, dc.id, "县财政局", MONDAY)
         post = await posts_services.create_post(uow, VPOLICY, by["staff_here"], dc.id, MONDAY, title="帮老人搬米",
-                                    starts_at=SATURDAY_9, ends_at=SATURDAY_9 + timedelta(hours=2),
-                                    place="社区党群服务中心", capacity=3, points_per_person=5)
+                                                starts_at=SATURDAY_9, ends_at=SATURDAY_9 + timedelta(hours=2),
+                                                place="社区党群服务中心", capacity=3, points_per_person=5)
         await posts_services.claim_post(uow, VPOLICY, by["party"], post.number, MONDAY)
         w.post = post.number
         spare = await posts_services.create_post(uow, VPOLICY, by["staff_here"], dc.id, MONDAY, title="清扫楼道",
-                                     starts_at=SATURDAY_9 + timedelta(days=1),
-                                     ends_at=SATURDAY_9 + timedelta(days=1, hours=2),
-                                     place="3号楼", capacity=3, points_per_person=5)
+                                                 starts_at=SATURDAY_9 + timedelta(days=1),
+                                                 ends_at=SATURDAY_9 + timedelta(days=1, hours=2),
+                                                 place="3号楼", capacity=3, points_per_person=5)
         w.spare_post = spare.number
         template = await theme_day_services.define_template(uow, by["staff_here"], dc.id, MONDAY, title="政策宣讲",
-                                            activity=ThemeActivity.POLICY_TALK, place="党群服务中心", capacity=10,
-                                            points_per_person=5, policy=VPOLICY)
+                                                            activity=ThemeActivity.POLICY_TALK, place="党群服务中心", capacity=10,
+                                                            points_per_person=5, policy=VPOLICY)
         w.template = template.id
         await uow.commit()
     return w
@@ -173,17 +173,17 @@ def _actions(w) -> dict:
     return {
         "case.accept": lambda u, by: cases_services.accept_case(u, by, c["assigned"], MONDAY),
         "case.during_photo": lambda u, by: cases_services.add_during_photo(u, by, c["progress"],
-                                                                      photo(90, PhotoKind.DURING), MONDAY),
+                                                                           photo(90, PhotoKind.DURING), MONDAY),
         "case.resolve": lambda u, by: cases_services.resolve_case(u, by, c["progress"], photo(91, PhotoKind.AFTER),
-                                                             "换了灯泡", MONDAY),
+                                                                  "换了灯泡", MONDAY),
         "case.confirm": lambda u, by: cases_services.confirm_fix(u, by, c["resolved"], 5, MONDAY, policy=POLICY),
         "case.reject_fix": lambda u, by: cases_services.reject_fix(u, by, c["resolved"], "还是坏的", MONDAY),
         "case.feedback": lambda u, by: cases_services.give_feedback(u, by, c["joined"], False, MONDAY, comment="没修好"),
         "case.forward": lambda u, by: cases_services.forward_case(u, by, c["assigned"], rules.HandlerKind.DEPARTMENT,
-                                                             w.people["department"].id, MONDAY),
+                                                                  w.people["department"].id, MONDAY),
         "case.not_mine": lambda u, by: cases_services.not_mine(u, by, c["assigned"], MONDAY),
         "case.escalate": lambda u, by: cases_services.escalate_case(u, POLICY, by, c["assigned"],
-                                                               w.people["department"].id, MONDAY),
+                                                                    w.people["department"].id, MONDAY),
         "case.claim": lambda u, by: cases_services.claim_escalation(u, by, c["escalated"], MONDAY),
         "case.reject": lambda u, by: cases_services.reject_report(u, by, c["assigned"], "不是问题", MONDAY),
         "case.merge": lambda u, by: cases_services.merge_cases(u, by, c["assigned"], c["other"], MONDAY),
@@ -201,8 +201,8 @@ def _actions(w) -> dict:
         "party.to_decide": lambda u, by: registration_services.registration_to_decide(u, by, applicant, dc),
         "party.pending": lambda u, by: registration_services.pending_members(u, by),
         "theme.template": lambda u, by: theme_day_services.define_template(u, by, dc, MONDAY, title="义务清扫",
-                                                           activity=ThemeActivity.CLEAN_UP, place="东城花园",
-                                                           capacity=5, points_per_person=5, policy=VPOLICY),
+                                                                           activity=ThemeActivity.CLEAN_UP, place="东城花园",
+                                                                           capacity=5, points_per_person=5, policy=VPOLICY),
         "theme.desk": lambda u, by: theme_day_services.theme_desk(u, by, dc),
         "theme.to_retire": lambda u, by: theme_day_services.template_to_retire(u, by, w.template),
         "post.claim": lambda u, by: posts_services.claim_post(u, VPOLICY, by, w.spare_post, MONDAY),

@@ -58,8 +58,8 @@ async def actor(db, person) -> Actor:
 async def report(town, who="wang", building="3号楼", category=Category.LIGHTS, now=MONDAY, photos=(1,)):
     async with town.db.uow() as uow:
         case = await cases_services.report_problem(uow, POLICY, await actor(town.db, town.people[who]),
-                                              town.buildings[building].id, category,
-                                              [photo(n) for n in photos], "楼道灯坏了", now)
+                                                   town.buildings[building].id, category,
+                                                   [photo(n) for n in photos], "楼道灯坏了", now)
         await uow.commit()
     return case
 
@@ -128,7 +128,7 @@ async def test_escalation_is_claimed_and_fixed_by_the_department(town):
     case = await report(town, category=Category.PARKING)
     async with town.db.uow() as uow:
         escalated = await cases_services.escalate_case(uow, POLICY, await actor(town.db, town.people["chen"]),
-                                                  case.number, town.people["cg"].id, MONDAY)
+                                                       case.number, town.people["cg"].id, MONDAY)
         await uow.commit()
     assert escalated.state == CaseState.ESCALATED
     assert escalated.escalation_deadline == MONDAY + timedelta(hours=24)
@@ -196,7 +196,7 @@ async def test_the_clock_reminds_once_escalates_overdue_and_closes_silent_confir
 async def test_rollback_leaves_no_case_and_no_notification(town):
     async with town.db.uow() as uow:
         await cases_services.report_problem(uow, POLICY, await actor(town.db, town.people["wang"]),
-                                       town.buildings["3号楼"].id, Category.LIGHTS, [photo(1)], "", MONDAY)
+                                            town.buildings["3号楼"].id, Category.LIGHTS, [photo(1)], "", MONDAY)
         # leaving without commit
     assert await outbox(town.db) == []
     async with town.db.uow() as uow:
@@ -209,7 +209,7 @@ async def test_two_first_reports_of_the_year_at_once_both_get_numbers(town):
     async def one(who, building):
         async with town.db.uow() as uow:
             case = await cases_services.report_problem(uow, POLICY, await actor(town.db, town.people[who]),
-                                                  town.buildings[building].id, Category.GARBAGE, [photo(7)], "", MONDAY)
+                                                       town.buildings[building].id, Category.GARBAGE, [photo(7)], "", MONDAY)
             await asyncio.sleep(0.05)  # hold the transaction open so the two overlap
             await uow.commit()
         return case.number
@@ -225,7 +225,7 @@ async def test_same_problem_is_looked_for_nearby_only_and_by_photo_anywhere_in_t
         far = await cases_services.similar_cases(uow, POLICY, town.buildings["A栋"].id, Category.LIGHTS, MONDAY)
         other_kind = await cases_services.similar_cases(uow, POLICY, town.buildings["3号楼"].id, Category.NOISE, MONDAY)
         later = await cases_services.similar_cases(uow, POLICY, town.buildings["3号楼"].id, Category.LIGHTS,
-                                              MONDAY + POLICY.duplicate_window + timedelta(minutes=1))
+                                                   MONDAY + POLICY.duplicate_window + timedelta(minutes=1))
     assert [c.number for c in near] == [first.number]  # another grid, ~60 m away
     assert far == [] and other_kind == [] and later == []  # ~300 m away; another category; too old
     # the same picture sent again from far away is still flagged, by its photo
@@ -240,7 +240,7 @@ async def test_same_problem_is_looked_for_nearby_only_and_by_photo_anywhere_in_t
 async def join(town, who, number, building, category, now=MONDAY):
     async with town.db.uow() as uow:
         case = await cases_services.join_same_problem(uow, POLICY, await actor(town.db, town.people[who]), number,
-                                                 town.buildings[building].id, category, now)
+                                                      town.buildings[building].id, category, now)
         await uow.commit()
     return case
 
@@ -272,7 +272,7 @@ async def test_a_joiner_is_told_the_outcome_but_only_the_reporter_closes_the_cas
         await do(town, cases_services.confirm_fix, "zhao", first.number, 1)
     async with town.db.uow() as uow:
         await cases_services.give_feedback(uow, await actor(town.db, town.people["zhao"]), first.number, False, MONDAY,
-                                      comment="二单元还是黑的")
+                                           comment="二单元还是黑的")
         await uow.commit()
     async with town.db.uow() as uow:
         case = await uow.cases.by_number(first.number)
@@ -295,9 +295,9 @@ async def test_the_case_numbers_year_is_the_year_its_sequence_counts_in(town):
     eve = datetime(2026, 12, 31, 23, 30, tzinfo=timezone.utc)
     async with town.db.uow() as uow:
         first = await cases_services.report_problem(uow, utc_policy, await actor(town.db, town.people["wang"]),
-                                               town.buildings["3号楼"].id, Category.LIGHTS, [photo(1)], "", eve)
+                                                    town.buildings["3号楼"].id, Category.LIGHTS, [photo(1)], "", eve)
         second = await cases_services.report_problem(uow, utc_policy, await actor(town.db, town.people["wang"]),
-                                                town.buildings["3号楼"].id, Category.NOISE, [photo(2)], "",
-                                                eve + timedelta(hours=1))
+                                                     town.buildings["3号楼"].id, Category.NOISE, [photo(2)], "",
+                                                     eve + timedelta(hours=1))
         await uow.commit()
     assert (first.number, second.number) == ("DC-2026-000001", "DC-2027-000001")

@@ -67,7 +67,7 @@ async def test_a_joiners_feedback_never_closes_and_the_reporter_confirms(town):
         await do(town, cases_services.confirm_fix, "zhao", first.number, 1)
     async with town.db.uow() as uow:
         await cases_services.give_feedback(uow, await actor(town.db, town.people["zhao"]), first.number, False, MONDAY,
-                                      comment="二单元还是黑的")
+                                           comment="二单元还是黑的")
         await uow.commit()
     (told,) = town.db.notifications("case.supporter_not_fixed")
     assert told.person_id == town.people["chen"].id and told.payload["comment"] == "二单元还是黑的"

@@ -55,7 +55,7 @@ async def test_an_escalated_case_is_looked_at_again_at_its_new_moments(town, mon
     whistle = deadline + timedelta(minutes=10)
     async with town.db.uow() as uow:
         escalated = await cases_services.escalate_case(uow, POLICY, await actor(town.db, town.people["chen"]),
-                                                  loud.number, town.people["cg"].id, whistle)
+                                                       loud.number, town.people["cg"].id, whistle)
         await uow.commit()
     await sweep(town, whistle + timedelta(minutes=1))  # the change: looked at once, its moments worked out
     await sweep(town, whistle + timedelta(minutes=2))

@@ -99,10 +99,10 @@ async def test_posts_keeps_a_started_post_until_staff_settle_it_from_the_roster(
         member = await add_person(uow, chat.world, "m1", "党员甲", member_of(chat.dc))
         staff = Actor.of(chen.person, await roles_of(uow, chen.person))
         post = await posts_services.create_post(uow, POLICY, staff, chat.dc.id, chat.clock.now(), title="帮老人搬米",
-                                    starts_at=start, ends_at=start + timedelta(hours=2), place="A栋",
-                                    capacity=2, points_per_person=5)
+                                                starts_at=start, ends_at=start + timedelta(hours=2), place="A栋",
+                                                capacity=2, points_per_person=5)
         await posts_services.claim_post(uow, POLICY, Actor.of(member, await roles_of(uow, member)), post.number,
-                            chat.clock.now())
+                                        chat.clock.now())
         await uow.commit()
     await chen.sends("/posts")
     assert "即将开始的岗位" not in chen.last().text and chen.last().buttons == ["👥 名单"]

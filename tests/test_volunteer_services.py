@@ -299,7 +299,7 @@ async def test_two_redemptions_at_once_never_go_below_zero(town):
     try:
         first = await points_services.redeem(a, chen, m1.person_id, town.dc.id, 8, "米", SATURDAY_9 + timedelta(days=1), ref="r1")
         second = asyncio.create_task(points_services.redeem(b, chen, m1.person_id, town.dc.id, 8, "油",
-                                               SATURDAY_9 + timedelta(days=1), ref="r2"))
+                                                            SATURDAY_9 + timedelta(days=1), ref="r2"))
         await asyncio.sleep(0.2)  # PostgreSQL: the second waits for the first's row lock
         await a.commit()
         with pytest.raises(NotEnoughPoints):

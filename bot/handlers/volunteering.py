@@ -181,10 +181,11 @@ async def on_registration(query: CallbackQuery, callback_data: Vol, scenes, uow:
     if callback_data.arg and not callback_data.arg.isdigit():
         await query.answer(tr("error.stale_button"), show_alert=True)
         return
-    community, who = await registration_services.registration_to_decide(uow, Actor.of(person, roles), callback_data.person,
-                                                     int(callback_data.arg) if callback_data.arg else None)
+    community, who = await registration_services.registration_to_decide(
+        uow, Actor.of(person, roles), callback_data.person, int(callback_data.arg) if callback_data.arg else None)
     if callback_data.action == "reg_ok":
-        await registration_services.approve_registration(uow, Actor.of(person, roles), callback_data.person, community, now)
+        await registration_services.approve_registration(uow, Actor.of(person, roles), callback_data.person, community,
+                                                         now)
         await _done(query, tr("party.approved_done", name=who.display_name if who else ""))
         return
     await query.answer()
@@ -261,7 +262,7 @@ async def on_claim(query: CallbackQuery, callback_data: Vol, uow: UnitOfWork, pe
     number = callback_data.ref
     try:
         claim = await posts_services.claim_post(uow, volunteer_policy, Actor.of(person, roles), number, now,
-                                    waitlist=callback_data.action == "wait")
+                                                waitlist=callback_data.action == "wait")
     except PostFull:
         # the last place went to someone else (perhaps in the same instant): offer the waitlist
         await uow.rollback()
@@ -326,7 +327,7 @@ async def on_rate(query: CallbackQuery, callback_data: Vol, uow: UnitOfWork, per
         await query.answer(tr("error.stale_button"), show_alert=True)
         return
     await attendance_services.confirm_service(uow, volunteer_policy, Actor.of(person, roles), callback_data.ref,
-                             callback_data.person, now, rating=int(callback_data.arg))
+                                              callback_data.person, now, rating=int(callback_data.arg))
     who = await uow.people.get(callback_data.person)
     await _done(query, tr("post.confirmed_done", name=who.display_name if who else "", rating=callback_data.arg,
                           post=callback_data.ref))
@@ -335,7 +336,7 @@ async def on_rate(query: CallbackQuery, callback_data: Vol, uow: UnitOfWork, per
 async def on_no_show(query: CallbackQuery, callback_data: Vol, uow: UnitOfWork, person: Person, roles: Roles,
                      tr: Translator, volunteer_policy, now) -> None:
     standing = await attendance_services.mark_no_show(uow, volunteer_policy, Actor.of(person, roles), callback_data.ref,
-                                     callback_data.person, now)
+                                                      callback_data.person, now)
     who = await uow.people.get(callback_data.person)
     name = who.display_name if who else ""
     if standing.suspended:
@@ -350,7 +351,8 @@ async def on_lift(query: CallbackQuery, callback_data: Vol, uow: UnitOfWork, per
     if not callback_data.arg.isdigit():
         await query.answer(tr("error.stale_button"), show_alert=True)
         return
-    await attendance_services.lift_suspension(uow, Actor.of(person, roles), callback_data.person, int(callback_data.arg), now)
+    await attendance_services.lift_suspension(uow, Actor.of(person, roles), callback_data.person, int(callback_data.arg),
+                                              now)
     who = await uow.people.get(callback_data.person)
     await _done(query, tr("post.suspension_lifted_done", name=who.display_name if who else ""))
 
@@ -401,7 +403,8 @@ async def on_check_out_for(query: CallbackQuery, callback_data: Vol, uow: UnitOf
                            tr: Translator, now) -> None:
     """Staff check out a member who forgot to, after the post ended (the core checks who and when);
     the hours run to the post's end. Then ⭐ confirm, as for any checked-out member."""
-    claim = await attendance_services.check_out_for(uow, Actor.of(person, roles), callback_data.ref, callback_data.person, now)
+    claim = await attendance_services.check_out_for(uow, Actor.of(person, roles), callback_data.ref, callback_data.person,
+                                                    now)
     post = await posts_services.post_by_number(uow, callback_data.ref)
     who = await uow.people.get(callback_data.person)
     name = who.display_name if who else ""

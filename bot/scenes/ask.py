@@ -176,9 +176,10 @@ class AskSummary(AskScene, state="ask.summary"):
                       now) -> None:
         data = await self.wizard.get_data()
         community = home_community(roles)
-        order = await orders_services.order_service(uow, Actor.of(person, roles), community or 0, ServiceKind(data["kind"]),
-                                       data.get("description", ""), data.get("preferred_time", ""),
-                                       data.get("place", ""), now)
+        order = await orders_services.order_service(uow, Actor.of(person, roles), community or 0,
+                                                    ServiceKind(data["kind"]),
+                                                    data.get("description", ""), data.get("preferred_time", ""),
+                                                    data.get("place", ""), now)
         await query.answer()
         await self.wizard.exit()
         await query.message.edit_reply_markup(reply_markup=None)

@@ -242,7 +242,7 @@ class ThemeSummary(Scene, state="theme.summary", reset_data_on_enter=False, rese
         await query.message.edit_reply_markup(reply_markup=None)
         try:
             template = await theme_day_services.define_template(uow, Actor.of(person, roles), community, now,
-                                                policy=volunteer_policy, **_draft(data))
+                                                                policy=volunteer_policy, **_draft(data))
         except BadPost as problem:  # the step concerned asks again
             await uow.rollback()
             why = str(problem.params.get("why", ""))

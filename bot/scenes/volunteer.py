@@ -138,7 +138,7 @@ class CheckIn(VolScene, state="duty.check_in"):
         data = await self.wizard.get_data()
         try:
             await attendance_services.check_in(uow, Actor.of(person, roles), data["post"], photo, now,
-                              lat=data.get("lat"), lon=data.get("lon"))
+                                               lat=data.get("lat"), lon=data.get("lon"))
         except DomainError as problem:
             await self.refused(message, uow, tr, problem)
             return
@@ -206,7 +206,8 @@ class Reason(VolScene, state="vol.reason"):
                 await orders_services.decline_order(uow, by, data["ref"], reason, now)
                 done = tr("order.declined_done", order=data["ref"])
             else:
-                await registration_services.decline_registration(uow, by, int(data["person"]), int(data["community"]), reason, now)
+                await registration_services.decline_registration(uow, by, int(data["person"]), int(data["community"]),
+                                                                 reason, now)
                 who = await uow.people.get(int(data["person"]))
                 done = tr("party.declined_done", name=who.display_name if who else "")
         except DomainError as problem:
@@ -280,7 +281,7 @@ class Redeem(VolScene, state="points.redeem"):
         elif data.get("step") == "item":
             try:
                 entry = await points_services.redeem(uow, Actor.of(person, roles), int(data["person"]), community,
-                                        int(data["points"]), words, now, ref=data.get("ref"))
+                                                     int(data["points"]), words, now, ref=data.get("ref"))
             except AlreadyCredited:
                 await uow.rollback()
                 await self.wizard.exit()

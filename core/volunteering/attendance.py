@@ -4,8 +4,8 @@ The rules; `attendance_services` loads, saves, credits points and tells."""
 
 from __future__ import annotations
 
-
 from datetime import datetime, timedelta
+
 from core.cases import Actor
 from core.errors import NotAllowed
 from core.volunteering.common import (

@@ -3,14 +3,14 @@
 
 from __future__ import annotations
 
-
 from datetime import datetime
+
 from core.cases import Actor, PhotoRef
 from core.errors import NotFound
 from core.points import PointsReason, earn, points_for_service, service_ref
+from core.points_services import _ledger, _record_points
 from core.ports import UnitOfWork
 from core.volunteering import attendance as rules
-from core.points_services import _ledger, _record_points
 from core.volunteering.common import NotYourClaim
 from core.volunteering.common_services import VolunteerPolicy, _name, _save_events, _staff_of, _tell
 from core.volunteering.posts import Claim, Post, Standing

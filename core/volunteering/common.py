@@ -4,9 +4,9 @@ transition uses (move a post or claim, check a state, trim a text)."""
 from __future__ import annotations
 
 import enum
-
 from datetime import time, timedelta
 from typing import Any
+
 from core.errors import DomainError
 from core.people import Role, Roles
 

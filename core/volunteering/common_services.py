@@ -19,11 +19,11 @@ them in each reader's language.
 from __future__ import annotations
 
 import logging
-
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta, timezone
 from typing import Any, Mapping, Protocol, Sequence
 from zoneinfo import ZoneInfo
+
 from core.errors import NotFound
 from core.events import Event
 from core.ids import saved_id
@@ -32,9 +32,9 @@ from core.people import Role
 from core.points import DEFAULT_REPORT_POINTS
 from core.ports import UnitOfWork
 from core.theme_day import DEFAULT_SCHEDULE, ThemeDaySchedule
-from core.workdays import WorkCalendar
 from core.volunteering import common as rules
 from core.volunteering.posts import next_allowed_moment
+from core.workdays import WorkCalendar
 
 log = logging.getLogger(__name__)
 

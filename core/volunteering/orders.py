@@ -3,10 +3,10 @@ decline it with a reason. The rules; `orders_services` loads, saves and tells.""
 
 from __future__ import annotations
 
-
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Sequence
+
 from core.cases import Actor
 from core.errors import NotAllowed
 from core.events import Event

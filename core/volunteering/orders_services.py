@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-
 from datetime import datetime
 from typing import Sequence
 from zoneinfo import ZoneInfo
+
 from core.access import desk_communities, require_staff_of
 from core.cases import Actor
 from core.errors import NotFound
 from core.ports import UnitOfWork
-from core.workdays import CHINA_TZ
 from core.volunteering import orders as rules
 from core.volunteering.common import NotResident, OrderState, ServiceKind, WrongState, is_resident_of
 from core.volunteering.common_services import VolunteerPolicy, _code, _save_events, _staff_of, _tell, iso
 from core.volunteering.orders import Order
 from core.volunteering.posts import Post
 from core.volunteering.posts_services import _announce_post, _new_post_number
+from core.workdays import CHINA_TZ
 
 
 # ---- orders ("群众点单") -------------------------------------------------------------------

@@ -4,15 +4,14 @@ places (the waitlist, overlaps, suspension), and the reminders before it starts.
 
 from __future__ import annotations
 
-
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any, Sequence
 from zoneinfo import ZoneInfo
+
 from core.cases import Actor
 from core.errors import NotAllowed
 from core.events import Event
-from core.workdays import CHINA_TZ
 from core.volunteering.common import (
     AlreadyClaimed, BadPost, CLAIMABLE_POST, ClaimState, DEFAULT_WITHDRAW_CUTOFF, HOLDS_PLACE, LIVE_CLAIM,
     MAX_CAPACITY, MAX_DESCRIPTION, MAX_PLACE, MAX_POINTS_PER_PERSON, MAX_SHORT_TEXT, MAX_SKILLS,
@@ -20,6 +19,7 @@ from core.volunteering.common import (
     QUIET_START, ReasonRequired, Suspended, WithdrawTooLate, _not_int, _number, _require, _short,
     is_party_member_of,
 )
+from core.workdays import CHINA_TZ
 
 
 def post_number(community_code: str, year: int, seq: int) -> str:

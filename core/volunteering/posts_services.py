@@ -3,10 +3,10 @@ the clock's work on posts (`send_post_reminders`, `complete_ended_posts`)."""
 
 from __future__ import annotations
 
-
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Sequence
+
 from core.access import desk_communities, require_staff_of
 from core.cases import Actor
 from core.errors import NotFound

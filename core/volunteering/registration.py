@@ -3,10 +3,10 @@ decline. The rules; `registration_services` loads, saves and tells."""
 
 from __future__ import annotations
 
-
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
 from core.cases import Actor
 from core.errors import AlreadyHasRole, NotAllowed
 from core.events import Event

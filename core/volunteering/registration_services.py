@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-
 from datetime import datetime
+
 from core.access import desk_communities, require_staff_of
 from core.cases import Actor
 from core.errors import NotFound
