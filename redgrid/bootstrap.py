@@ -36,8 +36,8 @@ from bot.handlers import routers
 from bot.handlers.cases import SCENES as CASE_SCENES
 from bot.handlers.volunteering import SCENES as VOLUNTEER_SCENES
 from bot.middlewares import ContextMiddleware, watch_edits
-from bot.notify import CaseRenderer
-from bot.outgoing import NotificationRenderer
+from bot.rendering.cases import CaseRenderer
+from bot.rendering.notifications import NotificationRenderer
 from bot.scenes.report import SCENES as REPORT_SCENES
 from bot.serial import OneAtATimePerChat, dialog_isolation
 from core.clock import Clock, SystemClock

@@ -10,7 +10,7 @@ from aiogram.fsm.storage.base import StorageKey
 from sqlalchemy import func, select
 
 from redgrid.bootstrap import build_dispatcher
-from bot.outgoing import NotificationRenderer
+from bot.rendering.notifications import NotificationRenderer
 from core import points_services
 from core.volunteering import common_services, posts_services, registration_services
 from core.cases import Actor

@@ -8,7 +8,7 @@ import re
 import string
 from pathlib import Path
 
-from bot.handlers.volunteering import notification_fields, notification_markup
+from bot.rendering.volunteering import notification_fields, notification_markup
 from bot.texts import Translator, en, text, zh
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,7 +82,7 @@ def test_no_catalog_key_is_written_twice():
 
 async def test_a_moment_in_a_payload_reads_in_each_readers_language_and_time_zone(tmp_path):
     """Payloads carry ISO timestamps; the renderer words `_at` keys per reader (Beijing time here)."""
-    from bot.outgoing import NotificationRenderer
+    from bot.rendering.notifications import NotificationRenderer
     from core.notifications import Notification
     from core.people import Identity, Person
     from redgrid.settings import Settings

@@ -404,7 +404,7 @@ async def _card_or_none(case: Case, tr: Translator, case_renderer, now) -> bytes
 async def history(query: CallbackQuery, callback_data: CaseAct, uow: UnitOfWork, person: Person, roles: Roles,
                   tr: Translator, photos, case_renderer, now) -> None:
     """A case's story, for those who may see it: its reporters, its handler, the community's staff.
-    `case_renderer` is bot.notify.CaseRenderer, handed in by the composition root (redgrid/bootstrap.py)."""
+    `case_renderer` is bot.rendering.cases.CaseRenderer, handed in by the composition root (redgrid/bootstrap.py)."""
     # PIPL: residents' photos and places are personal information; core keeps who looked at them.
     story = await cases_services.case_story(uow, Actor.of(person, roles), callback_data.number, now)
     case = story.case

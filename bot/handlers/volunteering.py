@@ -13,7 +13,6 @@ core service, which checks who may act — a forged or stale press is refused po
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from aiogram import F, Router
 from aiogram.filters import Command, StateFilter
@@ -113,35 +112,6 @@ def my_claim_buttons(state: ClaimState, number: str, tr: Translator) -> InlineKe
         return column([(tr("vol.btn.leave_waitlist"), Vol(action="withdraw", ref=number))])
     if state == ClaimState.CHECKED_IN:
         return column([(tr("vol.btn.check_out"), Vol(action="checkout", ref=number))])
-    return None
-
-
-def notification_fields(kind: str, payload: dict[str, Any], tr: Translator) -> dict[str, Any]:
-    """The payload as the reader reads it: a service kind named in their language."""
-    fields = dict(payload)
-    if kind == "order.new" and isinstance(fields.get("kind"), str):
-        fields["kind"] = tr(f"service.{fields['kind']}")
-        fields["description"] = fields.get("description") or tr("report.no_words")
-    return fields
-
-
-def notification_markup(kind: str, payload: dict[str, Any], tr: Translator) -> InlineKeyboardMarkup | None:
-    """The buttons that come with a volunteering notification (bot/outgoing.py asks)."""
-    try:
-        if kind == "party.registration_requested":
-            return registration_buttons(int(payload["person"]), int(payload.get("community") or 0), tr)
-        if kind == "order.new":
-            return order_buttons(str(payload["order"]), tr)
-        if kind == "post.new":
-            return claim_button(str(payload["post"]), tr)
-        if kind == "theme.announce":
-            return column([(tr("vol.btn.see_tasks"), Vol(action="tasks"))])
-        if kind == "post.to_confirm":
-            return star_buttons(str(payload["post"]), int(payload["person"]), tr)
-        if kind == "post.promoted":
-            return column([(tr("vol.btn.my_tasks"), Vol(action="mytasks"))])
-    except (KeyError, TypeError, ValueError):
-        return None
     return None
 
 

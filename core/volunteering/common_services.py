@@ -77,7 +77,7 @@ class VolunteerPolicy:
 
 def iso(moment: datetime) -> str:
     """How payloads carry a moment: an ISO timestamp in UTC (JSON has no datetimes). The bot words it
-    in the reader's language and time zone (bot/outgoing.py), so the key ends in `_at`."""
+    in the reader's language and time zone (bot/rendering/notifications.py), so the key ends in `_at`."""
     return moment.astimezone(timezone.utc).isoformat()
 
 
