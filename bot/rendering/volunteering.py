@@ -1,6 +1,6 @@
 """Volunteering notifications as the reader reads them: the payload's fields in their language and the
 buttons that come with each kind (approve a registration, make a post of an order, claim, rate …).
-The buttons themselves are the handlers' (bot/handlers/volunteering.py), whose presses they are."""
+The buttons themselves are the handlers' (bot/handlers/volunteering/), whose presses they are."""
 
 from __future__ import annotations
 
@@ -9,7 +9,10 @@ from typing import Any
 from aiogram.types import InlineKeyboardMarkup
 
 from bot.callbacks import Vol
-from bot.handlers.volunteering import claim_button, order_buttons, registration_buttons, star_buttons
+from bot.handlers.volunteering.attendance import star_buttons
+from bot.handlers.volunteering.orders import order_buttons
+from bot.handlers.volunteering.posts import claim_button
+from bot.handlers.volunteering.registration import registration_buttons
 from bot.keyboards import column
 from bot.texts import Translator
 

@@ -272,7 +272,7 @@ TEXTS: dict[str, str] = {
     "help.notice": "/notice — send a notice to your community's residents",
     "cmd.notice": "Notice to residents",
     "case.forwarded_done": "Forwarded {number} to the department.",
-    # ---- volunteering: registration, orders, posts, claims, points (bot/handlers/volunteering.py)
+    # ---- volunteering: registration, orders, posts, claims, points (bot/handlers/volunteering/)
     "service.elderly_help": "👵 Help an elderly neighbour",
     "service.carrying": "📦 Carrying things",
     "service.tutoring": "📚 Tutoring / phone lessons",

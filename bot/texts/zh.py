@@ -279,7 +279,7 @@ TEXTS: dict[str, str] = {
     "help.notice": "/notice — 给本社区居民发通知",
     "cmd.notice": "给居民发通知",
     "case.forwarded_done": "已转交 {number}，由部门处理。",
-    # ---- volunteering: "双报到", "群众点单、社区派单、党员接单", points (bot/handlers/volunteering.py)
+    # ---- volunteering: "双报到", "群众点单、社区派单、党员接单", points (bot/handlers/volunteering/)
     "service.elderly_help": "👵 帮助老人",
     "service.carrying": "📦 搬运物品",
     "service.tutoring": "📚 辅导学习/教用手机",

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date
 
 from redgrid.bootstrap import volunteer_policy
-from bot.handlers.volunteering import Theme
+from bot.callbacks import Theme
 from core import theme_day_services
 from core.theme_day import JobKind, job_key
 
