@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import or_, select, text  # noqa: E402
 
 from core import cases as rules  # noqa: E402
-from core import reporting  # noqa: E402
+from core import cases_services  # noqa: E402
 from core.cases import Actor, Category, PhotoKind, PhotoRef  # noqa: E402
 from core.people import Role, RoleGrant, Roles  # noqa: E402
 from core.workdays import WorkCalendar  # noqa: E402
@@ -46,7 +46,7 @@ RESULTS = ROOT / "bench" / "results"
 PG_ADMIN = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 PG_PRIVATE = "redgrid_bench_sweep"
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)  # Monday 10:00 in Shanghai
-POLICY = reporting.ReportPolicy(calendar=WorkCalendar())
+POLICY = cases_services.ReportPolicy(calendar=WorkCalendar())
 BATCH = 500
 
 
@@ -113,7 +113,7 @@ async def _old_sweep(uow, now: datetime) -> int:
     counts = dict.fromkeys(("half_time", "due_soon", "overdue", "claim_overdue", "auto_closed"), 0)
     loaded = await uow.cases._load(rows)
     for case in loaded:
-        await reporting._remind(uow, POLICY, case, half[case.id], now, counts)
+        await cases_services._remind(uow, POLICY, case, half[case.id], now, counts)
     return len(loaded)
 
 
@@ -138,12 +138,12 @@ async def bench(which: str, count: int, repeat: int) -> dict:
             # the first sweep after the upgrade: every case looked at once, the overdue half reminded
             async with db.uow() as uow:
                 started = time.perf_counter()
-                first = await reporting.sweep(uow, POLICY, NOW + timedelta(minutes=1))
+                first = await cases_services.sweep(uow, POLICY, NOW + timedelta(minutes=1))
                 first_s = time.perf_counter() - started
                 await uow.commit()
             later = NOW + timedelta(minutes=2)
             before_s, before_loaded = await _timed(db, lambda uow: _old_sweep(uow, later), repeat)
-            after_s, _ = await _timed(db, lambda uow: reporting.sweep(uow, POLICY, later), repeat)
+            after_s, _ = await _timed(db, lambda uow: cases_services.sweep(uow, POLICY, later), repeat)
             async with db.uow() as uow:
                 after_loaded = len(await uow.cases.due(later))
         finally:

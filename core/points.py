@@ -34,7 +34,8 @@ from zoneinfo import ZoneInfo
 from core.cases import Actor, Case, Category, is_fixed
 from core.errors import DomainError, NotAllowed
 from core.events import Event
-from core.volunteering import ClaimState, Claim, Post
+from core.volunteering.common import ClaimState
+from core.volunteering.posts import Claim, Post
 from core.workdays import CHINA_TZ
 
 MAX_NOTE = 100

@@ -19,7 +19,8 @@ from core.people import Account, Department, Identity, Person, Role, RoleGrant
 from core.places import Address, Building, Community, Compound, District, Grid, Street
 from core.points import PointsEntry
 from core.theme_day import ThemeDayTemplate
-from core.volunteering import Claim, Order, Post, Standing
+from core.volunteering.orders import Order
+from core.volunteering.posts import Claim, Post, Standing
 
 
 class StaleWrite(Exception):

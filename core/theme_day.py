@@ -56,10 +56,12 @@ from core.errors import NotAllowed
 from core.events import Event
 from core.points import PointsEntry, earned_between, month_bounds
 from core.points import balance as points_balance
-from core.volunteering import (
-    MAX_CAPACITY, MAX_PLACE, MAX_POINTS_PER_PERSON, MAX_SHORT_TEXT, QUIET_END, QUIET_START, BadPost, Claim,
-    ClaimState, Post, PostState, create_post, hours_served, next_allowed_moment,
+from core.volunteering.attendance import hours_served
+from core.volunteering.common import (
+    BadPost, ClaimState, MAX_CAPACITY, MAX_PLACE, MAX_POINTS_PER_PERSON, MAX_SHORT_TEXT, PostState,
+    QUIET_END, QUIET_START,
 )
+from core.volunteering.posts import Claim, Post, create_post, next_allowed_moment
 from core.workdays import CHINA_TZ, WorkCalendar
 
 THEME_DAY = 28

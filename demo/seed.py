@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from pathlib import Path
 
-from core import volunteer_services as volunteering
+from core import theme_day_services
+from core.volunteering import common_services, posts_services
 from core.cases import Actor
 from core.onboarding import record, roles_of
 from core.people import Department, Identity, Person, Role, RoleGrant
@@ -153,8 +154,9 @@ async def seed_volunteering(db: Database, now: datetime) -> None:
         staff = await uow.people.by_identity(CHANNEL, str(STAFF.user_id))
         by = Actor.of(staff, await roles_of(uow, staff))
         for template in THEME_TEMPLATES:
-            await volunteering.define_template(uow, by, community.id, now, **template)
+            await theme_day_services.define_template(uow, by, community.id, now, **template)
         starts = next_saturday_afternoon(now)
-        await volunteering.create_post(uow, volunteering.VolunteerPolicy(calendar=WorkCalendar()), by, community.id,
-                                       now, starts_at=starts, ends_at=starts + timedelta(hours=2), **OPEN_POST)
+        policy = common_services.VolunteerPolicy(calendar=WorkCalendar())
+        await posts_services.create_post(uow, policy, by, community.id,
+                                         now, starts_at=starts, ends_at=starts + timedelta(hours=2), **OPEN_POST)
         await uow.commit()

@@ -36,14 +36,14 @@ from bot.handlers import routers
 from bot.handlers.cases import SCENES as CASE_SCENES
 from bot.handlers.volunteering import SCENES as VOLUNTEER_SCENES
 from bot.middlewares import ContextMiddleware, watch_edits
-from bot.notify import CaseRenderer
-from bot.outgoing import NotificationRenderer
+from bot.rendering.cases import CaseRenderer
+from bot.rendering.notifications import NotificationRenderer
 from bot.scenes.report import SCENES as REPORT_SCENES
 from bot.serial import OneAtATimePerChat, dialog_isolation
 from core.clock import Clock, SystemClock
-from core.reporting import ReportPolicy
+from core.cases_services import ReportPolicy
 from core.theme_day import ThemeDaySchedule
-from core.volunteer_services import VolunteerPolicy
+from core.volunteering.common_services import VolunteerPolicy
 from core.workdays import WorkCalendar
 from demo.app import DEMO_BOT_USERNAME, DEMO_TOKEN
 from demo.harness import polling

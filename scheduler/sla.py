@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 
 from core.clock import Clock
-from core.reporting import ReportPolicy, sweep
+from core.cases_services import ReportPolicy, sweep
 from storage.uow import Database
 
 log = logging.getLogger(__name__)

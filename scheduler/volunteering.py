@@ -10,7 +10,9 @@ from __future__ import annotations
 import logging
 
 from core.clock import Clock
-from core.volunteer_services import VolunteerPolicy, complete_ended_posts, run_theme_day_jobs, send_post_reminders
+from core.theme_day_services import run_theme_day_jobs
+from core.volunteering.common_services import VolunteerPolicy
+from core.volunteering.posts_services import complete_ended_posts, send_post_reminders
 from storage.uow import Database
 
 log = logging.getLogger(__name__)

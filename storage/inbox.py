@@ -20,7 +20,7 @@ import os
 import secrets
 import socket
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Sequence
 
 from sqlalchemy import bindparam, false, or_, select, update

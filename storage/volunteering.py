@@ -19,7 +19,9 @@ from core.people import GrantStatus, Person, Role, RoleGrant
 from core.points import AlreadyCredited, NotEnoughPoints, PointsEntry, PointsReason
 from core.ports import StaleWrite
 from core.theme_day import ThemeActivity, ThemeDayTemplate
-from core.volunteering import Claim, ClaimState, Order, OrderState, Post, PostState, ServiceKind, Standing
+from core.volunteering.common import ClaimState, OrderState, PostState, ServiceKind
+from core.volunteering.orders import Order
+from core.volunteering.posts import Claim, Post, Standing
 from storage import tables as t
 from storage.outbox import dialect_insert
 from storage.repositories import SqlEvents

@@ -28,7 +28,8 @@ from core.places import Address, Building, Community, Compound, District, Grid, 
 from core.points import AlreadyCredited, NotEnoughPoints, PointsEntry
 from core.ports import UnitOfWork, UnitOfWorkScope
 from core.theme_day import ThemeDayTemplate
-from core.volunteering import Claim, Order, Post, Standing
+from core.volunteering.orders import Order
+from core.volunteering.posts import Claim, Post, Standing
 
 T = TypeVar("T")
 Place = District | Street | Community | Compound | Grid | Building

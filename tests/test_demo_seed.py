@@ -38,7 +38,7 @@ async def test_demo_world_has_every_role_and_reseeding_changes_nothing(db, now):
 
 
 async def test_demo_community_has_theme_day_activities_and_an_open_post_once(db, now):
-    from core import volunteer_services
+    from core.volunteering import posts_services
 
     clock = ManualClock(now)
     await prepare_demo_world(db, clock)
@@ -46,7 +46,7 @@ async def test_demo_community_has_theme_day_activities_and_an_open_post_once(db,
     async with db.uow() as uow:
         (community,) = [c for c in await uow.places.communities() if c.code == "DC"]
         templates = await uow.volunteering.templates(community.id)
-        posts = await volunteer_services.open_posts(uow, community.id, now)
+        posts = await posts_services.open_posts(uow, community.id, now)
     assert [t.title for t in templates] == ["政策宣讲进社区", "环境整治义务清扫"]
     assert templates[1].workday_starts is None  # the clean-up needs daylight
     assert [p.title for p in posts] == ["清理楼道小广告"] and posts[0].starts_at > now

@@ -15,7 +15,8 @@ from core.points import (
     PointsEntry, PointsReason, balance, correct, earn, month_bounds, monthly_leaderboard, points_for_report,
     points_for_service, report_ref, service_ref, spend,
 )
-from core.volunteering import Claim, ClaimState, Post, PostState
+from core.volunteering.common import ClaimState, PostState
+from core.volunteering.posts import Claim, Post
 from core.workdays import CHINA_TZ
 
 HOME, NEXT_DOOR = 7, 8

@@ -7,11 +7,11 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from core import reporting
+from core import cases_services
 from core.cases import Actor, CaseState, Category, ClosureReason, NotYourCase, PhotoKind, PhotoRef, WrongState
 from core.onboarding import roles_of
 from core.people import Role, RoleGrant
-from core.reporting import ReportPolicy
+from core.cases_services import ReportPolicy
 from core.workdays import WorkCalendar
 from storage import tables
 from tests.factories import add_person, seed_world, staff_of
@@ -57,9 +57,9 @@ async def actor(db, person) -> Actor:
 
 async def report(town, who="wang", building="3号楼", category=Category.LIGHTS, now=MONDAY, photos=(1,)):
     async with town.db.uow() as uow:
-        case = await reporting.report_problem(uow, POLICY, await actor(town.db, town.people[who]),
-                                              town.buildings[building].id, category,
-                                              [photo(n) for n in photos], "楼道灯坏了", now)
+        case = await cases_services.report_problem(uow, POLICY, await actor(town.db, town.people[who]),
+                                                   town.buildings[building].id, category,
+                                                   [photo(n) for n in photos], "楼道灯坏了", now)
         await uow.commit()
     return case
 
@@ -94,13 +94,13 @@ async def test_report_in_a_grid_without_member_goes_to_the_desk(town):
 async def test_the_whole_loop_with_rework(town):
     case = await report(town)
     n = case.number
-    await do(town, reporting.accept_case, "li", n)
-    await do(town, reporting.add_during_photo, "li", n, photo(2, PhotoKind.DURING))
-    await do(town, reporting.resolve_case, "li", n, photo(3, PhotoKind.AFTER), "换了灯泡")
-    await do(town, reporting.reject_fix, "wang", n, "还是不亮")
-    await do(town, reporting.accept_case, "li", n)
-    await do(town, reporting.resolve_case, "li", n, photo(4, PhotoKind.AFTER), "换了开关")
-    closed = await do(town, reporting.confirm_fix, "wang", n, 5)
+    await do(town, cases_services.accept_case, "li", n)
+    await do(town, cases_services.add_during_photo, "li", n, photo(2, PhotoKind.DURING))
+    await do(town, cases_services.resolve_case, "li", n, photo(3, PhotoKind.AFTER), "换了灯泡")
+    await do(town, cases_services.reject_fix, "wang", n, "还是不亮")
+    await do(town, cases_services.accept_case, "li", n)
+    await do(town, cases_services.resolve_case, "li", n, photo(4, PhotoKind.AFTER), "换了开关")
+    closed = await do(town, cases_services.confirm_fix, "wang", n, 5)
     assert closed.state == CaseState.CLOSED and closed.closure_reason == ClosureReason.FIXED
     assert closed.rating == 5 and closed.rework_count == 1
     async with town.db.uow() as uow:
@@ -116,9 +116,9 @@ async def test_the_whole_loop_with_rework(town):
 async def test_other_grid_member_and_wrong_moment_are_refused_and_nothing_changes(town):
     case = await report(town)
     with pytest.raises(NotYourCase):
-        await do(town, reporting.accept_case, "hu", case.number)  # another grid's member
+        await do(town, cases_services.accept_case, "hu", case.number)  # another grid's member
     with pytest.raises(WrongState):
-        await do(town, reporting.confirm_fix, "wang", case.number, 5)
+        await do(town, cases_services.confirm_fix, "wang", case.number, 5)
     async with town.db.uow() as uow:
         again = await uow.cases.by_number(case.number)
     assert again.state == CaseState.ASSIGNED
@@ -127,15 +127,15 @@ async def test_other_grid_member_and_wrong_moment_are_refused_and_nothing_change
 async def test_escalation_is_claimed_and_fixed_by_the_department(town):
     case = await report(town, category=Category.PARKING)
     async with town.db.uow() as uow:
-        escalated = await reporting.escalate_case(uow, POLICY, await actor(town.db, town.people["chen"]),
-                                                  case.number, town.people["cg"].id, MONDAY)
+        escalated = await cases_services.escalate_case(uow, POLICY, await actor(town.db, town.people["chen"]),
+                                                       case.number, town.people["cg"].id, MONDAY)
         await uow.commit()
     assert escalated.state == CaseState.ESCALATED
     assert escalated.escalation_deadline == MONDAY + timedelta(hours=24)
     with pytest.raises(NotYourCase):
-        await do(town, reporting.claim_escalation, "li", case.number)
-    await do(town, reporting.claim_escalation, "cg", case.number)
-    done = await do(town, reporting.resolve_case, "cg", case.number, photo(9, PhotoKind.AFTER), "已拖走车辆")
+        await do(town, cases_services.claim_escalation, "li", case.number)
+    await do(town, cases_services.claim_escalation, "cg", case.number)
+    done = await do(town, cases_services.resolve_case, "cg", case.number, photo(9, PhotoKind.AFTER), "已拖走车辆")
     assert done.state == CaseState.RESOLVED
     assert [r.person_id for r in await outbox(town.db, "case.escalated_to_you")] == [town.people["cg"].id]
 
@@ -143,22 +143,22 @@ async def test_escalation_is_claimed_and_fixed_by_the_department(town):
 async def test_same_problem_joins_and_merge_tells_everyone(town):
     first = await report(town)
     async with town.db.uow() as uow:
-        similar = await reporting.similar_cases(uow, POLICY, town.buildings["2号楼"].id, Category.LIGHTS, MONDAY)
+        similar = await cases_services.similar_cases(uow, POLICY, town.buildings["2号楼"].id, Category.LIGHTS, MONDAY)
     assert [c.number for c in similar] == [first.number]  # 2号楼 is ~50 m from 3号楼
     second = await report(town, who="zhao", building="2号楼")
     rows = await outbox(town.db, "case.new_for_handler")
     assert rows[-1].payload["duplicate_of"] == first.number  # flagged to the handler
-    into = await do(town, reporting.merge_cases, "li", second.number, first.number)
+    into = await do(town, cases_services.merge_cases, "li", second.number, first.number)
     assert town.people["zhao"].id in into.me_too
-    await do(town, reporting.accept_case, "li", first.number)
-    await do(town, reporting.resolve_case, "li", first.number, photo(5, PhotoKind.AFTER), "修好了")
+    await do(town, cases_services.accept_case, "li", first.number)
+    await do(town, cases_services.resolve_case, "li", first.number, photo(5, PhotoKind.AFTER), "修好了")
     told = {r.person_id for r in await outbox(town.db, "case.resolved")}
     assert told == {town.people["wang"].id, town.people["zhao"].id}
 
 
 async def test_rejected_report_is_not_counted_as_fixed(town):
     case = await report(town, category=Category.NOISE)
-    rejected = await do(town, reporting.reject_report, "li", case.number, "正常施工，有许可证")
+    rejected = await do(town, cases_services.reject_report, "li", case.number, "正常施工，有许可证")
     assert rejected.state == CaseState.REJECTED and rejected.closure_reason == ClosureReason.NOT_A_PROBLEM
     (row,) = await outbox(town.db, "case.rejected")
     assert row.payload["reason"] == "正常施工，有许可证"
@@ -170,7 +170,7 @@ async def test_the_clock_reminds_once_escalates_overdue_and_closes_silent_confir
 
     async def sweep(at):
         async with town.db.uow() as uow:
-            counts = await reporting.sweep(uow, POLICY, at)
+            counts = await cases_services.sweep(uow, POLICY, at)
             await uow.commit()
         return counts
 
@@ -183,9 +183,9 @@ async def test_the_clock_reminds_once_escalates_overdue_and_closes_silent_confir
     await sweep(case.deadline + timedelta(minutes=2))
     assert [r.person_id for r in await outbox(town.db, "case.overdue")] == [town.people["chen"].id]
 
-    await do(town, reporting.accept_case, "li", case.number)
+    await do(town, cases_services.accept_case, "li", case.number)
     resolved_at = case.deadline + timedelta(hours=1)
-    await do(town, reporting.resolve_case, "li", case.number, photo(6, PhotoKind.AFTER), "好了", now=resolved_at)
+    await do(town, cases_services.resolve_case, "li", case.number, photo(6, PhotoKind.AFTER), "好了", now=resolved_at)
     assert (await sweep(resolved_at + timedelta(days=2)))["auto_closed"] == 0
     assert (await sweep(resolved_at + timedelta(days=3, minutes=1)))["auto_closed"] == 1
     async with town.db.uow() as uow:
@@ -195,8 +195,8 @@ async def test_the_clock_reminds_once_escalates_overdue_and_closes_silent_confir
 
 async def test_rollback_leaves_no_case_and_no_notification(town):
     async with town.db.uow() as uow:
-        await reporting.report_problem(uow, POLICY, await actor(town.db, town.people["wang"]),
-                                       town.buildings["3号楼"].id, Category.LIGHTS, [photo(1)], "", MONDAY)
+        await cases_services.report_problem(uow, POLICY, await actor(town.db, town.people["wang"]),
+                                            town.buildings["3号楼"].id, Category.LIGHTS, [photo(1)], "", MONDAY)
         # leaving without commit
     assert await outbox(town.db) == []
     async with town.db.uow() as uow:
@@ -208,8 +208,8 @@ async def test_two_first_reports_of_the_year_at_once_both_get_numbers(town):
 
     async def one(who, building):
         async with town.db.uow() as uow:
-            case = await reporting.report_problem(uow, POLICY, await actor(town.db, town.people[who]),
-                                                  town.buildings[building].id, Category.GARBAGE, [photo(7)], "", MONDAY)
+            case = await cases_services.report_problem(uow, POLICY, await actor(town.db, town.people[who]),
+                                                       town.buildings[building].id, Category.GARBAGE, [photo(7)], "", MONDAY)
             await asyncio.sleep(0.05)  # hold the transaction open so the two overlap
             await uow.commit()
         return case.number
@@ -221,11 +221,11 @@ async def test_two_first_reports_of_the_year_at_once_both_get_numbers(town):
 async def test_same_problem_is_looked_for_nearby_only_and_by_photo_anywhere_in_the_community(town):
     first = await report(town)  # 3号楼, lights, photo 1
     async with town.db.uow() as uow:
-        near = await reporting.similar_cases(uow, POLICY, town.buildings["4号楼"].id, Category.LIGHTS, MONDAY)
-        far = await reporting.similar_cases(uow, POLICY, town.buildings["A栋"].id, Category.LIGHTS, MONDAY)
-        other_kind = await reporting.similar_cases(uow, POLICY, town.buildings["3号楼"].id, Category.NOISE, MONDAY)
-        later = await reporting.similar_cases(uow, POLICY, town.buildings["3号楼"].id, Category.LIGHTS,
-                                              MONDAY + POLICY.duplicate_window + timedelta(minutes=1))
+        near = await cases_services.similar_cases(uow, POLICY, town.buildings["4号楼"].id, Category.LIGHTS, MONDAY)
+        far = await cases_services.similar_cases(uow, POLICY, town.buildings["A栋"].id, Category.LIGHTS, MONDAY)
+        other_kind = await cases_services.similar_cases(uow, POLICY, town.buildings["3号楼"].id, Category.NOISE, MONDAY)
+        later = await cases_services.similar_cases(uow, POLICY, town.buildings["3号楼"].id, Category.LIGHTS,
+                                                   MONDAY + POLICY.duplicate_window + timedelta(minutes=1))
     assert [c.number for c in near] == [first.number]  # another grid, ~60 m away
     assert far == [] and other_kind == [] and later == []  # ~300 m away; another category; too old
     # the same picture sent again from far away is still flagged, by its photo
@@ -239,8 +239,8 @@ async def test_same_problem_is_looked_for_nearby_only_and_by_photo_anywhere_in_t
 
 async def join(town, who, number, building, category, now=MONDAY):
     async with town.db.uow() as uow:
-        case = await reporting.join_same_problem(uow, POLICY, await actor(town.db, town.people[who]), number,
-                                                 town.buildings[building].id, category, now)
+        case = await cases_services.join_same_problem(uow, POLICY, await actor(town.db, town.people[who]), number,
+                                                      town.buildings[building].id, category, now)
         await uow.commit()
     return case
 
@@ -266,20 +266,20 @@ async def test_a_forged_same_problem_press_joins_only_a_case_that_was_offered(to
 async def test_a_joiner_is_told_the_outcome_but_only_the_reporter_closes_the_case(town):
     first = await report(town)
     await join(town, "zhao", first.number, "2号楼", Category.LIGHTS)
-    await do(town, reporting.accept_case, "li", first.number)
-    await do(town, reporting.resolve_case, "li", first.number, photo(5, PhotoKind.AFTER), "换了灯泡")
+    await do(town, cases_services.accept_case, "li", first.number)
+    await do(town, cases_services.resolve_case, "li", first.number, photo(5, PhotoKind.AFTER), "换了灯泡")
     with pytest.raises(NotYourCase):
-        await do(town, reporting.confirm_fix, "zhao", first.number, 1)
+        await do(town, cases_services.confirm_fix, "zhao", first.number, 1)
     async with town.db.uow() as uow:
-        await reporting.give_feedback(uow, await actor(town.db, town.people["zhao"]), first.number, False, MONDAY,
-                                      comment="二单元还是黑的")
+        await cases_services.give_feedback(uow, await actor(town.db, town.people["zhao"]), first.number, False, MONDAY,
+                                           comment="二单元还是黑的")
         await uow.commit()
     async with town.db.uow() as uow:
         case = await uow.cases.by_number(first.number)
     assert case.state == CaseState.RESOLVED and case.rating is None
     told = await outbox(town.db, "case.supporter_not_fixed")
     assert [r.person_id for r in told] == [town.people["chen"].id] and told[0].payload["comment"] == "二单元还是黑的"
-    await do(town, reporting.confirm_fix, "wang", first.number, 5)   # the reporter's answer stands
+    await do(town, cases_services.confirm_fix, "wang", first.number, 5)   # the reporter's answer stands
     async with town.db.uow() as uow:
         case = await uow.cases.by_number(first.number)
     assert case.state == CaseState.CLOSED and case.rating == 5
@@ -294,10 +294,10 @@ async def test_the_case_numbers_year_is_the_year_its_sequence_counts_in(town):
     utc_policy = ReportPolicy(calendar=WorkCalendar(tz=ZoneInfo("UTC")))
     eve = datetime(2026, 12, 31, 23, 30, tzinfo=timezone.utc)
     async with town.db.uow() as uow:
-        first = await reporting.report_problem(uow, utc_policy, await actor(town.db, town.people["wang"]),
-                                               town.buildings["3号楼"].id, Category.LIGHTS, [photo(1)], "", eve)
-        second = await reporting.report_problem(uow, utc_policy, await actor(town.db, town.people["wang"]),
-                                                town.buildings["3号楼"].id, Category.NOISE, [photo(2)], "",
-                                                eve + timedelta(hours=1))
+        first = await cases_services.report_problem(uow, utc_policy, await actor(town.db, town.people["wang"]),
+                                                    town.buildings["3号楼"].id, Category.LIGHTS, [photo(1)], "", eve)
+        second = await cases_services.report_problem(uow, utc_policy, await actor(town.db, town.people["wang"]),
+                                                     town.buildings["3号楼"].id, Category.NOISE, [photo(2)], "",
+                                                     eve + timedelta(hours=1))
         await uow.commit()
     assert (first.number, second.number) == ("DC-2026-000001", "DC-2027-000001")

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import pytest
 
-from core import reporting
+from core import cases_services
 from core.cases import CaseState, Category, ClosureReason, JoinRefused, NotYourCase, PhotoKind
 from core.people import Role, RoleGrant
 from tests.factories import add_person, seed_world, staff_of
@@ -61,17 +61,17 @@ async def test_only_an_offered_case_may_be_joined(town):
 async def test_a_joiners_feedback_never_closes_and_the_reporter_confirms(town):
     first = await report(town)
     await join(town, "zhao", first.number, "2号楼", Category.LIGHTS)
-    await do(town, reporting.accept_case, "li", first.number)
-    await do(town, reporting.resolve_case, "li", first.number, photo(5, PhotoKind.AFTER), "换了灯泡")
+    await do(town, cases_services.accept_case, "li", first.number)
+    await do(town, cases_services.resolve_case, "li", first.number, photo(5, PhotoKind.AFTER), "换了灯泡")
     with pytest.raises(NotYourCase):
-        await do(town, reporting.confirm_fix, "zhao", first.number, 1)
+        await do(town, cases_services.confirm_fix, "zhao", first.number, 1)
     async with town.db.uow() as uow:
-        await reporting.give_feedback(uow, await actor(town.db, town.people["zhao"]), first.number, False, MONDAY,
-                                      comment="二单元还是黑的")
+        await cases_services.give_feedback(uow, await actor(town.db, town.people["zhao"]), first.number, False, MONDAY,
+                                           comment="二单元还是黑的")
         await uow.commit()
     (told,) = town.db.notifications("case.supporter_not_fixed")
     assert told.person_id == town.people["chen"].id and told.payload["comment"] == "二单元还是黑的"
-    closed = await do(town, reporting.confirm_fix, "wang", first.number, 5)
+    closed = await do(town, cases_services.confirm_fix, "wang", first.number, 5)
     assert closed.state == CaseState.CLOSED and closed.closure_reason == ClosureReason.FIXED and closed.rating == 5
     assert [n.payload["points"] for n in town.db.notifications("points.report_earned")] == [
         POLICY.report_points["lights"]]
@@ -80,10 +80,10 @@ async def test_a_joiners_feedback_never_closes_and_the_reporter_confirms(town):
 async def test_a_refused_press_changes_nothing(town):
     case = await report(town)
     with pytest.raises(NotYourCase):
-        await do(town, reporting.accept_case, "hu", case.number)  # another grid's member
+        await do(town, cases_services.accept_case, "hu", case.number)  # another grid's member
     async with town.db.uow() as uow:
         assert (await uow.cases.by_number(case.number)).state == CaseState.ASSIGNED
-        await reporting.accept_case(uow, await actor(town.db, town.people["li"]), case.number, MONDAY)
+        await cases_services.accept_case(uow, await actor(town.db, town.people["li"]), case.number, MONDAY)
         # left without commit: rolled back
     async with town.db.uow() as uow:
         assert (await uow.cases.by_number(case.number)).state == CaseState.ASSIGNED
@@ -95,7 +95,7 @@ async def test_the_clock_reminds_once_and_leaves_the_told_backlog_alone(town):
 
     async def sweep(at):
         async with town.db.uow() as uow:
-            counts = await reporting.sweep(uow, POLICY, at)
+            counts = await cases_services.sweep(uow, POLICY, at)
             due = len(await uow.cases.due(at))
             await uow.commit()
         return counts, due

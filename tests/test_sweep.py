@@ -12,7 +12,7 @@ from functools import partial
 
 import pytest
 
-from core import reporting
+from core import cases_services
 from storage.cases import SqlCases
 from tests.test_reporting import MONDAY, POLICY, actor, do, outbox, report, town  # noqa: F401  (fixture)
 
@@ -33,7 +33,7 @@ def count_due(monkeypatch) -> list[int]:
 
 async def sweep(town, at):
     async with town.db.uow() as uow:
-        counts = await reporting.sweep(uow, POLICY, at)
+        counts = await cases_services.sweep(uow, POLICY, at)
         await uow.commit()
     return counts
 
@@ -57,8 +57,8 @@ async def test_an_escalated_case_is_looked_at_again_at_its_new_moments(town, mon
     loaded = count_due(monkeypatch)
     whistle = deadline + timedelta(minutes=10)
     async with town.db.uow() as uow:
-        escalated = await reporting.escalate_case(uow, POLICY, await actor(town.db, town.people["chen"]),
-                                                  loud.number, town.people["cg"].id, whistle)
+        escalated = await cases_services.escalate_case(uow, POLICY, await actor(town.db, town.people["chen"]),
+                                                       loud.number, town.people["cg"].id, whistle)
         await uow.commit()
     await sweep(town, whistle + timedelta(minutes=1))  # the change: looked at once, its moments worked out
     await sweep(town, whistle + timedelta(minutes=2))
@@ -80,16 +80,16 @@ async def test_a_reopened_case_is_looked_at_again_and_closes_silently_after_the_
     case = await report(town)
     n = case.number
     await sweep(town, case.deadline + timedelta(minutes=1))
-    await do(town, reporting.accept_case, "li", n, now=case.deadline + timedelta(minutes=2))
+    await do(town, cases_services.accept_case, "li", n, now=case.deadline + timedelta(minutes=2))
     resolved_at = case.deadline + timedelta(hours=1)
-    await do(town, reporting.resolve_case, "li", n, reporting_photo(6), "好了", now=resolved_at)
-    await do(town, reporting.reject_fix, "wang", n, "还是不亮", now=resolved_at + timedelta(hours=1))
+    await do(town, cases_services.resolve_case, "li", n, reporting_photo(6), "好了", now=resolved_at)
+    await do(town, cases_services.reject_fix, "wang", n, "还是不亮", now=resolved_at + timedelta(hours=1))
     loaded = count_due(monkeypatch)
     await sweep(town, resolved_at + timedelta(hours=1, minutes=1))  # reopened: looked at once
     await sweep(town, resolved_at + timedelta(hours=1, minutes=2))
     assert loaded == [1, 0]
     again = resolved_at + timedelta(hours=2)
-    await do(town, reporting.resolve_case, "li", n, reporting_photo(7), "换了开关", now=again)
+    await do(town, cases_services.resolve_case, "li", n, reporting_photo(7), "换了开关", now=again)
     assert (await sweep(town, again + timedelta(days=2)))["auto_closed"] == 0
     assert (await sweep(town, again + timedelta(days=2, minutes=1)))["auto_closed"] == 0
     assert (await sweep(town, again + POLICY.confirm_wait))["auto_closed"] == 1
@@ -113,7 +113,7 @@ async def test_the_upgrade_has_every_watched_case_looked_at_once(town):
     from storage.migrate import alembic_config, upgrade
 
     open_case, rejected = await report(town, photos=(1,)), await report(town, photos=(2,))
-    await do(town, reporting.reject_report, "li", rejected.number, "正常施工")
+    await do(town, cases_services.reject_report, "li", rejected.number, "正常施工")
 
     def downgrade(sync_conn) -> None:
         config = alembic_config()
@@ -134,7 +134,7 @@ async def test_an_unclaimed_escalation_reminds_the_department_once(town):
     case = await report(town)
     whistle = case.deadline - timedelta(days=1)
     async with town.db.uow() as uow:
-        escalated = await reporting.escalate_case(uow, POLICY, await actor(town.db, town.people["chen"]),
+        escalated = await cases_services.escalate_case(uow, POLICY, await actor(town.db, town.people["chen"]),
                                                   case.number, town.people["cg"].id, whistle)
         await uow.commit()
     claim_late = escalated.escalation_deadline + timedelta(minutes=1)
@@ -151,12 +151,12 @@ async def test_the_reporter_reopens_an_auto_closed_case_and_its_handler_reworks_
     from core.cases import CaseState, PhotoKind, ReopenTooLate
     from tests.test_reporting import photo
 
-    reopen = partial(reporting.reopen_after_auto_close, policy=POLICY)
+    reopen = partial(cases_services.reopen_after_auto_close, policy=POLICY)
 
-    reopen = partial(reporting.reopen_after_auto_close, policy=POLICY)
+    reopen = partial(cases_services.reopen_after_auto_close, policy=POLICY)
     case = await report(town)
-    await do(town, reporting.accept_case, "li", case.number)
-    await do(town, reporting.resolve_case, "li", case.number, photo(6, PhotoKind.AFTER), "好了")
+    await do(town, cases_services.accept_case, "li", case.number)
+    await do(town, cases_services.resolve_case, "li", case.number, photo(6, PhotoKind.AFTER), "好了")
     closed_at = MONDAY + POLICY.confirm_wait + timedelta(minutes=1)
     assert (await sweep(town, closed_at))["auto_closed"] == 1
     with pytest.raises(ReopenTooLate):

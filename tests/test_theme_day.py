@@ -21,9 +21,9 @@ from core.theme_day import (
     job_key, member_month, monthly_jobs, participation_summary, retire_template, theme_day_for, theme_post,
     theme_slot,
 )
-from core.volunteering import (
-    BadPost, Claim, ClaimState, Standing, check_in, check_out, claim, confirm_service, create_post, mark_no_show,
-)
+from core.volunteering.attendance import check_in, check_out, confirm_service, mark_no_show
+from core.volunteering.common import BadPost, ClaimState
+from core.volunteering.posts import Claim, Standing, claim, create_post
 from core.workdays import CHINA_TZ, WorkCalendar
 
 CAL = WorkCalendar()

@@ -10,8 +10,9 @@ from aiogram.fsm.storage.base import StorageKey
 from sqlalchemy import func, select
 
 from redgrid.bootstrap import build_dispatcher
-from bot.outgoing import NotificationRenderer
-from core import volunteer_services as vs
+from bot.rendering.notifications import NotificationRenderer
+from core import points_services
+from core.volunteering import common_services, posts_services, registration_services
 from core.cases import Actor
 from core.clock import ManualClock
 from core.notifications import Notification
@@ -25,7 +26,7 @@ from storage.volunteer_tables import points_entries
 from tests.botkit import BOT_USER, ChatHarness
 from tests.factories import add_person, seed_world, staff_of
 
-POLICY = vs.VolunteerPolicy(calendar=WorkCalendar())
+POLICY = common_services.VolunteerPolicy(calendar=WorkCalendar())
 
 
 @pytest.fixture
@@ -83,7 +84,7 @@ async def test_the_last_step_of_a_redemption_taken_twice_spends_the_points_once(
     await chen.sends_text("洗衣液一瓶")
     assert "已经登记过了" in chen.last_message.text and "还剩 7 分" in chen.last_message.text
     async with chat.db.uow() as uow:
-        assert await vs.points_balance(uow, member.id, chat.dc.id) == 7
+        assert await points_services.points_balance(uow, member.id, chat.dc.id) == 7
     async with chat.db.engine.connect() as conn:
         spent = (await conn.execute(select(func.count()).select_from(points_entries)
                                     .where(points_entries.c.reason == PointsReason.REDEMPTION.value))).scalar_one()
@@ -97,11 +98,11 @@ async def test_posts_keeps_a_started_post_until_staff_settle_it_from_the_roster(
     async with chat.db.uow() as uow:
         member = await add_person(uow, chat.world, "m1", "党员甲", member_of(chat.dc))
         staff = Actor.of(chen.person, await roles_of(uow, chen.person))
-        post = await vs.create_post(uow, POLICY, staff, chat.dc.id, chat.clock.now(), title="帮老人搬米",
-                                    starts_at=start, ends_at=start + timedelta(hours=2), place="A栋",
-                                    capacity=2, points_per_person=5)
-        await vs.claim_post(uow, POLICY, Actor.of(member, await roles_of(uow, member)), post.number,
-                            chat.clock.now())
+        post = await posts_services.create_post(uow, POLICY, staff, chat.dc.id, chat.clock.now(), title="帮老人搬米",
+                                                starts_at=start, ends_at=start + timedelta(hours=2), place="A栋",
+                                                capacity=2, points_per_person=5)
+        await posts_services.claim_post(uow, POLICY, Actor.of(member, await roles_of(uow, member)), post.number,
+                                        chat.clock.now())
         await uow.commit()
     await chen.sends_text("/posts")
     assert "即将开始的岗位" not in chen.last_message.text and chen.last_message.buttons == ["👥 名单"]
@@ -125,7 +126,7 @@ async def test_a_registration_button_names_its_community_and_staff_of_another_ar
         zhao = await add_person(uow, chat.world, "zhao", "赵红")
         qian = await add_person(uow, chat.world, "qian", "钱明")
         for who in (zhao, qian):
-            await vs.ask_to_register(uow, who.id, chat.dc.id, "县教育局", chat.clock.now())
+            await registration_services.ask_to_register(uow, who.id, chat.dc.id, "县教育局", chat.clock.now())
         await uow.commit()
     async with chat.db.engine.connect() as conn:
         rows = list(await conn.execute(select(tables.outbox).where(
@@ -143,7 +144,7 @@ async def test_a_registration_button_names_its_community_and_staff_of_another_ar
     await xi_desk.presses_data(approve)
     assert "没有权限" in xi_desk.alerts[-1]
     async with chat.db.uow() as uow:
-        assert [p.id for p, _ in await vs.pending_registrations(uow, chat.dc.id)] == [zhao.id, qian.id]
+        assert [p.id for p, _ in await registration_services.pending_registrations(uow, chat.dc.id)] == [zhao.id, qian.id]
 
     await chen.sends_text("/help")
     await chen.presses_data(approve)
@@ -153,4 +154,4 @@ async def test_a_registration_button_names_its_community_and_staff_of_another_ar
     await chen.presses_data(f"vo:reg_ok::{qian.id}:")  # a button from before it named the community
     assert f"已通过 {qian.display_name} 的报到" in chen.last_message.text
     async with chat.db.uow() as uow:
-        assert await vs.pending_registrations(uow, chat.dc.id) == []
+        assert await registration_services.pending_registrations(uow, chat.dc.id) == []

@@ -9,10 +9,11 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
 
-from core import volunteer_services as vs
+from core import theme_day_services
+from core.volunteering import attendance_services, posts_services
 from core.clock import ManualClock
 from core.theme_day import JobKind, ThemeActivity, monthly_jobs
-from core.volunteering import ClaimState, PostState
+from core.volunteering.common import ClaimState, PostState
 from core.workdays import CHINA_TZ
 from scheduler.volunteering import volunteering_tick
 from storage import tables
@@ -24,7 +25,7 @@ def at(month: int, day: int, hour: int = 0, minute: int = 0, year: int = 2026) -
 
 
 async def with_template(town, capacity: int = 2) -> None:
-    await do(town, vs.define_template, await as_(town, "chen"), town.dc.id, at(12, 1, 10),
+    await do(town, theme_day_services.define_template, await as_(town, "chen"), town.dc.id, at(12, 1, 10),
              title="楼道清扫", activity=ThemeActivity.CLEAN_UP, place="粮食局小区", capacity=capacity,
              points_per_person=3)
 
@@ -68,13 +69,13 @@ async def test_a_whole_theme_day_month_each_job_once(town):
     async def members_act(moment: datetime) -> None:
         if moment == at(12, 21, 9):  # just before the announcement goes out, two members are quick
             for key in ("m1", "m2"):
-                await do(town, vs.claim_post, POLICY, await as_(town, key), state["post"], moment)
+                await do(town, posts_services.claim_post, POLICY, await as_(town, key), state["post"], moment)
         elif moment == at(12, 28, 20, 31):
             post, m1, chen = state["post"], await as_(town, "m1"), await as_(town, "chen")
-            await do(town, vs.check_in, m1, post, photo(1), at(12, 28, 18, 25))
-            await do(town, vs.check_out, m1, post, photo(2), at(12, 28, 20, 25))
-            await do(town, vs.confirm_service, POLICY, chen, post, m1.person_id, at(12, 28, 20, 30))
-            await do(town, vs.mark_no_show, POLICY, chen, post, p["m2"].id, at(12, 28, 20, 30))
+            await do(town, attendance_services.check_in, m1, post, photo(1), at(12, 28, 18, 25))
+            await do(town, attendance_services.check_out, m1, post, photo(2), at(12, 28, 20, 25))
+            await do(town, attendance_services.confirm_service, POLICY, chen, post, m1.person_id, at(12, 28, 20, 30))
+            await do(town, attendance_services.mark_no_show, POLICY, chen, post, p["m2"].id, at(12, 28, 20, 30))
 
     async def between(moment: datetime) -> None:
         if "post" not in state and moment > at(12, 14, 9):
@@ -92,7 +93,7 @@ async def test_a_whole_theme_day_month_each_job_once(town):
                     f"theme:2026-12:summary:{dc}": [at(12, 29, 9)]}
 
     async with town.db.uow() as uow:
-        post = await vs.post_by_number(uow, state["post"])
+        post = await posts_services.post_by_number(uow, state["post"])
     # Monday 28 December is a working day: the activity starts after work; the clock closed it after it ended
     assert post.starts_at == at(12, 28, 18, 30) and post.template_id is not None
     assert post.state == PostState.DONE
@@ -147,7 +148,7 @@ async def test_quiet_hours_hold_the_announcement_and_delay_new_post_messages(tow
     await run(town, clock, [at(12, 22, 7), at(12, 22, 7, 1)], ran)
     assert ran[announce] == [at(12, 22, 7)]
     # staff put up a post late in the evening: members hear of it in the morning
-    await do(town, vs.create_post, POLICY, await as_(town, "chen"), town.dc.id, at(12, 22, 23, 10), title="夜间巡逻",
+    await do(town, posts_services.create_post, POLICY, await as_(town, "chen"), town.dc.id, at(12, 22, 23, 10), title="夜间巡逻",
              starts_at=at(12, 24, 19), ends_at=at(12, 24, 21), place="东城花园", capacity=2, points_per_person=2)
     rows = await outbox(town.db, "post.new")
     assert len(rows) == 3 and {r.not_before for r in rows} == {at(12, 23, 7).astimezone(timezone.utc)}
@@ -155,9 +156,9 @@ async def test_quiet_hours_hold_the_announcement_and_delay_new_post_messages(tow
 
 async def test_post_reminders_once_each_and_not_to_late_claimers(town):
     chen, m1, m2 = await as_(town, "chen"), await as_(town, "m1"), await as_(town, "m2")
-    post = await do(town, vs.create_post, POLICY, chen, town.dc.id, at(12, 1, 10), title="陪老人聊天",
+    post = await do(town, posts_services.create_post, POLICY, chen, town.dc.id, at(12, 1, 10), title="陪老人聊天",
                     starts_at=at(12, 10, 15), ends_at=at(12, 10, 17), place="3号楼", capacity=3, points_per_person=2)
-    await do(town, vs.claim_post, POLICY, m1, post.number, at(12, 2))
+    await do(town, posts_services.claim_post, POLICY, m1, post.number, at(12, 2))
     clock = ManualClock(at(12, 9, 14, 59))
     await volunteering_tick(town.db, POLICY, clock)
     assert await outbox(town.db, "post.reminder") == []
@@ -166,7 +167,7 @@ async def test_post_reminders_once_each_and_not_to_late_claimers(town):
     clock.set(at(12, 9, 15, 1))
     again = await volunteering_tick(town.db, POLICY, clock)
     assert (first["reminders"], again["reminders"]) == (1, 0)
-    await do(town, vs.claim_post, POLICY, m2, post.number, at(12, 9, 20))  # after the day-before reminder
+    await do(town, posts_services.claim_post, POLICY, m2, post.number, at(12, 9, 20))  # after the day-before reminder
     clock.set(at(12, 10, 14))
     hour = await volunteering_tick(town.db, POLICY, clock)
     assert hour["reminders"] == 2
@@ -177,8 +178,8 @@ async def test_post_reminders_once_each_and_not_to_late_claimers(town):
     clock.set(at(12, 10, 17, 1))
     assert (await volunteering_tick(town.db, POLICY, clock))["completed"] == 1
     async with town.db.uow() as uow:
-        assert (await vs.post_by_number(uow, post.number)).state == PostState.DONE
-        assert [c.state for c in await vs.claims_of_post(uow, post.number)] == [ClaimState.CLAIMED] * 2
+        assert (await posts_services.post_by_number(uow, post.number)).state == PostState.DONE
+        assert [c.state for c in await posts_services.claims_of_post(uow, post.number)] == [ClaimState.CLAIMED] * 2
 
 
 async def test_a_template_defined_after_the_months_posts_were_made_gets_its_post_at_once(town):
@@ -190,7 +191,7 @@ async def test_a_template_defined_after_the_months_posts_were_made_gets_its_post
 
     async def define(title: str, moment: datetime) -> list[str]:
         clock.set(moment)
-        await do(town, vs.define_template, chen, town.dc.id, moment, policy=POLICY, title=title,
+        await do(town, theme_day_services.define_template, chen, town.dc.id, moment, policy=POLICY, title=title,
                  activity=ThemeActivity.POLICY_TALK, place="党群服务中心", capacity=10, points_per_person=2)
         async with town.db.uow() as uow:
             return [p.title for p in await uow.volunteering.theme_posts(town.dc.id, at(12, 28).date())]
@@ -203,7 +204,7 @@ async def test_a_template_defined_after_the_months_posts_were_made_gets_its_post
         assert post.starts_at == at(12, 28, 18, 30) and post.template_id is not None  # a working day: after work
         # the job running again (a second scheduler, a replay) finds the post there
         [create] = [j for j in monthly_jobs(2026, 12) if j.kind == JobKind.CREATE]
-        await vs._theme_create(uow, POLICY, town.dc.id, create, at(12, 16, 11))
+        await theme_day_services._theme_create(uow, POLICY, town.dc.id, create, at(12, 16, 11))
         await uow.commit()
     assert await outbox(town.db, "post.new") == []  # the announcement on the 21st will name it
 

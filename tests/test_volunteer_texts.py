@@ -8,7 +8,7 @@ import re
 import string
 from pathlib import Path
 
-from bot.handlers.volunteering import notification_fields, notification_markup
+from bot.rendering.volunteering import notification_fields, notification_markup
 from bot.texts import Translator, en, text, zh
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,16 +22,18 @@ def test_every_volunteering_refusal_has_a_text():
     import core.errors as errors
     import core.points
     import core.theme_day
-    import core.volunteering
+    import core.volunteering.common
 
-    keys = {cls.key for module in (core.volunteering, core.points, core.theme_day) for cls in vars(module).values()
+    keys = {cls.key for module in (core.volunteering.common, core.points, core.theme_day) for cls in vars(module).values()
             if isinstance(cls, type) and issubclass(cls, errors.DomainError)}
     assert len(keys) > 25
     assert keys - set(zh.TEXTS) == set() and keys - set(en.TEXTS) == set()
 
 
 def test_every_notification_kind_the_services_send_has_a_text_with_its_payload():
-    source = (ROOT / "core" / "volunteer_services.py").read_text(encoding="utf-8")
+    services = sorted((ROOT / "core" / "volunteering").glob("*_services.py")) + [ROOT / "core" / "points_services.py",
+                                                                                ROOT / "core" / "theme_day_services.py"]
+    source = "\n".join(path.read_text(encoding="utf-8") for path in services)
     # the kind is the first such string after each `_tell(` (permission actions like "post.create" are not kinds)
     kinds = {re.search(r'"((?:party|order|post|points)\.[a-z_]+)"', source[at:]).group(1)
              for at in (m.end() for m in re.finditer(r"\b_tell\(", source))
@@ -82,7 +84,7 @@ def test_no_catalog_key_is_written_twice():
 
 async def test_a_moment_in_a_payload_reads_in_each_readers_language_and_time_zone(tmp_path):
     """Payloads carry ISO timestamps; the renderer words `_at` keys per reader (Beijing time here)."""
-    from bot.outgoing import NotificationRenderer
+    from bot.rendering.notifications import NotificationRenderer
     from core.notifications import Notification
     from core.people import Identity, Person
     from redgrid.settings import Settings

@@ -8,9 +8,10 @@ from datetime import timedelta
 
 import pytest
 
-from core import volunteer_services as vs
-from core.volunteering import (CheckInTooEarly, CheckInTooLate, ClaimState, NotYourClaim, WrongState, check_in,
-                               claim, require_check_in, require_check_out)
+from core.volunteering import attendance_services, common_services, posts_services
+from core.volunteering.attendance import check_in, require_check_in, require_check_out
+from core.volunteering.common import CheckInTooEarly, CheckInTooLate, ClaimState, NotYourClaim, WrongState
+from core.volunteering.posts import claim
 from tests.test_volunteer_services import POLICY, SATURDAY_9, as_, do, new_post, town  # noqa: F401
 from tests.test_volunteering import LI, NOW, WANG, at
 from tests.test_volunteering import new_post as a_post
@@ -39,12 +40,12 @@ def test_the_check_in_rule_needs_no_photo_to_say_too_early_too_late_or_not_yours
 async def test_the_service_answers_at_the_press_whether_the_member_may_check_in(town):
     post = await new_post(town, capacity=2)
     m1 = await as_(town, "m1")
-    await do(town, vs.claim_post, POLICY, m1, post.number, SATURDAY_9 - timedelta(days=4))
+    await do(town, posts_services.claim_post, POLICY, m1, post.number, SATURDAY_9 - timedelta(days=4))
     with pytest.raises(CheckInTooEarly):
-        await do(town, vs.may_check_in, m1, post.number, SATURDAY_9 - timedelta(days=3))
-    await do(town, vs.may_check_in, m1, post.number, SATURDAY_9 - timedelta(minutes=10))
+        await do(town, attendance_services.may_check_in, m1, post.number, SATURDAY_9 - timedelta(days=3))
+    await do(town, attendance_services.may_check_in, m1, post.number, SATURDAY_9 - timedelta(minutes=10))
     with pytest.raises(NotYourClaim):
-        await do(town, vs.may_check_in, await as_(town, "m2"), post.number, SATURDAY_9)
+        await do(town, attendance_services.may_check_in, await as_(town, "m2"), post.number, SATURDAY_9)
 
 
 def test_the_policy_says_until_when_a_notice_waits_for_the_quiet_hours_to_end():
@@ -52,7 +53,7 @@ def test_the_policy_says_until_when_a_notice_waits_for_the_quiet_hours_to_end():
 
     from core.workdays import CHINA_TZ, WorkCalendar
 
-    policy = vs.VolunteerPolicy(calendar=WorkCalendar())
+    policy = common_services.VolunteerPolicy(calendar=WorkCalendar())
     assert policy.held_until(datetime(2026, 11, 23, 5, 37, tzinfo=CHINA_TZ)) == datetime(2026, 11, 23, 7, 0,
                                                                                           tzinfo=CHINA_TZ)
     assert policy.held_until(datetime(2026, 11, 23, 23, 0, tzinfo=CHINA_TZ)) == datetime(2026, 11, 24, 7, 0,

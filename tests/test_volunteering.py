@@ -14,15 +14,22 @@ import pytest
 from core.cases import Actor
 from core.errors import AlreadyHasRole, NotAllowed
 from core.people import GrantStatus, Role, RoleGrant, Roles
-from core.volunteering import (
+from core.volunteering.attendance import (
+    check_in, check_out, check_out_for, confirm_service, hours_served, lift_suspension, mark_no_show,
+)
+from core.volunteering.common import (
     AlreadyClaimed, BadPost, BadRating, CheckInTooEarly, CheckInTooLate, ClaimState, DescriptionRequired,
-    NotEndedYet, NotMember, NotResident, NotStartedYet, NotYourClaim, OrderState, Overlap, PhotoRequired, PhotoReused,
-    PostClosed, PostFull, PostStarted, PostState, ReasonRequired, RegisteredElsewhere, RegistrationPending,
-    Registration, ServiceKind, Standing, Suspended, TextTooLong, WithdrawTooLate, WorkUnitRequired, WrongState,
-    approve_registration, cancel_post, check_in, check_out, check_out_for, claim, coming, complete_post, confirm_service,
-    create_post, decline_order, decline_registration, dispatch_order, first_in_line, hours_served,
-    lift_suspension, mark_no_show, next_allowed_moment, order_number, order_service, post_number,
-    register_party_member, reminder_recipients, reminders_for, withdraw,
+    NotEndedYet, NotMember, NotResident, NotStartedYet, NotYourClaim, OrderState, Overlap, PhotoRequired,
+    PhotoReused, PostClosed, PostFull, PostStarted, PostState, ReasonRequired, RegisteredElsewhere,
+    RegistrationPending, ServiceKind, Suspended, TextTooLong, WithdrawTooLate, WorkUnitRequired, WrongState,
+)
+from core.volunteering.orders import decline_order, dispatch_order, order_number, order_service
+from core.volunteering.posts import (
+    Standing, cancel_post, claim, coming, complete_post, create_post, first_in_line, next_allowed_moment,
+    post_number, reminder_recipients, reminders_for, withdraw,
+)
+from core.volunteering.registration import (
+    Registration, approve_registration, decline_registration, register_party_member,
 )
 from core.workdays import CHINA_TZ
 

@@ -14,11 +14,12 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.scene import Scene, on
 from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
 
+from bot.config import Settings
 from bot.keyboards import column, paged, star_rows
 from bot.photos import photo_data, photo_from_data, photo_or_say_why
 from bot.scenes.report import start_report
 from bot.texts import Translator
-from core import reporting
+from core import cases_services
 from core.cases import MAX_DESCRIPTION, Actor, Case, CaseState, ClosureReason, HandlerKind, NotFixedReason, PhotoKind
 from core.dispatch import MemberChoice
 from core.errors import DomainError
@@ -98,26 +99,26 @@ async def _done(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | 
 # ---- grid member / department / staff presses ---------------------------------------------------
 
 async def on_case_button(query: CallbackQuery, callback_data: CaseAct, uow: UnitOfWork, person: Person,
-                         roles: Roles, tr: Translator, now, scenes, policy: reporting.ReportPolicy,
+                         roles: Roles, tr: Translator, now, scenes, policy: cases_services.ReportPolicy,
                          settings: Settings) -> None:
     by, n, a = Actor.of(person, roles), callback_data.number, callback_data.action
     if a == "accept":
-        case = await reporting.accept_case(uow, by, n, now)
+        case = await cases_services.accept_case(uow, by, n, now)
         await _done(query, tr("case.accepted_by_you", number=n), handler_buttons(case, tr))
     elif a == "notmine":
-        await reporting.not_mine(uow, by, n, now)
+        await cases_services.not_mine(uow, by, n, now)
         await _done(query, tr("case.not_mine_done", number=n))
     elif a == "claim":
-        case = await reporting.claim_escalation(uow, by, n, now)
+        case = await cases_services.claim_escalation(uow, by, n, now)
         await _done(query, tr("case.claimed_done", number=n), handler_buttons(case, tr))
     elif a == "reject":
-        await reporting.reject_report(uow, by, n, ClosureReason.NOT_A_PROBLEM, now)
+        await cases_services.reject_report(uow, by, n, ClosureReason.NOT_A_PROBLEM, now)
         await _done(query, tr("case.rejected_done", number=n))
     elif a == "merge":
-        await reporting.merge_cases(uow, by, n, callback_data.arg, now)
+        await cases_services.merge_cases(uow, by, n, callback_data.arg, now)
         await _done(query, tr("case.merged_done", number=n, into=callback_data.arg))
     elif a == "members" and (callback_data.arg == "" or callback_data.arg.isdigit()):
-        members = await reporting.desk_members(uow, by, n)  # refused before the roster is shown
+        members = await cases_services.desk_members(uow, by, n)  # refused before the roster is shown
         markup = member_page(n, members, int(callback_data.arg or 0), settings.page_size, tr)
         await query.answer()
         if not callback_data.arg:  # opened from the desk: a new message; ◀ ▶ turn its page
@@ -125,10 +126,10 @@ async def on_case_button(query: CallbackQuery, callback_data: CaseAct, uow: Unit
         else:
             await query.message.edit_reply_markup(reply_markup=markup)
     elif a == "assign" and callback_data.arg.isdigit():
-        await reporting.reassign(uow, by, n, int(callback_data.arg), now)
+        await cases_services.reassign(uow, by, n, int(callback_data.arg), now)
         await _done(query, tr("case.assigned_done", number=n))
     elif a in ("escalate", "forward"):
-        contacts = await reporting.handover_targets(uow, by, n, a)  # refused before departments are offered
+        contacts = await cases_services.handover_targets(uow, by, n, a)  # refused before departments are offered
         if not contacts:
             await query.answer(tr("case.no_departments"), show_alert=True)
             return
@@ -136,27 +137,27 @@ async def on_case_button(query: CallbackQuery, callback_data: CaseAct, uow: Unit
         await query.message.answer(tr("case.pick_department"), reply_markup=column(
             [(c.label, act(f"{a}_to", n, c.person.id)) for c in contacts]))
     elif a == "forward_to" and callback_data.arg.isdigit():
-        await reporting.forward_case(uow, by, n, HandlerKind.DEPARTMENT, int(callback_data.arg), now)
+        await cases_services.forward_case(uow, by, n, HandlerKind.DEPARTMENT, int(callback_data.arg), now)
         await _done(query, tr("case.forwarded_done", number=n))
     elif a == "escalate_to" and callback_data.arg.isdigit():
-        await reporting.escalate_case(uow, policy, by, n, int(callback_data.arg), now)
+        await cases_services.escalate_case(uow, policy, by, n, int(callback_data.arg), now)
         await _done(query, tr("case.escalated_done", number=n))
     elif a in ("during", "resolve"):
-        await reporting.check_case_action(uow, by, n, a)  # refuse before asking for a photo
+        await cases_services.check_case_action(uow, by, n, a)  # refuse before asking for a photo
         await query.answer()
         await scenes.enter(ResolveCase if a == "resolve" else DuringPhoto, number=n)
     elif a in ("fixed", "notfixed", "sfixed", "snotfixed"):
         await _fixed_or_not(query, uow, by, n, a, tr, scenes)
     elif a == "reopen":  # a case closed by the reporter's silence, not fixed after all
-        await reporting.reopen_after_auto_close(uow, by, n, now, policy=policy)
+        await cases_services.reopen_after_auto_close(uow, by, n, now, policy=policy)
         await _done(query, tr("case.reopened_done", number=n))
     elif a in ("rate", "srate") and callback_data.arg in {"1", "2", "3", "4", "5"}:
         rating = int(callback_data.arg)
         if a == "rate":
-            await reporting.confirm_fix(uow, by, n, rating, now, policy=policy)
+            await cases_services.confirm_fix(uow, by, n, rating, now, policy=policy)
             await _done(query, tr("case.thanks_rating", number=n, rating=rating))
         else:
-            await reporting.give_feedback(uow, by, n, True, now, rating=rating)
+            await cases_services.give_feedback(uow, by, n, True, now, rating=rating)
             await _done(query, tr("case.feedback_thanks", number=n))
     else:
         await query.answer(tr("error.stale_button"), show_alert=True)
@@ -168,7 +169,7 @@ async def _fixed_or_not(query: CallbackQuery, uow: UnitOfWork, by: Actor, n: str
     joined gives feedback (also under an older message that showed them the reporter's buttons).
     Checked before the stars or the reasons are shown."""
     fixed = a in ("fixed", "sfixed")
-    joiner = await reporting.answer_outcome(uow, by, n, fixed)
+    joiner = await cases_services.answer_outcome(uow, by, n, fixed)
     await query.answer()
     await query.message.edit_reply_markup(reply_markup=None)
     if fixed:
@@ -222,10 +223,10 @@ class NotFixedWhy(Scene, state="case.not_fixed"):
         data = await self.wizard.get_data()
         number = data["number"]
         if data.get("joiner"):
-            await reporting.give_feedback(uow, by, number, False, now, reason=reason, comment=comment)
+            await cases_services.give_feedback(uow, by, number, False, now, reason=reason, comment=comment)
             said = tr("case.feedback_thanks", number=number)
         else:
-            await reporting.reject_fix(uow, by, number, comment, now, reason=reason)
+            await cases_services.reject_fix(uow, by, number, comment, now, reason=reason)
             said = tr("case.reopened_for_you", number=number)
         await self.wizard.exit()
         return said
@@ -268,7 +269,7 @@ class DuringPhoto(CaseDialog, state="case.during"):
         if photo is None:
             return
         number = (await self.wizard.get_data())["number"]
-        case = await reporting.add_during_photo(uow, Actor.of(person, roles), number, photo, now)
+        case = await cases_services.add_during_photo(uow, Actor.of(person, roles), number, photo, now)
         await self.wizard.exit()
         text = tr("case.during_saved_album", count=1) if message.media_group_id else tr("case.during_saved")
         answer = await message.answer(text, reply_markup=handler_buttons(case, tr))
@@ -322,7 +323,7 @@ class ResolveCase(CaseDialog, state="case.resolve"):
                       now, note: str) -> None:
         data = await self.wizard.get_data()
         photo = photo_from_data(data["after"], PhotoKind.AFTER)
-        await reporting.resolve_case(uow, Actor.of(person, roles), data["number"], photo, note, now)
+        await cases_services.resolve_case(uow, Actor.of(person, roles), data["number"], photo, note, now)
         await self.wizard.exit()
         if message.caption:
             text = tr("case.resolved_with_note", number=data["number"], note=note)
@@ -353,7 +354,7 @@ async def rest_of_album(message: Message, tail: dict, state: FSMContext, bot: Bo
         if photo is None:
             return
         try:
-            case = await reporting.add_during_photo(uow, Actor.of(person, roles), tail["number"], photo, now)
+            case = await cases_services.add_during_photo(uow, Actor.of(person, roles), tail["number"], photo, now)
         except DomainError as refusal:  # five at most: said once for the album
             await uow.rollback()
             if not tail.get("refused"):
@@ -393,7 +394,7 @@ async def cases_i_handle(message: Message, uow: UnitOfWork, person: Person, tr: 
 
 
 async def desk(message: Message, uow: UnitOfWork, person: Person, roles: Roles, tr: Translator, now) -> None:
-    cases = await reporting.desk(uow, Actor.of(person, roles), now)
+    cases = await cases_services.desk(uow, Actor.of(person, roles), now)
     await _list_or_say_none(message, cases, tr, "desk.title", "desk.none")
 
 
@@ -407,9 +408,9 @@ async def _card_or_none(case: Case, tr: Translator, case_renderer, now) -> bytes
 async def history(query: CallbackQuery, callback_data: CaseAct, uow: UnitOfWork, person: Person, roles: Roles,
                   tr: Translator, photos, case_renderer, now) -> None:
     """A case's story, for those who may see it: its reporters, its handler, the community's staff.
-    `case_renderer` is bot.notify.CaseRenderer, handed in by the composition root (redgrid/bootstrap.py)."""
+    `case_renderer` is bot.rendering.cases.CaseRenderer, handed in by the composition root (redgrid/bootstrap.py)."""
     # PIPL: residents' photos and places are personal information; core keeps who looked at them.
-    story = await reporting.case_story(uow, Actor.of(person, roles), callback_data.number, now)
+    story = await cases_services.case_story(uow, Actor.of(person, roles), callback_data.number, now)
     case = story.case
     await query.answer()
     before = case.photos_of(PhotoKind.BEFORE)

@@ -15,11 +15,11 @@ from aiogram.types import CallbackQuery, Message
 
 from bot.keyboards import message_of, rows_of
 from bot.texts import Translator
-from core import volunteer_services as vs
+from core.volunteering import orders_services
 from core.cases import Actor
 from core.people import Person, Role, Roles
 from core.ports import UnitOfWork
-from core.volunteering import MAX_DESCRIPTION, MAX_PLACE, MAX_SHORT_TEXT, ServiceKind
+from core.volunteering.common import MAX_DESCRIPTION, MAX_PLACE, MAX_SHORT_TEXT, ServiceKind
 
 WHEN_CHOICES = ("soon", "weekday", "weekend")
 
@@ -176,9 +176,10 @@ class AskSummary(AskScene, state="ask.summary"):
                       now) -> None:
         data = await self.wizard.get_data()
         community = home_community(roles)
-        order = await vs.order_service(uow, Actor.of(person, roles), community or 0, ServiceKind(data["kind"]),
-                                       data.get("description", ""), data.get("preferred_time", ""),
-                                       data.get("place", ""), now)
+        order = await orders_services.order_service(uow, Actor.of(person, roles), community or 0,
+                                                    ServiceKind(data["kind"]),
+                                                    data.get("description", ""), data.get("preferred_time", ""),
+                                                    data.get("place", ""), now)
         await query.answer()
         await self.wizard.exit()
         await query.message.edit_reply_markup(reply_markup=None)

@@ -19,11 +19,11 @@ from aiogram.types import CallbackQuery, Message
 
 from bot.keyboards import message_of, roster_button, rows_of
 from bot.texts import Translator, moment_text
-from core import volunteer_services as vs
+from core.volunteering import orders_services, posts_services
 from core.cases import Actor
 from core.people import Person, Roles
 from core.ports import UnitOfWork
-from core.volunteering import MAX_CAPACITY, MAX_PLACE, MAX_POINTS_PER_PERSON, MAX_SHORT_TEXT
+from core.volunteering.common import MAX_CAPACITY, MAX_PLACE, MAX_POINTS_PER_PERSON, MAX_SHORT_TEXT
 from bot.config import Settings
 
 MAX_HOURS = 12
@@ -248,9 +248,9 @@ class PostSummary(Scene, state="post.summary", reset_data_on_enter=False, reset_
                       place=data["place"], capacity=int(data["capacity"]), points_per_person=int(data["points"]))
         by = Actor.of(person, roles)
         if data.get("order"):
-            post = await vs.dispatch_order(uow, volunteer_policy, by, data["order"], now, **fields)
+            post = await orders_services.dispatch_order(uow, volunteer_policy, by, data["order"], now, **fields)
         else:
-            post = await vs.create_post(uow, volunteer_policy, by, int(data["community"]), now, **fields)
+            post = await posts_services.create_post(uow, volunteer_policy, by, int(data["community"]), now, **fields)
         await query.answer()
         await self.wizard.exit()
         await query.message.edit_reply_markup(reply_markup=None)

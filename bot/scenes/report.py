@@ -22,7 +22,7 @@ from core.errors import DomainError
 from core.people import Person, Role, Roles
 from core.places import nearest_buildings
 from core.ports import UnitOfWork
-from core.reporting import ReportPolicy, join_same_problem, report_problem, similar_cases
+from core.cases_services import ReportPolicy, join_same_problem, report_problem, similar_cases
 from bot.config import Settings
 
 log = logging.getLogger(__name__)

@@ -24,13 +24,13 @@ from bot.keyboards import message_of, rows_of
 from bot.middlewares import refusal_text
 from bot.scenes.post import BadInput, _short, parse_number
 from bot.texts import Translator
-from core import volunteer_services as vs
+from core import theme_day_services
 from core.cases import Actor
 from core.errors import DomainError
 from core.people import Person, Roles
 from core.ports import UnitOfWork
 from core.theme_day import ThemeActivity, theme_day_for
-from core.volunteering import MAX_CAPACITY, MAX_PLACE, MAX_POINTS_PER_PERSON, MAX_SHORT_TEXT, BadPost
+from core.volunteering.common import BadPost, MAX_CAPACITY, MAX_PLACE, MAX_POINTS_PER_PERSON, MAX_SHORT_TEXT
 from bot.config import Settings
 
 MAX_HOURS = 12
@@ -241,8 +241,8 @@ class ThemeSummary(Scene, state="theme.summary", reset_data_on_enter=False, rese
         await query.answer()
         await query.message.edit_reply_markup(reply_markup=None)
         try:
-            template = await vs.define_template(uow, Actor.of(person, roles), community, now,
-                                                policy=volunteer_policy, **_draft(data))
+            template = await theme_day_services.define_template(uow, Actor.of(person, roles), community, now,
+                                                                policy=volunteer_policy, **_draft(data))
         except BadPost as problem:  # the step concerned asks again
             await uow.rollback()
             why = str(problem.params.get("why", ""))

@@ -21,13 +21,14 @@ from bot.keyboards import rows_of
 from bot.middlewares import refusal_text
 from bot.photos import photo_or_say_why
 from bot.texts import Translator
-from core import volunteer_services as vs
+from core import points_services
+from core.volunteering import attendance_services, orders_services, registration_services
 from core.cases import Actor, PhotoKind
 from core.errors import DomainError
 from core.people import Person, Role, Roles
 from core.points import AlreadyCredited
 from core.ports import UnitOfWork
-from core.volunteering import MAX_DESCRIPTION, MAX_SHORT_TEXT, PhotoReused
+from core.volunteering.common import MAX_DESCRIPTION, MAX_SHORT_TEXT, PhotoReused
 
 MAX_REDEEM_MATCHES = 8
 
@@ -97,7 +98,7 @@ class JoinParty(VolScene, state="party.join"):
             await message.answer(tr("report.words_too_long", max=MAX_SHORT_TEXT))
             return
         try:
-            await vs.ask_to_register(uow, person.id, int(community), message.text, now)
+            await registration_services.ask_to_register(uow, person.id, int(community), message.text, now)
         except DomainError as problem:
             await self.refused(message, uow, tr, problem)
             return
@@ -136,8 +137,8 @@ class CheckIn(VolScene, state="duty.check_in"):
             return
         data = await self.wizard.get_data()
         try:
-            await vs.check_in(uow, Actor.of(person, roles), data["post"], photo, now,
-                              lat=data.get("lat"), lon=data.get("lon"))
+            await attendance_services.check_in(uow, Actor.of(person, roles), data["post"], photo, now,
+                                               lat=data.get("lat"), lon=data.get("lon"))
         except DomainError as problem:
             await self.refused(message, uow, tr, problem)
             return
@@ -164,7 +165,7 @@ class CheckOut(VolScene, state="duty.check_out"):
             return
         post = (await self.wizard.get_data())["post"]
         try:
-            claim = await vs.check_out(uow, Actor.of(person, roles), post, photo, now)
+            claim = await attendance_services.check_out(uow, Actor.of(person, roles), post, photo, now)
         except PhotoReused as problem:  # the check-in photo again: ask for another, stay in the step
             await uow.rollback()
             await message.answer(refusal(tr, problem, self.wizard.data), reply_markup=rows_of([_cancel(tr)]))
@@ -202,10 +203,11 @@ class Reason(VolScene, state="vol.reason"):
         by = Actor.of(person, roles)
         try:
             if data["what"] == "order":
-                await vs.decline_order(uow, by, data["ref"], reason, now)
+                await orders_services.decline_order(uow, by, data["ref"], reason, now)
                 done = tr("order.declined_done", order=data["ref"])
             else:
-                await vs.decline_registration(uow, by, int(data["person"]), int(data["community"]), reason, now)
+                await registration_services.decline_registration(uow, by, int(data["person"]), int(data["community"]),
+                                                                 reason, now)
                 who = await uow.people.get(int(data["person"]))
                 done = tr("party.declined_done", name=who.display_name if who else "")
         except DomainError as problem:
@@ -266,7 +268,7 @@ class Redeem(VolScene, state="points.redeem"):
                 return
             rows = []
             for p in found[:MAX_REDEEM_MATCHES]:
-                balance = await vs.points_balance(uow, p.id, community)
+                balance = await points_services.points_balance(uow, p.id, community)
                 rows.append([(tr("redeem.pick", name=p.display_name, balance=balance),
                               VolStep(action="who", value=str(p.id)))])
             await message.answer(tr("redeem.pick_who"), reply_markup=rows_of(rows + [_cancel(tr)]))
@@ -278,19 +280,19 @@ class Redeem(VolScene, state="points.redeem"):
             await message.answer(tr("redeem.ask_item"))
         elif data.get("step") == "item":
             try:
-                entry = await vs.redeem(uow, Actor.of(person, roles), int(data["person"]), community,
-                                        int(data["points"]), words, now, ref=data.get("ref"))
+                entry = await points_services.redeem(uow, Actor.of(person, roles), int(data["person"]), community,
+                                                     int(data["points"]), words, now, ref=data.get("ref"))
             except AlreadyCredited:
                 await uow.rollback()
                 await self.wizard.exit()
-                balance = await vs.points_balance(uow, int(data["person"]), community)
+                balance = await points_services.points_balance(uow, int(data["person"]), community)
                 await message.answer(tr("redeem.already_done", name=data.get("name", ""), balance=balance))
                 return
             except DomainError as problem:
                 await self.refused(message, uow, tr, problem)
                 return
             await self.wizard.exit()
-            balance = await vs.points_balance(uow, int(data["person"]), community)
+            balance = await points_services.points_balance(uow, int(data["person"]), community)
             await message.answer(tr("redeem.done", name=data.get("name", ""), points=-entry.delta, item=words,
                                     balance=balance))
         else:
@@ -303,7 +305,7 @@ class Redeem(VolScene, state="points.redeem"):
         if candidate is None or data.get("step") != "who":
             await query.answer(tr("error.stale_button"), show_alert=True)
             return
-        balance = await vs.points_balance(uow, candidate.id, int(data["community"]))
+        balance = await points_services.points_balance(uow, candidate.id, int(data["community"]))
         await query.answer()
         await query.message.edit_reply_markup(reply_markup=None)
         await self.wizard.update_data(person=candidate.id, name=candidate.display_name, step="points")

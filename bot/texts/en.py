@@ -277,7 +277,7 @@ TEXTS: dict[str, str] = {
     "help.notice": "/notice — send a notice to your community's residents",
     "cmd.notice": "Notice to residents",
     "case.forwarded_done": "Forwarded {number} to the department.",
-    # ---- volunteering: registration, orders, posts, claims, points (bot/handlers/volunteering.py)
+    # ---- volunteering: registration, orders, posts, claims, points (bot/handlers/volunteering/)
     "service.elderly_help": "👵 Help an elderly neighbour",
     "service.carrying": "📦 Carrying things",
     "service.tutoring": "📚 Tutoring / phone lessons",
@@ -501,7 +501,7 @@ TEXTS: dict[str, str] = {
     "help.themes": "/themes — theme-day activities (the 28th): see, add, retire",
     "cmd.themes": "Theme-day activities",
     # --- theme day (scheduler) ---
-    # helper A's scheduler (core/volunteer_services.py) sends these; payload keys as in the placeholders
+    # helper A's scheduler (core/theme_day_services.py) sends these; payload keys as in the placeholders
     "theme.announce": "🚩 {community}: theme day on {day}/{month}\nParty members registered here are welcome; send /tasks to take a post:\n{posts}",
     "theme.summary_staff": ("🚩 Theme day {day}/{month}: {posts} posts, {places} places, {people} took part, {hours} hours in all.\n"
                             "{names}\n{no_shows} did not come, {unsettled} still to confirm (confirm or mark them in the post's roster)."),

@@ -284,7 +284,7 @@ TEXTS: dict[str, str] = {
     "help.notice": "/notice — 给本社区居民发通知",
     "cmd.notice": "给居民发通知",
     "case.forwarded_done": "已转交 {number}，由部门处理。",
-    # ---- volunteering: "双报到", "群众点单、社区派单、党员接单", points (bot/handlers/volunteering.py)
+    # ---- volunteering: "双报到", "群众点单、社区派单、党员接单", points (bot/handlers/volunteering/)
     "service.elderly_help": "👵 帮助老人",
     "service.carrying": "📦 搬运物品",
     "service.tutoring": "📚 辅导学习/教用手机",
@@ -508,7 +508,7 @@ TEXTS: dict[str, str] = {
     "help.themes": "/themes — 主题党日活动（每月28日）：查看、新增、停用",
     "cmd.themes": "主题党日活动",
     # --- theme day (scheduler) ---
-    # helper A's scheduler (core/volunteer_services.py) sends these; payload keys as in the placeholders
+    # helper A's scheduler (core/theme_day_services.py) sends these; payload keys as in the placeholders
     "theme.announce": "🚩 {community} {month}月{day}日主题党日\n欢迎在本社区报到的党员参加，发送 /tasks 接单：\n{posts}",
     "theme.summary_staff": ("🚩 {month}月{day}日主题党日小结：{posts} 个岗位、{places} 个名额，{people} 人参加，共 {hours} 小时。\n"
                             "{names}\n缺席 {no_shows} 人，待确认 {unsettled} 人（请在岗位名单里确认或记缺席）。"),

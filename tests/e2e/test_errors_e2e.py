@@ -8,7 +8,7 @@ import logging
 from sqlalchemy import select
 
 from bot.callbacks import SetLanguage
-from bot.handlers.volunteering import Vol
+from bot.callbacks import Vol
 from storage import tables
 from tests.e2e.test_report_loop_e2e import jpeg
 

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from bot.handlers.volunteering import Vol
+from bot.callbacks import Vol
 
 
 async def claims_of(db, post: str) -> list[str]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from bot.handlers.volunteering import Vol
+from bot.callbacks import Vol
 from tests.e2e.test_report_loop_e2e import jpeg
 
 # 2026-11-24 09:00 in Beijing: the post the staff make in these scenarios starts then

@@ -8,8 +8,8 @@ from __future__ import annotations
 from datetime import date
 
 from redgrid.bootstrap import volunteer_policy
-from bot.handlers.volunteering import Theme
-from core import volunteer_services as vs
+from bot.callbacks import Theme
+from core import theme_day_services
 from core.theme_day import JobKind, job_key
 
 NOVEMBER_THEME_DAY = date(2026, 11, 28)   # a Saturday: the activities start at 09:00
@@ -37,7 +37,7 @@ async def test_staff_list_add_and_retire_theme_day_activities(demo):
     # November's create job (the 14th) has run by now (the 23rd): make sure, and check it did
     async with demo.db.uow() as uow:
         (community,) = [c for c in await uow.places.communities() if c.code == "DC"]
-    await vs.run_theme_day_jobs(demo.db, volunteer_policy(demo.stack.settings), demo.clock.now())
+    await theme_day_services.run_theme_day_jobs(demo.db, volunteer_policy(demo.stack.settings), demo.clock.now())
     async with demo.db.uow() as uow:
         done = await uow.volunteering.done_keys("theme:2026-11:")
         posts_before = list(await uow.volunteering.theme_posts(community.id, NOVEMBER_THEME_DAY))

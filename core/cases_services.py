@@ -26,7 +26,7 @@ from core.notifications import Notification
 from core.people import Person, Role
 from core.points import DEFAULT_REPORT_POINTS
 from core.ports import UnitOfWork
-from core.volunteer_services import credit_report
+from core.points_services import credit_report
 from core.workdays import WorkCalendar
 
 

@@ -1,7 +1,8 @@
 """What the delivery worker says, in the person's language: the bot layer's side of the outbox.
 
 `NotificationRenderer` is the `render` callable of `scheduler.delivery.DeliveryWorker`:
-case notifications go through `bot.notify.CaseRenderer` (texts, buttons, the three-photo card);
+case notifications go through `bot.rendering.cases.CaseRenderer` (texts, buttons, the three-photo card);
+volunteering kinds get their fields and buttons from `bot.rendering.volunteering`;
 any other kind is a catalog key that its payload fills in (a theme-day broadcast,
 "broadcast.finished"). A kind the catalog does not know is not sent (logged), so nobody gets
 a half-made message.
@@ -23,6 +24,8 @@ import math
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
+from bot.rendering.cases import CaseRenderer
+from bot.rendering.volunteering import notification_fields, notification_markup
 from bot.texts import CATALOGS, Translator, moment_text, text
 from core.clock import Clock, SystemClock
 from core.notifications import Notification
@@ -62,8 +65,6 @@ class NotificationRenderer:
     unless given."""
 
     def __init__(self, settings: Settings, photos: PhotoStore | None = None, clock: Clock | None = None) -> None:
-        from bot.notify import CaseRenderer
-
         self.settings = settings
         self.clock = clock or SystemClock()
         self.cases = CaseRenderer(settings, photos or PhotoStore(settings.data_dir), self.clock)
@@ -80,8 +81,6 @@ class NotificationRenderer:
         if not _known(lang, notification.kind):
             log.error("no text for notification %s; it is not sent", notification.kind)
             return None
-        from bot.handlers.volunteering import notification_fields, notification_markup
-
         tr = Translator(lang)  # volunteering kinds come with their buttons (claim, approve, stars …)
         payload = local_times(notification.payload, lang, self.settings.tz, self.clock.now())
         fields = notification_fields(notification.kind, payload, tr)
