@@ -33,6 +33,10 @@ class CaseAct(CallbackData, prefix="ca"):
     arg: str = ""
 
 
+# The reasons a handler or the desk may give for closing without a fix (a button each).
+REJECT_REASONS = (ClosureReason.NOT_A_PROBLEM, ClosureReason.NOT_OUR_RESPONSIBILITY, ClosureReason.CANNOT_FIX_NOW)
+
+
 def act(action: str, number: str, arg: str | int = "") -> CaseAct:
     return CaseAct(action=action, number=number, arg=str(arg))
 
@@ -111,9 +115,15 @@ async def on_case_button(query: CallbackQuery, callback_data: CaseAct, uow: Unit
     elif a == "claim":
         case = await cases_services.claim_escalation(uow, by, n, now)
         await _done(query, tr("case.claimed_done", number=n), handler_buttons(case, tr))
-    elif a == "reject":
-        await cases_services.reject_report(uow, by, n, ClosureReason.NOT_A_PROBLEM, now)
-        await _done(query, tr("case.rejected_done", number=n))
+    elif a == "reject":  # closing without a fix says why, in words the resident reads in her language
+        await cases_services.check_case_action(uow, by, n, "reject")
+        await query.answer()
+        await query.message.answer(tr("case.ask_reject_reason", number=n), reply_markup=column(
+            [(tr(f"case.reject_reason.{r.value}"), act("rejectwhy", n, r.value)) for r in REJECT_REASONS]))
+    elif a == "rejectwhy" and callback_data.arg in {r.value for r in REJECT_REASONS}:
+        reason = ClosureReason(callback_data.arg)
+        await cases_services.reject_report(uow, by, n, reason, now)
+        await _done(query, tr("case.rejected_done", number=n, reason=tr(f"case.reject_reason.{reason.value}")))
     elif a == "merge":
         await cases_services.merge_cases(uow, by, n, callback_data.arg, now)
         await _done(query, tr("case.merged_done", number=n, into=callback_data.arg))

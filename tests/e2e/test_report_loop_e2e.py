@@ -369,8 +369,10 @@ async def test_a_rejection_reaches_the_resident_in_her_language_whoever_pressed(
     wang, number = await wang_reports_a_broken_light(demo)
     await li.sees(number, timeout=10)
     await li.presses("✅ Accept")
-    await li.presses("🚫 Not a problem")
-    await li.sees(f"Closed {number} (not a problem)")
+    await li.presses("🚫 Close without a fix")
+    await li.sees(f"Why is {number} closed without a fix?")
+    await li.presses("Checked: not a problem that needs action")
+    await li.sees(f"Closed {number} (Checked: not a problem that needs action)")
     told = await wang.sees(f"您反映的 {number} 经核实", timeout=10)
     assert told.text.endswith("：经核实不是需要处理的问题"), told.text
     await demo.settled()
@@ -379,3 +381,26 @@ async def test_a_rejection_reaches_the_resident_in_her_language_whoever_pressed(
         case = await uow.cases.by_number(number)
     assert rejected.after["closure_reason"] == "not_a_problem" and not rejected.after.get("reason")
     assert case.closure_note is None
+
+
+async def test_closing_without_a_fix_asks_which_reason_and_the_resident_reads_it(demo):
+    """#21: the desk (and the handler) reject with a reason they choose; the press is checked first."""
+    wang, number = await wang_reports_a_broken_light(demo)
+    li = demo.persona("李秀英")
+    await li.sees(number, timeout=10)
+    await li.presses("✅ 受理")
+    await li.presses("🚫 不处理（说明原因）")
+    await li.sees(f"为什么不处理 {number}？")
+    await li.presses("不属于社区和物业的职责范围")
+    await li.sees(f"已关闭 {number}（不属于社区和物业的职责范围）")
+    told = await wang.sees(f"您反映的 {number} 经核实", timeout=10)
+    assert told.text.endswith("：不属于社区和物业的职责范围"), told.text
+    await demo.settled()
+    async with demo.db.uow() as uow:
+        case = await uow.cases.by_number(number)
+    assert case.state.value == "rejected" and case.closure_reason.value == "not_our_responsibility"
+    closed = await li.sees(f"已关闭 {number}")
+    forged = CaseAct(action="rejectwhy", number=number, arg="cannot_fix_now").pack()  # a second, stale press
+    query_id = demo.stack.standin.user_presses_button(li.user_id, closed.message_id, forged, forged=True)
+    answer = await demo.stack.standin.wait_callback_answer(query_id)
+    assert answer.show_alert and "不能这样操作了" in answer.text
