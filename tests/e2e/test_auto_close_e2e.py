@@ -8,17 +8,12 @@ from datetime import timedelta
 from redgrid.bootstrap import report_policy
 from scheduler.sla import sweep_reports
 from tests.e2e.test_card_note_e2e import story_of
-from tests.e2e.test_report_loop_e2e import jpeg, wang_reports_a_broken_light
+from tests.e2e.test_report_loop_e2e import li_accepts_and_resolves, wang_reports_a_broken_light
 
 
 async def test_a_fix_the_resident_never_answers_is_closed_and_the_resident_is_told(demo):
     wang, number = await wang_reports_a_broken_light(demo)
-    li = demo.persona("李秀英")
-    await li.sees(number, timeout=10)
-    await li.presses("✅ 受理")
-    await li.presses("✅ 已处理，上传完成照片")
-    await li.sends_photo(jpeg("yellow"))
-    await li.sends_text("换了新灯泡")
+    li, _ = await li_accepts_and_resolves(demo, number)
     await wang.sees("问题解决了吗", timeout=10)
     await demo.settled()
     demo.clock.set(demo.clock.now() + timedelta(days=3, minutes=1))
@@ -34,12 +29,7 @@ async def test_a_fix_the_resident_never_answers_is_closed_and_the_resident_is_to
 
 async def test_the_resident_sends_an_auto_closed_case_back_within_the_days_and_its_handler_reworks_it(demo):
     wang, number = await wang_reports_a_broken_light(demo)
-    li = demo.persona("李秀英")
-    await li.sees(number, timeout=10)
-    await li.presses("✅ 受理")
-    await li.presses("✅ 已处理，上传完成照片")
-    await li.sends_photo(jpeg("yellow"))
-    await li.sends_text("换了新灯泡")
+    li, _ = await li_accepts_and_resolves(demo, number)
     await wang.sees("问题解决了吗", timeout=10)
     await demo.settled()
     demo.clock.set(demo.clock.now() + timedelta(days=3, minutes=1))

@@ -56,6 +56,18 @@ async def wang_reports_a_broken_light(demo):
     return wang, await submits(wang)
 
 
+async def li_accepts_and_resolves(demo, number: str, note: str = "换了新灯泡"):
+    """李秀英, the grid member of 3号楼, takes the case up and proves the fix with an after-photo and a note."""
+    li = demo.persona("李秀英")
+    await li.sees(number, timeout=10)
+    await li.presses("✅ 受理")
+    accepted = await li.sees(f"已受理 {number}")
+    await li.presses("✅ 已处理，上传完成照片")
+    await li.sends_photo(jpeg("yellow"))
+    await li.sends_text(note)
+    return li, accepted
+
+
 async def test_resident_reports_and_the_grid_member_gets_it_with_the_photo(demo):
     wang, number = await wang_reports_a_broken_light(demo)
     assert number.startswith("DC-2026-")
@@ -273,12 +285,7 @@ async def test_a_neighbour_who_joined_is_told_the_outcome_and_gives_feedback_the
     await reports_a_broken_light(li_da_ye, building="粮食局小区 2号楼")
     await li_da_ye.presses(f"同一个问题：{number}")
     await li_da_ye.sees(f"已加入 {number}")
-    li = demo.persona("李秀英")
-    await li.sees(number, timeout=10)
-    await li.presses("✅ 受理")
-    await li.presses("✅ 已处理，上传完成照片")
-    await li.sends_photo(jpeg("yellow"))
-    await li.sends_text("换了新灯泡")
+    await li_accepts_and_resolves(demo, number)
     told = await li_da_ye.sees("是否解决由首位上报的居民确认", timeout=10)
     assert told.has_photo
     await li_da_ye.presses("👎 没解决")
@@ -302,13 +309,7 @@ async def test_a_neighbour_who_joined_is_told_the_outcome_and_gives_feedback_the
 
 async def test_a_stale_resolve_button_is_refused_at_the_press_before_any_photo_is_asked(demo):
     wang, number = await wang_reports_a_broken_light(demo)
-    li = demo.persona("李秀英")
-    await li.sees(number, timeout=10)
-    await li.presses("✅ 受理")
-    accepted = await li.sees(f"已受理 {number}")
-    await li.presses("✅ 已处理，上传完成照片")
-    await li.sends_photo(jpeg("yellow"))
-    await li.sends_text("换了新灯泡")
+    li, accepted = await li_accepts_and_resolves(demo, number)
     await wang.presses("👍 已解决")
     await wang.presses("⭐⭐⭐⭐⭐ 5")
     await wang.sees("已办结")
