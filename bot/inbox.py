@@ -41,6 +41,7 @@ from aiogram.types import TelegramObject, Update
 
 from bot.middlewares import HANDLING_AGAIN
 from core.clock import Clock, SystemClock
+from storage.engine import database_away
 from storage.inbox import SqlInbox, owner_token
 from storage.uow import Database
 
@@ -56,14 +57,10 @@ def is_transient(exc: BaseException) -> bool:
     """A failure that may not happen again: worth another try of the same update later."""
     import aiohttp
     from aiogram.exceptions import RestartingTelegram, TelegramNetworkError, TelegramRetryAfter, TelegramServerError
-    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-
     if isinstance(exc, (TelegramNetworkError, TelegramServerError, TelegramRetryAfter, RestartingTelegram,
                         aiohttp.ClientError, asyncio.TimeoutError, ConnectionError)):
         return True
-    if isinstance(exc, (OperationalError, InterfaceError)):
-        return True
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+    if database_away(exc):
         return True
     try:
         from redis.exceptions import ConnectionError as RedisDown, TimeoutError as RedisSlow

@@ -55,6 +55,7 @@ from core.clock import Clock, SystemClock
 from core.notifications import Notification
 from core.people import Identity, Person
 from core.ports import UnitOfWork
+from storage.engine import database_away
 from storage.outbox import LEASE, Claimed, DeliveryQueue
 from storage.uow import Database
 
@@ -353,7 +354,7 @@ class DeliveryWorker:
                 try:
                     out = await self.render(uow, row.notification, row.person, row.identity)
                 except Exception as exc:
-                    if _database_away(exc):  # not the row's fault: it and the rest are tried again shortly
+                    if database_away(exc):  # not the row's fault: it and the rest are tried again shortly
                         log.warning("the database went away while rendering; %d rows wait %s s", len(rows) - n,
                                     self.backoff_base)
                         later = self.clock.now() + timedelta(seconds=self.backoff_base)
@@ -503,14 +504,6 @@ class DeliveryWorker:
             finally:
                 PACED.reset(paced)
                 self.pacer.release(slot)
-
-
-def _database_away(exc: BaseException) -> bool:
-    """A lost or refused database connection: the next try, on a new connection, may work."""
-    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-
-    return isinstance(exc, (OperationalError, InterfaceError, ConnectionError, OSError)) or (
-        isinstance(exc, DBAPIError) and exc.connection_invalidated)
 
 
 # Set while a call is made under a slot its caller already holds (the worker, the progress reporter).

@@ -46,3 +46,12 @@ def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
 
         return engine
     return create_async_engine(url, echo=echo, pool_pre_ping=True, **POOL)
+
+
+def database_away(exc: BaseException) -> bool:
+    """A lost, refused or locked database connection: the same work on a new connection may succeed.
+    One rule for the inbox's retries, the delivery worker and its outcome writes."""
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+    return isinstance(exc, (OperationalError, InterfaceError, ConnectionError)) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated)

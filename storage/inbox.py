@@ -1,7 +1,7 @@
 """The inbox: every update from Telegram, recorded before it is handled.
 
 `admit` records a batch and says which updates are new; `mark_handled` / `mark_failed` close
-them; `retry_later` gives a transient failure back for another try; `unhandled` lists what is left.
+them; `retry_later` gives a transient failure back for another try; `take` hands over what nobody holds.
 
 Leases: a `received` row belongs to the process that admitted (or took) it until `lease_until`,
 and that process renews the lease of the updates it is still working on. `take` hands a live
@@ -143,11 +143,3 @@ class SqlInbox:
             .values(owner=owner, lease_until=lease_until)
             .returning(i.c.update_id, i.c.raw, i.c.attempts))
         return sorted((Taken(u, raw, attempts) for u, raw, attempts in rows), key=lambda r: r.update_id)
-
-    async def unhandled(self, bot_id: int | None = None, limit: int = 1000) -> list[tuple[int, dict[str, Any]]]:
-        """Updates recorded but never handled (a crash), oldest first."""
-        stmt = select(t.inbox.c.update_id, t.inbox.c.raw).where(t.inbox.c.state == RECEIVED)
-        if bot_id is not None:
-            stmt = stmt.where(t.inbox.c.bot_id == bot_id)
-        rows = await self.conn.execute(stmt.order_by(t.inbox.c.update_id).limit(limit))
-        return [(update_id, raw) for update_id, raw in rows]

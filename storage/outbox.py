@@ -27,6 +27,7 @@ from core.clock import Clock, SystemClock
 from core.notifications import Notification
 from core.people import Identity, Person
 from storage import tables as t
+from storage.engine import database_away
 
 PENDING, SENDING, SENT, FAILED, SKIPPED = "pending", "sending", "sent", "failed", "skipped"
 PERSONAL, BROADCAST = 0, 1  # priority: a reminder to one person goes before the 8,000th theme-day note
@@ -83,13 +84,6 @@ class Claimed:
     identity: Identity | None
 
 
-def _connection_lost(exc: BaseException) -> bool:
-    """The database closed this connection (not: the statement was wrong)."""
-    from sqlalchemy.exc import DBAPIError, InterfaceError
-
-    return isinstance(exc, InterfaceError) or (isinstance(exc, DBAPIError) and exc.connection_invalidated)
-
-
 def _error(text: str) -> str:
     return text if len(text) <= ERROR_MAX else text[: ERROR_MAX - 1] + "…"
 
@@ -129,7 +123,7 @@ class DeliveryQueue:
                         await conn.close()
                     except BaseException:
                         await conn.invalidate()
-                    if attempt == 1 and _connection_lost(exc):
+                    if attempt == 1 and database_away(exc):
                         continue
                     raise
 
