@@ -8,7 +8,7 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 
-from bot.texts import text
+from texts import text
 from core.people import Role, Roles
 
 log = logging.getLogger(__name__)

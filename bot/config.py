@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 class Settings(Protocol):
     @property
-    def tz(self) -> ZoneInfo: ...  # dates are shown in the community's zone (bot.texts.moment_text)
+    def tz(self) -> ZoneInfo: ...  # dates are shown in the community's zone (texts.moment_text)
 
     @property
     def default_language(self) -> str: ...  # for people whose client says neither zh nor en

@@ -10,7 +10,7 @@ from aiogram.types import (
 )
 
 from bot.callbacks import PickPage, Vol
-from bot.texts import Translator
+from texts import Translator
 
 
 def button(label: str, data: CallbackData | str) -> InlineKeyboardButton:

@@ -23,7 +23,7 @@ from aiogram.methods import (
 )
 from aiogram.types import CallbackQuery, Message, TelegramObject, Update, User
 
-from bot.texts import Translator, moment_text
+from texts import Translator, moment_text
 from core.clock import Clock
 from core.errors import DomainError
 from core.onboarding import greet

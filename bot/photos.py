@@ -6,7 +6,7 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import Message
 
-from bot.texts import Translator
+from texts import Translator
 from core.cases import PhotoKind, PhotoRef
 from core.errors import DomainError
 from media.photos import MAX_BYTES, NotAPhoto, PhotoStore, PhotoTooLarge

@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 
 from bot.config import Settings
-from bot.texts import text
+from texts import text
 from core.clock import Clock
 from core.onboarding import roles_of
 from demo.seed import CHANNEL, SAMPLE_ORG, Persona, seed_people, seed_volunteering

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bot.commands import publish_default_commands
 from bot.handlers.invites import invite_text
-from bot.texts import Translator
+from texts import Translator
 from core.clock import SystemClock
 from core.errors import DomainError
 from core.onboarding import create_invite

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
-from bot.texts import moment_text
+from texts import moment_text
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 

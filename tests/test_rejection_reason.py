@@ -4,7 +4,7 @@ and the translated words older rows hold, are shown as they were written."""
 from __future__ import annotations
 
 from bot.rendering.cases import case_history, why_rejected
-from bot.texts import Translator
+from texts import Translator
 from core import cases_services
 from core.cases import ClosureReason
 from redgrid.settings import Settings

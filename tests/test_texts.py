@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import string
 
-from bot.texts import en, text, zh
+from texts import en, text, zh
 
 
 def _fields(template: str) -> set[str]:

@@ -78,7 +78,7 @@ def test_every_refusal_of_an_activity_sends_the_dialog_back_to_its_step_with_wor
     import core.theme_day
     from bot.scenes.theme import SCENES, STEP_OF_WHY, parse_time
     from bot.scenes.post import BadInput
-    from bot.texts import en, zh
+    from texts import en, zh
 
     from datetime import timedelta
 

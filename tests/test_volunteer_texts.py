@@ -9,7 +9,7 @@ import string
 from pathlib import Path
 
 from bot.rendering.volunteering import notification_fields, notification_markup
-from bot.texts import Translator, en, text, zh
+from texts import Translator, en, text, zh
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -76,7 +76,7 @@ def test_notifications_that_ask_for_a_decision_come_with_buttons():
 
 def test_no_catalog_key_is_written_twice():
     for module in ("zh", "en"):
-        tree = ast.parse((ROOT / "bot" / "texts" / f"{module}.py").read_text(encoding="utf-8"))
+        tree = ast.parse((ROOT / "texts" / f"{module}.py").read_text(encoding="utf-8"))
         (catalog,) = [node.value for node in ast.walk(tree) if isinstance(node, ast.AnnAssign)]
         keys = [k.value for k in catalog.keys]
         assert sorted(k for k in set(keys) if keys.count(k) > 1) == [], module

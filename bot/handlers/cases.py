@@ -18,7 +18,7 @@ from bot.config import Settings
 from bot.keyboards import column, paged, star_rows
 from bot.photos import photo_data, photo_from_data, photo_or_say_why
 from bot.scenes.report import start_report
-from bot.texts import Translator
+from texts import Translator
 from core import cases_services
 from core.cases import MAX_DESCRIPTION, Actor, Case, CaseState, ClosureReason, HandlerKind, NotFixedReason, PhotoKind
 from core.dispatch import MemberChoice

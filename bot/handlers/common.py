@@ -12,7 +12,7 @@ from bot.callbacks import SetLanguage
 from bot.commands import publish_commands
 from bot.handlers.start import greeting
 from bot.keyboards import column
-from bot.texts import Translator
+from texts import Translator
 from core.onboarding import set_language
 from core.people import Person, Roles
 from core.ports import UnitOfWork

@@ -6,7 +6,7 @@ from aiogram import Router
 from aiogram.types import CallbackQuery, Message
 
 from bot.handlers.start import community_picker
-from bot.texts import Translator
+from texts import Translator
 from core.people import Roles
 from core.ports import UnitOfWork
 from bot.config import Settings

@@ -11,7 +11,7 @@ from aiogram.types import CallbackQuery, Message
 from bot.callbacks import InviteGrid, InviteRole
 from bot.handlers.start import place_of
 from bot.keyboards import column
-from bot.texts import Translator, moment_text
+from texts import Translator, moment_text
 from core import onboarding
 from core.cases import Actor
 from core.invites import Invite

@@ -13,7 +13,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
 from bot.keyboards import column
-from bot.texts import Translator
+from texts import Translator
 from core import notices
 from core.cases import Actor
 from core.notices import MAX_NOTICE

@@ -9,7 +9,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, ReplyKey
 from bot.callbacks import ChangeHome, NearestBuilding, PickBuilding, PickCommunity, PickCompound, PickPage
 from bot.commands import help_lines, publish_commands
 from bot.keyboards import column, location_request, paged
-from bot.texts import Translator
+from texts import Translator
 from core.errors import UnknownInvite
 from core.invites import code_from_payload
 from core.onboarding import redeem_invite, register_resident, roles_of

@@ -8,5 +8,5 @@ send, in the reader's language:
     cases.py           case notifications: texts, the case's buttons, the three-photo card, its history
     volunteering.py    volunteering notifications: fields in the reader's language, the buttons they carry
 
-Texts come from bot/texts/ (zh first); buttons from the handlers that answer their presses.
+Texts come from texts/ (zh first); buttons from the handlers that answer their presses.
 """

@@ -14,7 +14,7 @@ from aiogram.types import InlineKeyboardMarkup
 
 from bot.handlers.cases import act, desk_buttons, feedback_buttons, handler_buttons, outcome_buttons
 from bot.keyboards import column
-from bot.texts import Translator, moment_text
+from texts import Translator, moment_text
 from core.cases import REJECTION_REASONS, Case, CaseState, PhotoKind, was_auto_closed
 from core.clock import Clock, SystemClock
 from core.dispatch import department_of

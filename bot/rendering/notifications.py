@@ -26,7 +26,7 @@ from typing import Any, Mapping
 
 from bot.rendering.cases import CaseRenderer
 from bot.rendering.volunteering import notification_fields, notification_markup
-from bot.texts import CATALOGS, Translator, moment_text, text
+from texts import CATALOGS, Translator, moment_text, text
 from core.clock import Clock, SystemClock
 from core.notifications import Notification
 from core.people import Identity, Person

@@ -14,7 +14,7 @@ from bot.handlers.volunteering.orders import order_buttons
 from bot.handlers.volunteering.posts import claim_button
 from bot.handlers.volunteering.registration import registration_buttons
 from bot.keyboards import column
-from bot.texts import Translator
+from texts import Translator
 
 
 def notification_fields(kind: str, payload: dict[str, Any], tr: Translator) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from aiogram.fsm.scene import Scene, on
 from aiogram.types import CallbackQuery, Message
 
 from bot.keyboards import message_of, rows_of
-from bot.texts import Translator
+from texts import Translator
 from core.volunteering import orders_services
 from core.cases import Actor
 from core.people import Person, Role, Roles

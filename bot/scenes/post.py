@@ -18,7 +18,7 @@ from aiogram.fsm.scene import Scene, on
 from aiogram.types import CallbackQuery, Message
 
 from bot.keyboards import message_of, roster_button, rows_of
-from bot.texts import Translator, moment_text
+from texts import Translator, moment_text
 from core.volunteering import orders_services, posts_services
 from core.cases import Actor
 from core.people import Person, Roles

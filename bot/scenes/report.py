@@ -16,7 +16,7 @@ from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
 
 from bot.keyboards import location_request, rows_of
 from bot.photos import photo_data, photo_from_data, photo_or_say_why
-from bot.texts import Translator, moment_text
+from texts import Translator, moment_text
 from core.cases import MAX_DESCRIPTION, MAX_PHOTOS_PER_KIND, Actor, Category, PhotoKind
 from core.errors import DomainError
 from core.people import Person, Role, Roles

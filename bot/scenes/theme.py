@@ -23,7 +23,7 @@ from bot.callbacks import Theme
 from bot.keyboards import message_of, rows_of
 from bot.middlewares import refusal_text
 from bot.scenes.post import BadInput, _short, parse_number
-from bot.texts import Translator
+from texts import Translator
 from core import theme_day_services
 from core.cases import Actor
 from core.errors import DomainError

@@ -20,7 +20,7 @@ from bot.callbacks import Vol
 from bot.keyboards import rows_of
 from bot.middlewares import refusal_text
 from bot.photos import photo_or_say_why
-from bot.texts import Translator
+from texts import Translator
 from core import points_services
 from core.volunteering import attendance_services, orders_services, registration_services
 from core.cases import Actor, PhotoKind

@@ -3,7 +3,7 @@ by name; every hand-off is told to the residents who reported it and to the depa
 
 from __future__ import annotations
 
-from bot.texts import moment_text
+from texts import moment_text
 from core.people import Department, Identity, Person, Role, RoleGrant
 from demo.harness import ChatUser
 from tests.e2e.test_report_loop_e2e import wang_reports_a_broken_light

@@ -9,7 +9,7 @@ from bot.callbacks import Vol
 from bot.handlers.volunteering.common import done
 from bot.keyboards import column, star_rows
 from bot.scenes.volunteer import CheckIn, CheckOut
-from bot.texts import Translator
+from texts import Translator
 from core.cases import Actor
 from core.people import Person, Roles
 from core.ports import UnitOfWork

@@ -7,7 +7,7 @@ from datetime import datetime
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
 from bot.config import Settings
-from bot.texts import Translator, moment_text
+from texts import Translator, moment_text
 from core.people import Role, Roles
 from core.volunteering.common import PostState
 from core.volunteering.posts import Post

@@ -11,7 +11,7 @@ from bot.handlers.volunteering.common import when
 from bot.keyboards import column
 from bot.scenes.post import PostTitle
 from bot.scenes.volunteer import Reason
-from bot.texts import Translator
+from texts import Translator
 from core.cases import Actor
 from core.people import Person, Roles
 from core.ports import UnitOfWork

@@ -7,7 +7,7 @@ from aiogram.types import Message
 from bot.config import Settings
 from bot.handlers.volunteering.common import HISTORY_LINES, my_communities, when
 from bot.scenes.volunteer import Redeem
-from bot.texts import Translator
+from texts import Translator
 from core import points_services
 from core.cases import Actor
 from core.people import Person, Roles

@@ -10,7 +10,7 @@ from bot.config import Settings
 from bot.handlers.volunteering.common import done, member_communities, post_text
 from bot.keyboards import column, roster_button
 from bot.scenes.post import PostTitle
-from bot.texts import Translator
+from texts import Translator
 from core.cases import Actor
 from core.people import Person, Role, Roles
 from core.ports import UnitOfWork

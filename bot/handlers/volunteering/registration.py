@@ -8,7 +8,7 @@ from bot.callbacks import Vol
 from bot.handlers.volunteering.common import done, member_communities
 from bot.keyboards import button
 from bot.scenes.volunteer import JoinParty, Reason
-from bot.texts import Translator
+from texts import Translator
 from core.cases import Actor
 from core.people import Person, Role, Roles
 from core.ports import UnitOfWork

@@ -8,7 +8,7 @@ from bot.callbacks import Theme
 from bot.handlers.volunteering.common import done
 from bot.keyboards import column, rows_of
 from bot.scenes.theme import ThemeTitle, theme_card
-from bot.texts import Translator
+from texts import Translator
 from core import theme_day_services
 from core.cases import Actor
 from core.people import Person, Roles

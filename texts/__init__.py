@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, tzinfo
 
-from bot.texts import en, zh
+from texts import en, zh
 
 CATALOGS: dict[str, dict[str, str]] = {"zh": zh.TEXTS, "en": en.TEXTS}
 log = logging.getLogger(__name__)
