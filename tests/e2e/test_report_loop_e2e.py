@@ -59,7 +59,8 @@ async def wang_reports_a_broken_light(demo):
 async def li_accepts_and_resolves(demo, number: str, note: str = "换了新灯泡"):
     """李秀英, the grid member of 3号楼, takes the case up and proves the fix with an after-photo and a note."""
     li = demo.persona("李秀英")
-    await li.sees(number, timeout=10)
+    # anywhere: the new-case message may have come before this ChatUser existed (after a joiner's steps)
+    await li.sees(number, timeout=10, anywhere=True)
     await li.presses("✅ 受理")
     accepted = await li.sees(f"已受理 {number}")
     await li.presses("✅ 已处理，上传完成照片")
@@ -80,7 +81,8 @@ async def test_resident_reports_and_the_grid_member_gets_it_with_the_photo(demo)
 async def test_the_whole_loop_with_rework_rating_and_three_photo_card(demo):
     wang, number = await wang_reports_a_broken_light(demo)
     li = demo.persona("李秀英")
-    await li.sees(number, timeout=10)
+    # anywhere: the new-case message may have come before this ChatUser existed (after a joiner's steps)
+    await li.sees(number, timeout=10, anywhere=True)
     await li.presses("✅ 受理")
     await wang.sees("已由网格员受理", timeout=10)
     await li.presses("📷 上传处理中照片")
@@ -151,7 +153,8 @@ async def test_text_and_wrong_files_where_a_photo_is_expected(demo):
 async def test_escalation_is_claimed_by_the_department_and_closes_the_loop(demo):
     wang, number = await wang_reports_a_broken_light(demo)
     li = demo.persona("李秀英")
-    await li.sees(number, timeout=10)
+    # anywhere: the new-case message may have come before this ChatUser existed (after a joiner's steps)
+    await li.sees(number, timeout=10, anywhere=True)
     await li.presses("📣 上报部门（吹哨）")
     await li.presses("刘队长")
     await li.sees(f"已上报 {number}")
@@ -353,7 +356,8 @@ async def test_a_confirm_whose_reply_meets_a_telegram_outage_is_tried_again_and_
     await demo.settled()
     assert await count_rows(demo, cases) == 1
     li = demo.persona("李秀英")
-    await li.sees(number, timeout=10)
+    # anywhere: the new-case message may have come before this ChatUser existed (after a joiner's steps)
+    await li.sees(number, timeout=10, anywhere=True)
     await demo.settled()
     assert await count_rows(demo, t.outbox, t.outbox.c.kind == "case.new_for_handler") == 1
     assert await count_rows(demo, t.inbox, t.inbox.c.state != "handled") == 0
@@ -388,7 +392,8 @@ async def test_closing_without_a_fix_asks_which_reason_and_the_resident_reads_it
     """#21: the desk (and the handler) reject with a reason they choose; the press is checked first."""
     wang, number = await wang_reports_a_broken_light(demo)
     li = demo.persona("李秀英")
-    await li.sees(number, timeout=10)
+    # anywhere: the new-case message may have come before this ChatUser existed (after a joiner's steps)
+    await li.sees(number, timeout=10, anywhere=True)
     await li.presses("✅ 受理")
     await li.presses("🚫 不处理（说明原因）")
     await li.sees(f"为什么不处理 {number}？")
