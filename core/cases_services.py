@@ -19,7 +19,7 @@ from core.dispatch import (
 )
 from core.cases import Actor, Case, Category, HandlerKind, PhotoKind, PhotoRef
 from core.duplicates import CaseSpot, looks_same, similar_open_cases
-from core.errors import NotAllowed, NotFound
+from core.errors import DomainError, NotAllowed, NotFound
 from core.events import Event
 from core.ids import saved_id
 from core.notifications import Notification
@@ -219,6 +219,47 @@ async def case_story(uow: UnitOfWork, by: Actor, number: str, now: datetime) -> 
     if by.roles.is_staff_of(case.community_id) and case.is_open:
         return CaseStory(case, desk_members=list(await uow.people.grid_members(case.grid_id)))
     return CaseStory(case)
+
+
+async def my_reports(uow: UnitOfWork, by: Actor, limit: int = 20) -> list[Case]:
+    """The cases `by` reported or joined as "same problem", newest first."""
+    return list(await uow.cases.of_reporter(by.person_id, limit))
+
+
+async def cases_i_handle(uow: UnitOfWork, by: Actor, limit: int = 20) -> list[Case]:
+    """The open cases `by` is responsible for, the nearest deadline first."""
+    return list(await uow.cases.handled_by(by.person_id, limit))
+
+
+# What a person is asked about a case, and whose answer is what (a channel without buttons asks these
+# questions as numbered replies; `rules.check` names the action each answer takes).
+QUESTION_ACTIONS = {"outcome": "confirm", "feedback": "feedback", "accept": "accept", "claim": "claim"}
+
+
+@dataclass(frozen=True)
+class Question:
+    """A case waiting for `by`'s answer: "outcome" (fixed? — the first reporter), "feedback" (a neighbour
+    who joined), "accept" (a handler, a case given to them) or "claim" (a department's contact)."""
+
+    case: Case
+    kind: str
+
+
+async def awaiting_answer(uow: UnitOfWork, by: Actor) -> list[Question]:
+    """The questions about cases `by` may answer now, the most recently changed case first. Each is the
+    question the transition itself would allow (`rules.check`), so a stale one is never offered."""
+    found: list[Question] = []
+    for case in [*await uow.cases.of_reporter(by.person_id), *await uow.cases.handled_by(by.person_id)]:
+        joiner = by.person_id != case.reporter_id and by.person_id in case.me_too
+        for kind in ("feedback",) if joiner else ("outcome", "accept", "claim"):
+            try:
+                rules.check(QUESTION_ACTIONS[kind], case, by)
+            except DomainError:
+                continue
+            found.append(Question(case, kind))
+            break
+    unique = {q.case.number: q for q in found}
+    return sorted(unique.values(), key=lambda q: q.case.updated_at, reverse=True)
 
 
 async def desk(uow: UnitOfWork, by: Actor, now: datetime) -> list[Case]:
