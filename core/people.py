@@ -102,6 +102,14 @@ class Roles:
     def staff_communities(self) -> set[int]:
         return {g.community_id for g in self.grants if g.role == Role.STAFF and g.community_id is not None}
 
+    def party_communities(self) -> list[int]:
+        """Where the person serves as a party member: the posts they may claim are these communities'."""
+        return sorted({g.community_id for g in self.grants if g.role == Role.PARTY_MEMBER and g.community_id})
+
+    def communities(self) -> list[int]:
+        """Every community the person belongs to by a grant that names it (points are kept per community)."""
+        return sorted({g.community_id for g in self.grants if g.community_id})
+
     def is_staff_of(self, community_id: int) -> bool:
         return self.is_admin or community_id in self.staff_communities()
 
