@@ -9,7 +9,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from bot.config import Settings
 from texts import Translator, moment_text
 from texts.volunteering import post_text as shared_post_text
-from core.people import Role, Roles
+from core.people import Roles
 from core.volunteering.posts import Post
 
 
@@ -19,12 +19,12 @@ HISTORY_LINES = 5
 # ---- who is who ----------------------------------------------------------------------------------
 
 def member_communities(roles: Roles) -> list[int]:
-    return sorted({g.community_id for g in roles.grants if g.role == Role.PARTY_MEMBER and g.community_id})
+    return roles.party_communities()
 
 
 def my_communities(roles: Roles) -> list[int]:
     """Every community the person belongs to in some role (points are kept per community)."""
-    return sorted({g.community_id for g in roles.grants if g.community_id})
+    return roles.communities()
 
 
 # ---- how things read -----------------------------------------------------------------------------
