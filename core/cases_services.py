@@ -239,27 +239,44 @@ QUESTION_ACTIONS = {"outcome": "confirm", "feedback": "feedback", "accept": "acc
 @dataclass(frozen=True)
 class Question:
     """A case waiting for `by`'s answer: "outcome" (fixed? — the first reporter), "feedback" (a neighbour
-    who joined), "accept" (a handler, a case given to them) or "claim" (a department's contact)."""
+    who joined), "accept" (a handler, a case given to them), "claim" (a department's contact) or
+    "reopen" (the reporter of a case closed by their silence)."""
 
     case: Case
     kind: str
 
 
-async def awaiting_answer(uow: UnitOfWork, by: Actor) -> list[Question]:
-    """The questions about cases `by` may answer now, the most recently changed case first. Each is the
-    question the transition itself would allow (`rules.check`), so a stale one is never offered."""
-    found: list[Question] = []
+def question_on(case: Case, by: Actor, now: datetime | None = None,
+                reopen_within: timedelta = rules.DEFAULT_REOPEN_WITHIN) -> str | None:
+    """The question `case` asks `by` now ("outcome", "feedback", "accept", "claim"; with `now`, also
+    "reopen": a case closed by the reporter's silence, still theirs to send back), or None: the one the
+    transition itself would allow (`rules.check`), so a stale question is never asked."""
+    if now is not None and rules.was_auto_closed(case):
+        try:
+            rules.may_reopen_after_auto_close(case, by, now, reopen_within)
+            return "reopen"
+        except DomainError:
+            return None
+    joiner = by.person_id != case.reporter_id and by.person_id in case.me_too
+    for kind in ("feedback",) if joiner else ("outcome", "accept", "claim"):
+        try:
+            rules.check(QUESTION_ACTIONS[kind], case, by)
+        except DomainError:
+            continue
+        return kind
+    return None
+
+
+async def awaiting_answer(uow: UnitOfWork, by: Actor, now: datetime | None = None,
+                          policy: ReportPolicy | None = None) -> list[Question]:
+    """The questions about cases `by` may answer now, the most recently changed case first."""
+    within = policy.reopen_within if policy is not None else rules.DEFAULT_REOPEN_WITHIN
+    found: dict[str, Question] = {}
     for case in [*await uow.cases.of_reporter(by.person_id), *await uow.cases.handled_by(by.person_id)]:
-        joiner = by.person_id != case.reporter_id and by.person_id in case.me_too
-        for kind in ("feedback",) if joiner else ("outcome", "accept", "claim"):
-            try:
-                rules.check(QUESTION_ACTIONS[kind], case, by)
-            except DomainError:
-                continue
-            found.append(Question(case, kind))
-            break
-    unique = {q.case.number: q for q in found}
-    return sorted(unique.values(), key=lambda q: q.case.updated_at, reverse=True)
+        kind = question_on(case, by, now, within)
+        if kind is not None:
+            found.setdefault(case.number, Question(case, kind))
+    return sorted(found.values(), key=lambda q: q.case.updated_at, reverse=True)
 
 
 async def desk(uow: UnitOfWork, by: Actor, now: datetime) -> list[Case]:

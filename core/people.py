@@ -96,6 +96,10 @@ class Roles:
     def home_building_id(self) -> int | None:
         return next((g.building_id for g in self.grants if g.role == Role.RESIDENT), None)
 
+    def home_community_id(self) -> int | None:
+        """The community of the person's home building (a resident grant), if any: where they order services."""
+        return next((g.community_id for g in self.grants if g.role == Role.RESIDENT and g.community_id), None)
+
     def grid_ids(self) -> set[int]:
         return {g.grid_id for g in self.grants if g.role == Role.GRID_MEMBER and g.grid_id is not None}
 
