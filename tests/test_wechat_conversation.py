@@ -398,3 +398,31 @@ async def test_staff_assign_a_case_from_the_desk_on_wecom(kit):
     chen.sees(f"已指派 {number}")
     told = await kit.told(kit.world.people["li"].id, "case.new_for_handler")
     assert number in told[-1].text and "1. ✅ 受理" in told[-1].text
+
+
+async def test_photos_sent_together_all_land_in_the_report(kit):
+    import asyncio
+
+    wang = kit.resident("o-wang")
+    await register(kit, wang)
+    await wang.clicks("REPORT")
+    others = [kit.resident("o-wang") for _ in range(3)]  # three deliveries of the same account, at once
+    await asyncio.gather(*(user.sends_photo(seed) for user, seed in zip(others, (11, 12, 13))))
+    await wang.sends_text("1")
+    await wang.sends_text("1")
+    await wang.sends_text("1")
+    await wang.sends_text("1")
+    wang.sees("📷 照片 3 张")
+
+
+async def test_staff_on_wecom_give_a_grid_member_his_code(kit):
+    chen = kit.staff_member("ChenShuJi")
+    await chen.sends_text(f"绑定 {await code_for(kit, 'chen', 'chen')}")
+    await chen.sends_text("绑定码 李")
+    code = re.search(r"李网格 的绑定码：(\d{6})", chen.sees("李网格 的绑定码")).group(1)
+    li = kit.staff_member("LiWangGe")
+    await li.sends_text(f"绑定 {code}")
+    li.sees("您好，李网格")
+    stranger = kit.resident("o-stranger")
+    await stranger.sends_text("绑定码 李")  # not staff: refused by core
+    stranger.sees("没有权限")

@@ -18,10 +18,15 @@ dialog is matched against what core says is waiting for this person's answer
 (`cases_services.awaiting_answer`): one question — the number answers it; several — the person picks
 one first. A number from a menu this conversation showed answers that menu, unless a case asked
 something newer since.
+
+One account's messages are handled one at a time in this process (a lock per account), so photos sent
+together all land in the dialog. The protocol half runs in the one bot process; several processes
+answering the same account at once would need the dialog row locked (SELECT … FOR UPDATE) as well.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from dataclasses import dataclass, field
@@ -89,8 +94,25 @@ class Conversation:
         self.policy, self.volunteer_policy, self.clock = policy, volunteer_policy, clock
         self.tz, self.default_language = tz, default_language
         self.max_m, self.timeout = nearest_building_max_m, timeout
+        self._turns: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
 
     async def handle(self, incoming: Incoming) -> list[Reply]:
+        """One account's messages one at a time, in the order they came (three photos sent at once are
+        three messages, each adding to the same dialog); other accounts' go on meanwhile."""
+        key = (incoming.channel, incoming.user)
+        lock, waiting = self._turns.get(key, (asyncio.Lock(), 0))
+        self._turns[key] = (lock, waiting + 1)
+        try:
+            async with lock:
+                return await self._handle(incoming)
+        finally:
+            lock, waiting = self._turns[key]
+            if waiting == 1:
+                del self._turns[key]
+            else:
+                self._turns[key] = (lock, waiting - 1)
+
+    async def _handle(self, incoming: Incoming) -> list[Reply]:
         now = self.clock.now()
         channel, user = incoming.channel, incoming.user
         async with self.db.uow() as uow:
@@ -396,8 +418,6 @@ class _Turn:
             await self.not_fixed(NotFixedReason(arg) if arg else None, "")
         elif action == "history":
             await self.history(n)
-        elif action == "case":
-            await self.handler_case(n)
         elif action == "accept":
             case = await cases_services.accept_case(self.uow, self.actor, n, self.now)
             self.say(self.tr("case.accepted_by_you", number=n))
@@ -766,9 +786,6 @@ class _Turn:
             self.say(self.tr("my.handling_none"))
             return
         self.ask(self.tr("wechat.my.handling"), [(self.case_line(c), "history", c.number) for c in cases])
-
-    async def handler_case(self, number: str) -> None:
-        await self.history(number)
 
     def offer_handler_options(self, case: Case) -> None:
         """What the handler may do next, each offered only when core's own check allows it."""
