@@ -426,3 +426,13 @@ async def test_staff_on_wecom_give_a_grid_member_his_code(kit):
     stranger = kit.resident("o-stranger")
     await stranger.sends_text("绑定码 李")  # not staff: refused by core
     stranger.sees("没有权限")
+
+
+async def test_a_shared_location_in_gcj02_lands_on_the_right_building(kit):
+    wang = kit.resident("o-wang")
+    await wang.sends_text("你好")
+    wang.sees("欢迎使用")
+    await wang.sends_location(32.7056, 116.7108)  # at 3号楼 (WGS84), sent by WeChat ~500 m off in GCJ-02
+    wang.sees("离您最近的是：东城社区 粮食局小区 3号楼（约 0 米）")
+    await wang.sends_text("1")
+    wang.sees("登记成功：东城社区 粮食局小区 3号楼")
