@@ -436,3 +436,15 @@ async def test_a_shared_location_in_gcj02_lands_on_the_right_building(kit):
     wang.sees("离您最近的是：东城社区 粮食局小区 3号楼（约 0 米）")
     await wang.sends_text("1")
     wang.sees("登记成功：东城社区 粮食局小区 3号楼")
+
+
+async def test_the_composition_root_builds_the_conversation_from_the_settings(db, tmp_path):
+    from redgrid.bootstrap import wechat_conversation, wechat_renderer
+    from redgrid.settings import Settings
+    from tests.wechat_kit import FakeMedia
+
+    settings = Settings(_env_file=None, data_dir=tmp_path, default_language="en")
+    clock = type("Fixed", (), {"now": lambda self: MONDAY})()
+    conversation = wechat_conversation(db, settings, clock, FakeMedia())
+    assert conversation.default_language == "en" and conversation.max_m == settings.nearest_building_max_m
+    assert wechat_renderer(settings, clock).reopen_within_days == settings.reopen_within_days

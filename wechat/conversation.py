@@ -133,6 +133,7 @@ class Conversation:
                 log.info("refused %s for person %s: %s", type(refusal).__name__, account.person.id, refusal)
                 turn.replies = [Reply(text=refusal_text(turn.tr, refusal, self.tz, now))]
                 turn.dialog = _restore(row, now, self.timeout)  # the dialog stays where it was
+                turn.dialog.data.pop("expired", None)
             except Exception:
                 await uow.rollback()
                 log.exception("WeChat message %s failed for person %s", incoming.dedupe_key, account.person.id)
@@ -151,7 +152,7 @@ def _conn(uow: Any) -> Any:
 
 
 def _restore(row: DialogRow, now: datetime, timeout: timedelta) -> _Dialog:
-    data = {k: v for k, v in row.data.items() if k != "last"}
+    data = {k: v for k, v in row.data.items() if k not in ("last", "expired")}
     if row.state and row.updated_at is not None and now - row.updated_at > timeout:
         return _Dialog(None, {"expired": row.state != SOFT})
     return _Dialog(row.state, data)
