@@ -448,3 +448,32 @@ async def test_the_composition_root_builds_the_conversation_from_the_settings(db
     conversation = wechat_conversation(db, settings, clock, FakeMedia())
     assert conversation.default_language == "en" and conversation.max_m == settings.nearest_building_max_m
     assert wechat_renderer(settings, clock).reopen_within_days == settings.reopen_within_days
+
+
+async def test_a_neighbour_joins_as_same_problem_and_gives_feedback_that_closes_nothing(kit):
+    wang = kit.resident("o-wang")
+    await register(kit, wang)
+    number = await report_lights(kit, wang)
+    zhao = kit.resident("o-zhao")  # 赵大爷, registered at 2号楼 on Telegram, binds his WeChat
+    async with kit.db.uow() as uow:
+        person = kit.world.people["zhao"]
+        code = (await issue_bind_code(uow, Actor(person.id, await roles_of(uow, person)), kit.clock.now())).code
+        await uow.commit()
+    await zhao.sends_text(f"绑定 {code}")
+    await zhao.sends_photo(21)
+    await zhao.sends_text("1")
+    await zhao.sends_text("5")  # lights
+    await zhao.sends_text("1")  # his building, 2号楼, next door
+    await zhao.sends_text("1")  # no words
+    zhao.sees(f"3. 同一个问题：{number}")
+    await zhao.sends_text("3")
+    zhao.sees(f"已加入 {number}")
+    await resolve_on_wecom(kit)
+    told = await kit.told(person.id, "case.resolved")
+    assert "您也反映过的问题" in told[-1].text and "1. 👍 已解决" in told[-1].text
+    await zhao.sends_text("1")
+    await zhao.sends_text("4")
+    zhao.sees("谢谢您的反馈")
+    async with kit.db.uow() as uow:
+        case = await uow.cases.by_number(number)
+    assert case.state == CaseState.RESOLVED  # his answer is feedback; 王阿姨 still confirms

@@ -94,3 +94,23 @@ async def test_a_fix_comes_with_its_card_and_the_numbered_answers_only_its_repor
     await wang.sends_text("4")
     replies = await _render(kit, "case.resolved", {"case": kit.number}, kit.wang)
     assert "1. 👍" not in replies[-1].text
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+async def test_the_telegram_renderer_words_every_kind_too(resolved, lang, tmp_path):
+    from bot.rendering.notifications import NotificationRenderer
+    from core.people import Identity
+    from redgrid.settings import Settings
+
+    kit = resolved
+    render = NotificationRenderer(Settings(_env_file=None, data_dir=tmp_path), kit.photos, kit.clock)
+    reader = Person(kit.wang.id, kit.wang.display_name, language=lang)
+    missing = []
+    for kind in KINDS:
+        payload = {"case": kit.number, **PAYLOADS.get(kind, {})} if kind in CASE_KINDS else dict(OTHER)
+        async with kit.db.uow() as uow:
+            out = await render(uow, Notification(reader.id, kind, payload), reader,
+                               Identity(1, reader.id, "telegram", "1", "1"))
+        if out is None or not out.text.strip():
+            missing.append(kind)
+    assert missing == []
