@@ -14,6 +14,7 @@ from core.people import Role, Roles
 log = logging.getLogger(__name__)
 
 EVERYONE = ("start", "help", "lang", "cancel")
+REGISTERED = ("bind",)  # anyone with a role: the same person on WeChat (core/binding.py)
 BY_ROLE: dict[Role, tuple[str, ...]] = {
     Role.RESIDENT: ("report", "my", "ask", "join_party", "points"),
     Role.GRID_MEMBER: ("cases",),
@@ -28,6 +29,8 @@ def commands_for(roles: Roles) -> list[str]:
     names = list(EVERYONE)
     for role in roles.names:
         names += [c for c in BY_ROLE[role] if c not in names]
+    if roles.names:
+        names += list(REGISTERED)
     return names
 
 

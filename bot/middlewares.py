@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 from contextvars import ContextVar
-from datetime import datetime, tzinfo
 from typing import Any, Awaitable, Callable
 
 from aiogram import BaseMiddleware, Bot
@@ -23,7 +22,8 @@ from aiogram.methods import (
 )
 from aiogram.types import CallbackQuery, Message, TelegramObject, Update, User
 
-from texts import Translator, moment_text
+from texts import Translator
+from texts.refusals import refusal_text
 from core.clock import Clock
 from core.errors import DomainError
 from core.onboarding import greet
@@ -89,22 +89,6 @@ class ContextMiddleware(BaseMiddleware):
                 raise  # the inbox keeps the update as failed, with its error
             await uow.commit()
             return result
-
-
-def refusal_text(tr: Translator, refusal: DomainError, tz: tzinfo | None = None, now: datetime | None = None) -> str:
-    """The refusal in the person's words; a case state is named as residents read it, and a moment
-    (an ISO timestamp under a key ending in `_at`) as they write it, when `tz` and `now` are given."""
-    params = dict(refusal.params)
-    if isinstance(params.get("state"), str):
-        params["state"] = tr(f"state.{params['state']}")
-    if tz is not None and now is not None:
-        for key, value in refusal.params.items():
-            if key.endswith("_at") and isinstance(value, str):
-                try:
-                    params[key] = moment_text(tr.lang, datetime.fromisoformat(value), tz, now)
-                except ValueError:
-                    pass
-    return tr(refusal.key, **params)
 
 
 async def _reply(event: TelegramObject, message: str) -> None:

@@ -19,7 +19,7 @@ from core.dispatch import (
 )
 from core.cases import Actor, Case, Category, HandlerKind, PhotoKind, PhotoRef
 from core.duplicates import CaseSpot, looks_same, similar_open_cases
-from core.errors import NotAllowed, NotFound
+from core.errors import DomainError, NotAllowed, NotFound
 from core.events import Event
 from core.ids import saved_id
 from core.notifications import Notification
@@ -219,6 +219,64 @@ async def case_story(uow: UnitOfWork, by: Actor, number: str, now: datetime) -> 
     if by.roles.is_staff_of(case.community_id) and case.is_open:
         return CaseStory(case, desk_members=list(await uow.people.grid_members(case.grid_id)))
     return CaseStory(case)
+
+
+async def my_reports(uow: UnitOfWork, by: Actor, limit: int = 20) -> list[Case]:
+    """The cases `by` reported or joined as "same problem", newest first."""
+    return list(await uow.cases.of_reporter(by.person_id, limit))
+
+
+async def cases_i_handle(uow: UnitOfWork, by: Actor, limit: int = 20) -> list[Case]:
+    """The open cases `by` is responsible for, the nearest deadline first."""
+    return list(await uow.cases.handled_by(by.person_id, limit))
+
+
+# What a person is asked about a case, and whose answer is what (a channel without buttons asks these
+# questions as numbered replies; `rules.check` names the action each answer takes).
+QUESTION_ACTIONS = {"outcome": "confirm", "feedback": "feedback", "accept": "accept", "claim": "claim"}
+
+
+@dataclass(frozen=True)
+class Question:
+    """A case waiting for `by`'s answer: "outcome" (fixed? — the first reporter), "feedback" (a neighbour
+    who joined), "accept" (a handler, a case given to them), "claim" (a department's contact) or
+    "reopen" (the reporter of a case closed by their silence)."""
+
+    case: Case
+    kind: str
+
+
+def question_on(case: Case, by: Actor, now: datetime | None = None,
+                reopen_within: timedelta = rules.DEFAULT_REOPEN_WITHIN) -> str | None:
+    """The question `case` asks `by` now ("outcome", "feedback", "accept", "claim"; with `now`, also
+    "reopen": a case closed by the reporter's silence, still theirs to send back), or None: the one the
+    transition itself would allow (`rules.check`), so a stale question is never asked."""
+    if now is not None and rules.was_auto_closed(case):
+        try:
+            rules.may_reopen_after_auto_close(case, by, now, reopen_within)
+            return "reopen"
+        except DomainError:
+            return None
+    joiner = by.person_id != case.reporter_id and by.person_id in case.me_too
+    for kind in ("feedback",) if joiner else ("outcome", "accept", "claim"):
+        try:
+            rules.check(QUESTION_ACTIONS[kind], case, by)
+        except DomainError:
+            continue
+        return kind
+    return None
+
+
+async def awaiting_answer(uow: UnitOfWork, by: Actor, now: datetime | None = None,
+                          policy: ReportPolicy | None = None) -> list[Question]:
+    """The questions about cases `by` may answer now, the most recently changed case first."""
+    within = policy.reopen_within if policy is not None else rules.DEFAULT_REOPEN_WITHIN
+    found: dict[str, Question] = {}
+    for case in [*await uow.cases.of_reporter(by.person_id), *await uow.cases.handled_by(by.person_id)]:
+        kind = question_on(case, by, now, within)
+        if kind is not None:
+            found.setdefault(case.number, Question(case, kind))
+    return sorted(found.values(), key=lambda q: q.case.updated_at, reverse=True)
 
 
 async def desk(uow: UnitOfWork, by: Actor, now: datetime) -> list[Case]:

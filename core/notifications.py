@@ -24,3 +24,23 @@ class Notification:
 
 class Outbox(Protocol):
     async def add(self, notification: Notification) -> None: ...
+
+
+# Every kind of notification core (and the broadcasts it starts) puts in the outbox: what each channel's
+# renderer must word. One list, so a channel that misses a kind fails its test instead of a person's
+# message being dropped (tests/test_notification_kinds.py checks core's sources against it).
+CASE_KINDS = (
+    "case.new_for_handler", "case.on_desk", "case.accepted", "case.resolved", "case.confirmed", "case.reopened",
+    "case.supporter_not_fixed", "case.forwarded", "case.escalated", "case.escalated_to_you", "case.claimed",
+    "case.claimed_for_resident", "case.rejected", "case.merged", "case.half_time", "case.due_soon", "case.overdue",
+    "case.claim_overdue", "case.claim_overdue_for_department", "case.auto_closed", "case.auto_closed_for_resident",
+)
+VOLUNTEERING_KINDS = (
+    "party.registration_requested", "party.registration_approved", "party.registration_declined",
+    "order.new", "order.dispatched", "order.declined",
+    "post.new", "post.coming", "post.promoted", "post.reminder", "post.to_confirm", "post.member_suspended",
+    "post.member_restored", "points.earned", "points.redeemed", "points.report_earned",
+    "theme.announce", "theme.summary_staff", "theme.summary_member",
+)
+BROADCAST_KINDS = ("notice.community", "broadcast.finished")  # a staff notice; a broadcast's summary to its author
+KINDS = CASE_KINDS + VOLUNTEERING_KINDS + BROADCAST_KINDS

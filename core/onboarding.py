@@ -225,23 +225,33 @@ async def redeem_invite(uow: UnitOfWork, person: Person, channel: str, external_
 
 async def _adopt_roster_person(uow: UnitOfWork, visitor: Person, roster_id: int, channel: str,
                                external_id: str, now: datetime) -> Person:
-    roster = await uow.people.get(roster_id)
-    if roster is None:
+    if await uow.people.get(roster_id) is None:
         raise UnknownInvite()
     if any(i.channel == channel for i in await uow.people.identities(roster_id)):
         # Someone already took this roster place on this channel; a second account may not.
         raise AlreadyHasRole(role="roster")
+    return await link_identity(uow, visitor, roster_id, channel, external_id, now)
+
+
+async def link_identity(uow: UnitOfWork, visitor: Person, person_id: int, channel: str, external_id: str,
+                        now: datetime) -> Person:
+    """The chat account (`channel`, `external_id`) that met us as `visitor` becomes `person_id`'s: the
+    grants the visitor had move along, and the language they chose is kept if the person has none.
+    A roster invite (`redeem_invite`) and a bind code (core/binding_services.py) both end here."""
+    person = await uow.people.get(person_id)
+    if person is None:
+        raise NotFound(what="person")
     identity = await uow.people.identity(channel, external_id)
     if identity is None:
         raise NotFound(what="identity")
-    identity.person_id = roster_id
+    identity.person_id = person_id
     await uow.people.update_identity(identity)
     for grant in await uow.people.grants(saved_id(visitor)):
-        grant.person_id = roster_id
+        grant.person_id = person_id
         await uow.people.update_grant(grant)
-    if roster.language is None and visitor.language is not None:
-        roster.language = visitor.language
-        await uow.people.update(roster)
-    await record(uow, "person", roster_id, "identity_linked", now, roster_id,
-                 {"person_id": visitor.id}, {"person_id": roster_id, "channel": channel})
-    return roster
+    if person.language is None and visitor.language is not None:
+        person.language = visitor.language
+        await uow.people.update(person)
+    await record(uow, "person", person_id, "identity_linked", now, person_id,
+                 {"person_id": visitor.id}, {"person_id": person_id, "channel": channel})
+    return person

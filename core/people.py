@@ -96,11 +96,23 @@ class Roles:
     def home_building_id(self) -> int | None:
         return next((g.building_id for g in self.grants if g.role == Role.RESIDENT), None)
 
+    def home_community_id(self) -> int | None:
+        """The community of the person's home building (a resident grant), if any: where they order services."""
+        return next((g.community_id for g in self.grants if g.role == Role.RESIDENT and g.community_id), None)
+
     def grid_ids(self) -> set[int]:
         return {g.grid_id for g in self.grants if g.role == Role.GRID_MEMBER and g.grid_id is not None}
 
     def staff_communities(self) -> set[int]:
         return {g.community_id for g in self.grants if g.role == Role.STAFF and g.community_id is not None}
+
+    def party_communities(self) -> list[int]:
+        """Where the person serves as a party member: the posts they may claim are these communities'."""
+        return sorted({g.community_id for g in self.grants if g.role == Role.PARTY_MEMBER and g.community_id})
+
+    def communities(self) -> list[int]:
+        """Every community the person belongs to by a grant that names it (points are kept per community)."""
+        return sorted({g.community_id for g in self.grants if g.community_id})
 
     def is_staff_of(self, community_id: int) -> bool:
         return self.is_admin or community_id in self.staff_communities()

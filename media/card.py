@@ -36,7 +36,8 @@ from typing import Iterable, Sequence
 
 from PIL import Image, ImageDraw, ImageFont
 
-from media.photos import encode_jpeg, open_photo
+from core.cases import Case, PhotoKind
+from media.photos import PhotoStore, encode_jpeg, open_photo
 
 CARD_WIDTH = 1600
 MARGIN = 25
@@ -294,3 +295,19 @@ def _shorten(text: str, font: ImageFont.FreeTypeFont, width: int) -> str:
     while text and font.getlength(text + "…") > width:
         text = text[:-1]
     return text.rstrip() + "…"
+
+
+# --- a case's card -----------------------------------------------------------------------------
+
+
+async def case_card(store: PhotoStore, case: Case, *, labels: tuple[str, str, str], title: str,
+                    subtitle_lines: Sequence[str] = (), no_photo_text: str = "", note: str = "") -> bytes:
+    """The card of `case` from its stored photos: its first before-photo, its newest during- and
+    after-photos. Every channel shows a resolved case this way; the words come from
+    `texts.cases.card_words` in the reader's language."""
+    before, during, after = (case.photos_of(k) for k in (PhotoKind.BEFORE, PhotoKind.DURING, PhotoKind.AFTER))
+    images = [await store.load(p[-1].sha256) if p else None for p in (before[:1], during, after)]
+    if images[0] is None or images[2] is None:
+        raise ValueError(f"{case.number} has no before- or after-photo to show")
+    return render_card(images[0], images[1], images[2], labels=labels, title=title, subtitle_lines=subtitle_lines,
+                       no_photo_text=no_photo_text, note=note)

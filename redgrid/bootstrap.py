@@ -7,6 +7,7 @@ way, through these functions:
              ─> policies (rules' figures)     report_policy, volunteer_policy
              ─> photo store, case renderer    build_dispatcher (handed to every handler)
              ─> Telegram channel              build_bot, dialog_storage, build_dispatcher
+             ─> WeChat conversation           wechat_conversation, wechat_renderer
              ─> what runs beside it           background: delivery worker, notification
                                               renderer, broadcast progress, the scheduler's jobs
     + the Bot API stand-in for the demo       demo_stack
@@ -61,6 +62,8 @@ from storage.dialogs import SqlDialogStorage
 from storage.engine import make_engine
 from storage.migrate import upgrade
 from storage.uow import Database
+from wechat.conversation import Conversation, MediaSource
+from wechat.rendering import WeChatRenderer
 
 
 # ---- the domain's figures ------------------------------------------------------------------------
@@ -162,6 +165,21 @@ def build_dispatcher(db: Database, settings: Settings, clock: Clock, storage: Ba
     dp.include_routers(*rest)
     dp.startup.register(runtime.on_startup)
     return dp
+
+
+# ---- the WeChat channel's conversation (the protocol half builds the endpoint around it) ---------
+
+def wechat_conversation(db: Database, settings: Settings, clock: Clock, media: MediaSource) -> Conversation:
+    """What answers WeChat and WeCom messages: `media` downloads a message's photo (media/get)."""
+    return Conversation(db, PhotoStore(settings.data_dir), media, report_policy(settings), volunteer_policy(settings),
+                        clock, tz=settings.tz, default_language=settings.default_language,
+                        nearest_building_max_m=settings.nearest_building_max_m)
+
+
+def wechat_renderer(settings: Settings, clock: Clock) -> WeChatRenderer:
+    """How the outbox's notifications read on WeChat (the WeChat delivery asks it, row by row)."""
+    return WeChatRenderer(PhotoStore(settings.data_dir), settings.tz, clock, default_language=settings.default_language,
+                          reopen_within_days=settings.reopen_within_days)
 
 
 # ---- what runs beside the handlers ---------------------------------------------------------------

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import asdict, fields
+from datetime import datetime
 from typing import Any, Sequence, TypeVar
 
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.events import Event
+from core.binding import BindCode
 from core.invites import Invite
 from core.people import Account, Department, GrantStatus, Identity, Person, Role, RoleGrant
 from core.places import Address, Building, Community, Compound, District, Grid, Street
@@ -261,6 +263,23 @@ class SqlInvites(_Repo):
 
     async def update(self, invite: Invite) -> None:
         await self._update(t.invites, invite, key="code")
+
+
+class SqlBindCodes(_Repo):
+    async def get(self, code: str) -> BindCode | None:
+        return await self._one(BindCode, select(t.bind_codes).where(t.bind_codes.c.code == code)
+                               .order_by(t.bind_codes.c.id.desc()).limit(1))
+
+    async def live_of_person(self, person_id: int, now: datetime) -> list[BindCode]:
+        c = t.bind_codes.c
+        return await self._all(BindCode, select(t.bind_codes).where(
+            c.person_id == person_id, c.used_at.is_(None), c.revoked.is_(False), c.expires_at > now))
+
+    async def add(self, code: BindCode) -> None:
+        await self._insert(t.bind_codes, code)
+
+    async def update(self, code: BindCode) -> None:
+        await self._update(t.bind_codes, code)
 
 
 class SqlEvents(_Repo):

@@ -229,3 +229,28 @@ dialog_state = Table(
     Column("state", String(200)),
     Column("data", JSON, nullable=False),
 )
+
+# One-time codes that bind a second chat account to a person (core/binding.py). The digits repeat
+# over time, so a code is found by its digits, newest first; `person_id` finds a person's live one.
+bind_codes = Table(
+    "bind_codes", metadata, _id(),
+    Column("code", String(16), nullable=False, index=True),
+    Column("person_id", ForeignKey("persons.id"), nullable=False, index=True),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Column("created_by", ForeignKey("persons.id")),
+    Column("created_at", UtcDateTime()),
+    Column("used_at", UtcDateTime()),
+    Column("used_by", String(200)),
+    Column("revoked", Boolean, nullable=False, default=False),
+)
+
+# The WeChat channel's dialogs (wechat/conversation.py): one row per account (channel "wechat" or
+# "wecom" + its OpenID / UserID), written in the unit of work of the message it answers.
+wechat_dialogs = Table(
+    "wechat_dialogs", metadata,
+    Column("channel", String(16), primary_key=True),
+    Column("user_id", String(128), primary_key=True),
+    Column("state", String(64)),
+    Column("data", JSON, nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from storage.cases import SqlCases
 from storage.inbox import SqlInbox
 from storage.outbox import SqlBroadcastWriter, SqlOutbox
-from storage.repositories import SqlEvents, SqlInvites, SqlPeople, SqlPlaces
+from storage.repositories import SqlBindCodes, SqlEvents, SqlInvites, SqlPeople, SqlPlaces
 from storage.volunteering import SqlVolunteering
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,7 @@ class SqlUnitOfWork:
         self.places = SqlPlaces(self.conn)
         self.people = SqlPeople(self.conn)
         self.invites = SqlInvites(self.conn)
+        self.bind_codes = SqlBindCodes(self.conn)
         self.events = SqlEvents(self.conn)
         self.outbox = SqlOutbox(self.conn)  # notifications, kept or dropped with this transaction
         self.inbox = SqlInbox(self.conn)  # the update being handled is marked handled with its effects

@@ -5,7 +5,7 @@ need no SQL. mypy checks this module against the ports (pyproject [tool.mypy] `f
 kept on `commit` and undone when it is left without one. Objects go in and come out as copies, as
 rows do, so a service that changes a loaded case has changed nothing until it saves it.
 
-Faked: places, people, invites, events, the outbox, cases and the points ledger. Orders, posts,
+Faked: places, people, invites, bind codes, events, the outbox, cases and the points ledger. Orders, posts,
 claims, standings, theme-day templates and broadcasts are not: their tests run on the databases
 (tests/test_volunteer_services.py), and a call here says so.
 """
@@ -21,6 +21,7 @@ from typing import Any, Iterable, NoReturn, Sequence, TypeVar
 from core.cases import OPEN_STATES, Case, CaseState, Category, HandlerKind, PhotoKind
 from core.duplicates import CaseSpot
 from core.events import Event
+from core.binding import BindCode
 from core.invites import Invite
 from core.notifications import Notification
 from core.people import Account, Department, GrantStatus, Identity, Person, Role, RoleGrant
@@ -49,6 +50,7 @@ class FakeState:
     grants: list[RoleGrant] = field(default_factory=list)
     departments: dict[int, Department] = field(default_factory=dict)
     invites: dict[str, Invite] = field(default_factory=dict)
+    bind_codes: dict[int, BindCode] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)
     notifications: list[Notification] = field(default_factory=list)
     cases: dict[int, Case] = field(default_factory=dict)
@@ -239,6 +241,24 @@ class FakeInvites(_Repo):
 
     async def update(self, invite: Invite) -> None:
         self.s.invites[invite.code] = copy.copy(invite)
+
+
+class FakeBindCodes(_Repo):
+    async def get(self, code: str) -> BindCode | None:
+        same = [c for c in self.s.bind_codes.values() if c.code == code]
+        return copy.copy(max(same, key=lambda c: c.id or 0)) if same else None
+
+    async def live_of_person(self, person_id: int, now: datetime) -> list[BindCode]:
+        return [copy.copy(c) for c in self.s.bind_codes.values() if c.person_id == person_id and c.used_at is None
+                and not c.revoked and c.expires_at > now]
+
+    async def add(self, code: BindCode) -> None:
+        code.id = self.s.new_id()
+        self.s.bind_codes[code.id] = copy.copy(code)
+
+    async def update(self, code: BindCode) -> None:
+        assert code.id is not None
+        self.s.bind_codes[code.id] = copy.copy(code)
 
 
 class FakeEvents(_Repo):
@@ -491,6 +511,7 @@ class FakeUnitOfWork:
         self.places = FakePlaces(state)
         self.people = FakePeople(state)
         self.invites = FakeInvites(state)
+        self.bind_codes = FakeBindCodes(state)
         self.events = FakeEvents(state)
         self.outbox = FakeOutbox(state)
         self.cases = FakeCases(state, self.events)

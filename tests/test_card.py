@@ -221,7 +221,7 @@ def test_labels_must_be_three(cjk_font):
 
 
 def test_card_titles_lose_the_emoji_the_cjk_font_cannot_draw():
-    from bot.rendering.cases import without_emoji
+    from texts.cases import without_emoji
 
     assert without_emoji("💡 路灯/楼道灯") == "路灯/楼道灯"
     assert without_emoji("🗑 Garbage") == "Garbage"

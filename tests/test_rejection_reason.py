@@ -3,7 +3,7 @@ and the translated words older rows hold, are shown as they were written."""
 
 from __future__ import annotations
 
-from bot.rendering.cases import case_history, why_rejected
+from texts.cases import case_history, why_rejected
 from texts import Translator
 from core import cases_services
 from core.cases import ClosureReason
@@ -14,7 +14,7 @@ from tests.test_reporting import MONDAY, do, outbox, report, town  # noqa: F401 
 async def history(town, number: str, lang: str, tmp_path) -> str:
     async with town.db.uow() as uow:
         case = await uow.cases.by_number(number)
-        return await case_history(uow, case, Translator(lang), Settings(_env_file=None, data_dir=tmp_path), MONDAY)
+        return await case_history(uow, case, Translator(lang), Settings(_env_file=None, data_dir=tmp_path).tz, MONDAY)
 
 
 async def test_a_coded_reason_is_stored_as_its_code_and_read_in_each_language(town, tmp_path):

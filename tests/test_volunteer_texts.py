@@ -8,7 +8,8 @@ import re
 import string
 from pathlib import Path
 
-from bot.rendering.volunteering import notification_fields, notification_markup
+from bot.rendering.volunteering import notification_markup
+from texts.volunteering import notification_fields
 from texts import Translator, en, text, zh
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, tzinfo
+from datetime import datetime, timezone, tzinfo
+from typing import Any, Mapping
 
 from texts import en, zh
 
@@ -36,6 +37,24 @@ def moment_text(lang: str, moment: datetime | None, tz: tzinfo, now: datetime) -
     month = text(lang, "months").split()[local.month - 1]
     key = "moment" if local.year == now.astimezone(tz).year else "moment_with_year"
     return text(lang, key, year=local.year, month=month, day=local.day, time=f"{local:%H:%M}")
+
+
+def local_times(payload: Mapping[str, Any], lang: str, tz: tzinfo, now: datetime) -> dict[str, Any]:
+    """The payload with each ISO timestamp under a key ending in `_at` worded for a `lang` reader in `tz`
+    (with its year when that is not the year of `now`). Payloads carry moments as ISO timestamps (JSON has
+    no datetimes); a value that is not one (an older row's preformatted time) stays as it is."""
+    fields = dict(payload)
+    for key, value in payload.items():
+        if not key.endswith("_at") or not isinstance(value, str):
+            continue
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            continue
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)  # storage keeps UTC
+        fields[key] = moment_text(lang, moment, tz, now)
+    return fields
 
 
 class Translator:

@@ -395,12 +395,14 @@ async def _list_or_say_none(message: Message, cases: list[Case], tr: Translator,
         await message.answer(tr(none))
 
 
-async def my_cases(message: Message, uow: UnitOfWork, person: Person, tr: Translator) -> None:
-    await _list_or_say_none(message, await uow.cases.of_reporter(person.id), tr, "my.title", "my.none")
+async def my_cases(message: Message, uow: UnitOfWork, person: Person, roles: Roles, tr: Translator) -> None:
+    cases = await cases_services.my_reports(uow, Actor.of(person, roles))
+    await _list_or_say_none(message, cases, tr, "my.title", "my.none")
 
 
-async def cases_i_handle(message: Message, uow: UnitOfWork, person: Person, tr: Translator) -> None:
-    await _list_or_say_none(message, await uow.cases.handled_by(person.id), tr, "my.handling", "my.handling_none")
+async def cases_i_handle(message: Message, uow: UnitOfWork, person: Person, roles: Roles, tr: Translator) -> None:
+    cases = await cases_services.cases_i_handle(uow, Actor.of(person, roles))
+    await _list_or_say_none(message, cases, tr, "my.handling", "my.handling_none")
 
 
 async def desk(message: Message, uow: UnitOfWork, person: Person, roles: Roles, tr: Translator, now) -> None:

@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from aiogram import Bot, Router
-from aiogram.filters import Command
+from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 
 from bot.callbacks import InviteGrid, InviteRole
 from bot.handlers.start import place_of
 from bot.keyboards import column
 from texts import Translator, moment_text
-from core import onboarding
+from core import binding_services, onboarding
 from core.cases import Actor
 from core.invites import Invite
 from core.onboarding import STAFF_INVITES, create_invite
@@ -76,10 +76,36 @@ async def _send_link(query: CallbackQuery, bot: Bot, uow: UnitOfWork, invite: In
     await query.message.edit_text(await invite_text(username, uow, invite, tr, settings, now), reply_markup=None)
 
 
+# ---- /bind: the same person on WeChat or WeCom ------------------------------------------------------
+
+async def bind(message: Message, command: CommandObject, uow: UnitOfWork, person: Person, roles: Roles,
+               tr: Translator, now, settings: Settings) -> None:
+    """/bind: a one-time code to send from WeChat ("绑定 123456"); staff: /bind 名字 for someone on their
+    roster who has no chat yet (an imported grid member joining on WeCom)."""
+    by = Actor.of(person, roles)
+    whom = (command.args or "").strip()
+    target: Person = person
+    if whom:
+        found = await binding_services.roster_named(uow, by, whom)
+        if len(found) != 1:
+            names = "、".join(p.display_name for p in found[:10])
+            await message.answer(tr("bind.pick_one", name=whom, names=names) if found else
+                                 tr("bind.nobody", name=whom))
+            return
+        target = found[0]
+    code = await binding_services.issue_bind_code(uow, by, now, target.id)
+    expires = moment_text(tr.lang, code.expires_at, settings.tz, now)
+    if target.id == person.id:
+        await message.answer(tr("bind.code", code=code.code, expires=expires))
+    else:
+        await message.answer(tr("bind.code_for", name=target.display_name, code=code.code, expires=expires))
+
+
 def make_router() -> Router:
     """A fresh router each time, so every Dispatcher (tests make many) owns its own."""
     router = Router(name="invites")
     router.message.register(invite, Command("invite"))
+    router.message.register(bind, Command("bind"))
     router.callback_query.register(chose_role, InviteRole.filter())
     router.callback_query.register(chose_grid, InviteGrid.filter())
     return router

@@ -14,10 +14,10 @@ from aiogram.types import InlineKeyboardMarkup
 
 from bot.handlers.cases import act, desk_buttons, feedback_buttons, handler_buttons, outcome_buttons
 from bot.keyboards import column
-from texts import Translator, moment_text
-from core.cases import REJECTION_REASONS, Case, CaseState, PhotoKind, was_auto_closed
+from texts import Translator
+from texts.cases import card_words, case_history, kind_for_reader, notification_fields
+from core.cases import Case, CaseState, PhotoKind, was_auto_closed
 from core.clock import Clock, SystemClock
-from core.dispatch import department_of
 from core.notifications import Notification
 from core.people import Person
 from core.ports import UnitOfWork
@@ -34,20 +34,6 @@ class Rendered:
     photo: bytes | None = None
 
 
-async def _case_fields(uow: UnitOfWork, case: Case, tr: Translator, settings: Settings, now: datetime) -> dict:
-    address = await uow.places.address(case.building_id)
-    handler = await uow.people.get(case.handler_id) if case.handler_id else None
-
-    def when(moment: datetime | None) -> str:
-        return moment_text(tr.lang, moment, settings.tz, now)
-
-    return dict(number=case.number, category=tr(f"category.{case.category.value}"),
-                address=address.full() if address else "", words=case.description or tr("report.no_words"),
-                deadline=when(case.deadline), claim_by=when(case.escalation_deadline),
-                handler=handler.display_name if handler else "—", state=tr(f"state.{case.state.value}"),
-                note=case.resolution_note or "")
-
-
 class CaseRenderer:
     def __init__(self, settings: Settings, photos: PhotoStore, clock: Clock | None = None) -> None:
         self.settings = settings
@@ -62,18 +48,9 @@ class CaseRenderer:
             log.warning("notification %s names no case", notification.kind)
             return None
         now = self.clock.now()
-        fields = {**await _case_fields(uow, case, tr, self.settings, now), **notification.payload}
-        fields["number"] = case.number
-        fields.setdefault("department", fields["handler"])  # rows written before departments were named
-        who = next((notification.payload[k] for k in ("by", "forwarded_by", "escalated_by")
-                    if isinstance(notification.payload.get(k), int)), None)
-        fields["who"] = (await uow.people.display_names([who])).get(who, "—") if who is not None else "—"
         kind = notification.kind
-        if kind in ("case.reopened", "case.supporter_not_fixed"):
-            fields["comment"] = why_not_fixed(tr, notification.payload)
-        if kind == "case.rejected":
-            fields["reason"] = why_rejected(tr, notification.payload)
-        if kind == "case.resolved" and person.id != case.reporter_id:
+        fields = await notification_fields(uow, case, notification.payload, kind, tr, self.settings.tz, now)
+        if kind_for_reader(kind, case, person.id) == "case.resolved_for_supporter":
             kind = "case.resolved_for_supporter"  # told the outcome; the first reporter answers "fixed?"
             return Rendered(tr(kind, **fields), feedback_buttons(case, tr), await self.card(case, tr, now))
         if kind == "case.auto_closed_for_resident":  # rows written before reopening existed
@@ -103,7 +80,7 @@ class CaseRenderer:
         return Rendered(text)
 
     async def history(self, uow: UnitOfWork, case: Case, tr: Translator, now: datetime) -> str:
-        return await case_history(uow, case, tr, self.settings, now)
+        return await case_history(uow, case, tr, self.settings.tz, now)
 
     async def _first(self, case: Case, kind: PhotoKind) -> bytes | None:
         photos = case.photos_of(kind)
@@ -111,98 +88,6 @@ class CaseRenderer:
 
     async def card(self, case: Case, tr: Translator, now: datetime) -> bytes:
         """"事前、事中、事后三张图": the proof a resident sees before confirming, with the handler's note."""
-        from media.card import render_card
+        from media.card import case_card
 
-        before, during, after = (case.photos_of(k) for k in (PhotoKind.BEFORE, PhotoKind.DURING, PhotoKind.AFTER))
-        images = [await self.photos.load(p[-1].sha256) if p else None for p in (before[:1], during, after)]
-        return render_card(images[0], images[1], images[2],
-                           labels=(tr("card.before"), tr("card.during"), tr("card.after")),
-                           no_photo_text=tr("card.no_photo"),
-                           title=f"{case.number} · {without_emoji(tr('category.' + case.category.value))}",
-                           subtitle_lines=[card_times(case, tr, self.settings, now)],
-                           note=without_emoji(tr("card.note", note=case.resolution_note))
-                           if case.resolution_note else "")
-
-
-def card_times(case: Case, tr: Translator, settings: Settings, now: datetime) -> str:
-    """When it was reported, and when it was fixed: "办结" only once the case is closed; while the
-    resident has not confirmed it, "处理完成"."""
-    def when(moment: datetime | None) -> str:
-        return moment_text(tr.lang, moment, settings.tz, now)
-
-    reported = when(case.created_at)
-    if case.state == CaseState.CLOSED and case.closed_at is not None:
-        return tr("card.times_closed", reported=reported, closed=when(case.closed_at))
-    if case.resolved_at is not None:
-        return tr("card.times", reported=reported, resolved=when(case.resolved_at))
-    return tr("card.times_reported", reported=reported)
-
-
-def why_not_fixed(tr: Translator, payload: dict) -> str:
-    """The resident's reason (a button's, in the reader's language) and their own words, if any."""
-    parts = [tr(f"case.not_fixed.{payload['reason']}") if payload.get("reason") not in (None, "other") else "",
-             (payload.get("comment") or "").strip()]
-    said = " / ".join(p for p in parts if p)
-    return tr("case.not_fixed_because", why=said) if said else ""
-
-
-def why_rejected(tr: Translator, said: dict) -> str:
-    """Why a report was closed without a fix: the person's own words as written, else the code in the
-    reader's language. (Rows from before codes hold the words of the button, in the presser's language.)"""
-    words = (said.get("reason") or "").strip()
-    code = said.get("closure_reason")
-    return words or (tr(f"case.reject_reason.{code}") if code in _REJECTION_CODES else "")
-
-
-_REJECTION_CODES = {r.value for r in REJECTION_REASONS}
-
-
-def without_emoji(label: str) -> str:
-    """Button labels carry emoji; the card's CJK font has none, so they would print as boxes."""
-    kept = "".join(ch for ch in label if ord(ch) < 0x2600 or 0x3000 <= ord(ch) < 0xFE00
-                   or 0xFF00 <= ord(ch) <= 0xFFEF)  # fullwidth punctuation ，：（） is in the font
-    return " ".join(kept.split())
-
-
-HANDED_TO = ("assigned", "reassigned", "forwarded", "escalated")  # history names whom it went to
-
-
-async def _target(uow: UnitOfWork, person_id: int, seen: dict[int, str]) -> str:
-    """Whom a case was handed to: "城管局 张三" for a department's contact, else the person's name."""
-    if person_id not in seen:
-        person = await uow.people.get(person_id)
-        department = await department_of(uow, person_id)
-        name = person.display_name if person else "?"
-        seen[person_id] = f"{department.name} {name}" if department else name
-    return seen[person_id]
-
-
-async def case_history(uow: UnitOfWork, case: Case, tr: Translator, settings: Settings, now: datetime) -> str:
-    """The case's story from its events: who did what, when (and the handler's note on a fix)."""
-    fields = await _case_fields(uow, case, tr, settings, now)
-    lines = [tr("history.title", **fields)]
-    names: dict[int | None, str] = {None: tr("system")}
-    targets: dict[int, str] = {}
-    for event in await uow.events.of("case", case.number):
-        if event.kind == "viewed":  # the audit of who looked is for the office, not the story
-            continue
-        if event.actor_id not in names:
-            actor = await uow.people.get(event.actor_id)  # type: ignore[arg-type]
-            names[event.actor_id] = actor.display_name if actor else "?"
-        after = event.after or {}
-        what = tr(f"event.{event.kind}")
-        if event.kind in HANDED_TO and after.get("handler_id"):
-            what = tr(f"event.{event.kind}_to", target=await _target(uow, after["handler_id"], targets))
-        if event.kind == "resolved":
-            note = after.get("note")
-        elif event.kind in ("fix_rejected", "supporter_feedback"):  # the resident's reason and words
-            note = why_not_fixed(tr, after) if not after.get("fixed") else None
-        elif event.kind == "report_rejected":
-            note = why_rejected(tr, after)
-        else:
-            note = None
-        if note:
-            what = tr("history.with_note", what=what, note=note)
-        lines.append(tr("history.line", at=moment_text(tr.lang, event.at, settings.tz, now),
-                        who=names[event.actor_id], what=what))
-    return "\n".join(lines)
+        return await case_card(self.photos, case, **card_words(case, tr, self.settings.tz, now))

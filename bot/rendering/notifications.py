@@ -21,12 +21,11 @@ from __future__ import annotations
 
 import logging
 import math
-from datetime import datetime, timezone
-from typing import Any, Mapping
 
 from bot.rendering.cases import CaseRenderer
-from bot.rendering.volunteering import notification_fields, notification_markup
-from texts import CATALOGS, Translator, moment_text, text
+from bot.rendering.volunteering import notification_markup
+from texts import CATALOGS, Translator, local_times, text
+from texts.volunteering import notification_fields
 from core.clock import Clock, SystemClock
 from core.notifications import Notification
 from core.people import Identity, Person
@@ -41,23 +40,6 @@ log = logging.getLogger(__name__)
 
 def _known(lang: str, key: str) -> bool:
     return key in CATALOGS.get(lang, {}) or key in CATALOGS["zh"]
-
-
-def local_times(payload: Mapping[str, Any], lang: str, tz, now: datetime) -> dict[str, Any]:
-    """The payload with each ISO timestamp under a key ending in `_at` worded for a `lang` reader in `tz`
-    (with its year when that is not the year of `now`)."""
-    fields = dict(payload)
-    for key, value in payload.items():
-        if not key.endswith("_at") or not isinstance(value, str):
-            continue
-        try:
-            moment = datetime.fromisoformat(value)
-        except ValueError:
-            continue
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=timezone.utc)  # storage keeps UTC
-        fields[key] = moment_text(lang, moment, tz, now)
-    return fields
 
 
 class NotificationRenderer:

@@ -17,15 +17,6 @@ from bot.keyboards import column
 from texts import Translator
 
 
-def notification_fields(kind: str, payload: dict[str, Any], tr: Translator) -> dict[str, Any]:
-    """The payload as the reader reads it: a service kind named in their language."""
-    fields = dict(payload)
-    if kind == "order.new" and isinstance(fields.get("kind"), str):
-        fields["kind"] = tr(f"service.{fields['kind']}")
-        fields["description"] = fields.get("description") or tr("report.no_words")
-    return fields
-
-
 def notification_markup(kind: str, payload: dict[str, Any], tr: Translator) -> InlineKeyboardMarkup | None:
     """The buttons that come with a volunteering notification (bot/rendering/notifications.py asks)."""
     try:

@@ -35,7 +35,7 @@ def _cancel_row(tr: Translator) -> list[tuple[str, CallbackData]]:
 
 def home_community(roles: Roles) -> int | None:
     """The community of the person's home building (a resident grant), if any."""
-    return next((g.community_id for g in roles.grants if g.role == Role.RESIDENT and g.community_id), None)
+    return roles.home_community_id()
 
 
 class AskScene(Scene, reset_data_on_enter=False, reset_history_on_enter=False):

@@ -21,7 +21,7 @@ from aiogram.types import CallbackQuery, Message
 
 from bot.callbacks import Theme
 from bot.keyboards import message_of, rows_of
-from bot.middlewares import refusal_text
+from texts.refusals import refusal_text
 from bot.scenes.post import BadInput, _short, parse_number
 from texts import Translator
 from core import theme_day_services

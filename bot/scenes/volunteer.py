@@ -18,7 +18,7 @@ from aiogram.types import CallbackQuery, KeyboardButton, Message, ReplyKeyboardM
 
 from bot.callbacks import Vol
 from bot.keyboards import rows_of
-from bot.middlewares import refusal_text
+from texts.refusals import refusal_text
 from bot.photos import photo_or_say_why
 from texts import Translator
 from core import points_services

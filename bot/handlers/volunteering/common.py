@@ -8,8 +8,8 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
 from bot.config import Settings
 from texts import Translator, moment_text
-from core.people import Role, Roles
-from core.volunteering.common import PostState
+from texts.volunteering import post_text as shared_post_text
+from core.people import Roles
 from core.volunteering.posts import Post
 
 
@@ -19,12 +19,12 @@ HISTORY_LINES = 5
 # ---- who is who ----------------------------------------------------------------------------------
 
 def member_communities(roles: Roles) -> list[int]:
-    return sorted({g.community_id for g in roles.grants if g.role == Role.PARTY_MEMBER and g.community_id})
+    return roles.party_communities()
 
 
 def my_communities(roles: Roles) -> list[int]:
     """Every community the person belongs to in some role (points are kept per community)."""
-    return sorted({g.community_id for g in roles.grants if g.community_id})
+    return roles.communities()
 
 
 # ---- how things read -----------------------------------------------------------------------------
@@ -33,23 +33,9 @@ def when(moment: datetime, settings: Settings, tr: Translator, now: datetime) ->
     return moment_text(tr.lang, moment, settings.tz, now)
 
 
-def hours_of(post: Post) -> str:
-    hours = post.length.total_seconds() / 3600
-    return str(int(hours)) if hours.is_integer() else f"{hours:.1f}"
-
-
 def post_text(post: Post, tr: Translator, settings: Settings, now: datetime, *, show_place: bool) -> str:
-    """A post as members read it; a post made from a resident's order hides the place (the
-    resident's home, PIPL) until the member holds a place on it."""
-    place = post.place if show_place or post.order_number is None else tr("post.place_after_claim")
-    text = tr("post.card", title=post.title, when=when(post.starts_at, settings, tr, now), hours=hours_of(post),
-              place=place, taken=post.places_taken, capacity=post.capacity, points=post.points_per_person,
-              number=post.number)
-    if post.template_id is not None:
-        text = tr("post.theme_day") + " " + text
-    if post.state == PostState.FULL:
-        text += "\n" + tr("post.is_full")
-    return text
+    """A post as members read it (texts.volunteering.post_text, in the community's time zone)."""
+    return shared_post_text(post, tr, settings.tz, now, show_place=show_place)
 
 
 async def done(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
