@@ -12,6 +12,7 @@ from core.access import desk_communities
 from core.cases import Actor
 from core.errors import NotFound
 from core.ids import saved_id
+from core.notifications import declared
 from core.places import Community
 from core.points import month_bounds
 from core.ports import Database, UnitOfWork
@@ -182,7 +183,7 @@ async def _theme_announce(uow: UnitOfWork, policy: VolunteerPolicy, community_id
                       f" ({p.number})" for p in sorted(posts, key=lambda p: (p.starts_at, p.number)))
     community = await _community_name(uow, community_id)
     day = job.theme_day
-    await uow.broadcasts.start(f"{community} {day.month}月{day.day}日主题党日", members, "theme.announce",
+    await uow.broadcasts.start(f"{community} {day.month}月{day.day}日主题党日", members, declared("theme.announce"),
                                {"community": community, "month": day.month, "day": day.day, "posts": lines},
                                None, now=now, not_before=_quiet(policy, now))
 

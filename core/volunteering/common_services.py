@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 from core.errors import NotFound
 from core.events import Event
 from core.ids import saved_id
-from core.notifications import Notification
+from core.notifications import Notification, declared
 from core.people import Role
 from core.points import DEFAULT_REPORT_POINTS
 from core.ports import UnitOfWork
@@ -88,6 +88,7 @@ def _quiet(policy: VolunteerPolicy, now: datetime) -> datetime | None:
 async def _tell(uow: UnitOfWork, people: Sequence[int], kind: str, payload: dict[str, Any],
                 dedupe: str | None = None, not_before: datetime | None = None) -> int:
     """One notification per person (duplicates dropped); `dedupe` + person id makes its key."""
+    declared(kind)
     notes = [Notification(p, kind, dict(payload), f"{dedupe}:{p}" if dedupe else None, None, not_before)
              for p in dict.fromkeys(people)]
     for note in notes:
