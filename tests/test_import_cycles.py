@@ -1,4 +1,5 @@
-"""No import cycles between our modules, and the layers import only downwards.
+"""No import cycles between our modules, the layers import only downwards, and no module imports
+another's private (`_name`) helpers.
 
 The graph is read from the source (the AST), not from a running interpreter: an import inside a
 function counts as much as one at the top, since a function-level import that only dodges a cycle
@@ -185,3 +186,27 @@ def test_the_checker_finds_a_cycle():
     graph = {"a": {"b": 1}, "b": {"c": 2}, "c": {"a": 3}, "d": {"a": 4}}
     assert cycles(graph) == [["a", "b", "c", "a"]]
     assert _describe(graph, ["a", "b", "c", "a"]) == "a (line 1) -> b (line 2) -> c (line 3) -> a"
+
+
+def private_imports() -> list[str]:
+    """`from our.module import _name` anywhere in our packages: a module reaching into another's
+    private helpers. Only a package's `__init__` may re-export a private name of its own modules."""
+    found = []
+    for module, path in project_modules().items():
+        is_package = path.name == "__init__.py"
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            if not isinstance(node, ast.ImportFrom) or node.level or not node.module:
+                continue
+            if node.module.split(".")[0] not in PACKAGES:
+                continue
+            if is_package and node.module.startswith(module + "."):
+                continue
+            found += [f"{module} (line {node.lineno}) imports {node.module}.{alias.name}"
+                      for alias in node.names if alias.name.startswith("_")]
+    return found
+
+
+def test_no_module_imports_another_modules_private_helpers():
+    """What modules share is a public, named part of the module it belongs to (#15)."""
+    found = private_imports()
+    assert not found, "private names imported across modules (make them public):\n" + "\n".join(found)
