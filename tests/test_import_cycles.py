@@ -15,7 +15,8 @@ still ties the two modules together. Layers, bottom up:
     demo                      the Bot API stand-in, the web chat, the seeded demo people
     redgrid                   the composition root: settings, wiring, the command line
 
-Only redgrid/ builds things from settings; no package below it imports `redgrid`.
+Only redgrid/ builds things from settings; no package below it imports `redgrid`. core/ imports no
+chat framework and no database library either (FRAMEWORKS): a second channel reuses it as is.
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ ALLOWED: dict[str, set[str]] = {
     "demo": {"core", "texts", "media", "storage", "bot", "wechat", "scheduler"},
     "redgrid": {"core", "texts", "media", "storage", "bot", "wechat", "scheduler", "demo"},
 }
+# What core/ never imports, even inside a function: it is the domain, in plain Python.
+FRAMEWORKS = {"aiogram", "sqlalchemy", "alembic", "asyncpg", "aiosqlite", "aiohttp", "apscheduler", "redis",
+              "pydantic_settings"}
 # Handlers and scenes get their unit of work from bot/middlewares.py; only these touch storage.
 STORAGE_IN_BOT = {"bot.middlewares", "bot.inbox"}
 
@@ -180,6 +184,25 @@ def test_layers_import_only_downwards():
                 wrong.append(f"{module} (line {line}) imports {target}: in bot/ only "
                              f"{', '.join(sorted(STORAGE_IN_BOT))} import storage")
     assert not wrong, "imports against the layers:\n" + "\n".join(wrong)
+
+
+def framework_imports(package: str = "core") -> list[str]:
+    """Every import of a FRAMEWORKS module in `package`, at the top or inside a function."""
+    found = []
+    for module, path in project_modules().items():
+        if module.split(".")[0] != package:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        lines = {(line, name.split(".")[0]) for name, line in _imported_names(tree, module, path.name == "__init__.py")}
+        found += [f"{module} (line {line}) imports {name}" for line, name in sorted(lines) if name in FRAMEWORKS]
+    return found
+
+
+def test_core_imports_no_framework():
+    assert len([m for m in project_modules() if m.startswith("core.")]) > 10  # the walk found core/
+    found = framework_imports("core")
+    assert not found, "core/ importing a framework:\n" + "\n".join(found)
+    assert any("imports aiogram" in line for line in framework_imports("bot"))  # the check sees them
 
 
 def test_the_checker_finds_a_cycle():
