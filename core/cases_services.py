@@ -22,7 +22,7 @@ from core.duplicates import CaseSpot, looks_same, similar_open_cases
 from core.errors import DomainError, NotAllowed, NotFound
 from core.events import Event
 from core.ids import saved_id
-from core.notifications import Notification
+from core.notifications import Notification, declared
 from core.people import Person, Role
 from core.points import DEFAULT_REPORT_POINTS
 from core.ports import UnitOfWork
@@ -54,6 +54,7 @@ class ReportPolicy:
 
 async def _notify(uow: UnitOfWork, people: Sequence[int], kind: str, case: Case, dedupe: str | None = None,
                   **payload: Any) -> None:
+    declared(kind)
     for person_id in dict.fromkeys(people):
         key = f"{case.number}:{kind}:{dedupe}:{person_id}" if dedupe else None
         await uow.outbox.add(Notification(person_id, kind, {"case": case.number, **payload}, dedupe_key=key))

@@ -12,11 +12,12 @@ from datetime import datetime
 
 from core.cases import Actor
 from core.errors import DomainError, NotAllowed, NotFound
+from core.notifications import declared
 from core.people import Role
 from core.places import Community
 from core.ports import UnitOfWork
 
-NOTICE_KIND = "notice.community"
+NOTICE_KIND = declared("notice.community")
 MAX_NOTICE = 1000
 
 

@@ -13,15 +13,17 @@ from core.points import (
     monthly_leaderboard, points_for_report, report_ref, spend,
 )
 from core.ports import UnitOfWork
-from core.volunteering.common_services import PointsTable, _tell
+from core.volunteering.common_services import PointsTable, tell
 from core.workdays import CHINA_TZ
 
 
-async def _ledger(uow: UnitOfWork, person_id: int, community_id: int) -> Ledger:
+async def load_ledger(uow: UnitOfWork, person_id: int, community_id: int) -> Ledger:
+    """The person's points in the community, loaded to earn or spend."""
     return Ledger(await uow.volunteering.points_entries(person_id, community_id))
 
 
-async def _record_points(uow: UnitOfWork, ledger: Ledger, entry: PointsEntry) -> None:
+async def record_points(uow: UnitOfWork, ledger: Ledger, entry: PointsEntry) -> None:
+    """Save a ledger's new entry and the events of the change, in the caller's transaction."""
     await uow.volunteering.add_points(entry)
     ledger.pending.clear()
     await uow.volunteering.save_events(ledger.pending_events)
@@ -36,7 +38,7 @@ async def points_balance(uow: UnitOfWork, person_id: int, community_id: int) -> 
 
 async def points_history(uow: UnitOfWork, person_id: int, community_id: int, limit: int = 20) -> list[PointsEntry]:
     """Newest first."""
-    return (await _ledger(uow, person_id, community_id)).history(person_id, community_id)[:limit]
+    return (await load_ledger(uow, person_id, community_id)).history(person_id, community_id)[:limit]
 
 
 async def leaderboard(uow: UnitOfWork, community_id: int, year: int, month: int, limit: int = 10, *,
@@ -58,13 +60,13 @@ async def redeem(uow: UnitOfWork, by: Actor, person_id: int, community_id: int, 
     `ref` names the redemption (a receipt, the bot's message id) so pressing twice records it once;
     without it each call is a new redemption.
     """
-    ledger = await _ledger(uow, person_id, community_id)
+    ledger = await load_ledger(uow, person_id, community_id)
     entry = spend(ledger, by, person_id, community_id, points, item, now,
                   ref=ref or f"shop:{by.person_id}:{now.isoformat()}")
-    await _record_points(uow, ledger, entry)  # the balance row's conditional update is the real check
-    await _tell(uow, [person_id], "points.redeemed",
-                {"points": points, "item": entry.note, "balance": ledger.balance(person_id, community_id)},
-                dedupe=f"points:redeemed:{entry.ref}")
+    await record_points(uow, ledger, entry)  # the balance row's conditional update is the real check
+    await tell(uow, [person_id], "points.redeemed",
+               {"points": points, "item": entry.note, "balance": ledger.balance(person_id, community_id)},
+               dedupe=f"points:redeemed:{entry.ref}")
     return entry
 
 
@@ -78,13 +80,13 @@ async def credit_report(uow: UnitOfWork, policy: PointsTable | None, case: Case,
     points = points_for_report(case, table)
     if points <= 0:
         return None
-    ledger = await _ledger(uow, case.reporter_id, case.community_id)
+    ledger = await load_ledger(uow, case.reporter_id, case.community_id)
     if ledger.find(case.reporter_id, case.community_id, PointsReason.REPORT, report_ref(case)) is not None:
         return None
     entry = earn(ledger, case.reporter_id, case.community_id, points, PointsReason.REPORT, report_ref(case), now)
-    await _record_points(uow, ledger, entry)
-    await _tell(uow, [case.reporter_id], "points.report_earned",
-                {"case": case.number, "points": points,
-                 "balance": ledger.balance(case.reporter_id, case.community_id)},
-                dedupe=f"points:{report_ref(case)}")
+    await record_points(uow, ledger, entry)
+    await tell(uow, [case.reporter_id], "points.report_earned",
+               {"case": case.number, "points": points,
+                "balance": ledger.balance(case.reporter_id, case.community_id)},
+               dedupe=f"points:{report_ref(case)}")
     return entry

@@ -12,6 +12,7 @@ from core.access import desk_communities
 from core.cases import Actor
 from core.errors import NotFound
 from core.ids import saved_id
+from core.notifications import declared
 from core.places import Community
 from core.points import month_bounds
 from core.ports import Database, UnitOfWork
@@ -22,10 +23,10 @@ from core.theme_day import (
 from core.theme_day import due_jobs as theme_due_jobs
 from core.volunteering.common import CLAIMABLE_POST, ClaimState
 from core.volunteering.common_services import (
-    VolunteerPolicy, _community_name, _members_of, _names, _quiet, _save_events, _staff_of, _tell,
+    VolunteerPolicy, community_name, display_names, party_members_of, save_events, staff_of, tell,
 )
 from core.volunteering.posts import Post
-from core.volunteering.posts_services import _announce_post, _new_post_number, _reminder_payload
+from core.volunteering.posts_services import announce_post, new_post_number, reminder_payload
 from core.workdays import WorkCalendar
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ async def define_template(uow: UnitOfWork, by: Actor, community_id: int, now: da
     template = define(by, community_id, now, **kwargs)
     await uow.volunteering.add_template(template)
     template.pending_events[:] = [replace(e, subject_id=str(template.id)) for e in template.pending_events]
-    await _save_events(uow, template)
+    await save_events(uow, template)
     local = now.astimezone(policy.tz)
     year, month = local.year, local.month
     done = await uow.volunteering.done_keys(f"theme:{year:04d}-{month:02d}:")
@@ -57,7 +58,7 @@ async def define_template(uow: UnitOfWork, by: Actor, community_id: int, now: da
         if slot is not None and slot[0] > now:
             post = await _make_theme_post(uow, policy, template, year, month, now)
             if post is not None and f"{job_key(year, month, JobKind.ANNOUNCE)}:c{community_id}" in done:
-                await _announce_post(uow, policy, post, now)
+                await announce_post(uow, policy, post, now)
     return template
 
 
@@ -104,7 +105,7 @@ async def retire_template(uow: UnitOfWork, by: Actor, template_id: int, now: dat
     template = retire(await theme_template(uow, template_id), by, now)
     if template.pending_events:
         await uow.volunteering.save_template(template)
-        await _save_events(uow, template)
+        await save_events(uow, template)
     return template
 
 
@@ -156,12 +157,12 @@ async def _make_theme_post(uow: UnitOfWork, policy: VolunteerPolicy, template: T
     probe = theme_post(template, year, month, policy.calendar, now, number="X-GW-0000-000001", tz=policy.tz)
     if probe is None:
         return None
-    number = await _new_post_number(uow, policy, template.community_id, now)
+    number = await new_post_number(uow, policy, template.community_id, now)
     post = theme_post(template, year, month, policy.calendar, now, number=number, tz=policy.tz)
     assert post is not None
     if not await uow.volunteering.add_post(post, theme_day=theme_day_for(year, month)):
         return None
-    await _save_events(uow, post)
+    await save_events(uow, post)
     return post
 
 
@@ -175,16 +176,16 @@ async def _theme_announce(uow: UnitOfWork, policy: VolunteerPolicy, community_id
                           now: datetime) -> None:
     posts = [p for p in await uow.volunteering.theme_posts(community_id, job.theme_day)
              if p.state in CLAIMABLE_POST]
-    members = await _members_of(uow, community_id)
+    members = await party_members_of(uow, community_id)
     if not posts or not members:
         return
     lines = "\n".join(f"· {p.title} {p.starts_at.astimezone(policy.tz):%H:%M}–{p.ends_at.astimezone(policy.tz):%H:%M}"
                       f" ({p.number})" for p in sorted(posts, key=lambda p: (p.starts_at, p.number)))
-    community = await _community_name(uow, community_id)
+    community = await community_name(uow, community_id)
     day = job.theme_day
-    await uow.broadcasts.start(f"{community} {day.month}月{day.day}日主题党日", members, "theme.announce",
+    await uow.broadcasts.start(f"{community} {day.month}月{day.day}日主题党日", members, declared("theme.announce"),
                                {"community": community, "month": day.month, "day": day.day, "posts": lines},
-                               None, now=now, not_before=_quiet(policy, now))
+                               None, now=now, not_before=policy.held_until(now))
 
 
 async def _theme_remind(uow: UnitOfWork, policy: VolunteerPolicy, community_id: int, job: Job, now: datetime) -> None:
@@ -194,8 +195,8 @@ async def _theme_remind(uow: UnitOfWork, policy: VolunteerPolicy, community_id: 
             continue
         holders = [c.person_id for c in await uow.volunteering.claims_of_post(post.number)
                    if c.state == ClaimState.CLAIMED]
-        await _tell(uow, holders, "post.reminder", _reminder_payload(policy, post),
-                    dedupe=f"post:{post.number}:day_before", not_before=_quiet(policy, now))
+        await tell(uow, holders, "post.reminder", reminder_payload(policy, post),
+                   dedupe=f"post:{post.number}:day_before", not_before=policy.held_until(now))
 
 
 async def _theme_summary(uow: UnitOfWork, policy: VolunteerPolicy, community_id: int, job: Job,
@@ -204,31 +205,31 @@ async def _theme_summary(uow: UnitOfWork, policy: VolunteerPolicy, community_id:
     posts = list(await uow.volunteering.theme_posts(community_id, day))
     claims = list(await uow.volunteering.claims_of_posts([p.number for p in posts]))
     summary = participation_summary(community_id, day, posts, claims, policy.tz)
-    later = _quiet(policy, now)
+    later = policy.held_until(now)
     if not summary.posts:
         return  # no theme day was held here this month: nothing to sum up
-    named = await _names(uow, [p.person_id for p in summary.took_part])
+    named = await display_names(uow, [p.person_id for p in summary.took_part])
     names = "、".join([f"{named[p.person_id]} {p.hours.total_seconds() / 3600:.1f}h"
                       for p in summary.took_part]) or "—"
-    await _tell(uow, await _staff_of(uow, community_id), "theme.summary_staff",
-                {"month": day.month, "day": day.day, "posts": summary.posts, "places": summary.places,
-                 "people": len(summary.took_part), "hours": round(summary.hours.total_seconds() / 3600, 1),
-                 "names": names, "no_shows": len(summary.no_shows), "unsettled": len(summary.unsettled)},
-                dedupe=f"{job.dedupe_key}:c{community_id}:staff", not_before=later)
+    await tell(uow, await staff_of(uow, community_id), "theme.summary_staff",
+               {"month": day.month, "day": day.day, "posts": summary.posts, "places": summary.places,
+                "people": len(summary.took_part), "hours": round(summary.hours.total_seconds() / 3600, 1),
+                "names": names, "no_shows": len(summary.no_shows), "unsettled": len(summary.unsettled)},
+               dedupe=f"{job.dedupe_key}:c{community_id}:staff", not_before=later)
     year, month = job.year_month
     start, end = month_bounds(year, month, policy.tz)
     month_claims = list(await uow.volunteering.claims_in_community(community_id, start, end))
     entries = list(await uow.volunteering.points_between(community_id, start, end))
     balances = await uow.volunteering.balances(community_id)
-    for member in await _members_of(uow, community_id):
+    for member in await party_members_of(uow, community_id):
         mine = member_month(member, community_id, year, month, [cp for cp in month_claims if cp[0].person_id == member],
                             [e for e in entries if e.person_id == member], policy.tz)
         mine = replace(mine, balance=balances.get(member, 0))
-        await _tell(uow, [member], "theme.summary_member",
-                    {"month": month, "services": mine.services, "theme_days": mine.theme_days,
-                     "hours": round(mine.hours.total_seconds() / 3600, 1), "no_shows": mine.no_shows,
-                     "points": mine.points_earned, "balance": mine.balance},
-                    dedupe=f"{job.dedupe_key}:member", not_before=later)
+        await tell(uow, [member], "theme.summary_member",
+                   {"month": month, "services": mine.services, "theme_days": mine.theme_days,
+                    "hours": round(mine.hours.total_seconds() / 3600, 1), "no_shows": mine.no_shows,
+                    "points": mine.points_earned, "balance": mine.balance},
+                   dedupe=f"{job.dedupe_key}:member", not_before=later)
 
 
 _THEME_WORK = {JobKind.CREATE: _theme_create, JobKind.ANNOUNCE: _theme_announce, JobKind.REMIND: _theme_remind,

@@ -175,7 +175,7 @@ NOTE_LINES = 3
 NOTE_COLOUR = (33, 33, 33)
 
 
-def render_card(before: bytes, during: bytes | None, after: bytes, *,
+def render_card(before: bytes | None, during: bytes | None, after: bytes | None, *,
                 labels: tuple[str, str, str], title: str, subtitle_lines: Sequence[str] = (),
                 font_path: Path | None = None, no_photo_text: str = "", note: str = "") -> bytes:
     """The before | during | after card as a JPEG (see the module doc).
@@ -307,7 +307,5 @@ async def case_card(store: PhotoStore, case: Case, *, labels: tuple[str, str, st
     `texts.cases.card_words` in the reader's language."""
     before, during, after = (case.photos_of(k) for k in (PhotoKind.BEFORE, PhotoKind.DURING, PhotoKind.AFTER))
     images = [await store.load(p[-1].sha256) if p else None for p in (before[:1], during, after)]
-    if images[0] is None or images[2] is None:
-        raise ValueError(f"{case.number} has no before- or after-photo to show")
     return render_card(images[0], images[1], images[2], labels=labels, title=title, subtitle_lines=subtitle_lines,
                        no_photo_text=no_photo_text, note=note)

@@ -15,12 +15,12 @@ from typing import Any, Iterable
 from sqlalchemy import func, select, update
 
 from core.clock import SystemClock
-from core.notifications import Notification
+from core.notifications import Notification, declared
 from storage import tables as t
 from storage.outbox import CHUNK, FAILED, PENDING, SENDING, SENT, SKIPPED, SqlOutbox, add_broadcast
 from storage.uow import Database
 
-FINISHED_KIND = "broadcast.finished"  # the summary to the staff member who started it
+FINISHED_KIND = declared("broadcast.finished")  # the summary to the staff member who started it
 
 
 async def start_broadcast(db: Database, title: str, person_ids: Iterable[int], kind: str, payload: dict[str, Any],

@@ -1,4 +1,5 @@
-"""No import cycles between our modules, and the layers import only downwards.
+"""No import cycles between our modules, the layers import only downwards, and no module imports
+another's private (`_name`) helpers.
 
 The graph is read from the source (the AST), not from a running interpreter: an import inside a
 function counts as much as one at the top, since a function-level import that only dodges a cycle
@@ -15,7 +16,8 @@ still ties the two modules together. Layers, bottom up:
     demo                      the Bot API stand-in, the web chat, the seeded demo people
     redgrid                   the composition root: settings, wiring, the command line
 
-Only redgrid/ builds things from settings; no package below it imports `redgrid`.
+Only redgrid/ builds things from settings; no package below it imports `redgrid`. core/ imports no
+chat framework and no database library either (FRAMEWORKS): a second channel reuses it as is.
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ ALLOWED: dict[str, set[str]] = {
     "demo": {"core", "texts", "media", "storage", "bot", "wechat", "scheduler"},
     "redgrid": {"core", "texts", "media", "storage", "bot", "wechat", "scheduler", "demo"},
 }
+# What core/ never imports, even inside a function: it is the domain, in plain Python.
+FRAMEWORKS = {"aiogram", "sqlalchemy", "alembic", "asyncpg", "aiosqlite", "aiohttp", "apscheduler", "redis",
+              "pydantic_settings"}
 # Handlers and scenes get their unit of work from bot/middlewares.py; only these touch storage.
 STORAGE_IN_BOT = {"bot.middlewares", "bot.inbox"}
 
@@ -182,7 +187,50 @@ def test_layers_import_only_downwards():
     assert not wrong, "imports against the layers:\n" + "\n".join(wrong)
 
 
+def framework_imports(package: str = "core") -> list[str]:
+    """Every import of a FRAMEWORKS module in `package`, at the top or inside a function."""
+    found = []
+    for module, path in project_modules().items():
+        if module.split(".")[0] != package:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        lines = {(line, name.split(".")[0]) for name, line in _imported_names(tree, module, path.name == "__init__.py")}
+        found += [f"{module} (line {line}) imports {name}" for line, name in sorted(lines) if name in FRAMEWORKS]
+    return found
+
+
+def test_core_imports_no_framework():
+    assert len([m for m in project_modules() if m.startswith("core.")]) > 10  # the walk found core/
+    found = framework_imports("core")
+    assert not found, "core/ importing a framework:\n" + "\n".join(found)
+    assert any("imports aiogram" in line for line in framework_imports("bot"))  # the check sees them
+
+
 def test_the_checker_finds_a_cycle():
     graph = {"a": {"b": 1}, "b": {"c": 2}, "c": {"a": 3}, "d": {"a": 4}}
     assert cycles(graph) == [["a", "b", "c", "a"]]
     assert _describe(graph, ["a", "b", "c", "a"]) == "a (line 1) -> b (line 2) -> c (line 3) -> a"
+
+
+def private_imports() -> list[str]:
+    """`from our.module import _name` anywhere in our packages: a module reaching into another's
+    private helpers. Only a package's `__init__` may re-export a private name of its own modules."""
+    found = []
+    for module, path in project_modules().items():
+        is_package = path.name == "__init__.py"
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            if not isinstance(node, ast.ImportFrom) or node.level or not node.module:
+                continue
+            if node.module.split(".")[0] not in PACKAGES:
+                continue
+            if is_package and node.module.startswith(module + "."):
+                continue
+            found += [f"{module} (line {node.lineno}) imports {node.module}.{alias.name}"
+                      for alias in node.names if alias.name.startswith("_")]
+    return found
+
+
+def test_no_module_imports_another_modules_private_helpers():
+    """What modules share is a public, named part of the module it belongs to (#15)."""
+    found = private_imports()
+    assert not found, "private names imported across modules (make them public):\n" + "\n".join(found)

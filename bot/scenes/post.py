@@ -141,7 +141,8 @@ class PostScene(Scene, reset_data_on_enter=False, reset_history_on_enter=False):
         await message.answer(tr(self.ask_key))
 
 
-def _short(text: str, limit: int, empty_key: str) -> str:
+def short_answer(text: str, limit: int, empty_key: str) -> str:
+    """A typed answer with its whitespace collapsed; asked again (`BadInput`) when empty or past `limit`."""
     text = " ".join(text.split())
     if not text:
         raise BadInput(empty_key)
@@ -168,7 +169,7 @@ class PostTitle(PostScene, state="post.title"):
         return [(tr("post.use", value=title), title)] if title else []
 
     def parse(self, text: str, data: dict, now: datetime, tz: ZoneInfo) -> str:
-        return _short(text, MAX_SHORT_TEXT, "post.ask_title")
+        return short_answer(text, MAX_SHORT_TEXT, "post.ask_title")
 
 
 class PostWhen(PostScene, state="post.when"):
@@ -197,7 +198,7 @@ class PostPlace(PostScene, state="post.place"):
         return [(tr("post.use", value=place), place)] if place else []
 
     def parse(self, text: str, data: dict, now: datetime, tz: ZoneInfo) -> str:
-        return _short(text, MAX_PLACE, "post.ask_place")
+        return short_answer(text, MAX_PLACE, "post.ask_place")
 
 
 class PostPeople(PostScene, state="post.people"):

@@ -22,7 +22,7 @@ from aiogram.types import CallbackQuery, Message
 from bot.callbacks import Theme
 from bot.keyboards import message_of, rows_of
 from texts.refusals import refusal_text
-from bot.scenes.post import BadInput, _short, parse_number
+from bot.scenes.post import BadInput, parse_number, short_answer
 from texts import Translator
 from core import theme_day_services
 from core.cases import Actor
@@ -145,7 +145,7 @@ class ThemeTitle(ThemeScene, state="theme.title"):
         await self.ask(message_of(event), tr)
 
     def parse(self, text: str, data: dict, tr: Translator) -> str:
-        return _short(text, MAX_SHORT_TEXT, "theme.ask_title")
+        return short_answer(text, MAX_SHORT_TEXT, "theme.ask_title")
 
 
 class ThemeKind(ThemeScene, state="theme.activity"):
@@ -165,7 +165,7 @@ class ThemePlace(ThemeScene, state="theme.place"):
     field, ask_key, next_state = "place", "theme.ask_place", "theme.capacity"
 
     def parse(self, text: str, data: dict, tr: Translator) -> str:
-        return _short(text, MAX_PLACE, "theme.ask_place")
+        return short_answer(text, MAX_PLACE, "theme.ask_place")
 
 
 class ThemeCapacity(ThemeScene, state="theme.capacity"):

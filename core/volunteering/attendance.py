@@ -9,19 +9,19 @@ from datetime import datetime, timedelta
 from core.cases import Actor
 from core.errors import NotAllowed
 from core.volunteering.common import (
-    BadRating, CHECK_IN_EARLY, CheckInTooEarly, CheckInTooLate, ClaimState, DEFAULT_NO_SHOW_LIMIT,
-    NotEndedYet, NotStartedYet, PhotoRequired, PhotoReused, PostClosed, PostState, _not_int, _require,
+    BadRating, CHECK_IN_EARLY, CheckInTooEarly, CheckInTooLate, ClaimState, DEFAULT_NO_SHOW_LIMIT, NotEndedYet,
+    NotStartedYet, PhotoRequired, PhotoReused, PostClosed, PostState, not_int, require_state,
 )
 from core.volunteering.orders import Order
-from core.volunteering.posts import Claim, Post, Standing, _check_pair, _move_claim, _require_own
+from core.volunteering.posts import Claim, Post, Standing, check_pair, move_claim, require_own
 
 
 def require_check_in(claim_: Claim, post: Post, by: Actor, now: datetime, *,
                      early: timedelta = CHECK_IN_EARLY) -> None:
     """May the member check in now? Their own place, not cancelled, from `early` before the start
     until the end. Asked at the press, before the member is asked for a photo, and again with it."""
-    _require_own(claim_, post, by)
-    _require(claim_.state, {ClaimState.CLAIMED}, "claim", post.number, "check_in")
+    require_own(claim_, post, by)
+    require_state(claim_.state, {ClaimState.CLAIMED}, "claim", post.number, "check_in")
     if post.state == PostState.CANCELLED:
         raise PostClosed(post=post.number)
     if now < post.starts_at - early:
@@ -32,8 +32,8 @@ def require_check_in(claim_: Claim, post: Post, by: Actor, now: datetime, *,
 
 def require_check_out(claim_: Claim, post: Post, by: Actor, now: datetime) -> None:
     """May the member check out now? Their own place, checked in. Asked at the press and with the photo."""
-    _require_own(claim_, post, by)
-    _require(claim_.state, {ClaimState.CHECKED_IN}, "claim", post.number, "check_out")
+    require_own(claim_, post, by)
+    require_state(claim_.state, {ClaimState.CHECKED_IN}, "claim", post.number, "check_out")
 
 
 def check_in(claim_: Claim, post: Post, by: Actor, photo: str, now: datetime, *,
@@ -45,8 +45,8 @@ def check_in(claim_: Claim, post: Post, by: Actor, photo: str, now: datetime, *,
         raise PhotoRequired(action="check_in")
     claim_.checked_in_at, claim_.check_in_photo = now, photo
     claim_.check_in_lat, claim_.check_in_lon = lat, lon
-    _move_claim(claim_, ClaimState.CHECKED_IN, "checked_in", by.person_id, now,
-                {"photo": photo, "located": lat is not None and lon is not None})
+    move_claim(claim_, ClaimState.CHECKED_IN, "checked_in", by.person_id, now,
+               {"photo": photo, "located": lat is not None and lon is not None})
     return claim_
 
 
@@ -61,8 +61,8 @@ def check_out(claim_: Claim, post: Post, by: Actor, photo: str, now: datetime) -
     if claim_.checked_in_at is not None and now < claim_.checked_in_at:
         raise ValueError("check-out before check-in")
     claim_.checked_out_at, claim_.check_out_photo = now, photo
-    _move_claim(claim_, ClaimState.CHECKED_OUT, "checked_out", by.person_id, now,
-                {"photo": photo, "hours": hours_served(claim_, post).total_seconds() / 3600})
+    move_claim(claim_, ClaimState.CHECKED_OUT, "checked_out", by.person_id, now,
+               {"photo": photo, "hours": hours_served(claim_, post).total_seconds() / 3600})
     return claim_
 
 
@@ -73,19 +73,19 @@ def check_out_for(claim_: Claim, post: Post, by: Actor, now: datetime) -> Claim:
     capped as usual); there is no photo. The event says who did it. Afterwards the claim
     is confirmed (or not) like any other checked-out claim.
     """
-    _check_pair(claim_, post)
+    check_pair(claim_, post)
     if not by.roles.is_staff_of(post.community_id):
         raise NotAllowed(action="post.check_out_for")
-    _require(claim_.state, {ClaimState.CHECKED_IN}, "claim", post.number, "check_out_for")
+    require_state(claim_.state, {ClaimState.CHECKED_IN}, "claim", post.number, "check_out_for")
     if now < post.ends_at:
         raise NotEndedYet(post=post.number)
     out_at = post.ends_at
     if claim_.checked_in_at is not None and out_at < claim_.checked_in_at:
         out_at = claim_.checked_in_at
     claim_.checked_out_at, claim_.check_out_photo = out_at, None
-    _move_claim(claim_, ClaimState.CHECKED_OUT, "checked_out_by_staff", by.person_id, now,
-                {"by": by.person_id, "checked_out_at": out_at.isoformat(),
-                 "hours": hours_served(claim_, post).total_seconds() / 3600})
+    move_claim(claim_, ClaimState.CHECKED_OUT, "checked_out_by_staff", by.person_id, now,
+               {"by": by.person_id, "checked_out_at": out_at.isoformat(),
+                "hours": hours_served(claim_, post).total_seconds() / 3600})
     return claim_
 
 
@@ -101,9 +101,9 @@ def may_confirm(post: Post, by: Actor, *, order: Order | None = None) -> bool:
 
 def require_confirm(claim_: Claim, post: Post, by: Actor, *, order: Order | None = None) -> bool:
     """The guard `confirm_service` runs, for a press to be refused before the stars are shown."""
-    _check_pair(claim_, post)
+    check_pair(claim_, post)
     is_staff = may_confirm(post, by, order=order)
-    _require(claim_.state, {ClaimState.CHECKED_OUT}, "claim", post.number, "confirm")
+    require_state(claim_.state, {ClaimState.CHECKED_OUT}, "claim", post.number, "confirm")
     return is_staff
 
 
@@ -117,13 +117,13 @@ def confirm_service(claim_: Claim, post: Post, by: Actor, now: datetime, *, rati
     is_staff = require_confirm(claim_, post, by, order=order)
     if rating is None and not is_staff:
         raise BadRating(rating=None)
-    if rating is not None and (_not_int(rating) or not 1 <= rating <= 5):
+    if rating is not None and (not_int(rating) or not 1 <= rating <= 5):
         raise BadRating(rating=rating)
     claim_.served = hours_served(claim_, post)
     claim_.rating, claim_.confirmed_by = rating, by.person_id
-    _move_claim(claim_, ClaimState.CONFIRMED, "service_confirmed", by.person_id, now,
-                {"rating": rating, "hours": claim_.served.total_seconds() / 3600,
-                 "by": "staff" if is_staff else "resident"})
+    move_claim(claim_, ClaimState.CONFIRMED, "service_confirmed", by.person_id, now,
+               {"rating": rating, "hours": claim_.served.total_seconds() / 3600,
+                "by": "staff" if is_staff else "resident"})
     return claim_
 
 
@@ -133,17 +133,17 @@ def mark_no_show(claim_: Claim, post: Post, standing: Standing, by: Actor, now: 
 
     Only after the post has started, and only for a claim that never checked in.
     """
-    _check_pair(claim_, post)
+    check_pair(claim_, post)
     if not by.roles.is_staff_of(post.community_id):
         raise NotAllowed(action="post.no_show")
     if standing.person_id != claim_.person_id or standing.community_id != post.community_id:
         raise ValueError("the standing must be the member's in the post's community")
-    _require(claim_.state, {ClaimState.CLAIMED}, "claim", post.number, "no_show")
+    require_state(claim_.state, {ClaimState.CLAIMED}, "claim", post.number, "no_show")
     if now < post.starts_at:
         raise NotStartedYet(post=post.number)
     if limit < 1:
         raise ValueError("the no-show limit must be at least 1")
-    _move_claim(claim_, ClaimState.NO_SHOW, "no_show", by.person_id, now)
+    move_claim(claim_, ClaimState.NO_SHOW, "no_show", by.person_id, now)
     before = standing.view()
     standing.no_shows += 1
     kind = "no_show_counted"

@@ -9,11 +9,11 @@ from typing import Any
 from core.cases import Actor, PhotoRef
 from core.errors import NotFound
 from core.points import PointsReason, earn, points_for_service, service_ref
-from core.points_services import _ledger, _record_points
+from core.points_services import load_ledger, record_points
 from core.ports import UnitOfWork
 from core.volunteering import attendance as rules
 from core.volunteering.common import NotYourClaim
-from core.volunteering.common_services import VolunteerPolicy, _name, _save_events, _staff_of, _tell
+from core.volunteering.common_services import VolunteerPolicy, display_name, save_events, staff_of, tell
 from core.volunteering.posts import Claim, Post, Standing
 from core.volunteering.posts_services import post_by_number
 
@@ -46,7 +46,7 @@ async def check_in(uow: UnitOfWork, by: Actor, post_number: str, photo: PhotoRef
     claim_ = await _claim_of(uow, post, by.person_id)
     rules.check_in(claim_, post, by, photo.sha256, now, lat=lat, lon=lon)
     await uow.volunteering.save_claim(claim_)
-    await _save_events(uow, claim_)
+    await save_events(uow, claim_)
     return claim_
 
 
@@ -56,17 +56,17 @@ async def check_out(uow: UnitOfWork, by: Actor, post_number: str, photo: PhotoRe
     claim_ = await _claim_of(uow, post, by.person_id)
     rules.check_out(claim_, post, by, photo.sha256, now)
     await uow.volunteering.save_claim(claim_)
-    await _save_events(uow, claim_)
-    people = await _staff_of(uow, post.community_id)
+    await save_events(uow, claim_)
+    people = await staff_of(uow, post.community_id)
     if post.order_number:
         order = await uow.volunteering.order(post.order_number)
         if order is not None:
             people.append(order.resident_id)
     hours = round(rules.hours_served(claim_, post).total_seconds() / 3600, 1)
-    await _tell(uow, people, "post.to_confirm",
-                {"post": post.number, "title": post.title, "person": by.person_id,
-                 "name": await _name(uow, by.person_id), "hours": hours},
-                dedupe=f"post:{post.number}:to_confirm:{by.person_id}")
+    await tell(uow, people, "post.to_confirm",
+               {"post": post.number, "title": post.title, "person": by.person_id,
+                "name": await display_name(uow, by.person_id), "hours": hours},
+               dedupe=f"post:{post.number}:to_confirm:{by.person_id}")
     return claim_
 
 
@@ -78,7 +78,7 @@ async def check_out_for(uow: UnitOfWork, by: Actor, post_number: str, person_id:
         raise NotFound(what="claim")
     rules.check_out_for(claim_, post, by, now)
     await uow.volunteering.save_claim(claim_)
-    await _save_events(uow, claim_)
+    await save_events(uow, claim_)
     return claim_
 
 
@@ -105,17 +105,17 @@ async def confirm_service(uow: UnitOfWork, policy: VolunteerPolicy, by: Actor, p
     order = await uow.volunteering.order(post.order_number) if post.order_number else None
     rules.confirm_service(claim_, post, by, now, rating=rating, order=order)
     await uow.volunteering.save_claim(claim_)
-    await _save_events(uow, claim_)
+    await save_events(uow, claim_)
     points = points_for_service(claim_, post)
     if points > 0:
-        ledger = await _ledger(uow, person_id, post.community_id)
+        ledger = await load_ledger(uow, person_id, post.community_id)
         if ledger.find(person_id, post.community_id, PointsReason.SERVICE, service_ref(claim_)) is None:
             entry = earn(ledger, person_id, post.community_id, points, PointsReason.SERVICE, service_ref(claim_), now,
                          by=by.person_id, note=post.title)
-            await _record_points(uow, ledger, entry)
-            await _tell(uow, [person_id], "points.earned",
-                        {"points": points, "balance": ledger.balance(person_id, post.community_id),
-                         "title": post.title}, dedupe=f"points:{service_ref(claim_)}")
+            await record_points(uow, ledger, entry)
+            await tell(uow, [person_id], "points.earned",
+                       {"points": points, "balance": ledger.balance(person_id, post.community_id),
+                        "title": post.title}, dedupe=f"points:{service_ref(claim_)}")
     return claim_
 
 
@@ -128,13 +128,13 @@ async def mark_no_show(uow: UnitOfWork, policy: VolunteerPolicy, by: Actor, post
     standing = await uow.volunteering.standing(person_id, post.community_id) or Standing(person_id, post.community_id)
     rules.mark_no_show(claim_, post, standing, by, now, limit=policy.no_show_limit)
     await uow.volunteering.save_claim(claim_)
-    await _save_events(uow, claim_)
+    await save_events(uow, claim_)
     suspended = any(e.kind == "claims_suspended" for e in standing.pending_events)
     await uow.volunteering.save_standing(standing)
-    await _save_events(uow, standing)
+    await save_events(uow, standing)
     if suspended:  # why (the no-shows) and how to be restored (ask the community's staff)
-        await _tell(uow, [standing.person_id], "post.member_suspended", await _standing_told(uow, standing),
-                    dedupe=f"standing:{standing.community_id}:suspended:{standing.no_shows}")
+        await tell(uow, [standing.person_id], "post.member_suspended", await _standing_told(uow, standing),
+                   dedupe=f"standing:{standing.community_id}:suspended:{standing.no_shows}")
     return standing
 
 
@@ -143,10 +143,10 @@ async def lift_suspension(uow: UnitOfWork, by: Actor, person_id: int, community_
     rules.lift_suspension(standing, by, now)
     lifted = any(e.kind == "suspension_lifted" for e in standing.pending_events)
     await uow.volunteering.save_standing(standing)
-    await _save_events(uow, standing)
+    await save_events(uow, standing)
     if lifted:
-        await _tell(uow, [standing.person_id], "post.member_restored", await _standing_told(uow, standing),
-                    dedupe=f"standing:{standing.community_id}:restored:{standing.no_shows}")
+        await tell(uow, [standing.person_id], "post.member_restored", await _standing_told(uow, standing),
+                   dedupe=f"standing:{standing.community_id}:restored:{standing.no_shows}")
     return standing
 
 

@@ -204,23 +204,27 @@ def is_resident_of(roles: Roles, community_id: int) -> bool:
     return any(g.role == Role.RESIDENT and g.community_id == community_id for g in roles.grants)
 
 
-def _require(state: enum.Enum, allowed: frozenset[Any] | set[Any], what: str, ref: str, action: str) -> None:
+def require_state(state: enum.Enum, allowed: frozenset[Any] | set[Any], what: str, ref: str, action: str) -> None:
+    """Refuse (`WrongState`) unless `state` is one of `allowed`: where every transition starts."""
     if state not in allowed:
         raise WrongState(what, ref, state.value, action)
 
 
-def _short(text: str | None, limit: int) -> str:
+def short_text(text: str | None, limit: int) -> str:
+    """`text` with its whitespace collapsed; refused (`TextTooLong`) past `limit` characters."""
     text = " ".join((text or "").split())
     if len(text) > limit:
         raise TextTooLong(max=limit)
     return text
 
 
-def _not_int(value: object) -> bool:
+def not_int(value: object) -> bool:
+    """True for anything but a plain int (a bool is no number of places, points or stars)."""
     return isinstance(value, bool) or not isinstance(value, int)
 
 
-def _number(community_code: str, kind: str, year: int, seq: int) -> str:
+def running_number(community_code: str, kind: str, year: int, seq: int) -> str:
+    """A running number "<code>-<kind>-<year>-<seq>": orders are FW, posts GW."""
     code = community_code.strip().upper()
     if not code or not code.isascii() or not code.isalnum():
         raise ValueError(f"community code must be letters or digits: {community_code!r}")

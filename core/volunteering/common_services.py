@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 from core.errors import NotFound
 from core.events import Event
 from core.ids import saved_id
-from core.notifications import Notification
+from core.notifications import Notification, declared
 from core.people import Role
 from core.points import DEFAULT_REPORT_POINTS
 from core.ports import UnitOfWork
@@ -81,13 +81,10 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).isoformat()
 
 
-def _quiet(policy: VolunteerPolicy, now: datetime) -> datetime | None:
-    return policy.held_until(now)
-
-
-async def _tell(uow: UnitOfWork, people: Sequence[int], kind: str, payload: dict[str, Any],
-                dedupe: str | None = None, not_before: datetime | None = None) -> int:
+async def tell(uow: UnitOfWork, people: Sequence[int], kind: str, payload: dict[str, Any],
+               dedupe: str | None = None, not_before: datetime | None = None) -> int:
     """One notification per person (duplicates dropped); `dedupe` + person id makes its key."""
+    declared(kind)
     notes = [Notification(p, kind, dict(payload), f"{dedupe}:{p}" if dedupe else None, None, not_before)
              for p in dict.fromkeys(people)]
     for note in notes:
@@ -95,19 +92,22 @@ async def _tell(uow: UnitOfWork, people: Sequence[int], kind: str, payload: dict
     return len(notes)
 
 
-async def _staff_of(uow: UnitOfWork, community_id: int) -> list[int]:
+async def staff_of(uow: UnitOfWork, community_id: int) -> list[int]:
+    """The ids of the community's staff: who is told of new orders, registrations and services to confirm."""
     return [saved_id(p) for p in await uow.people.with_role(Role.STAFF, community_id)]
 
 
-async def _members_of(uow: UnitOfWork, community_id: int) -> list[int]:
+async def party_members_of(uow: UnitOfWork, community_id: int) -> list[int]:
+    """The ids of the community's approved party members: who is told of a new post."""
     return [saved_id(p) for p in await uow.people.with_role(Role.PARTY_MEMBER, community_id)]
 
 
-async def _name(uow: UnitOfWork, person_id: int) -> str:
-    return (await _names(uow, [person_id]))[person_id]
+async def display_name(uow: UnitOfWork, person_id: int) -> str:
+    """One person's display name (their number once they are removed)."""
+    return (await display_names(uow, [person_id]))[person_id]
 
 
-async def _names(uow: UnitOfWork, person_ids: Sequence[int]) -> dict[int, str]:
+async def display_names(uow: UnitOfWork, person_ids: Sequence[int]) -> dict[int, str]:
     """Display names in one query; someone since removed shows as their number."""
     found = await uow.people.display_names(person_ids)
     return {p: found.get(p, str(p)) for p in person_ids}
@@ -119,19 +119,22 @@ class _Recording(Protocol):
     pending_events: list[Event]
 
 
-async def _save_events(uow: UnitOfWork, obj: _Recording) -> None:
+async def save_events(uow: UnitOfWork, obj: _Recording) -> None:
+    """Save the events an entity's transitions recorded, and clear them from it."""
     for event in obj.pending_events:
         await uow.events.add(event)
     obj.pending_events.clear()
 
 
-async def _code(uow: UnitOfWork, community_id: int) -> str:
+async def community_code(uow: UnitOfWork, community_id: int) -> str:
+    """The community's code that starts its running numbers ("DC" in DC-GW-2026-000001)."""
     community = await uow.places.community(community_id)
     if community is None:
         raise NotFound(what="community")
     return community.code
 
 
-async def _community_name(uow: UnitOfWork, community_id: int) -> str:
+async def community_name(uow: UnitOfWork, community_id: int) -> str:
+    """The community's name for a message (its id if it is gone)."""
     community = await uow.places.community(community_id)
     return community.name if community else str(community_id)

@@ -11,10 +11,10 @@ from core.cases import Actor
 from core.errors import NotAllowed
 from core.events import Event
 from core.volunteering.common import (
-    DescriptionRequired, MAX_DESCRIPTION, MAX_PLACE, MAX_SHORT_TEXT, NotResident, OrderState,
-    ReasonRequired, ServiceKind, _number, _require, _short, is_resident_of,
+    DescriptionRequired, MAX_DESCRIPTION, MAX_PLACE, MAX_SHORT_TEXT, NotResident, OrderState, ReasonRequired,
+    ServiceKind, is_resident_of, require_state, running_number, short_text,
 )
-from core.volunteering.posts import Post, _new_post, post_number
+from core.volunteering.posts import Post, new_post, post_number
 
 
 # --- the resident's order ("群众点单") --------------------------------------------------
@@ -46,7 +46,7 @@ class Order:
 
 def order_number(community_code: str, year: int, seq: int) -> str:
     """"DC-FW-2026-000012": community code, 服务, year, the community's running number."""
-    return _number(community_code, "FW", year, seq)
+    return running_number(community_code, "FW", year, seq)
 
 
 def order_service(resident: Actor, community_id: int, kind: ServiceKind, description: str,
@@ -59,11 +59,11 @@ def order_service(resident: Actor, community_id: int, kind: ServiceKind, descrip
     if not is_resident_of(resident.roles, community_id):
         raise NotResident()
     kind = ServiceKind(kind)
-    description = _short(description, MAX_DESCRIPTION)
+    description = short_text(description, MAX_DESCRIPTION)
     if kind == ServiceKind.OTHER and not description:
         raise DescriptionRequired()
     order = Order(None, number, resident.person_id, community_id, kind, description,
-                  _short(preferred_time, MAX_SHORT_TEXT), _short(place, MAX_PLACE), OrderState.NEW, now, now)
+                  short_text(preferred_time, MAX_SHORT_TEXT), short_text(place, MAX_PLACE), OrderState.NEW, now, now)
     order.record("order_placed", now, resident.person_id, None,
                  {"state": order.state.value, "kind": kind.value, "community_id": community_id})
     return order
@@ -75,10 +75,10 @@ def dispatch_order(order: Order, by: Actor, now: datetime, *, number: str, title
     """"社区派单": staff turn the order into a post for the community's party members."""
     if not by.roles.is_staff_of(order.community_id):
         raise NotAllowed(action="order.dispatch")
-    _require(order.state, {OrderState.NEW}, "order", order.number, "dispatch")
-    post = _new_post(order.community_id, by.person_id, now, number=number, title=title, starts_at=starts_at,
-                     ends_at=ends_at, place=place, capacity=capacity, points_per_person=points_per_person,
-                     skills=skills, order_number=order.number, template_id=None)
+    require_state(order.state, {OrderState.NEW}, "order", order.number, "dispatch")
+    post = new_post(order.community_id, by.person_id, now, number=number, title=title, starts_at=starts_at,
+                    ends_at=ends_at, place=place, capacity=capacity, points_per_person=points_per_person,
+                    skills=skills, order_number=order.number, template_id=None)
     old = order.state
     order.state, order.post_number, order.updated_at = OrderState.DISPATCHED, post.number, now
     order.record("order_dispatched", now, by.person_id, {"state": old.value},
@@ -90,8 +90,8 @@ def decline_order(order: Order, by: Actor, reason: str, now: datetime) -> Order:
     """Staff cannot take the order on (a property fault, not a volunteer's job …) and say why."""
     if not by.roles.is_staff_of(order.community_id):
         raise NotAllowed(action="order.decline")
-    _require(order.state, {OrderState.NEW}, "order", order.number, "decline")
-    reason = _short(reason, MAX_DESCRIPTION)
+    require_state(order.state, {OrderState.NEW}, "order", order.number, "decline")
+    reason = short_text(reason, MAX_DESCRIPTION)
     if not reason:
         raise ReasonRequired()
     old = order.state

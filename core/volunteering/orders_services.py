@@ -12,10 +12,10 @@ from core.errors import NotFound
 from core.ports import UnitOfWork
 from core.volunteering import orders as rules
 from core.volunteering.common import NotResident, OrderState, ServiceKind, WrongState, is_resident_of
-from core.volunteering.common_services import VolunteerPolicy, _code, _save_events, _staff_of, _tell, iso
+from core.volunteering.common_services import VolunteerPolicy, community_code, iso, save_events, staff_of, tell
 from core.volunteering.orders import Order
 from core.volunteering.posts import Post
-from core.volunteering.posts_services import _announce_post, _new_post_number
+from core.volunteering.posts_services import announce_post, new_post_number
 from core.workdays import CHINA_TZ
 
 
@@ -29,16 +29,16 @@ async def order_service(uow: UnitOfWork, resident: Actor, community_id: int, kin
     """
     if not is_resident_of(resident.roles, community_id):
         raise NotResident()
-    code = await _code(uow, community_id)
+    code = await community_code(uow, community_id)
     year = now.astimezone(tz).year
     seq = await uow.volunteering.next_number(community_id, year, "order")
     order = rules.order_service(resident, community_id, kind, description, preferred_time, place, now,
                                 number=rules.order_number(code, year, seq))
     await uow.volunteering.add_order(order)
-    await _save_events(uow, order)
-    await _tell(uow, await _staff_of(uow, community_id), "order.new",
-                {"order": order.number, "kind": order.kind.value, "description": order.description,
-                 "preferred_time": order.preferred_time}, dedupe=f"order:{order.number}:new")
+    await save_events(uow, order)
+    await tell(uow, await staff_of(uow, community_id), "order.new",
+               {"order": order.number, "kind": order.kind.value, "description": order.description,
+                "preferred_time": order.preferred_time}, dedupe=f"order:{order.number}:new")
     return order
 
 
@@ -78,17 +78,17 @@ async def dispatch_order(uow: UnitOfWork, policy: VolunteerPolicy, by: Actor, or
         raise NotFound(what="order")
     require_staff_of(by, order.community_id, "order.dispatch")  # before a running number is taken
     # a refusal below rolls the caller's transaction back, the running number with it
-    number = await _new_post_number(uow, policy, order.community_id, now)
+    number = await new_post_number(uow, policy, order.community_id, now)
     post = rules.dispatch_order(order, by, now, number=number, title=title, starts_at=starts_at, ends_at=ends_at,
                                 place=place, capacity=capacity, points_per_person=points_per_person, skills=skills)
     await uow.volunteering.add_post(post)
-    await _save_events(uow, post)
+    await save_events(uow, post)
     await uow.volunteering.save_order(order)
-    await _save_events(uow, order)
-    await _tell(uow, [order.resident_id], "order.dispatched",
-                {"order": order.number, "post": post.number, "title": post.title,
-                 "starts_at": iso(post.starts_at)}, dedupe=f"order:{order.number}:dispatched")
-    await _announce_post(uow, policy, post, now)
+    await save_events(uow, order)
+    await tell(uow, [order.resident_id], "order.dispatched",
+               {"order": order.number, "post": post.number, "title": post.title,
+                "starts_at": iso(post.starts_at)}, dedupe=f"order:{order.number}:dispatched")
+    await announce_post(uow, policy, post, now)
     return post
 
 
@@ -98,7 +98,7 @@ async def decline_order(uow: UnitOfWork, by: Actor, order_number: str, reason: s
         raise NotFound(what="order")
     rules.decline_order(order, by, reason, now)
     await uow.volunteering.save_order(order)
-    await _save_events(uow, order)
-    await _tell(uow, [order.resident_id], "order.declined", {"order": order.number, "reason": order.decline_reason},
-                dedupe=f"order:{order.number}:declined")
+    await save_events(uow, order)
+    await tell(uow, [order.resident_id], "order.declined", {"order": order.number, "reason": order.decline_reason},
+               dedupe=f"order:{order.number}:declined")
     return order

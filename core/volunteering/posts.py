@@ -13,18 +13,17 @@ from core.cases import Actor
 from core.errors import NotAllowed
 from core.events import Event
 from core.volunteering.common import (
-    AlreadyClaimed, BadPost, CLAIMABLE_POST, ClaimState, DEFAULT_WITHDRAW_CUTOFF, HOLDS_PLACE, LIVE_CLAIM,
-    MAX_CAPACITY, MAX_DESCRIPTION, MAX_PLACE, MAX_POINTS_PER_PERSON, MAX_SHORT_TEXT, MAX_SKILLS,
-    NotEndedYet, NotMember, NotYourClaim, Overlap, PostClosed, PostFull, PostStarted, PostState, QUIET_END,
-    QUIET_START, ReasonRequired, Suspended, WithdrawTooLate, _not_int, _number, _require, _short,
-    is_party_member_of,
+    AlreadyClaimed, BadPost, CLAIMABLE_POST, ClaimState, DEFAULT_WITHDRAW_CUTOFF, HOLDS_PLACE, LIVE_CLAIM, MAX_CAPACITY,
+    MAX_DESCRIPTION, MAX_PLACE, MAX_POINTS_PER_PERSON, MAX_SHORT_TEXT, MAX_SKILLS, NotEndedYet, NotMember, NotYourClaim,
+    Overlap, PostClosed, PostFull, PostStarted, PostState, QUIET_END, QUIET_START, ReasonRequired, Suspended,
+    WithdrawTooLate, is_party_member_of, not_int, require_state, running_number, short_text,
 )
 from core.workdays import CHINA_TZ
 
 
 def post_number(community_code: str, year: int, seq: int) -> str:
     """"DC-GW-2026-000007": community code, 岗位, year, the community's running number."""
-    return _number(community_code, "GW", year, seq)
+    return running_number(community_code, "GW", year, seq)
 
 
 # --- the post ("社区派单") ----------------------------------------------------------------
@@ -98,18 +97,19 @@ def create_post(by: Actor | None, community_id: int, now: datetime, *, number: s
             raise NotAllowed(action="post.create")
     else:
         may_create_post(by, community_id)
-    return _new_post(community_id, by.person_id if by else None, now, number=number, title=title,
-                     starts_at=starts_at, ends_at=ends_at, place=place, capacity=capacity,
-                     points_per_person=points_per_person, skills=skills, order_number=None,
-                     template_id=template_id)
+    return new_post(community_id, by.person_id if by else None, now, number=number, title=title,
+                    starts_at=starts_at, ends_at=ends_at, place=place, capacity=capacity,
+                    points_per_person=points_per_person, skills=skills, order_number=None,
+                    template_id=template_id)
 
 
-def _new_post(community_id: int, actor_id: int | None, now: datetime, *, number: str, title: str,
-              starts_at: datetime, ends_at: datetime, place: str, capacity: int, points_per_person: int,
-              skills: Sequence[str], order_number: str | None, template_id: int | None) -> Post:
+def new_post(community_id: int, actor_id: int | None, now: datetime, *, number: str, title: str,
+             starts_at: datetime, ends_at: datetime, place: str, capacity: int, points_per_person: int,
+             skills: Sequence[str], order_number: str | None, template_id: int | None) -> Post:
+    """A new open post once its fields pass, its creation recorded: staff's posts and dispatched orders."""
     if starts_at.tzinfo is None or ends_at.tzinfo is None:
         raise ValueError("a post's times must be aware datetimes")
-    title, place = _short(title, MAX_SHORT_TEXT), _short(place, MAX_PLACE)
+    title, place = short_text(title, MAX_SHORT_TEXT), short_text(place, MAX_PLACE)
     if not title:
         raise BadPost(why="title")
     if not place:
@@ -118,11 +118,11 @@ def _new_post(community_id: int, actor_id: int | None, now: datetime, *, number:
         raise BadPost(why="times")
     if ends_at <= now:
         raise BadPost(why="past")
-    if _not_int(capacity) or not 1 <= capacity <= MAX_CAPACITY:
+    if not_int(capacity) or not 1 <= capacity <= MAX_CAPACITY:
         raise BadPost(why="capacity", max=MAX_CAPACITY)
-    if _not_int(points_per_person) or not 0 <= points_per_person <= MAX_POINTS_PER_PERSON:
+    if not_int(points_per_person) or not 0 <= points_per_person <= MAX_POINTS_PER_PERSON:
         raise BadPost(why="points", max=MAX_POINTS_PER_PERSON)
-    skills = tuple(dict.fromkeys(s for s in (_short(x, MAX_SHORT_TEXT) for x in skills) if s))
+    skills = tuple(dict.fromkeys(s for s in (short_text(x, MAX_SHORT_TEXT) for x in skills) if s))
     if len(skills) > MAX_SKILLS:
         raise BadPost(why="skills", max=MAX_SKILLS)
     post = Post(None, number, community_id, title, starts_at, ends_at, place, capacity, points_per_person,
@@ -139,8 +139,8 @@ def cancel_post(post: Post, by: Actor, reason: str, now: datetime) -> Post:
     """Staff call the post off; the service tells everyone holding or waiting for a place."""
     if not by.roles.is_staff_of(post.community_id):
         raise NotAllowed(action="post.cancel")
-    _require(post.state, CLAIMABLE_POST, "post", post.number, "cancel")
-    reason = _short(reason, MAX_DESCRIPTION)
+    require_state(post.state, CLAIMABLE_POST, "post", post.number, "cancel")
+    reason = short_text(reason, MAX_DESCRIPTION)
     if not reason:
         raise ReasonRequired()
     post.cancel_reason = reason
@@ -152,7 +152,7 @@ def complete_post(post: Post, by: Actor | None, now: datetime) -> Post:
     """The post has ended: staff (or the clock, `by=None`) close it. Claims stay as they are."""
     if by is not None and not by.roles.is_staff_of(post.community_id):
         raise NotAllowed(action="post.complete")
-    _require(post.state, CLAIMABLE_POST, "post", post.number, "complete")
+    require_state(post.state, CLAIMABLE_POST, "post", post.number, "complete")
     if now < post.ends_at:
         raise NotEndedYet(post=post.number)
     _move_post(post, PostState.DONE, "post_done", by.person_id if by else None, now)
@@ -281,8 +281,8 @@ def withdraw(claim_: Claim, post: Post, by: Actor, now: datetime, *, waitlist: S
     """
     if claim_.person_id != by.person_id:
         raise NotYourClaim(post=post.number)
-    _check_pair(claim_, post)
-    _require(claim_.state, {ClaimState.CLAIMED, ClaimState.WAITLISTED}, "claim", post.number, "withdraw")
+    check_pair(claim_, post)
+    require_state(claim_.state, {ClaimState.CLAIMED, ClaimState.WAITLISTED}, "claim", post.number, "withdraw")
     if post.state not in CLAIMABLE_POST:
         raise PostClosed(post=post.number)
     if claim_.state == ClaimState.CLAIMED and now > post.starts_at - cutoff:
@@ -409,19 +409,22 @@ def _move_post(post: Post, to: PostState, kind: str, actor_id: int | None, now: 
     post.record(kind, now, actor_id, {"state": old.value}, {"state": to.value, **(after or {})})
 
 
-def _move_claim(claim_: Claim, to: ClaimState, kind: str, actor_id: int | None, now: datetime,
-                after: dict[str, Any] | None = None) -> None:
+def move_claim(claim_: Claim, to: ClaimState, kind: str, actor_id: int | None, now: datetime,
+               after: dict[str, Any] | None = None) -> None:
+    """Move a claim to `to`, recording `kind`: every claim transition here and in attendance.py."""
     old = claim_.state
     claim_.state, claim_.updated_at = to, now
     claim_.record(kind, now, actor_id, {"state": old.value}, {"state": to.value, **(after or {})})
 
 
-def _check_pair(claim_: Claim, post: Post) -> None:
+def check_pair(claim_: Claim, post: Post) -> None:
+    """Refuse a claim that is not on `post` (a caller's mistake, not a person's)."""
     if claim_.post_number != post.number:
         raise ValueError("the claim is not on this post")
 
 
-def _require_own(claim_: Claim, post: Post, by: Actor) -> None:
-    _check_pair(claim_, post)
+def require_own(claim_: Claim, post: Post, by: Actor) -> None:
+    """Refuse (`NotYourClaim`) a claim on `post` that is not `by`'s own."""
+    check_pair(claim_, post)
     if claim_.person_id != by.person_id:
         raise NotYourClaim(post=post.number)

@@ -16,23 +16,24 @@ from core.volunteering.common import (
     BLOCKS_TIME, CLAIMABLE_POST, ClaimState, NotYourClaim, PostFull, PostState,
 )
 from core.volunteering.common_services import (
-    RACE_RETRIES, VolunteerPolicy, _code, _members_of, _names, _quiet, _save_events, _tell, iso,
+    RACE_RETRIES, VolunteerPolicy, community_code, display_names, iso, party_members_of, save_events, tell,
 )
 from core.volunteering.posts import Claim, Post
 
 
-async def _new_post_number(uow: UnitOfWork, policy: VolunteerPolicy, community_id: int, now: datetime) -> str:
+async def new_post_number(uow: UnitOfWork, policy: VolunteerPolicy, community_id: int, now: datetime) -> str:
+    """The community's next post number this year ("DC-GW-2026-000001"), for any new post."""
     year = now.astimezone(policy.tz).year
-    code = await _code(uow, community_id)
+    code = await community_code(uow, community_id)
     return rules.post_number(code, year, await uow.volunteering.next_number(community_id, year, "post"))
 
 
-async def _announce_post(uow: UnitOfWork, policy: VolunteerPolicy, post: Post, now: datetime) -> None:
+async def announce_post(uow: UnitOfWork, policy: VolunteerPolicy, post: Post, now: datetime) -> None:
     """Tell the community's approved party members about a new post (after quiet hours)."""
-    await _tell(uow, await _members_of(uow, post.community_id), "post.new",
-                {"post": post.number, "title": post.title, "starts_at": iso(post.starts_at),
-                 "capacity": post.capacity, "points": post.points_per_person},
-                dedupe=f"post:{post.number}:new", not_before=_quiet(policy, now))
+    await tell(uow, await party_members_of(uow, post.community_id), "post.new",
+               {"post": post.number, "title": post.title, "starts_at": iso(post.starts_at),
+                "capacity": post.capacity, "points": post.points_per_person},
+               dedupe=f"post:{post.number}:new", not_before=policy.held_until(now))
 
 
 async def create_post(uow: UnitOfWork, policy: VolunteerPolicy, by: Actor, community_id: int, now: datetime, *,
@@ -42,11 +43,11 @@ async def create_post(uow: UnitOfWork, policy: VolunteerPolicy, by: Actor, commu
     kwargs: dict[str, Any] = dict(title=title, starts_at=starts_at, ends_at=ends_at, place=place, capacity=capacity,
                                   points_per_person=points_per_person, skills=skills)
     rules.may_create_post(by, community_id)  # before a running number is taken
-    number = await _new_post_number(uow, policy, community_id, now)
+    number = await new_post_number(uow, policy, community_id, now)
     post = rules.create_post(by, community_id, now, number=number, **kwargs)
     await uow.volunteering.add_post(post)
-    await _save_events(uow, post)
-    await _announce_post(uow, policy, post, now)
+    await save_events(uow, post)
+    await announce_post(uow, policy, post, now)
     return post
 
 
@@ -101,7 +102,7 @@ async def roster(uow: UnitOfWork, by: Actor, post_number: str) -> Roster:
     post = await post_by_number(uow, post_number)
     require_staff_of(by, post.community_id, "post.roster")
     claims = list(await uow.volunteering.claims_of_post(post.number))
-    return Roster(post, claims, await _names(uow, [c.person_id for c in claims]))
+    return Roster(post, claims, await display_names(uow, [c.person_id for c in claims]))
 
 
 async def _busy_posts(uow: UnitOfWork, person_id: int) -> list[Post]:
@@ -124,12 +125,12 @@ async def claim_post(uow: UnitOfWork, policy: VolunteerPolicy, by: Actor, post_n
             await uow.volunteering.save_post(post)
         except StaleWrite:
             continue
-        await _save_events(uow, post)
+        await save_events(uow, post)
         if existing is None:
             await uow.volunteering.add_claim(taken)
         else:
             await uow.volunteering.save_claim(taken)
-        await _save_events(uow, taken)
+        await save_events(uow, taken)
         if taken.state == ClaimState.CLAIMED and post.order_number is not None:
             await _tell_resident_who_comes(uow, policy, post)
         return taken
@@ -141,10 +142,10 @@ async def _tell_resident_who_comes(uow: UnitOfWork, policy: VolunteerPolicy, pos
     if order is None:
         return
     coming = rules.coming(await uow.volunteering.claims_of_post(post.number))
-    named = await _names(uow, coming)
+    named = await display_names(uow, coming)
     names = "、".join(named[p] for p in coming)
-    await _tell(uow, [order.resident_id], "post.coming", {"post": post.number, "title": post.title, "names": names},
-                dedupe=f"post:{post.number}:coming:{len(coming)}:{coming[-1] if coming else 0}")
+    await tell(uow, [order.resident_id], "post.coming", {"post": post.number, "title": post.title, "names": names},
+               dedupe=f"post:{post.number}:coming:{len(coming)}:{coming[-1] if coming else 0}")
 
 
 async def withdraw_claim(uow: UnitOfWork, policy: VolunteerPolicy, by: Actor, post_number: str,
@@ -164,16 +165,16 @@ async def withdraw_claim(uow: UnitOfWork, policy: VolunteerPolicy, by: Actor, po
                 await uow.volunteering.save_post(post)  # even when the place passes on: the version moves
             except StaleWrite:
                 continue
-            await _save_events(uow, post)
+            await save_events(uow, post)
         await uow.volunteering.save_claim(mine)
-        await _save_events(uow, mine)
+        await save_events(uow, mine)
         if promoted is not None:
             assert promoted.claimed_at is not None  # rules.withdraw gave it the freed place
             await uow.volunteering.save_claim(promoted)
-            await _save_events(uow, promoted)
-            await _tell(uow, [promoted.person_id], "post.promoted",
-                        {"post": post.number, "title": post.title, "starts_at": iso(post.starts_at)},
-                        dedupe=f"post:{post.number}:promoted:{promoted.claimed_at.isoformat()}")
+            await save_events(uow, promoted)
+            await tell(uow, [promoted.person_id], "post.promoted",
+                       {"post": post.number, "title": post.title, "starts_at": iso(post.starts_at)},
+                       dedupe=f"post:{post.number}:promoted:{promoted.claimed_at.isoformat()}")
         return promoted
     raise StaleWrite(post_number)  # pragma: no cover
 
@@ -193,7 +194,8 @@ async def claims_of_post(uow: UnitOfWork, post_number: str) -> list[Claim]:
     return list(await uow.volunteering.claims_of_post(post_number))
 
 
-def _reminder_payload(policy: VolunteerPolicy, post: Post) -> dict[str, Any]:
+def reminder_payload(policy: VolunteerPolicy, post: Post) -> dict[str, Any]:
+    """What a post's reminder carries (number, title, start, place); theme-day reminders say the same."""
     return {"post": post.number, "title": post.title, "starts_at": iso(post.starts_at),
             "place": post.place}
 
@@ -218,8 +220,8 @@ async def send_post_reminders(uow: UnitOfWork, policy: VolunteerPolicy, now: dat
                 continue
             if claims is None:
                 claims = list(await uow.volunteering.claims_of_post(post.number))
-            queued += await _tell(uow, rules.reminder_recipients(reminder, claims), "post.reminder",
-                                  _reminder_payload(policy, post), dedupe=f"post:{post.number}:{reminder.kind}")
+            queued += await tell(uow, rules.reminder_recipients(reminder, claims), "post.reminder",
+                                 reminder_payload(policy, post), dedupe=f"post:{post.number}:{reminder.kind}")
     return queued
 
 
@@ -232,6 +234,6 @@ async def complete_ended_posts(uow: UnitOfWork, now: datetime) -> int:
             await uow.volunteering.save_post(post)
         except StaleWrite:
             continue  # someone changed it meanwhile; the next minute looks again
-        await _save_events(uow, post)
+        await save_events(uow, post)
         done += 1
     return done

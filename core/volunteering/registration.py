@@ -12,8 +12,7 @@ from core.errors import AlreadyHasRole, NotAllowed
 from core.events import Event
 from core.people import GrantStatus, Role, RoleGrant, Roles
 from core.volunteering.common import (
-    MAX_DESCRIPTION, MAX_SHORT_TEXT, RegisteredElsewhere, RegistrationPending, WorkUnitRequired, WrongState,
-    _short,
+    MAX_DESCRIPTION, MAX_SHORT_TEXT, RegisteredElsewhere, RegistrationPending, WorkUnitRequired, WrongState, short_text,
 )
 
 
@@ -48,7 +47,7 @@ def register_party_member(person_id: int, roles: Roles, community_id: int, work_
             raise RegisteredElsewhere(community_id=grant.community_id)
     if any(g.role == Role.PARTY_MEMBER for g in roles.pending):
         raise RegistrationPending()
-    work_unit = _short(work_unit, MAX_SHORT_TEXT)
+    work_unit = short_text(work_unit, MAX_SHORT_TEXT)
     if not work_unit:
         raise WorkUnitRequired()
     grant = RoleGrant(None, person_id, Role.PARTY_MEMBER, GrantStatus.PENDING, community_id=community_id,
@@ -67,7 +66,7 @@ def decline_registration(registration: Registration, by: Actor, now: datetime,
                          reason: str = "") -> Registration:
     """Staff of the community say no (not living here, not a party member …); the person is told."""
     return _decide_registration(registration, by, now, GrantStatus.DECLINED, "party_registration_declined",
-                                _short(reason, MAX_DESCRIPTION))
+                                short_text(reason, MAX_DESCRIPTION))
 
 
 def _decide_registration(registration: Registration, by: Actor, now: datetime, to: GrantStatus, kind: str,

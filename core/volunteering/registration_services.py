@@ -11,7 +11,7 @@ from core.people import GrantStatus, Person, Role, RoleGrant, Roles
 from core.ports import UnitOfWork
 from core.volunteering import registration as rules
 from core.volunteering.common import WrongState
-from core.volunteering.common_services import _community_name, _name, _save_events, _staff_of, _tell
+from core.volunteering.common_services import community_name, display_name, save_events, staff_of, tell
 from core.volunteering.registration import Registration
 
 
@@ -25,11 +25,11 @@ async def ask_to_register(uow: UnitOfWork, person_id: int, community_id: int, wo
     roles = Roles(list(await uow.people.grants(person_id)))
     registration = rules.register_party_member(person_id, roles, community_id, work_unit, now)
     await uow.people.add_grant(registration.grant)
-    await _save_events(uow, registration)
-    await _tell(uow, await _staff_of(uow, community_id), "party.registration_requested",
-                {"person": person_id, "community": community_id, "name": await _name(uow, person_id),
-                 "work_unit": registration.grant.work_unit},
-                dedupe=f"party:{registration.grant.id}:requested")
+    await save_events(uow, registration)
+    await tell(uow, await staff_of(uow, community_id), "party.registration_requested",
+               {"person": person_id, "community": community_id, "name": await display_name(uow, person_id),
+                "work_unit": registration.grant.work_unit},
+               dedupe=f"party:{registration.grant.id}:requested")
     return registration
 
 
@@ -75,9 +75,9 @@ async def approve_registration(uow: UnitOfWork, by: Actor, person_id: int, commu
                                now: datetime) -> Registration:
     registration = rules.approve_registration(await _registration(uow, person_id, community_id), by, now)
     await uow.people.update_grant(registration.grant)
-    await _save_events(uow, registration)
-    await _tell(uow, [person_id], "party.registration_approved", {"community": await _community_name(uow, community_id)},
-                dedupe=f"party:{registration.grant.id}:approved")
+    await save_events(uow, registration)
+    await tell(uow, [person_id], "party.registration_approved", {"community": await community_name(uow, community_id)},
+               dedupe=f"party:{registration.grant.id}:approved")
     return registration
 
 
@@ -85,8 +85,8 @@ async def decline_registration(uow: UnitOfWork, by: Actor, person_id: int, commu
                                now: datetime) -> Registration:
     registration = rules.decline_registration(await _registration(uow, person_id, community_id), by, now, reason)
     await uow.people.update_grant(registration.grant)
-    await _save_events(uow, registration)
-    await _tell(uow, [person_id], "party.registration_declined",
-                {"community": await _community_name(uow, community_id), "reason": " ".join(reason.split())},
-                dedupe=f"party:{registration.grant.id}:declined")
+    await save_events(uow, registration)
+    await tell(uow, [person_id], "party.registration_declined",
+               {"community": await community_name(uow, community_id), "reason": " ".join(reason.split())},
+               dedupe=f"party:{registration.grant.id}:declined")
     return registration
