@@ -8,6 +8,7 @@ It keeps WeChat's rules as WeChat keeps them, so the tests can prove we keep wit
   (`user_wrote`), else 45015; at most 5 in that window, else 45047.
 - one-time subscriptions (`message/subscribe/bizsend`): one send per subscription the user granted
   (`grant_subscription`), else 43101; template messages (`message/template/send`) are accepted.
+- `unfollow(openid)`: customer-service messages to them answer 43004.
 - media: `media/upload` keeps the bytes, `media/get` returns them (`add_media` puts a user's photo there).
 - WeCom app messages (`message/send`): per member 30 a minute and 1,000 an hour; the excess is
   DROPPED and still answered `{"errcode": 0}` — as WeCom does. `received(app, user)` is what each
@@ -61,6 +62,7 @@ class WeChatStandIn:
         self._received: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
         self._media: dict[str, tuple[bytes, str]] = {}
         self._wecom_sent: dict[str, deque[float]] = defaultdict(deque)
+        self._unfollowed: set[str] = set()
         self._ids = itertools.count(1)
         self.app = web.Application()
         for app in ("mp", "work"):
@@ -81,6 +83,10 @@ class WeChatStandIn:
     def user_wrote(self, openid: str, at: float | None = None) -> None:
         """The user sent the account a message: a new 48-hour window of 5 messages opens."""
         self._windows[openid] = _Window(self.clock() if at is None else at)
+
+    def unfollow(self, openid: str) -> None:
+        """The user unfollowed the Official Account: nothing reaches them any more (43004)."""
+        self._unfollowed.add(openid)
 
     def grant_subscription(self, openid: str, template_id: str, times: int = 1) -> None:
         self._subscriptions[(openid, template_id)] += times
@@ -181,6 +187,8 @@ class WeChatStandIn:
 
     def _custom_send(self, body: dict[str, Any]) -> web.Response:
         user = body.get("touser", "")
+        if user in self._unfollowed:
+            return _error(43004, "require subscribe")
         window = self._windows.get(user)
         if window is None or self.clock() - window.opened_at > WINDOW_S:
             return _error(45015, "response out of time limit or subscription is canceled")

@@ -107,6 +107,7 @@ class Claimed:
     attempts: int
     person: Person
     identity: Identity | None
+    created_at: datetime | None = None
 
 
 def _error(text: str) -> str:
@@ -187,7 +188,8 @@ class DeliveryQueue:
                 return []
             rows = await conn.execute(
                 select(o.c.id, o.c.person_id, o.c.kind, o.c.payload, o.c.dedupe_key, o.c.broadcast_id,
-                       o.c.attempts, p.c.display_name, p.c.language, p.c.phone, p.c.created_at,
+                       o.c.attempts, o.c.created_at.label("row_created_at"), p.c.display_name, p.c.language,
+                       p.c.phone, p.c.created_at,
                        i.c.id.label("identity_id"), i.c.external_id, i.c.chat_id, i.c.reachable)
                 .select_from(o.join(p, p.c.id == o.c.person_id)
                              .outerjoin(i, and_(i.c.person_id == o.c.person_id, i.c.channel == self.channel)))
@@ -203,7 +205,8 @@ class DeliveryQueue:
                                         bool(r.reachable))
                 result[r.id] = Claimed(
                     r.id, Notification(r.person_id, r.kind, r.payload or {}, r.dedupe_key, r.broadcast_id),
-                    r.attempts, Person(r.person_id, r.display_name, r.language, r.phone, r.created_at), identity)
+                    r.attempts, Person(r.person_id, r.display_name, r.language, r.phone, r.created_at), identity,
+                    r.row_created_at)
             return list(result.values())
 
     async def renew(self, row_ids: Sequence[int], until: datetime) -> None:
@@ -231,6 +234,13 @@ class DeliveryQueue:
         if row_ids:
             await self._write(update(t.outbox).where(t.outbox.c.id.in_(list(row_ids)))
                               .values(state=SKIPPED, last_error=_error(reason)))
+
+    async def hold(self, row_ids: Sequence[int], until: datetime, reason: str) -> None:
+        """Rows that may not go out yet for a reason of the channel's (WeChat: outside the user's
+        48-hour window): pending again from `until`, the reason kept in `last_error`."""
+        if row_ids:
+            await self._write(update(t.outbox).where(t.outbox.c.id.in_(list(row_ids)))
+                              .values(state=PENDING, not_before=until, last_error=_error(reason)))
 
     async def release(self, not_before: dict[int, datetime]) -> None:
         """Claimed rows given back untried (their chat must wait): pending again from `not_before`."""

@@ -32,6 +32,7 @@ wechat_contacts = Table(
     Column("last_message_at", UtcDateTime()),
     Column("window_used", Integer, nullable=False, default=0, server_default="0"),
     Column("subscribe_credits", Integer, nullable=False, default=0, server_default="0"),
+    Column("noticed_at", UtcDateTime()),                 # last "you have new messages" notice outside the window
 )
 
 # Each message the API was asked to deliver (counted before the call, so a crash never undercounts):

@@ -549,4 +549,9 @@ TEXTS: dict[str, str] = {
     "theme.bad.capacity": "Please type a whole number of people from 1 to {max}.",
     "theme.bad.points": "Please type whole points from 0 to {max}.",
     "theme.bad.times": "It must last from 15 minutes to 12 hours; please choose again.",
+    # WeChat channel: what its delivery says on its own
+    "wechat.merged": "📬 {count} updates on {subject}:",
+    "wechat.merged_any": "📬 {count} new messages:",
+    "wechat.notice": "{count} new messages for you",
+    "wechat.placeholder": "Hello! Red Grid on WeChat is being prepared; please try again later.",
 }

@@ -556,4 +556,9 @@ TEXTS: dict[str, str] = {
     "theme.bad.capacity": "人数请写 1 到 {max} 之间的整数。",
     "theme.bad.points": "积分请写 0 到 {max} 之间的整数。",
     "theme.bad.times": "时长要在 15 分钟到 12 小时之间，请重新选。",
+    # WeChat channel: what its delivery says on its own
+    "wechat.merged": "📬 {count} 条关于 {subject} 的更新：",
+    "wechat.merged_any": "📬 {count} 条新消息：",
+    "wechat.notice": "您有{count}条新消息，请进入公众号查看",
+    "wechat.placeholder": "您好！「红色网格」微信服务正在准备中，请稍后再试。",
 }

@@ -47,6 +47,7 @@ def upgrade() -> None:
         sa.Column('last_message_at', sa.DateTime(timezone=True), nullable=True),
         sa.Column('window_used', sa.Integer(), nullable=False, server_default='0'),
         sa.Column('subscribe_credits', sa.Integer(), nullable=False, server_default='0'),
+        sa.Column('noticed_at', sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint('channel', 'user_id', name='pk_wechat_contacts'),
     )
     op.create_table(
