@@ -554,4 +554,6 @@ TEXTS: dict[str, str] = {
     "wechat.merged_any": "📬 {count} new messages:",
     "wechat.notice": "{count} new messages for you",
     "wechat.placeholder": "Hello! Red Grid on WeChat is being prepared; please try again later.",
+    "wechat.placeholder_news": "📬 News on {subject}.",
+    "wechat.placeholder_news_any": "📬 You have a new message.",
 }

@@ -561,4 +561,6 @@ TEXTS: dict[str, str] = {
     "wechat.merged_any": "📬 {count} 条新消息：",
     "wechat.notice": "您有{count}条新消息，请进入公众号查看",
     "wechat.placeholder": "您好！「红色网格」微信服务正在准备中，请稍后再试。",
+    "wechat.placeholder_news": "📬 {subject} 有新进展。",
+    "wechat.placeholder_news_any": "📬 您有一条新消息。",
 }

@@ -388,3 +388,11 @@ class WeChatDelivery:
                 await self.store.noticed(self.channel, user, now)
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
             log.warning("the %s notice to %s did not go out: %s", self.notice_kind, user, exc)
+
+
+KEEP = timedelta(days=2)  # WeChat retries within 15 s and WeCom counts an hour: two days is plenty
+
+
+async def prune_wechat(db: Database, clock: Clock, keep: timedelta = KEEP) -> int:
+    """Forget callbacks seen and messages counted longer ago than `keep` (a scheduler job)."""
+    return await SqlWeChat(db.engine).prune(clock.now() - keep)
