@@ -45,10 +45,10 @@ def test_no_offset_outside_china():
 
 
 def test_a_location_shared_in_wechat_lands_on_the_right_building():
-    """Two buildings 80 m apart; a resident standing at 3号楼 shares their location. WeChat reports it
-    in GCJ-02, some 600 m off in Beijing: read as WGS84 it would match no building (or the wrong one)."""
+    """Two buildings 77 m apart; a resident standing at 3号楼 shares their location. WeChat reports it
+    in GCJ-02, some 555 m off in Beijing: read as WGS84 it would match no building (or the wrong one)."""
     b3 = Building(3, 1, "3号楼", 39.9087, 116.3975)
-    b5 = Building(5, 1, "5号楼", 39.9087, 116.3984)  # 80 m east
+    b5 = Building(5, 1, "5号楼", 39.9087, 116.3984)  # 77 m east
     gcj_lat, gcj_lon = wgs84_to_gcj02(b3.lat, b3.lon)
     assert distance_m(gcj_lat, gcj_lon, b3.lat, b3.lon) > 400
     shared = Incoming(app="mp", user="o-1", kind="location", create_time=1, msg_id="1", lat=gcj_lat, lon=gcj_lon)
