@@ -43,9 +43,9 @@ async def world(db):
         return found.id
 
     async def notify(person_id: int, *subjects: str, kind: str = "case.accepted") -> None:
-        async with db.uow() as uow:
-            for subject in subjects:
-                await uow.outbox.add(Notification(person_id, kind, {"case": subject}))
+        async with db.uow() as uow:  # stamped by the test's clock, which the worker reads too
+            await uow.outbox.add_many([Notification(person_id, kind, {"case": subject}) for subject in subjects],
+                                      now=clock.now())
             await uow.commit()
 
     async def writes(user: str) -> None:
@@ -138,6 +138,19 @@ async def test_outside_the_window_one_notice_per_absence_through_a_one_time_subs
     assert contact.subscribe_credits == 1 and contact.window_used == 2
 
 
+async def test_a_window_used_up_while_the_user_is_around_spends_no_subscription(world):
+    wang = await world.person("wechat", "o-wang")
+    await world.writes("o-wang")
+    world.standin.grant_subscription("o-wang", "T-notice")
+    await world.store.grant("wechat", "o-wang", 1)
+    for n in range(1, 7):
+        await world.notify(wang, f"DC-{n}")
+        await world.delivery(notice_template="T-notice").drain(timeout=10)
+    assert [m["via"] for m in world.standin.received("mp", "o-wang")] == ["custom"] * 5
+    (contact,) = (await world.store.contacts("wechat", ["o-wang"])).values()
+    assert contact.subscribe_credits == 1  # kept for when they are away
+
+
 async def test_without_a_subscription_nothing_is_sent_and_rows_held_too_long_are_skipped(world):
     wang = await world.person("wechat", "o-wang")
     await world.notify(wang, "DC-1")
@@ -172,7 +185,8 @@ async def test_a_reply_to_the_users_own_message_goes_out_as_it_is(world):
     await world.writes("o-wang")
     async with world.db.uow() as uow:
         await uow.outbox.add_many([reply_notification(wang, Reply(text="请选择：回复 1 …"), "wx:1:0"),
-                                   reply_notification(wang, Reply(image=PHOTO), "wx:1:1")], channel="wechat")
+                                   reply_notification(wang, Reply(image=PHOTO), "wx:1:1")],
+                                  channel="wechat", now=world.clock.now())
         await uow.commit()
     await world.delivery().drain(timeout=10)
     got = world.standin.received("mp", "o-wang")

@@ -266,7 +266,10 @@ class WeChatDelivery:
             if not left:
                 return
             if self.app == "mp":
-                await self._outside_window(user, [by_id[i.row_id] for i in left], contact, lang)
+                # the window used up while they are around: they will write again; only an absent user
+                # (never wrote, or 48 hours passed) is worth a one-time subscription's notice
+                away = contact.last_message_at is None or now - contact.last_message_at >= budget.WINDOW
+                await self._outside_window(user, [by_id[i.row_id] for i in left], contact, lang, notice=away)
             else:
                 after = self.clock.now()
                 _, wait_until = budget.wecom_room(sent + [after] * len(messages), after)
@@ -323,7 +326,8 @@ class WeChatDelivery:
             contacts = await self.store.contacts(self.channel, [user])
             person = by_id[row_ids[0]].person
             lang = person.language if person.language in ("zh", "en") else self.default_language
-            await self._outside_window(user, [by_id[i] for i in row_ids], contacts[user], lang)
+            await self._outside_window(user, [by_id[i] for i in row_ids], contacts[user], lang,
+                                       notice=exc.errcode == OUT_OF_WINDOW)
         elif exc.errcode in GONE:
             await self._gone(user, row_ids, by_id, str(exc))
         else:
@@ -350,9 +354,10 @@ class WeChatDelivery:
             await self.queue.retry(row.id, self.clock.now() + timedelta(seconds=delay), error)
             self.stats.retried += 1
 
-    async def _outside_window(self, user: str, rows: list[Claimed], contact: Contact, lang: str) -> None:
+    async def _outside_window(self, user: str, rows: list[Claimed], contact: Contact, lang: str, *,
+                              notice: bool) -> None:
         """No customer-service message may go now: hold the rows until the user writes (a notice
-        once, if they can get one), skip those held too long."""
+        once per absence, if `notice` and they can get one), skip those held too long."""
         now = self.clock.now()
         expired = [r.id for r in rows if r.created_at is not None and now - r.created_at > self.hold_max]
         held = [r.id for r in rows if r.id not in expired]
@@ -361,7 +366,7 @@ class WeChatDelivery:
         self.stats.skipped += len(expired)
         if not held:
             return
-        if self.notice_template and budget.needs_notice(contact):
+        if notice and self.notice_template and budget.needs_notice(contact):
             await self._notice(user, len(held), lang)
         await self.queue.hold(held, now + self.hold_recheck,
                               "held: outside the 48-hour window; sent when the user writes again")
