@@ -2,7 +2,8 @@
 
 It keeps WeChat's rules as WeChat keeps them, so the tests can prove we keep within them:
 
-- tokens: `/cgi-bin/token` (mp) and `/cgi-bin/gettoken` (WeCom) hand out tokens that expire;
+- tokens: `/cgi-bin/token` and `/cgi-bin/stable_token` (mp), `/cgi-bin/gettoken` (WeCom) hand out
+  tokens that expire (the stable one and WeCom's: the same while it is valid);
   a call with an unknown or expired token answers 40001 / 42001. `expire_tokens()` ages them all.
 - customer-service messages (`message/custom/send`): only within 48 hours of the user's last message
   (`user_wrote`), else 45015; at most 5 in that window, else 45047.
@@ -127,8 +128,8 @@ class WeChatStandIn:
         app = request.path.split("/")[1]
         method = request.match_info["method"]
         self.calls.append((app, method))
-        if method == ("token" if app == "mp" else "gettoken"):
-            return self._issue_token(app, request)
+        if method in (("token", "stable_token") if app == "mp" else ("gettoken",)):
+            return await self._issue_token(app, method, request)
         token = request.query.get("access_token", "")
         known = self._tokens.get(token)
         if known is None or known[0] != app:
@@ -157,15 +158,23 @@ class WeChatStandIn:
             return self._app_send(body)
         return _error(43002, f"unknown method {method}")
 
-    def _issue_token(self, app: str, request: web.Request) -> web.Response:
-        q = request.query
+    async def _issue_token(self, app: str, method: str, request: web.Request) -> web.Response:
+        """`token` (mp): a new token each time. `stable_token` (mp, POST JSON) and `gettoken` (WeCom):
+        the token still valid, if any, with the seconds it has left; a new one after it expired."""
+        q: Any = json.loads(await request.read() or b"{}") if method == "stable_token" else request.query
         ok = (q.get("appid") == self.appid and q.get("secret") == self.secret) if app == "mp" else \
              (q.get("corpid") == self.corpid and q.get("corpsecret") == self.corpsecret)
         if not ok:
             return _error(40125 if app == "mp" else 40001, "invalid appsecret")
         self.token_requests[app] += 1
+        now = self.clock()
+        if method != "token" and not q.get("force_refresh"):
+            valid = [(token, until) for token, (owner, until) in self._tokens.items() if owner == app and until > now]
+            if valid:
+                token, until = max(valid, key=lambda pair: pair[1])
+                return _ok(access_token=token, expires_in=int(until - now))
         token = f"{app}-token-{secrets.token_hex(8)}"
-        self._tokens[token] = (app, self.clock() + self.token_ttl)
+        self._tokens[token] = (app, now + self.token_ttl)
         return _ok(access_token=token, expires_in=self.token_ttl)
 
     async def _upload(self, request: web.Request) -> web.Response:

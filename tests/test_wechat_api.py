@@ -50,15 +50,21 @@ async def test_a_hundred_concurrent_senders_make_one_token_request(standin):
 async def test_the_token_is_refreshed_before_it_expires(standin):
     monotonic = Clock()
     api = client(standin, monotonic=monotonic, refresh_margin=300)
+
+    def advance(seconds: float) -> None:
+        monotonic.at += seconds
+        standin.clock.at += seconds
+
     try:
         first = await api.token("mp")
-        monotonic.at += 7200 - 301
-        assert await api.token("mp") == first
-        monotonic.at += 2  # within the margin: a new one, though WeChat's is still valid
-        assert await api.token("mp") != first
+        advance(7200 - 301)
+        assert await api.token("mp") == first and standin.token_requests["mp"] == 1  # cached
+        advance(2)  # within the margin: asked again; the stable token is still WeChat's current one
+        assert await api.token("mp") == first and standin.token_requests["mp"] == 2
+        advance(300)  # WeChat's expired meanwhile: the next refresh brings a new one
+        assert await api.token("mp") != first and standin.token_requests["mp"] == 3
     finally:
         await api.close()
-    assert standin.token_requests["mp"] == 2
 
 
 async def test_a_token_wechat_calls_expired_is_replaced_once_and_the_call_made_again(standin):
@@ -107,3 +113,14 @@ async def test_images_go_up_as_temporary_media_and_users_photos_come_down(standi
         await api.close()
     assert standin.received("mp", "o-1")[0]["image"] == photo
     assert standin.received("work", "li")[0]["image"] == photo
+
+
+async def test_two_processes_share_the_stable_token_instead_of_invalidating_each_other(standin):
+    first, second = client(standin), client(standin)
+    try:
+        assert await first.token("mp") == await second.token("mp")
+        assert await first.token("work") == await second.token("work")
+    finally:
+        await first.close()
+        await second.close()
+    assert ("mp", "stable_token") in standin.calls and ("mp", "token") not in standin.calls

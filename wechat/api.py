@@ -1,7 +1,9 @@
 """The outbound WeChat API: the Official Account's and the WeCom app's, over aiohttp.
 
 One `WeChatApi` per process holds an access token per app, fetched when first needed and again
-`refresh_margin` seconds before it expires; one refresh at a time (a lock per app: a hundred
+`refresh_margin` seconds before it expires. The Official Account's comes from `stable_token` and
+WeCom's from `gettoken`, both of which give every caller the same token while it is valid, so several
+processes (each serving callbacks) do not invalidate each other's; one refresh at a time (a lock per app: a hundred
 senders finding the token stale make one token request, not a hundred). An answer with errcode
 40001 / 40014 / 42001 (the token is invalid or expired: another process fetched a new one, or the
 clock was wrong) drops that token and makes the call once more with a fresh one.
@@ -100,13 +102,14 @@ class WeChatApi:
             if cached is not None and self._monotonic() < cached.fresh_until:
                 return cached.value
             account = self._account(app)
-            if app == "mp":
-                path, params = "/cgi-bin/token", {"grant_type": "client_credential", "appid": account.id,
-                                                  "secret": account.secret}
-            else:
-                path, params = "/cgi-bin/gettoken", {"corpid": account.id, "corpsecret": account.secret}
             self.token_requests += 1
-            data = await self._json("GET", app, path, params=params, call="token")
+            if app == "mp":  # the stable token: every process asking gets the same one, none invalidates another's
+                data = await self._json("POST", app, "/cgi-bin/stable_token", call="stable_token", body={
+                    "grant_type": "client_credential", "appid": account.id, "secret": account.secret,
+                    "force_refresh": False})
+            else:  # WeCom hands out the same token until it expires anyway
+                data = await self._json("GET", app, "/cgi-bin/gettoken", call="gettoken",
+                                        params={"corpid": account.id, "corpsecret": account.secret})
             expires_in = float(data.get("expires_in") or 7200)
             self._tokens[app] = _Token(str(data["access_token"]),
                                        self._monotonic() + max(expires_in - self.refresh_margin, expires_in / 2))
