@@ -256,8 +256,11 @@ class WeChatEndpoint:
             log.exception("the conversation failed on %s", incoming.dedupe_key)
             await self.store.finish(incoming.dedupe_key, self.clock.now(), failed=True)
             return
-        await self._to_outbox(incoming, replies, offset=0, delay=None)
-        await self.store.finish(incoming.dedupe_key, self.clock.now())
+        try:
+            await self._to_outbox(incoming, replies, offset=0, delay=None)
+            await self.store.finish(incoming.dedupe_key, self.clock.now())
+        except Exception:  # e.g. the database went away: the user sees no answer and writes again
+            log.exception("%d late replies to %s were lost", len(replies), incoming.dedupe_key)
 
     async def _to_outbox(self, incoming: Incoming, replies: list[Reply], *, offset: int,
                          delay: timedelta | None) -> None:
