@@ -10,6 +10,8 @@ way, through these functions:
              ─> WeChat conversation           wechat_conversation, wechat_renderer
              ─> what runs beside it           background: delivery worker, notification
                                               renderer, broadcast progress, the scheduler's jobs
+             ─> WeChat channel (when set)     wechat_channel: API client, callback endpoint,
+                                              conversation + renderer (swappable), its delivery
     + the Bot API stand-in for the demo       demo_stack
 
 The packages below (core, storage, media, scheduler, bot, demo) receive what they need as
@@ -62,7 +64,10 @@ from storage.dialogs import SqlDialogStorage
 from storage.engine import make_engine
 from storage.migrate import upgrade
 from storage.uow import Database
+from wechat.api import Credentials, WeChatApi
 from wechat.conversation import Conversation, MediaSource
+from wechat.delivery import Render as WeChatRender, WeChatDelivery, prune_wechat
+from wechat.endpoint import AppConfig, WeChatEndpoint
 from wechat.rendering import WeChatRenderer
 
 
@@ -184,8 +189,10 @@ def wechat_renderer(settings: Settings, clock: Clock) -> WeChatRenderer:
 
 # ---- what runs beside the handlers ---------------------------------------------------------------
 
-def background(db: Database, bot: Bot, settings: Settings, clock: Clock) -> Runner:
-    """What runs besides the handlers, while this process leads: delivery and the scheduled jobs."""
+def background(db: Database, bot: Bot, settings: Settings, clock: Clock, *,
+               wechat: "WeChatChannel | None" = None) -> Runner:
+    """What runs besides the handlers, while this process leads: delivery (Telegram's, and WeChat's
+    when `wechat` is given) and the scheduled jobs."""
     renderer = NotificationRenderer(settings, clock=clock)  # dates read against the domain's clock
     # Delivery runs on the real clock, as the outbox stamps its rows: it paces real Telegram traffic.
     # `clock` is the domain's (deadlines, reminders), which the demo and tests may move by hand.
@@ -194,13 +201,96 @@ def background(db: Database, bot: Bot, settings: Settings, clock: Clock) -> Runn
                             per_chat_rate=settings.delivery_per_chat_per_second)
     worker.progress = ProgressReporter(db, bot, renderer.progress_text, pacer=worker.pacer, clock=real)
     pace_replies(bot, worker.pacer)  # the handlers' replies count against the same budget
-    runner = Runner(Leadership(db.engine), worker=worker, timezone=settings.tz)
+    runner = Runner(Leadership(db.engine), worker=worker, also=wechat.workers if wechat else (),
+                    timezone=settings.tz)
     runner.add_job(prune_inbox, "cron", hour=4, minute=30, args=[db, real], id="prune_inbox")
+    if wechat is not None:
+        runner.add_job(prune_wechat, "cron", hour=4, minute=40, args=[db, real], id="prune_wechat")
     runner.add_job(sweep_reports, "interval", minutes=1, args=[db, report_policy(settings), clock],
                    id="sweep_reports", coalesce=True, max_instances=1)
     runner.add_job(volunteering_tick, "interval", minutes=1, args=[db, volunteer_policy(settings), clock],
                    id="volunteering", coalesce=True, max_instances=1)
     return runner
+
+
+# ---- the WeChat channel (wechat/): only when WECHAT_MP_* or WECOM_* are set -----------------------
+
+class _DownloadedMedia:
+    """The conversation's MediaSource over the API client: a photo is fetched with media/get at once."""
+
+    def __init__(self, api: WeChatApi) -> None:
+        self.api = api
+
+    async def download(self, app: str, media_id: str) -> bytes:
+        return await self.api.download_media(app, media_id)  # type: ignore[arg-type]  # "mp" | "work"
+
+
+def wechat_render(db: Database, settings: Settings, clock: Clock) -> WeChatRender:
+    """How the WeChat delivery asks for a notification's words: the renderer, in a read-only unit of work."""
+    renderer = wechat_renderer(settings, clock)
+
+    async def render(notification, person):
+        async with db.uow() as uow:
+            return await renderer.render(uow, notification, person)
+    return render
+
+
+@dataclass
+class WeChatChannel:
+    api: WeChatApi
+    endpoint: WeChatEndpoint
+    workers: list[WeChatDelivery]
+
+
+def wechat_channel(db: Database, settings: Settings, clock: Clock) -> WeChatChannel | None:
+    """The API client, the callback endpoint and one delivery worker per configured app (None:
+    neither the Official Account nor WeCom is set up, and nothing about WeChat runs)."""
+    accounts, apps = [], []
+    if settings.wechat_mp_configured:
+        accounts.append(Credentials("mp", settings.wechat_mp_appid, settings.wechat_mp_secret))
+        apps.append(AppConfig("mp", settings.wechat_mp_token, settings.wechat_mp_appid, settings.wechat_mp_aes_key))
+    if settings.wecom_configured:
+        accounts.append(Credentials("work", settings.wecom_corp_id, settings.wecom_secret, settings.wecom_agent_id))
+        apps.append(AppConfig("work", settings.wecom_token, settings.wecom_corp_id, settings.wecom_aes_key))
+    if not accounts:
+        return None
+    api = WeChatApi(accounts, wechat_url=settings.wechat_api_url, wecom_url=settings.wecom_api_url)
+    render = wechat_render(db, settings, clock)
+    real = SystemClock()  # like Telegram's worker: delivery runs on the clock the outbox stamps rows with
+    workers = [WeChatDelivery(db, api, render, "wechat" if app.app == "mp" else "wecom", clock=real,
+                              default_language=settings.default_language,
+                              notice_template=settings.wechat_mp_notice_template_id,
+                              notice_kind=settings.wechat_mp_notice_kind,
+                              notice_field=settings.wechat_mp_notice_field) for app in apps]
+    by_channel = {w.channel: w for w in workers}
+
+    def wake(channel: str) -> None:
+        if channel in by_channel:
+            by_channel[channel].wake()
+
+    endpoint = WeChatEndpoint(db, wechat_conversation(db, settings, clock, _DownloadedMedia(api)), apps, clock=real,
+                              notice_template=settings.wechat_mp_notice_template_id, on_outbox=wake,
+                              default_language=settings.default_language)
+    return WeChatChannel(api, endpoint, workers)
+
+
+@contextlib.asynccontextmanager
+async def serving_wechat(channel: WeChatChannel, host: str, port: int) -> AsyncIterator[str]:
+    """The callback URLs on an aiohttp server at host:port until the block ends; yields its base URL."""
+    from aiohttp import web
+
+    app = web.Application(client_max_size=256 * 1024)
+    channel.endpoint.add_to(app)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    bound = runner.addresses[0][1] if runner.addresses else port
+    try:
+        yield f"http://{host}:{bound}"
+    finally:
+        await runner.cleanup()
+        await channel.endpoint.close()
+        await channel.api.close()
 
 
 # ---- the offline demo: the same bot against the Bot API stand-in ---------------------------------

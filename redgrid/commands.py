@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import signal
 from pathlib import Path
@@ -43,8 +44,16 @@ async def run(settings: Settings) -> int:
         bot = bootstrap.build_bot(settings)
         clock = SystemClock()
         dp = bootstrap.build_dispatcher(db, settings, clock)
+        wechat = bootstrap.wechat_channel(db, settings, clock)  # None unless WECHAT_MP_* / WECOM_* are set
         try:
-            async with running(bootstrap.background(db, bot, settings, clock)):
+            async with contextlib.AsyncExitStack() as stack:
+                await stack.enter_async_context(running(bootstrap.background(db, bot, settings, clock,
+                                                                             wechat=wechat)))
+                if wechat is not None:
+                    url = await stack.enter_async_context(
+                        bootstrap.serving_wechat(wechat, settings.web_host, settings.web_port))
+                    log.info("WeChat callbacks at %s/wechat/{%s}", url,
+                             ",".join(a for a in ("mp", "work") if wechat.api.has(a)))
                 me = await bot.get_me()
                 log.info("running as @%s against %s", me.username, settings.bot_api_url)
                 await bot.delete_webhook(drop_pending_updates=False)

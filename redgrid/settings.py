@@ -14,6 +14,8 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 TELEGRAM_API_URL = "https://api.telegram.org"
+WECHAT_API_URL = "https://api.weixin.qq.com"
+WECOM_API_URL = "https://qyapi.weixin.qq.com"
 
 
 class SettingsError(Exception):
@@ -87,6 +89,25 @@ class Settings(BaseSettings):
                                        description="Messages the bot sends on its own per second (Telegram: ~30).")
     delivery_per_chat_per_second: float = Field(default=1, gt=0, le=100,
                                                 description="Messages per second to one chat (Telegram: ~1).")
+    # ---- the WeChat channel (wechat/): empty = not used
+    wechat_mp_appid: str = Field(default="", description="The Official Account's AppID (开发者ID).")
+    wechat_mp_secret: str = Field(default="", description="The Official Account's AppSecret (开发者密码).")
+    wechat_mp_token: str = Field(default="", description="Token (令牌) as set on the Official Account's server page.")
+    wechat_mp_aes_key: str = Field(default="", description="EncodingAESKey (43 characters); set: safe mode only.")
+    wechat_mp_notice_template_id: str = Field(
+        default="", description="Template for 'you have N new messages' outside the 48-hour window; empty: none.")
+    wechat_mp_notice_kind: str = Field(
+        default="subscribe", description="subscribe (one-time subscription, one send each) or template.")
+    wechat_mp_notice_field: str = Field(default="thing1", description="The template's field that holds the notice.")
+    wecom_corp_id: str = Field(default="", description="WeCom CorpID (企业ID).")
+    wecom_agent_id: int = Field(default=0, ge=0, description="WeCom self-built app's AgentId.")
+    wecom_secret: str = Field(default="", description="WeCom self-built app's Secret.")
+    wecom_token: str = Field(default="", description="Token of the app's API receiving page (接收消息).")
+    wecom_aes_key: str = Field(default="", description="EncodingAESKey of that page (43 characters).")
+    wechat_api_url: str = Field(default=WECHAT_API_URL, description="The Official Account API (or a stand-in).")
+    wecom_api_url: str = Field(default=WECOM_API_URL, description="The WeCom API (or a stand-in).")
+    web_host: str = Field(default="127.0.0.1", description="Where `redgrid run` serves the WeChat callbacks.")
+    web_port: int = Field(default=8080, ge=1, le=65535, description="Port of the WeChat callbacks.")
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
 
     @field_validator("timezone")
@@ -122,6 +143,54 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http(s) URL")
         return value.rstrip("/")
+
+    @field_validator("wechat_api_url", "wecom_api_url")
+    @classmethod
+    def _api_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return value.rstrip("/")
+
+    @field_validator("wechat_mp_aes_key", "wecom_aes_key")
+    @classmethod
+    def _aes_key(cls, value: str) -> str:
+        import base64
+        import binascii
+
+        if value:
+            try:
+                if len(value) != 43 or len(base64.b64decode(value + "=", validate=True)) != 32:
+                    raise ValueError
+            except (binascii.Error, ValueError):
+                raise ValueError("an EncodingAESKey is 43 letters and digits, as the console generates it") from None
+        return value
+
+    @field_validator("wechat_mp_notice_kind")
+    @classmethod
+    def _notice_kind(cls, value: str) -> str:
+        if value not in ("subscribe", "template"):
+            raise ValueError("must be subscribe or template")
+        return value
+
+    @model_validator(mode="after")
+    def _wechat_complete(self) -> "Settings":
+        mp = {"WECHAT_MP_APPID": self.wechat_mp_appid, "WECHAT_MP_SECRET": self.wechat_mp_secret,
+              "WECHAT_MP_TOKEN": self.wechat_mp_token}
+        work = {"WECOM_CORP_ID": self.wecom_corp_id, "WECOM_AGENT_ID": self.wecom_agent_id,
+                "WECOM_SECRET": self.wecom_secret, "WECOM_TOKEN": self.wecom_token, "WECOM_AES_KEY": self.wecom_aes_key}
+        for group in (mp, work):
+            missing = [name for name, value in group.items() if not value]
+            if missing and len(missing) < len(group):
+                raise ValueError(f"{', '.join(missing)} must be set too (or none of {', '.join(group)})")
+        return self
+
+    @property
+    def wechat_mp_configured(self) -> bool:
+        return bool(self.wechat_mp_appid)
+
+    @property
+    def wecom_configured(self) -> bool:
+        return bool(self.wecom_corp_id)
 
     @field_validator("report_points")
     @classmethod
@@ -190,6 +259,8 @@ def load_settings(**overrides) -> Settings:
         return Settings(**overrides)
     except ValidationError as exc:
         first = exc.errors()[0]
-        name = str(first["loc"][0]).upper() if first["loc"] else "settings"
         message = first["msg"].removeprefix("Value error, ")
+        if not first["loc"]:  # a rule over several settings: their values (secrets among them) are not shown
+            raise SettingsError(f"settings do not fit together: {message}") from None
+        name = str(first["loc"][0]).upper()
         raise SettingsError(f"setting {name} is wrong: {message} (got {first.get('input')!r})") from None

@@ -19,7 +19,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta, tzinfo
-from typing import Any
+from typing import Any, Protocol, Sequence
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import delete
@@ -35,11 +35,22 @@ log = logging.getLogger(__name__)
 INBOX_KEEP = timedelta(days=14)  # Telegram never sends an update again after a day; two weeks is plenty
 
 
+class Worker(Protocol):
+    """A delivery worker: Telegram's (scheduler/delivery.py) or another channel's (wechat/delivery.py)."""
+
+    async def run(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
 class Runner:
     def __init__(self, leadership: Leadership, *, worker: DeliveryWorker | None = None,
-                 timezone: tzinfo | str = "Asia/Shanghai", stop_timeout: float = 30.0) -> None:
+                 also: Sequence[Worker] = (), timezone: tzinfo | str = "Asia/Shanghai",
+                 stop_timeout: float = 30.0) -> None:
+        """`worker`: Telegram's delivery; `also`: other channels' delivery workers, run beside it."""
         self.leadership = leadership
         self.worker = worker
+        self.workers: list[Worker] = [w for w in (worker, *also) if w is not None]
         self.scheduler = AsyncIOScheduler(timezone=timezone)
         self.stop_timeout = stop_timeout
         self.leading = asyncio.Event()  # set while this process leads (tests and health checks)
@@ -66,23 +77,21 @@ class Runner:
         self.leading.set()
         self.scheduler.resume()
         lost = asyncio.create_task(self.leadership.lost())
-        working = asyncio.create_task(self.worker.run()) if self.worker is not None else None
+        working = [(worker, asyncio.create_task(worker.run())) for worker in self.workers]
         try:
-            await asyncio.wait([task for task in (lost, working) if task is not None],
-                               return_when=asyncio.FIRST_COMPLETED)
-            if working is not None and working.done() and not working.cancelled() and working.exception():
-                log.error("the delivery worker stopped", exc_info=working.exception())
+            await asyncio.wait([lost, *(task for _, task in working)], return_when=asyncio.FIRST_COMPLETED)
+            for _, task in working:
+                if task.done() and not task.cancelled() and task.exception():
+                    log.error("a delivery worker stopped", exc_info=task.exception())
         finally:
             self.leading.clear()
             self.scheduler.pause()
             lost.cancel()
-            if working is not None:
-                await self._stop_worker(working)
+            await asyncio.gather(*(self._stop_worker(worker, task) for worker, task in working))
             await self.leadership.release()
 
-    async def _stop_worker(self, working: asyncio.Task[None]) -> None:
-        assert self.worker is not None
-        self.worker.stop()  # finishes the send in flight, gives the rest of its batch back
+    async def _stop_worker(self, worker: Worker, working: asyncio.Task[None]) -> None:
+        worker.stop()  # finishes the send in flight, gives the rest of its batch back
         try:
             await asyncio.wait_for(asyncio.shield(working), self.stop_timeout)
         except (TimeoutError, asyncio.CancelledError):

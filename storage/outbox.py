@@ -8,6 +8,10 @@ per outcome.
 A row's life: pending → sending (claimed, committed before the Bot API is called) → sent |
 failed | skipped; a retry puts it back to pending with a later `not_before`. Rows found in
 `sending` when a worker starts were claimed by a worker that died: they go back to pending.
+Each row names the channel whose worker sends it (`channel`): written at add time as the channel of
+the person's newest reachable identity (a WeChat account bound after the Telegram one wins; none:
+telegram, whose worker skips it as today), or given by the caller (a late reply to a WeChat message
+goes back to WeChat). A `DeliveryQueue` claims, recovers and waits for its own channel's rows only.
 A claim holds a row for `LEASE` (the worker renews it while it works through the batch); a row
 still `sending` past its lease was left by a batch that failed half-way, and the next claim of any
 live worker puts it back to pending, so nothing waits for a restart.
@@ -20,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import and_, bindparam, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.clock import Clock, SystemClock
@@ -54,6 +58,18 @@ def outbox_row(notification: Notification, now: datetime, not_before: datetime |
     }
 
 
+DEFAULT_CHANNEL = "telegram"
+
+
+def preferred_channel(person_id):
+    """The channel a person is reached on: their newest reachable identity's (newest of all when none
+    is reachable), telegram when they have none. A SQL expression, so the row is routed in its INSERT."""
+    i = t.identities
+    newest = (select(i.c.channel).where(i.c.person_id == person_id)
+              .order_by(i.c.reachable.desc(), i.c.id.desc()).limit(1).scalar_subquery())
+    return func.coalesce(newest, literal(DEFAULT_CHANNEL))
+
+
 class SqlOutbox:
     """`uow.outbox`: a row in the caller's transaction; a `dedupe_key` seen before is ignored."""
 
@@ -65,12 +81,21 @@ class SqlOutbox:
         await self.add_many([notification])
 
     async def add_many(self, notifications: Iterable[Notification], *, now: datetime | None = None,
-                       not_before: datetime | None = None) -> None:
+                       not_before: datetime | None = None, channel: str | None = None) -> None:
+        """`channel`: send on this channel whatever the person's newest identity is (None: route)."""
         now = now or self.clock.now()
         rows = [outbox_row(n, now, not_before) for n in notifications]
-        if rows:
-            stmt = dialect_insert(self.conn, t.outbox).on_conflict_do_nothing(index_elements=["dedupe_key"])
-            await self.conn.execute(stmt, rows)
+        if not rows:
+            return
+        stmt = dialect_insert(self.conn, t.outbox)
+        if channel is None:
+            for row in rows:
+                row["route_person"] = row["person_id"]
+            stmt = stmt.values(channel=preferred_channel(bindparam("route_person")))
+        else:
+            for row in rows:
+                row["channel"] = channel
+        await self.conn.execute(stmt.on_conflict_do_nothing(index_elements=["dedupe_key"]), rows)
 
 
 @dataclass
@@ -82,6 +107,7 @@ class Claimed:
     attempts: int
     person: Person
     identity: Identity | None
+    created_at: datetime | None = None
 
 
 def _error(text: str) -> str:
@@ -136,7 +162,8 @@ class DeliveryQueue:
     async def recover(self) -> int:
         """Rows a dead worker left in `sending` go back to pending; returns how many."""
         async with self.engine.begin() as conn:
-            result = await conn.execute(update(t.outbox).where(t.outbox.c.state == SENDING).values(state=PENDING))
+            result = await conn.execute(update(t.outbox).where(t.outbox.c.channel == self.channel,
+                                                               t.outbox.c.state == SENDING).values(state=PENDING))
             return result.rowcount or 0
 
     async def claim(self, now: datetime, limit: int, lease: timedelta = LEASE) -> list[Claimed]:
@@ -147,11 +174,12 @@ class DeliveryQueue:
         same row; SQLite has one writer at a time anyway.
         """
         o, p, i = t.outbox, t.persons, t.identities
-        due = (select(o.c.id).where(o.c.state == PENDING, o.c.not_before <= now)
+        due = (select(o.c.id).where(o.c.channel == self.channel, o.c.state == PENDING, o.c.not_before <= now)
                .order_by(o.c.priority, o.c.not_before, o.c.id).limit(limit)
                .with_for_update(skip_locked=True))
         async with self.engine.begin() as conn:
-            await conn.execute(update(o).where(o.c.state == SENDING, (o.c.lease_until < now) | o.c.lease_until.is_(None))
+            await conn.execute(update(o).where(o.c.channel == self.channel, o.c.state == SENDING,
+                                               (o.c.lease_until < now) | o.c.lease_until.is_(None))
                                .values(state=PENDING, lease_until=None))
             claimed = await conn.execute(update(o).where(o.c.id.in_(due.scalar_subquery()))
                                          .values(state=SENDING, lease_until=now + lease).returning(o.c.id))
@@ -160,7 +188,8 @@ class DeliveryQueue:
                 return []
             rows = await conn.execute(
                 select(o.c.id, o.c.person_id, o.c.kind, o.c.payload, o.c.dedupe_key, o.c.broadcast_id,
-                       o.c.attempts, p.c.display_name, p.c.language, p.c.phone, p.c.created_at,
+                       o.c.attempts, o.c.created_at.label("row_created_at"), p.c.display_name, p.c.language,
+                       p.c.phone, p.c.created_at,
                        i.c.id.label("identity_id"), i.c.external_id, i.c.chat_id, i.c.reachable)
                 .select_from(o.join(p, p.c.id == o.c.person_id)
                              .outerjoin(i, and_(i.c.person_id == o.c.person_id, i.c.channel == self.channel)))
@@ -176,7 +205,8 @@ class DeliveryQueue:
                                         bool(r.reachable))
                 result[r.id] = Claimed(
                     r.id, Notification(r.person_id, r.kind, r.payload or {}, r.dedupe_key, r.broadcast_id),
-                    r.attempts, Person(r.person_id, r.display_name, r.language, r.phone, r.created_at), identity)
+                    r.attempts, Person(r.person_id, r.display_name, r.language, r.phone, r.created_at), identity,
+                    r.row_created_at)
             return list(result.values())
 
     async def renew(self, row_ids: Sequence[int], until: datetime) -> None:
@@ -205,6 +235,13 @@ class DeliveryQueue:
             await self._write(update(t.outbox).where(t.outbox.c.id.in_(list(row_ids)))
                               .values(state=SKIPPED, last_error=_error(reason)))
 
+    async def hold(self, row_ids: Sequence[int], until: datetime, reason: str) -> None:
+        """Rows that may not go out yet for a reason of the channel's (WeChat: outside the user's
+        48-hour window): pending again from `until`, the reason kept in `last_error`."""
+        if row_ids:
+            await self._write(update(t.outbox).where(t.outbox.c.id.in_(list(row_ids)))
+                              .values(state=PENDING, not_before=until, last_error=_error(reason)))
+
     async def release(self, not_before: dict[int, datetime]) -> None:
         """Claimed rows given back untried (their chat must wait): pending again from `not_before`."""
         by_time: dict[datetime, list[int]] = {}
@@ -231,7 +268,8 @@ class DeliveryQueue:
         """When the earliest pending row becomes due (None: nothing is pending)."""
         async with self.engine.connect() as conn:
             return (await conn.execute(select(func.min(t.outbox.c.not_before))
-                                       .where(t.outbox.c.state == PENDING))).scalar()
+                                       .where(t.outbox.c.channel == self.channel,
+                                              t.outbox.c.state == PENDING))).scalar()
 
     async def counts(self) -> dict[str, int]:
         """Rows by state (for tests, the benchmark and a health check)."""

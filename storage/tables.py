@@ -174,7 +174,9 @@ outbox = Table(
     Column("last_error", String(500)),
     Column("sent_message_id", BigInteger),
     Column("lease_until", UtcDateTime()),  # a `sending` row past its lease was left by a failed batch
-    Index("ix_outbox_due", "state", "priority", "not_before", "id"),
+    # which channel's worker sends it: the person's newest reachable identity's at add time (storage/outbox.py)
+    Column("channel", String(16), nullable=False, default="telegram", server_default="telegram"),
+    Index("ix_outbox_due", "channel", "state", "priority", "not_before", "id"),
     Index("ix_outbox_broadcast", "broadcast_id", "state"),
 )
 

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from core.clock import ManualClock
 from core.notifications import Notification
 from core.onboarding import meet
+from core.people import Identity, Person
 from demo.harness import running_standin, standin_bot
 from scheduler.broadcasts import ProgressReporter, plain_progress_text
 from scheduler.delivery import DeliveryWorker
@@ -216,14 +217,48 @@ async def test_a_network_error_is_retried_with_backoff_and_given_up_after_max_at
     assert standin.deliveries(user_id_of(1)) == []
 
 
-async def test_people_without_a_telegram_account_are_skipped(db, now, standin, bot):
+async def test_people_without_any_account_are_skipped(db, now, standin, bot):
     async with db.uow() as uow:
-        person = await meet(uow, "wechat", "wx-1", "wx-1", "微信用户", now)
-        await uow.outbox.add(Notification(person.id, "case.accepted", {"case": "DC-1"}))
+        person = await meet(uow, "telegram", "1", "1", "居民", now)
+        await uow.people.add(nobody := Person(None, "没有账号的人", created_at=now))  # e.g. from the org file
+        await uow.outbox.add(Notification(nobody.id, "case.accepted", {"case": "DC-1"}))
         await uow.commit()
     await DeliveryWorker(db, bot, plain_render, clock=fresh_clock()).drain(timeout=5)
     (row,) = await outbox_rows(db)
-    assert (row.state, row.last_error) == ("skipped", "no telegram account")
+    assert (row.channel, row.state, row.last_error) == ("telegram", "skipped", "no telegram account")
+
+
+async def test_telegram_leaves_the_rows_of_people_reached_on_wechat(db, now, standin, bot):
+    """A row goes to the channel of the person's newest reachable account: a WeChat-only resident's
+    and a Telegram user's who later bound WeChat wait for WeChat's worker; Telegram's sends only its own."""
+    (tg,) = await add_recipients(db, 1, now)
+    people_in(standin, 1)
+    async with db.uow() as uow:
+        wx = await meet(uow, "wechat", "o-wx-1", "o-wx-1", "微信用户", now)
+        both = await meet(uow, "telegram", "777", "777", "先用电报", now)
+        await uow.people.add_identity(Identity(None, both.id, "wecom", "li", "li"))  # bound WeCom later
+        for person_id in (tg, wx.id, both.id):
+            await uow.outbox.add(Notification(person_id, "case.accepted", {"case": "DC-1"}))
+        await uow.commit()
+    worker = DeliveryWorker(db, bot, plain_render, per_chat_rate=0, clock=fresh_clock())
+    await worker.drain(timeout=5)
+    rows = await outbox_rows(db)
+    assert [(r.person_id, r.channel, r.state) for r in rows] == [
+        (tg, "telegram", "sent"), (wx.id, "wechat", "pending"), (both.id, "wecom", "pending")]
+    assert worker.stats.claimed == 1
+    # and a worker of the other channel takes exactly its own
+    claimed = await DeliveryQueue(db.engine, "wechat").claim(fresh_clock().now(), 10)
+    assert [(c.person.id, c.identity.external_id) for c in claimed] == [(wx.id, "o-wx-1")]
+
+
+async def test_a_telegram_worker_starting_leaves_wechats_rows_in_flight_alone(db, now, standin, bot):
+    async with db.uow() as uow:
+        wx = await meet(uow, "wechat", "o-wx-1", "o-wx-1", "微信用户", now)
+        await uow.outbox.add(Notification(wx.id, "case.accepted", {"case": "DC-1"}))
+        await uow.commit()
+    assert len(await DeliveryQueue(db.engine, "wechat").claim(fresh_clock().now(), 10)) == 1
+    assert await DeliveryWorker(db, bot, plain_render, clock=fresh_clock()).recover() == 0
+    assert [r.state for r in await outbox_rows(db)] == ["sending"]
 
 
 async def test_rows_a_crash_left_in_sending_are_sent_again(db, now, standin, bot):

@@ -21,7 +21,7 @@ from core.workdays import WorkCalendar
 from media.photos import PhotoStore
 from storage import tables
 from wechat.conversation import Conversation
-from wechat.geo_fallback import wgs84_to_gcj02
+from wechat.geo import wgs84_to_gcj02
 from wechat.messages import Incoming, Reply
 from wechat.rendering import WeChatRenderer
 

@@ -622,4 +622,8 @@ TEXTS: dict[str, str] = {
     "wechat.order.ask_words": "Please say in a few words what you need; reply 1 to skip.",
     "wechat.order.ask_when": "When would suit you? Reply a number, or write it (for example: Saturday morning).",
     "wechat.order.ask_place": "Where? Reply a number, or write the address.",
+    # WeChat channel: what its delivery says on its own
+    "wechat.merged": "📬 {count} updates on {subject}:",
+    "wechat.merged_any": "📬 {count} new messages:",
+    "wechat.notice": "{count} new messages for you",
 }

@@ -629,4 +629,8 @@ TEXTS: dict[str, str] = {
     "wechat.order.ask_words": "请用几句话说说具体情况；不说明请回复 1 跳过。",
     "wechat.order.ask_when": "您希望什么时候？回复数字，或直接写（例如：周六上午）。",
     "wechat.order.ask_place": "在哪里？回复数字，或直接写地址。",
+    # WeChat channel: what its delivery says on its own
+    "wechat.merged": "📬 {count} 条关于 {subject} 的更新：",
+    "wechat.merged_any": "📬 {count} 条新消息：",
+    "wechat.notice": "您有{count}条新消息，请进入公众号查看",
 }

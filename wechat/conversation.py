@@ -59,10 +59,7 @@ from texts.volunteering import post_text
 from wechat.menus import HANDLER_OPTIONS, ORDER_TIMES, QUESTION_OPTIONS, for_wechat, numbered, word_of
 from wechat.messages import Incoming, Reply
 
-try:
-    from wechat.geo import gcj02_to_wgs84
-except ImportError:  # TEMPORARY: until the protocol half's wechat/geo.py lands (then delete geo_fallback.py)
-    from wechat.geo_fallback import gcj02_to_wgs84
+from wechat.geo import gcj02_to_wgs84
 
 log = logging.getLogger(__name__)
 
