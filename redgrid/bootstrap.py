@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
@@ -42,6 +42,8 @@ from bot.scenes.report import SCENES as REPORT_SCENES
 from bot.serial import OneAtATimePerChat, dialog_isolation
 from core.clock import Clock, SystemClock
 from core.cases_services import ReportPolicy
+from core.limits import LimitPolicy
+from core.retention import RetentionPolicy
 from core.theme_day import ThemeDaySchedule
 from core.volunteering.common_services import VolunteerPolicy
 from core.workdays import WorkCalendar
@@ -54,7 +56,8 @@ from redgrid.settings import TELEGRAM_API_URL, Settings, quiet_window, report_po
 from scheduler.broadcasts import ProgressReporter
 from scheduler.delivery import DeliveryWorker, pace_replies
 from scheduler.leader import Leadership
-from scheduler.runner import Runner, prune_inbox, running
+from scheduler.retention import retention_run
+from scheduler.runner import Runner, running
 from scheduler.sla import sweep_reports
 from scheduler.volunteering import volunteering_tick
 from storage.dialogs import SqlDialogStorage
@@ -71,7 +74,18 @@ def report_policy(settings: Settings) -> ReportPolicy:
                         reopen_within=timedelta(days=settings.reopen_within_days),
                         claim_within=timedelta(hours=settings.claim_within_hours),
                         escalated_fix_days=settings.escalated_fix_working_days,
-                        report_points=report_points_table(settings.report_points))
+                        report_points=report_points_table(settings.report_points),
+                        limits=limit_policy(settings))
+
+
+def limit_policy(settings: Settings) -> LimitPolicy:
+    return LimitPolicy(reports_per_hour=settings.reports_per_hour, reports_per_day=settings.reports_per_day,
+                       orders_per_day=settings.orders_per_day, messages_per_minute=settings.messages_per_minute)
+
+
+def retention_policy(settings: Settings) -> RetentionPolicy:
+    return RetentionPolicy(photo_days=settings.photo_retention_days, dialog_days=settings.dialog_keep_days,
+                           inbox_days=settings.inbox_keep_days, outbox_days=settings.outbox_keep_days)
 
 
 def volunteer_policy(settings: Settings) -> VolunteerPolicy:
@@ -82,7 +96,8 @@ def volunteer_policy(settings: Settings) -> VolunteerPolicy:
                            report_points=report_points_table(settings.report_points),
                            schedule=ThemeDaySchedule(create_day=settings.theme_create_day,
                                                      announce_day=settings.theme_announce_day,
-                                                     remind_day=settings.theme_remind_day))
+                                                     remind_day=settings.theme_remind_day),
+                           limits=limit_policy(settings))
 
 
 # ---- storage ------------------------------------------------------------------------------------
@@ -112,8 +127,10 @@ def dialog_storage(settings: Settings, db: Database, *, redis_prefix: str = "fsm
 
         # Scenes keep their history under a key "destiny" of their own, which aiogram's default
         # key builder refuses; and the bot's id keeps two bots on one Redis apart.
+        # an unfinished dialog expires after DIALOG_KEEP_DAYS, as the retention job forgets it in the database
+        keep = timedelta(days=settings.dialog_keep_days)
         return CommitBound(RedisStorage.from_url(settings.redis_url, key_builder=DefaultKeyBuilder(
-            prefix=redis_prefix, with_bot_id=True, with_destiny=True)))  # written after the commit
+            prefix=redis_prefix, with_bot_id=True, with_destiny=True), state_ttl=keep, data_ttl=keep))  # after the commit
     return SqlDialogStorage(db.engine)
 
 
@@ -177,7 +194,10 @@ def background(db: Database, bot: Bot, settings: Settings, clock: Clock) -> Runn
     worker.progress = ProgressReporter(db, bot, renderer.progress_text, pacer=worker.pacer, clock=real)
     pace_replies(bot, worker.pacer)  # the handlers' replies count against the same budget
     runner = Runner(Leadership(db.engine), worker=worker, timezone=settings.tz)
-    runner.add_job(prune_inbox, "cron", hour=4, minute=30, args=[db, real], id="prune_inbox")
+    # retention: the first run of each day does it (a done key), so a restart or a missed night does it once
+    runner.add_job(retention_run, "interval", minutes=30, args=[db, PhotoStore(settings.data_dir),
+                                                                 retention_policy(settings), clock, settings.tz, real],
+                   id="retention", coalesce=True, max_instances=1, next_run_time=datetime.now(settings.tz))
     runner.add_job(sweep_reports, "interval", minutes=1, args=[db, report_policy(settings), clock],
                    id="sweep_reports", coalesce=True, max_instances=1)
     runner.add_job(volunteering_tick, "interval", minutes=1, args=[db, volunteer_policy(settings), clock],

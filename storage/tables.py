@@ -228,4 +228,6 @@ dialog_state = Table(
     Column("destiny", String(64), primary_key=True),
     Column("state", String(200)),
     Column("data", JSON, nullable=False),
+    # the last write, so the daily retention job forgets dialogs left unfinished (DIALOG_KEEP_DAYS)
+    Column("updated_at", UtcDateTime(), index=True),
 )

@@ -128,7 +128,7 @@ async def on_case_button(query: CallbackQuery, callback_data: CaseAct, uow: Unit
         await cases_services.merge_cases(uow, by, n, callback_data.arg, now)
         await _done(query, tr("case.merged_done", number=n, into=callback_data.arg))
     elif a == "members" and (callback_data.arg == "" or callback_data.arg.isdigit()):
-        members = await cases_services.desk_members(uow, by, n)  # refused before the roster is shown
+        members = await cases_services.desk_members(uow, by, n, now)  # refused before the roster is shown
         markup = member_page(n, members, int(callback_data.arg or 0), settings.page_size, tr)
         await query.answer()
         if not callback_data.arg:  # opened from the desk: a new message; ◀ ▶ turn its page
