@@ -27,9 +27,13 @@ class LimitPolicy:
 
 
 class ReportLimitReached(DomainError):
-    """params: limit, per ("hour" / "day")."""
+    """params: limit, per ("hour" / "day"); the text key names the window."""
 
-    key = "limits.reports"
+    key = "limits.reports_hour"
+
+    def __init__(self, *, limit: int, per: str) -> None:
+        self.key = f"limits.reports_{per}"
+        super().__init__(limit=limit, per=per)
 
 
 class OrderLimitReached(DomainError):

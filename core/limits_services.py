@@ -12,6 +12,7 @@ from datetime import datetime
 
 from core import limits as rules
 from core.cases import Actor
+from core.access import require_staff_of
 from core.errors import NotFound
 from core.limits import LimitPolicy, Suspension
 from core.notifications import Notification
@@ -57,3 +58,21 @@ async def restore_reporting(uow: UnitOfWork, by: Actor, person_id: int, now: dat
     await uow.events.add(event)
     await uow.outbox.add(Notification(person_id, "limits.restored_for_you", {},
                                       dedupe_key=f"limits:restored:{person_id}:{now.isoformat()}"))
+
+
+async def _reporter_for_staff(uow: UnitOfWork, by: Actor, number: str) -> int:
+    """The reporter of case `number`, for staff of its community (refused before anything is said)."""
+    case = await uow.cases.by_number(number)
+    if case is None:
+        raise NotFound(what="case")
+    require_staff_of(by, case.community_id, "limits.suspend")
+    return case.reporter_id
+
+
+async def suspend_reporter(uow: UnitOfWork, by: Actor, number: str, reason: str, now: datetime) -> Suspension:
+    """Staff name a case and a reason: its reporter's reporting is suspended (staff know cases, not ids)."""
+    return await suspend_reporting(uow, by, await _reporter_for_staff(uow, by, number), reason, now)
+
+
+async def restore_reporter(uow: UnitOfWork, by: Actor, number: str, now: datetime, reason: str = "") -> None:
+    await restore_reporting(uow, by, await _reporter_for_staff(uow, by, number), now, reason)

@@ -35,6 +35,7 @@ from bot.dialog_buffer import CommitBound, commit_bound_middleware
 from bot.handlers import routers
 from bot.handlers.cases import SCENES as CASE_SCENES
 from bot.handlers.volunteering import SCENES as VOLUNTEER_SCENES
+from bot.limits import MessageRate, RedisCounter
 from bot.middlewares import ContextMiddleware, watch_edits
 from bot.rendering.cases import CaseRenderer
 from bot.rendering.notifications import NotificationRenderer
@@ -167,6 +168,9 @@ def build_dispatcher(db: Database, settings: Settings, clock: Clock, storage: Ba
     dp.startup.register(_watch_edits)  # before the inbox's startup replays anything
     inbox.install(dp, db, clock)
     OneAtATimePerChat().install(dp)  # first of all: updates of a chat in the order they came
+    # then messages per minute, before anything touches the database (Redis counts for several processes)
+    MessageRate(settings.messages_per_minute, settings.default_language,
+                RedisCounter(settings.redis_url) if settings.redis_url else None).install(dp)
     dp.update.outer_middleware(ContextMiddleware(db, clock, settings.default_language))
     if isinstance(storage, SqlDialogStorage):
         dp.update.outer_middleware(_dialog_state_in_unit_of_work(storage))

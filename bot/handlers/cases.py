@@ -21,6 +21,7 @@ from bot.scenes.report import start_report
 from texts import Translator
 from core import cases_services
 from core.cases import MAX_DESCRIPTION, Actor, Case, CaseState, ClosureReason, HandlerKind, NotFixedReason, PhotoKind
+from core.disclosure_services import listed_phone
 from core.dispatch import MemberChoice
 from core.errors import DomainError
 from core.people import Person, Roles
@@ -70,10 +71,16 @@ def desk_buttons(case: Case, tr: Translator, members: list[Person]) -> InlineKey
 def member_page(number: str, members: list[MemberChoice], page: int, page_size: int,
                 tr: Translator) -> InlineKeyboardMarkup:
     """The community's grid members, by compound and grid ("粮食局小区 第一网格 · 李秀英"), a page at a time."""
-    items = [(tr("case.member_choice", place=m.place, name=m.person.display_name),
+    items = [(tr("case.member_choice", place=m.place, name=_with_phone(m.person)),
               act("assign", number, m.person.id)) for m in members]
     return paged(items, page=page, page_size=page_size, level="case", parent=0, tr=tr, columns=1,
                  turn=lambda to: act("members", number, to))
+
+
+def _with_phone(person: Person) -> str:
+    """A grid member in the desk's list: the name, and the phone masked as core shows it in lists."""
+    phone = listed_phone(person)
+    return f"{person.display_name} {phone}" if phone else person.display_name
 
 
 def outcome_buttons(case: Case, tr: Translator) -> InlineKeyboardMarkup:
@@ -432,7 +439,8 @@ async def history(query: CallbackQuery, callback_data: CaseAct, uow: UnitOfWork,
         markup = handler_buttons(case, tr)
     elif story.desk_members is not None:
         markup = desk_buttons(case, tr, story.desk_members)
-    await query.message.answer(await case_renderer.history(uow, case, tr, now), reply_markup=markup)
+    text = await case_renderer.history(uow, case, tr, now, by=Actor.of(person, roles), reporter=story.reporter)
+    await query.message.answer(text, reply_markup=markup)
 
 
 def make_router() -> Router:

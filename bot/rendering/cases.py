@@ -15,7 +15,9 @@ from aiogram.types import InlineKeyboardMarkup
 from bot.handlers.cases import act, desk_buttons, feedback_buttons, handler_buttons, outcome_buttons
 from bot.keyboards import column
 from texts import Translator, moment_text
-from core.cases import REJECTION_REASONS, Case, CaseState, PhotoKind, was_auto_closed
+from core.cases import REJECTION_REASONS, Actor, Case, CaseState, PhotoKind, was_auto_closed
+from core.disclosure import Shown
+from core.disclosure_services import ReporterShown, show_reporter, viewer
 from core.clock import Clock, SystemClock
 from core.dispatch import department_of
 from core.notifications import Notification
@@ -79,6 +81,11 @@ class CaseRenderer:
         if kind == "case.auto_closed_for_resident":  # rows written before reopening existed
             fields.setdefault("reopen_days", self.settings.reopen_within_days)
         text = tr(kind, **fields)
+        if kind in SHOWS_REPORTER:  # as core decides (core.disclosure); staff's look was audited when queued
+            shown = await show_reporter(uow, case, await viewer(uow, person), now, audit=False)
+            line = reporter_text(tr, shown)
+            if line:
+                text += "\n" + tr("case.reporter_line", who=line)
         if kind == "case.new_for_handler":
             if notification.payload.get("forwarded_by"):
                 text += "\n" + tr("case.forwarded_by", who=fields["who"])
@@ -102,8 +109,9 @@ class CaseRenderer:
             return Rendered(text, outcome_buttons(case, tr), await self.card(case, tr, now))
         return Rendered(text)
 
-    async def history(self, uow: UnitOfWork, case: Case, tr: Translator, now: datetime) -> str:
-        return await case_history(uow, case, tr, self.settings, now)
+    async def history(self, uow: UnitOfWork, case: Case, tr: Translator, now: datetime, *, by: Actor | None = None,
+                      reporter: ReporterShown | None = None) -> str:
+        return await case_history(uow, case, tr, self.settings, now, by=by, reporter=reporter)
 
     async def _first(self, case: Case, kind: PhotoKind) -> bytes | None:
         photos = case.photos_of(kind)
@@ -165,6 +173,18 @@ def without_emoji(label: str) -> str:
 
 
 HANDED_TO = ("assigned", "reassigned", "forwarded", "escalated")  # history names whom it went to
+# the messages that name the case's reporter for the one who handles it (or staff, masked)
+SHOWS_REPORTER = ("case.new_for_handler", "case.on_desk", "case.escalated_to_you")
+
+
+def reporter_text(tr: Translator, shown: ReporterShown) -> str | None:
+    """The reporter as core allows this reader to see them: "王阿姨（138****1234）", "匿名居民", or
+    nothing (a neighbour sees no neighbour)."""
+    if shown.shown == Shown.ANONYMOUS:
+        return tr("case.reporter_anonymous")
+    if shown.shown == Shown.HIDDEN or not shown.name:
+        return None
+    return tr("case.reporter_phone", name=shown.name, phone=shown.phone) if shown.phone else shown.name
 
 
 async def _target(uow: UnitOfWork, person_id: int, seen: dict[int, str]) -> str:
@@ -177,11 +197,30 @@ async def _target(uow: UnitOfWork, person_id: int, seen: dict[int, str]) -> str:
     return seen[person_id]
 
 
-async def case_history(uow: UnitOfWork, case: Case, tr: Translator, settings: Settings, now: datetime) -> str:
-    """The case's story from its events: who did what, when (and the handler's note on a fix)."""
+async def case_history(uow: UnitOfWork, case: Case, tr: Translator, settings: Settings, now: datetime, *,
+                       by: Actor | None = None, reporter: ReporterShown | None = None) -> str:
+    """The case's story from its events: who did what, when (and the handler's note on a fix).
+
+    With the reader `by` and the reporter as core lets them see them (`reporter`, from
+    `cases_services.case_story`): the reporter's line under the title, and residents' names only
+    where core.disclosure allows (an anonymous reporter is "匿名居民" to the handler, a neighbour
+    is "居民" to another)."""
     fields = await _case_fields(uow, case, tr, settings, now)
     lines = [tr("history.title", **fields)]
     names: dict[int | None, str] = {None: tr("system")}
+    if by is not None and reporter is not None:
+        if by.person_id != case.reporter_id and (line := reporter_text(tr, reporter)):
+            lines.append(tr("case.reporter_line", who=line))
+        sees_residents = by.roles.is_staff_of(case.community_id) or case.is_handled_by(by.person_id)
+        for resident in (case.reporter_id, *case.me_too):
+            if resident == by.person_id:
+                continue
+            if resident == case.reporter_id and reporter.shown in (Shown.FULL, Shown.MASKED):
+                continue
+            if resident != case.reporter_id and sees_residents:
+                continue
+            names[resident] = tr("case.reporter_anonymous" if resident == case.reporter_id and case.anonymous
+                                 else "case.reporter_resident")
     targets: dict[int, str] = {}
     for event in await uow.events.of("case", case.number):
         if event.kind == "viewed":  # the audit of who looked is for the office, not the story
