@@ -10,7 +10,6 @@ Messages and button presses count alike; an album counts one per photo (Telegram
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any, Awaitable, Callable, Protocol
 
 from aiogram import BaseMiddleware, Bot
@@ -62,12 +61,13 @@ class RedisCounter:
 class MessageRate(BaseMiddleware):
     """`MessageRate(limit, default_language).install(dp)`: right after the per-chat serial layer."""
 
-    def __init__(self, limit: int, default_language: str, counter: Counter | None = None,
-                 minute: Callable[[], int] | None = None) -> None:
+    def __init__(self, limit: int, default_language: str, counter: Counter | None = None, *,
+                 minute: Callable[[], int]) -> None:
+        """`minute`: the number of the current minute (the composition root gives its clock's)."""
         self.limit = limit
         self.default_language = default_language
         self.counter = counter or MemoryCounter()
-        self.minute = minute or (lambda: int(time.time() // 60))
+        self.minute = minute
         self.dropped = 0
 
     def install(self, dp: Any) -> "MessageRate":

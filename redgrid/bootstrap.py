@@ -170,7 +170,8 @@ def build_dispatcher(db: Database, settings: Settings, clock: Clock, storage: Ba
     OneAtATimePerChat().install(dp)  # first of all: updates of a chat in the order they came
     # then messages per minute, before anything touches the database (Redis counts for several processes)
     MessageRate(settings.messages_per_minute, settings.default_language,
-                RedisCounter(settings.redis_url) if settings.redis_url else None).install(dp)
+                RedisCounter(settings.redis_url) if settings.redis_url else None,
+                minute=lambda: int(clock.now().timestamp() // 60)).install(dp)
     dp.update.outer_middleware(ContextMiddleware(db, clock, settings.default_language))
     if isinstance(storage, SqlDialogStorage):
         dp.update.outer_middleware(_dialog_state_in_unit_of_work(storage))
