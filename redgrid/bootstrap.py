@@ -19,6 +19,7 @@ the command line imports it only once a command needs the bot, so `redgrid --hel
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -112,6 +113,18 @@ async def open_database(settings: Settings, url: str | None = None) -> Database:
 
 # ---- the Telegram channel -----------------------------------------------------------------------
 
+# Loggers of libraries that write what people sent at DEBUG: aiogram's scenes log each dialog's data
+# (a resident's words, photo names) as it moves between steps. Logs carry ids, never what someone
+# wrote, so these stay at INFO even when LOG_LEVEL=DEBUG.
+PERSONAL_LOGGERS = ("aiogram.scene",)
+
+
+def quiet_personal_loggers() -> None:
+    for name in PERSONAL_LOGGERS:
+        logger = logging.getLogger(name)
+        logger.setLevel(max(logger.getEffectiveLevel(), logging.INFO))
+
+
 def build_bot(settings: Settings) -> Bot:
     if settings.bot_api_url == TELEGRAM_API_URL:
         return Bot(settings.bot_token)
@@ -158,6 +171,7 @@ def build_dispatcher(db: Database, settings: Settings, clock: Clock, storage: Ba
     per update from bot/middlewares.py)."""
     photos = PhotoStore(settings.data_dir)
     storage = storage or dialog_storage(settings, db)
+    quiet_personal_loggers()
     dp = Dispatcher(storage=storage, events_isolation=dialog_isolation(settings.redis_url), settings=settings,
                     db=db, policy=report_policy(settings), volunteer_policy=volunteer_policy(settings),
                     photos=photos, case_renderer=CaseRenderer(settings, photos, clock))
