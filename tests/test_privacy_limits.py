@@ -126,9 +126,9 @@ async def test_notifications_name_the_reporter_as_core_allows(phones, tmp_path):
             uow, Notification(li.id, "case.new_for_handler", {"case": anonymous.number}), li, "zh")
         to_chen = await renderer.render(uow, Notification(chen.id, "case.on_desk", {"case": anonymous.number}),
                                         chen, "zh")
-    assert f"上报人：王阿姨（{WANG_PHONE}）" in to_li.text
-    assert "上报人：匿名居民" in to_li_anonymous.text and "王阿姨" not in to_li_anonymous.text
-    assert "上报人：王阿姨（138****1234）" in to_chen.text and WANG_PHONE not in to_chen.text
+    assert f"反映人：王阿姨（{WANG_PHONE}）" in to_li.text
+    assert "反映人：匿名居民" in to_li_anonymous.text and "王阿姨" not in to_li_anonymous.text
+    assert "反映人：王阿姨（138****1234）" in to_chen.text and WANG_PHONE not in to_chen.text
 
 
 async def test_the_desk_a_desk_notification_and_the_member_list_are_audited(phones):

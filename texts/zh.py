@@ -557,7 +557,7 @@ TEXTS: dict[str, str] = {
     "theme.bad.points": "积分请写 0 到 {max} 之间的整数。",
     "theme.bad.times": "时长要在 15 分钟到 12 小时之间，请重新选。",
     # personal information: disclosure, retention, limits (#17)
-    "case.reporter_line": "👤 上报人：{who}",
+    "case.reporter_line": "👤 反映人：{who}",
     "case.reporter_phone": "{name}（{phone}）",
     "case.reporter_anonymous": "匿名居民",
     "case.reporter_resident": "居民",

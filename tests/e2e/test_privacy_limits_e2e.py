@@ -54,7 +54,7 @@ async def test_an_anonymous_report_and_the_logs_of_a_whole_loop_name_nobody(demo
     number = await submits(wang)
     li = demo.persona("李秀英")
     told = await li.sees(number, timeout=10)
-    assert "上报人：匿名居民" in told.text and "王阿姨" not in told.text and WANG_PHONE not in told.text
+    assert "反映人：匿名居民" in told.text and "王阿姨" not in told.text and WANG_PHONE not in told.text
     await li.presses("✅ 受理")
     await li.presses("✅ 已处理，上传完成照片")
     await li.sends_photo(jpeg("yellow"))

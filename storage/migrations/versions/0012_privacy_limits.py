@@ -49,21 +49,19 @@ def upgrade() -> None:
                                 name=op.f('fk_reporting_suspensions_suspended_by_persons')),
         sa.PrimaryKeyConstraint('person_id', name=op.f('pk_reporting_suspensions')),
     )
-    with op.batch_alter_table('cases') as batch_op:
-        batch_op.add_column(sa.Column('anonymous', sa.Boolean(), nullable=False, server_default=sa.false()))
-    with op.batch_alter_table('dialog_state') as batch_op:
-        batch_op.add_column(sa.Column('updated_at', sa.DateTime(timezone=True), nullable=True))
-        batch_op.create_index(batch_op.f('ix_dialog_state_updated_at'), ['updated_at'], unique=False)
+    op.add_column('cases', sa.Column('anonymous', sa.Boolean(), nullable=False, server_default=sa.false()))
+    op.add_column('dialog_state', sa.Column('updated_at', sa.DateTime(timezone=True), nullable=True))
+    op.create_index('ix_dialog_state_updated_at', 'dialog_state', ['updated_at'], unique=False)
     dialog_state = sa.table('dialog_state', sa.column('updated_at', UtcDateTime()))
     op.execute(dialog_state.update().values(updated_at=datetime.now(timezone.utc)))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('dialog_state') as batch_op:
-        batch_op.drop_index(batch_op.f('ix_dialog_state_updated_at'))
-        batch_op.drop_column('updated_at')
-    with op.batch_alter_table('cases') as batch_op:
-        batch_op.drop_column('anonymous')
+    # plain ALTER TABLE … DROP COLUMN (SQLite 3.35+ and PostgreSQL): a batch copy of `cases` would drop
+    # a table that other tables' foreign keys name
+    op.drop_index('ix_dialog_state_updated_at', table_name='dialog_state')
+    op.execute('ALTER TABLE dialog_state DROP COLUMN updated_at')
+    op.execute('ALTER TABLE cases DROP COLUMN anonymous')
     op.drop_table('reporting_suspensions')
     op.drop_index('ix_audit_log_at', table_name='audit_log')
     op.drop_index('ix_audit_log_person_at', table_name='audit_log')
