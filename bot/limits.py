@@ -57,6 +57,9 @@ class RedisCounter:
             count, _ = await pipe.execute()
         return int(count)
 
+    async def close(self) -> None:
+        await self.redis.aclose()
+
 
 class MessageRate(BaseMiddleware):
     """`MessageRate(limit, default_language).install(dp)`: right after the per-chat serial layer."""

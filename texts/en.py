@@ -570,4 +570,6 @@ TEXTS: dict[str, str] = {
     "limits.suspend_usage": "Usage: /suspend CASE-NUMBER REASON suspends the reporting of that case's reporter; /restore CASE-NUMBER restores it.",
     "limits.suspended_done": "Reporting of {number}'s reporter is suspended; they have been told.",
     "limits.restored_done": "Reporting of {number}'s reporter is restored; they have been told.",
+    "cmd.suspend": "suspend / restore a resident's reporting",
+    "help.suspend": "/suspend CASE REASON — suspend the reporting of that case's reporter; /restore CASE — restore it",
 }

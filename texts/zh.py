@@ -577,4 +577,6 @@ TEXTS: dict[str, str] = {
     "limits.suspend_usage": "用法：/suspend 问题编号 原因 —— 暂停该问题上报人的上报功能；/restore 问题编号 —— 恢复。",
     "limits.suspended_done": "已暂停 {number} 上报人的上报功能，并已告知本人。",
     "limits.restored_done": "已恢复 {number} 上报人的上报功能，并已告知本人。",
+    "cmd.suspend": "暂停/恢复居民上报",
+    "help.suspend": "/suspend 问题编号 原因 — 暂停该问题反映人的上报；/restore 问题编号 — 恢复",
 }
