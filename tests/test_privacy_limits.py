@@ -152,6 +152,19 @@ async def test_the_audit_log_can_only_be_added_to_and_read(phones):
     assert len(day) == 1 and other_day == [] and nobody == []
 
 
+
+async def test_the_list_of_party_members_waiting_for_staff_is_audited(phones):
+    from core.volunteering import registration_services
+
+    zhao = phones.people["zhao"].id
+    async with phones.db.uow() as uow:
+        await registration_services.ask_to_register(uow, zhao, phones.communities["东城社区"].id, "县供电公司", MONDAY)
+        await uow.commit()
+    (waiting,) = await do(phones, registration_services.pending_members, "chen")
+    assert waiting[1].id == zhao
+    (entry,) = await audit_of(phones.db, zhao)
+    assert (entry.viewer_id, entry.what) == (phones.people["chen"].id, "members.pending")
+
 # ---- abuse limits -------------------------------------------------------------------------------
 
 LIMITED = replace(POLICY, limits=LimitPolicy(reports_per_hour=2, reports_per_day=3, orders_per_day=1))
