@@ -321,9 +321,11 @@ async def give_feedback(uow: UnitOfWork, by: Actor, number: str, fixed: bool, no
     rules.add_feedback(case, by, fixed, now, rating=rating, reason=reason, comment=comment)
     await uow.cases.save(case)
     if not fixed:
-        await _notify(uow, await _staff_of(uow, case.community_id), "case.supporter_not_fixed", case,
+        staff = await _staff_of(uow, case.community_id)
+        await _notify(uow, staff, "case.supporter_not_fixed", case,
                       dedupe=f"f{by.person_id}.{case.rework_count}", by=by.person_id, comment=(comment or "").strip(),
                       reason=rules.NotFixedReason(reason).value if reason else None)
+        await record_views(uow, staff, [by.person_id], "notification", case.number, now)  # it names the neighbour
     return case
 
 
