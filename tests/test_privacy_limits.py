@@ -213,7 +213,7 @@ async def test_orders_per_day_are_limited(town):
     await order(MONDAY + timedelta(days=1, minutes=1))
 
 
-async def test_staff_suspend_and_restore_a_reporter_with_a_reason_and_the_person_is_told(phones):
+async def test_staff_suspend_and_restore_a_reporter_with_a_reason_and_the_person_is_told(phones, tmp_path):
     case = await report(phones)
     with pytest.raises(NotAllowed):  # a grid member is not staff
         await do(phones, suspend_reporter, "li", case.number, "刷屏")
@@ -232,6 +232,14 @@ async def test_staff_suspend_and_restore_a_reporter_with_a_reason_and_the_person
             tables.events.c.subject_type == "person", tables.events.c.subject_id == str(phones.people["wang"].id)))]
     assert "limits.suspended_for_you" in told and "limits.restored_for_you" in told
     assert events[-2:] == ["reporting_suspended", "reporting_restored"]
+    from bot.rendering.notifications import NotificationRenderer
+
+    render = NotificationRenderer(Settings(_env_file=None, data_dir=tmp_path), clock=ManualClock(MONDAY))
+    async with phones.db.uow() as uow:
+        wang = await uow.people.get(phones.people["wang"].id)
+        said = await render(uow, Notification(wang.id, "limits.suspended_for_you", {"reason": "多次上报无关照片"}),
+                            wang, None)
+    assert "您的上报功能已被社区暂停，原因：多次上报无关照片" in said.text
 
 
 # ---- retention ----------------------------------------------------------------------------------
