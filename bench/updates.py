@@ -585,7 +585,9 @@ async def redgrid_bench(url: str, folder: Path, photos: list[bytes], residents: 
     from redgrid.settings import Settings
 
     async with demo_community(url, residents) as (db, clock, personas):
-        settings = Settings(_env_file=None, data_dir=folder / "data", redis_url="")
+        # simulated residents report far faster than people may (the abuse limits): this measures handling
+        settings = Settings(_env_file=None, data_dir=folder / "data", redis_url="", messages_per_minute=10_000,
+                            reports_per_hour=1000, reports_per_day=10_000)
         async with demo_stack(db, settings, clock, personas) as stack:
             dialog = redgrid_dialog(photos)
             chats = []

@@ -19,7 +19,7 @@ BY_ROLE: dict[Role, tuple[str, ...]] = {
     Role.RESIDENT: ("report", "my", "ask", "join_party", "points"),
     Role.GRID_MEMBER: ("cases",),
     Role.PARTY_MEMBER: ("tasks", "mytasks", "points"),
-    Role.STAFF: ("desk", "notice", "invite", "orders", "newpost", "posts", "themes", "members", "redeem"),
+    Role.STAFF: ("desk", "notice", "invite", "orders", "newpost", "posts", "themes", "members", "redeem", "suspend"),
     Role.DEPARTMENT: ("cases",),
     Role.ADMIN: ("desk", "invite"),
 }

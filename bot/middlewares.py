@@ -69,7 +69,8 @@ class ContextMiddleware(BaseMiddleware):
                 receipt = data.get("inbox_receipt")
                 if receipt is not None:  # the rollback undid the inbox's "handled" mark: let it mark again
                     receipt.sealed = False
-                log.info("refused %s for person %s: %s", type(refusal).__name__, person.id, refusal)
+                # the key only: a refusal's params may carry what someone wrote (a reason, a name)
+                log.info("refused %s for person %s: %s", type(refusal).__name__, person.id, refusal.key)
                 settings = data.get("settings")
                 await _reply(event, refusal_text(data["tr"], refusal, getattr(settings, "tz", None), now))
                 return None

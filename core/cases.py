@@ -244,6 +244,7 @@ class Case:
     closed_at: datetime | None = None
     lat: float | None = None
     lon: float | None = None
+    anonymous: bool = False          # the reporter is not shown to the handler (core.disclosure); staff see who
     pending_events: list[Event] = field(default_factory=list, compare=False, repr=False)
 
     def record(self, kind: str, at: datetime, actor_id: int | None,
@@ -345,8 +346,10 @@ def recipients_of_outcome(case: Case) -> list[int]:
 
 def submit(reporter: Actor, building: Building, grid: Grid, community: Community, category: Category,
            photos: Sequence[PhotoRef], description: str, now: datetime, deadline: datetime, *,
-           seq: int, year: int | None = None, lat: float | None = None, lon: float | None = None) -> Case:
-    """A resident photographs a problem and sends it with its place and a few words.
+           seq: int, year: int | None = None, lat: float | None = None, lon: float | None = None,
+           anonymous: bool = False) -> Case:
+    """A resident photographs a problem and sends it with its place and a few words; `anonymous`:
+    the grid member is not told who (core.disclosure), staff still are.
 
     `seq` is the community's running number for the year (storage hands it out);
     `deadline` comes from the work calendar ("two working days").
@@ -368,11 +371,12 @@ def submit(reporter: Actor, building: Building, grid: Grid, community: Community
         grid_id=building.grid_id, building_id=saved_id(building),
         category=Category(category), description=description, photos=before_photos,
         state=CaseState.SUBMITTED, deadline=deadline, created_at=now, updated_at=now, lat=lat, lon=lon,
+        anonymous=bool(anonymous),
     )
     case.record("submitted", now, reporter.person_id, None, {
         "state": case.state.value, "category": case.category.value, "building_id": case.building_id,
         "grid_id": case.grid_id, "photos": [p.sha256 for p in before_photos],
-        "deadline": deadline.isoformat()})
+        "deadline": deadline.isoformat(), "anonymous": bool(anonymous)})
     return case
 
 

@@ -18,8 +18,11 @@ from core.dispatch import (
     require_grid_member_of,
 )
 from core.cases import Actor, Case, Category, HandlerKind, PhotoKind, PhotoRef
+from core.disclosure_services import ReporterShown, listed_phone, record_views, show_reporter
 from core.duplicates import CaseSpot, looks_same, similar_open_cases
 from core.errors import DomainError, NotAllowed, NotFound
+from core.limits import LimitPolicy
+from core.limits_services import may_report
 from core.events import Event
 from core.ids import saved_id
 from core.notifications import Notification, declared
@@ -44,6 +47,7 @@ class ReportPolicy:
     duplicate_window: timedelta = timedelta(hours=48)
     # points for a report confirmed fixed, per category value ("default" covers the rest; 0: none)
     report_points: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_REPORT_POINTS))
+    limits: LimitPolicy | None = None              # reports per hour and day (None: no limit but suspension)
 
     def deadline(self, now: datetime) -> datetime:
         return self.calendar.add_working_days(now, self.working_days)
@@ -95,8 +99,11 @@ async def _nearby(uow: UnitOfWork, policy: ReportPolicy, community_id: int, cate
 
 async def report_problem(uow: UnitOfWork, policy: ReportPolicy, reporter: Actor, building_id: int,
                          category: Category, photos: Sequence[PhotoRef], description: str,
-                         now: datetime) -> Case:
-    """"随手拍": the case is numbered, given its deadline and routed to the building's grid member."""
+                         now: datetime, *, anonymous: bool = False) -> Case:
+    """"随手拍": the case is numbered, given its deadline and routed to the building's grid member.
+    `anonymous`: the grid member is not told who reported it (staff are). Refused while the person's
+    reporting is suspended or their reports per hour or day are used up (core.limits)."""
+    await may_report(uow, policy.limits, reporter, now)
     address = await uow.places.address(building_id)
     if address is None:
         raise NotFound(what="building")
@@ -105,7 +112,7 @@ async def report_problem(uow: UnitOfWork, policy: ReportPolicy, reporter: Actor,
     seq = await uow.cases.next_number(saved_id(address.community), year)
     b = address.building
     case = rules.submit(reporter, b, address.grid, address.community, category, photos, description, now,
-                        deadline, seq=seq, year=year, lat=b.lat, lon=b.lon)
+                        deadline, seq=seq, year=year, lat=b.lat, lon=b.lon, anonymous=anonymous)
     looks_like = await _possible_duplicate(uow, policy, case, now)
     members = [saved_id(p) for p in await uow.people.grid_members(saved_id(address.grid))]
     if members:
@@ -115,8 +122,16 @@ async def report_problem(uow: UnitOfWork, policy: ReportPolicy, reporter: Actor,
     else:  # nobody owns this grid yet: the community desk decides
         rules.send_to_desk(case, now, "no grid member")
         await uow.cases.add(case, half_time_at=policy.half_time(now, deadline))
-        await _notify(uow, await _staff_of(uow, case.community_id), "case.on_desk", case, duplicate_of=looks_like)
+        await _tell_desk(uow, case, now, duplicate_of=looks_like)
     return case
+
+
+async def _tell_desk(uow: UnitOfWork, case: Case, now: datetime, **payload: Any) -> None:
+    """The community's staff are told of a case on their desk; its message shows the reporter (masked
+    phone), so each staff member's look is audited as it is queued."""
+    staff = await _staff_of(uow, case.community_id)
+    await _notify(uow, staff, "case.on_desk", case, **payload)
+    await record_views(uow, staff, [case.reporter_id], "notification", case.number, now)
 
 
 async def _possible_duplicate(uow: UnitOfWork, policy: ReportPolicy, case: Case, now: datetime) -> str | None:
@@ -145,6 +160,7 @@ async def join_same_problem(uow: UnitOfWork, policy: ReportPolicy, resident: Act
     """
     if not resident.roles.has(Role.RESIDENT):
         raise NotAllowed(action="case.join")
+    await may_report(uow, None, resident, now)  # a suspended person joins nothing either
     offered = {c.number for c in await similar_cases(uow, policy, building_id, Category(category), now)}
     if number not in offered:
         raise rules.JoinRefused(number)
@@ -175,11 +191,14 @@ async def handover_targets(uow: UnitOfWork, by: Actor, number: str, action: str)
     return await departments_serving(uow, case.community_id)
 
 
-async def desk_members(uow: UnitOfWork, by: Actor, number: str) -> list[MemberChoice]:
+async def desk_members(uow: UnitOfWork, by: Actor, number: str, now: datetime) -> list[MemberChoice]:
     """Every grid member of the case's community the desk may assign it to (any grid, not only its own:
     the one who said "not mine" is usually its own grid's), after checking `by` may assign it."""
     case = await check_case_action(uow, by, number, "assign")
-    return await grid_members_of(uow, case.community_id)
+    members = await grid_members_of(uow, case.community_id)
+    await record_views(uow, [by.person_id], [saved_id(m.person) for m in members if listed_phone(m.person)],
+                       "members", number, now)  # the list shows their phones, masked
+    return members
 
 
 async def answer_outcome(uow: UnitOfWork, by: Actor, number: str, fixed: bool) -> bool:
@@ -205,6 +224,7 @@ class CaseStory:
     """What a case's history shows `by`, and which buttons come with it."""
 
     case: Case
+    reporter: ReporterShown                         # as `by` may see them (core.disclosure)
     as_handler: bool = False                        # the handler's next steps
     desk_members: list[Person] | None = None        # staff: the grid's members to assign to (open cases)
 
@@ -215,11 +235,12 @@ async def case_story(uow: UnitOfWork, by: Actor, number: str, now: datetime) -> 
     if not may_see(case, by):
         raise NotAllowed(action="case.history")
     await uow.events.add(Event("case", case.number, "viewed", now, by.person_id))
+    reporter = await show_reporter(uow, case, by, now)  # staff's look at the reporter is audited
     if case.is_handled_by(by.person_id):
-        return CaseStory(case, as_handler=True)
+        return CaseStory(case, reporter, as_handler=True)
     if by.roles.is_staff_of(case.community_id) and case.is_open:
-        return CaseStory(case, desk_members=list(await uow.people.grid_members(case.grid_id)))
-    return CaseStory(case)
+        return CaseStory(case, reporter, desk_members=list(await uow.people.grid_members(case.grid_id)))
+    return CaseStory(case, reporter)
 
 
 async def my_reports(uow: UnitOfWork, by: Actor, limit: int = 20) -> list[Case]:
@@ -281,8 +302,12 @@ async def awaiting_answer(uow: UnitOfWork, by: Actor, now: datetime | None = Non
 
 
 async def desk(uow: UnitOfWork, by: Actor, now: datetime) -> list[Case]:
-    """The community desk: cases waiting for staff in the communities `by` keeps."""
-    return list(await uow.cases.desk(set(await desk_communities(uow, by, "desk")), now))
+    """The community desk: cases waiting for staff in the communities `by` keeps. The look at the desk is
+    audited for each reporter on it."""
+    cases = list(await uow.cases.desk(set(await desk_communities(uow, by, "desk")), now))
+    for case in cases:
+        await record_views(uow, [by.person_id], [case.reporter_id], "desk", case.number, now)
+    return cases
 
 
 # ---- handling ----------------------------------------------------------------------------------
@@ -355,9 +380,11 @@ async def give_feedback(uow: UnitOfWork, by: Actor, number: str, fixed: bool, no
     rules.add_feedback(case, by, fixed, now, rating=rating, reason=reason, comment=comment)
     await uow.cases.save(case)
     if not fixed:
-        await _notify(uow, await _staff_of(uow, case.community_id), "case.supporter_not_fixed", case,
+        staff = await _staff_of(uow, case.community_id)
+        await _notify(uow, staff, "case.supporter_not_fixed", case,
                       dedupe=f"f{by.person_id}.{case.rework_count}", by=by.person_id, comment=(comment or "").strip(),
                       reason=rules.NotFixedReason(reason).value if reason else None)
+        await record_views(uow, staff, [by.person_id], "notification", case.number, now)  # it names the neighbour
     return case
 
 
@@ -365,7 +392,7 @@ async def not_mine(uow: UnitOfWork, by: Actor, number: str, now: datetime) -> Ca
     case = await case_for(uow, number)
     rules.decline_not_mine(case, by, now)
     await uow.cases.save(case)
-    await _notify(uow, await _staff_of(uow, case.community_id), "case.on_desk", case, returned_by=by.person_id)
+    await _tell_desk(uow, case, now, returned_by=by.person_id)
     return case
 
 

@@ -45,6 +45,7 @@ import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
@@ -469,10 +470,41 @@ class PhotoStore:
         """The normalised JPEG; FileNotFoundError when it was never saved here."""
         return await asyncio.to_thread(self.path(sha256).read_bytes)
 
+    def stored(self) -> Iterator[tuple[str, float]]:
+        """(name, last modified as a POSIX timestamp) of every photo kept here."""
+        if not self.folder.is_dir():
+            return
+        for path in self.folder.glob("??/*.jpg"):
+            name = path.stem
+            if _SHA256.fullmatch(name):
+                try:
+                    yield name, path.stat().st_mtime
+                except FileNotFoundError:
+                    continue
+
+    def remove_unnamed(self, in_use: set[str], modified_before: float) -> int:
+        """Delete the photos that nothing names (`in_use`) and that were not saved (or sent again)
+        since `modified_before` (a POSIX timestamp): a photo in a dialog still open stays. The count."""
+        removed = 0
+        for name, modified in list(self.stored()):
+            if name in in_use or modified >= modified_before:
+                continue
+            try:
+                self.path(name).unlink()
+                removed += 1
+            except FileNotFoundError:
+                pass
+        return removed
+
     def _write(self, photo: NormalisedPhoto) -> None:
         target = self.path(photo.sha256)
         if target.is_file():
-            return
+            # sent again: the retention job must not take it away from the dialog it is in now
+            try:
+                os.utime(target)
+                return
+            except FileNotFoundError:  # removed in between: written anew below
+                pass
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, temp = tempfile.mkstemp(dir=target.parent, prefix=".incoming-", suffix=".tmp")
         try:

@@ -22,9 +22,10 @@ the command line imports it only once a command needs the bot, so `redgrid --hel
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
@@ -38,6 +39,7 @@ from bot.dialog_buffer import CommitBound, commit_bound_middleware
 from bot.handlers import routers
 from bot.handlers.cases import SCENES as CASE_SCENES
 from bot.handlers.volunteering import SCENES as VOLUNTEER_SCENES
+from bot.limits import MessageRate, RedisCounter
 from bot.middlewares import ContextMiddleware, watch_edits
 from bot.rendering.cases import CaseRenderer
 from bot.rendering.notifications import NotificationRenderer
@@ -45,6 +47,8 @@ from bot.scenes.report import SCENES as REPORT_SCENES
 from bot.serial import OneAtATimePerChat, dialog_isolation
 from core.clock import Clock, SystemClock
 from core.cases_services import ReportPolicy
+from core.limits import LimitPolicy
+from core.retention import RetentionPolicy
 from core.theme_day import ThemeDaySchedule
 from core.volunteering.common_services import VolunteerPolicy
 from core.workdays import WorkCalendar
@@ -57,7 +61,8 @@ from redgrid.settings import TELEGRAM_API_URL, Settings, quiet_window, report_po
 from scheduler.broadcasts import ProgressReporter
 from scheduler.delivery import DeliveryWorker, pace_replies
 from scheduler.leader import Leadership
-from scheduler.runner import Runner, prune_inbox, running
+from scheduler.retention import retention_run
+from scheduler.runner import Runner, running
 from scheduler.sla import sweep_reports
 from scheduler.volunteering import volunteering_tick
 from storage.dialogs import SqlDialogStorage
@@ -79,7 +84,18 @@ def report_policy(settings: Settings) -> ReportPolicy:
                         reopen_within=timedelta(days=settings.reopen_within_days),
                         claim_within=timedelta(hours=settings.claim_within_hours),
                         escalated_fix_days=settings.escalated_fix_working_days,
-                        report_points=report_points_table(settings.report_points))
+                        report_points=report_points_table(settings.report_points),
+                        limits=limit_policy(settings))
+
+
+def limit_policy(settings: Settings) -> LimitPolicy:
+    return LimitPolicy(reports_per_hour=settings.reports_per_hour, reports_per_day=settings.reports_per_day,
+                       orders_per_day=settings.orders_per_day, messages_per_minute=settings.messages_per_minute)
+
+
+def retention_policy(settings: Settings) -> RetentionPolicy:
+    return RetentionPolicy(photo_days=settings.photo_retention_days, dialog_days=settings.dialog_keep_days,
+                           inbox_days=settings.inbox_keep_days, outbox_days=settings.outbox_keep_days)
 
 
 def volunteer_policy(settings: Settings) -> VolunteerPolicy:
@@ -90,7 +106,8 @@ def volunteer_policy(settings: Settings) -> VolunteerPolicy:
                            report_points=report_points_table(settings.report_points),
                            schedule=ThemeDaySchedule(create_day=settings.theme_create_day,
                                                      announce_day=settings.theme_announce_day,
-                                                     remind_day=settings.theme_remind_day))
+                                                     remind_day=settings.theme_remind_day),
+                           limits=limit_policy(settings))
 
 
 # ---- storage ------------------------------------------------------------------------------------
@@ -103,6 +120,18 @@ async def open_database(settings: Settings, url: str | None = None) -> Database:
 
 
 # ---- the Telegram channel -----------------------------------------------------------------------
+
+# Loggers of libraries that write what people sent at DEBUG: aiogram's scenes log each dialog's data
+# (a resident's words, photo names) as it moves between steps. Logs carry ids, never what someone
+# wrote, so these stay at INFO even when LOG_LEVEL=DEBUG.
+PERSONAL_LOGGERS = ("aiogram.scene",)
+
+
+def quiet_personal_loggers() -> None:
+    for name in PERSONAL_LOGGERS:
+        logger = logging.getLogger(name)
+        logger.setLevel(max(logger.getEffectiveLevel(), logging.INFO))
+
 
 def build_bot(settings: Settings) -> Bot:
     if settings.bot_api_url == TELEGRAM_API_URL:
@@ -120,8 +149,10 @@ def dialog_storage(settings: Settings, db: Database, *, redis_prefix: str = "fsm
 
         # Scenes keep their history under a key "destiny" of their own, which aiogram's default
         # key builder refuses; and the bot's id keeps two bots on one Redis apart.
+        # an unfinished dialog expires after DIALOG_KEEP_DAYS, as the retention job forgets it in the database
+        keep = timedelta(days=settings.dialog_keep_days)
         return CommitBound(RedisStorage.from_url(settings.redis_url, key_builder=DefaultKeyBuilder(
-            prefix=redis_prefix, with_bot_id=True, with_destiny=True)))  # written after the commit
+            prefix=redis_prefix, with_bot_id=True, with_destiny=True), state_ttl=keep, data_ttl=keep))  # after the commit
     return SqlDialogStorage(db.engine)
 
 
@@ -148,6 +179,7 @@ def build_dispatcher(db: Database, settings: Settings, clock: Clock, storage: Ba
     per update from bot/middlewares.py)."""
     photos = PhotoStore(settings.data_dir)
     storage = storage or dialog_storage(settings, db)
+    quiet_personal_loggers()
     dp = Dispatcher(storage=storage, events_isolation=dialog_isolation(settings.redis_url), settings=settings,
                     db=db, policy=report_policy(settings), volunteer_policy=volunteer_policy(settings),
                     photos=photos, case_renderer=CaseRenderer(settings, photos, clock))
@@ -158,6 +190,10 @@ def build_dispatcher(db: Database, settings: Settings, clock: Clock, storage: Ba
     dp.startup.register(_watch_edits)  # before the inbox's startup replays anything
     inbox.install(dp, db, clock)
     OneAtATimePerChat().install(dp)  # first of all: updates of a chat in the order they came
+    # then messages per minute, before anything touches the database (Redis counts for several processes)
+    MessageRate(settings.messages_per_minute, settings.default_language,
+                RedisCounter(settings.redis_url) if settings.redis_url else None,
+                minute=lambda: int(clock.now().timestamp() // 60)).install(dp)
     dp.update.outer_middleware(ContextMiddleware(db, clock, settings.default_language))
     if isinstance(storage, SqlDialogStorage):
         dp.update.outer_middleware(_dialog_state_in_unit_of_work(storage))
@@ -203,7 +239,10 @@ def background(db: Database, bot: Bot, settings: Settings, clock: Clock, *,
     pace_replies(bot, worker.pacer)  # the handlers' replies count against the same budget
     runner = Runner(Leadership(db.engine), worker=worker, also=wechat.workers if wechat else (),
                     timezone=settings.tz)
-    runner.add_job(prune_inbox, "cron", hour=4, minute=30, args=[db, real], id="prune_inbox")
+    # retention: the first run of each day does it (a done key), so a restart or a missed night does it once
+    runner.add_job(retention_run, "interval", minutes=30, args=[db, PhotoStore(settings.data_dir),
+                                                                 retention_policy(settings), clock, settings.tz, real],
+                   id="retention", coalesce=True, max_instances=1, next_run_time=datetime.now(settings.tz))
     if wechat is not None:
         runner.add_job(prune_wechat, "cron", hour=4, minute=40, args=[db, real], id="prune_wechat")
     runner.add_job(sweep_reports, "interval", minutes=1, args=[db, report_policy(settings), clock],

@@ -1,4 +1,4 @@
-"""The `redgrid` command: run the bot, migrate, import the org chart, print invite links."""
+"""The `redgrid` command: run the bot, migrate, import the org chart, print invite links, read the audit log."""
 
 from __future__ import annotations
 
@@ -48,7 +48,24 @@ def _parser() -> argparse.ArgumentParser:
     inv.add_argument("--department", help="department name (created if new) for a department contact")
     inv.add_argument("--uses", type=int, default=None, help="how many people may use it (default INVITE_MAX_USES)")
     inv.add_argument("--hours", type=int, default=None, help="hours until it expires (default INVITE_TTL_HOURS)")
+
+    aud = sub.add_parser("audit", help="print who saw whose personal information (the audit log)",
+                         description="Print the audit log: every time staff were shown a person's data "
+                                     "(a case's reporter, the desk, lists with phone numbers), oldest first. "
+                                     "Times are in TIMEZONE.")
+    aud.add_argument("--person", type=int, metavar="ID", help="only looks at this person's data")
+    aud.add_argument("--day", type=_day, metavar="YYYY-MM-DD", help="only this day (in TIMEZONE)")
+    aud.add_argument("--limit", type=int, default=1000, help="at most this many lines (default 1000)")
     return parser
+
+
+def _day(value: str):
+    from datetime import date
+
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a day: {value!r} (write YYYY-MM-DD)") from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(commands.import_org(settings, args.files))
         if args.command == "invite":
             return asyncio.run(commands.invite(settings, args))
+        if args.command == "audit":
+            return asyncio.run(commands.audit(settings, person_id=args.person, day=args.day, limit=args.limit))
     except KeyboardInterrupt:
         return 130
     except commands.CommandFailed as exc:

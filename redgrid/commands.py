@@ -7,12 +7,14 @@ import asyncio
 import contextlib
 import logging
 import signal
+from datetime import date
 from pathlib import Path
 
 from bot.commands import publish_default_commands
 from bot.handlers.invites import invite_text
 from texts import Translator
 from core.clock import SystemClock
+from core.disclosure_services import audit_entries
 from core.errors import DomainError
 from core.onboarding import create_invite
 from core.people import Department, Role
@@ -217,3 +219,23 @@ async def _until_stopped() -> None:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
     print("redgrid demo: stopped; the demo database is kept.", flush=True)
+
+
+async def audit(settings: Settings, *, person_id: int | None = None, day: date | None = None,
+                limit: int = 1000) -> int:
+    """Print the audit log (core/disclosure_services.py): when, which staff member saw whose data, what.
+    Read only: nothing here, nor anywhere in the code, changes or removes an entry."""
+    db = await bootstrap.open_database(settings)
+    try:
+        async with db.uow() as uow:
+            entries = await audit_entries(uow, person_id=person_id, day=day, tz=settings.tz, limit=limit)
+            names = await uow.people.display_names(sorted({e.viewer_id for e in entries} |
+                                                           {e.person_id for e in entries}))
+    finally:
+        await db.dispose()
+    for e in entries:
+        print(f"{e.at.astimezone(settings.tz):%Y-%m-%d %H:%M:%S}  staff {e.viewer_id} {names.get(e.viewer_id, '?')}"
+              f"  saw person {e.person_id} {names.get(e.person_id, '?')}  {e.what} {e.subject}".rstrip())
+    if not entries:
+        print("no entries")
+    return 0

@@ -108,6 +108,21 @@ class Settings(BaseSettings):
     wecom_api_url: str = Field(default=WECOM_API_URL, description="The WeCom API (or a stand-in).")
     web_host: str = Field(default="127.0.0.1", description="Where `redgrid run` serves the WeChat callbacks.")
     web_port: int = Field(default=8080, ge=1, le=65535, description="Port of the WeChat callbacks.")
+    photo_retention_days: int = Field(default=365, ge=1, le=3650,
+                                      description="Photos of a finished case are deleted this many days after it closed.")
+    dialog_keep_days: int = Field(default=3, ge=1, le=90,
+                                  description="An unfinished dialog (and photos sent into it, never reported) is "
+                                              "forgotten after this many days.")
+    inbox_keep_days: int = Field(default=7, ge=1, le=90,
+                                 description="Days the raw updates (what people wrote) are kept after handling.")
+    outbox_keep_days: int = Field(default=7, ge=1, le=90,
+                                  description="Days sent, failed or skipped notifications are kept.")
+    reports_per_hour: int = Field(default=5, ge=1, le=1000, description="Reports one person may make in an hour.")
+    reports_per_day: int = Field(default=20, ge=1, le=10_000, description="Reports one person may make in 24 hours.")
+    orders_per_day: int = Field(default=5, ge=1, le=1000, description="Service orders one person may make in 24 hours.")
+    messages_per_minute: int = Field(default=30, ge=5, le=10_000,
+                                     description="Messages and presses one person may send the bot in a minute "
+                                                 "(an album counts one per photo).")
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
 
     @field_validator("timezone")

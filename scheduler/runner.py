@@ -18,21 +18,15 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from datetime import timedelta, tzinfo
+from datetime import tzinfo
 from typing import Any, Protocol, Sequence
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy import delete
-
-from core.clock import Clock
 from scheduler.delivery import DeliveryWorker
 from scheduler.leader import Leadership
-from storage import tables as t
-from storage.uow import Database
 
 log = logging.getLogger(__name__)
 
-INBOX_KEEP = timedelta(days=14)  # Telegram never sends an update again after a day; two weeks is plenty
 
 
 class Worker(Protocol):
@@ -118,11 +112,3 @@ async def running(runner: Runner) -> AsyncIterator[Runner]:
         await runner.stop()
         if task.done() and not task.cancelled() and task.exception():
             log.error("the scheduler stopped", exc_info=task.exception())
-
-
-async def prune_inbox(db: Database, clock: Clock, keep: timedelta = INBOX_KEEP) -> int:
-    """Forget handled updates older than `keep` (failed ones stay for an operator to read)."""
-    async with db.engine.begin() as conn:
-        result = await conn.execute(delete(t.inbox).where(
-            t.inbox.c.state == "handled", t.inbox.c.received_at < clock.now() - keep))
-        return result.rowcount or 0

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Float, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Column, Float, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
+
+from sqlalchemy.sql.expression import false as sa_false
 
 from storage.tables import UtcDateTime, metadata
 
@@ -33,6 +35,8 @@ cases = Table(
     Column("resolved_at", UtcDateTime()),
     Column("closed_at", UtcDateTime()),
     Column("lat", Float), Column("lon", Float),
+    # the reporter asked to stay anonymous to the grid member (staff still see who)
+    Column("anonymous", Boolean, nullable=False, default=False, server_default=sa_false()),
     # when the minute sweep must look at the case next (core.cases.next_check); NULL: never again
     Column("next_check_at", UtcDateTime()),
     Index("ix_cases_state_deadline", "state", "deadline"),
@@ -63,4 +67,15 @@ case_numbers = Table(
     Column("community_id", ForeignKey("communities.id"), primary_key=True),
     Column("year", Integer, primary_key=True),
     Column("last", Integer, nullable=False),
+)
+
+
+# A person whose reporting staff suspended (abuse), with the reason; restoring deletes the row. The
+# events of subject "person" keep the story (reporting_suspended / reporting_restored).
+reporting_suspensions = Table(
+    "reporting_suspensions", metadata,
+    Column("person_id", ForeignKey("persons.id"), primary_key=True),
+    Column("reason", Text, nullable=False),
+    Column("suspended_by", ForeignKey("persons.id"), nullable=False),
+    Column("since", UtcDateTime(), nullable=False),
 )

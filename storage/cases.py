@@ -6,10 +6,10 @@ from dataclasses import fields
 from datetime import datetime
 from typing import Any, Sequence
 
-from sqlalchemy import and_, bindparam, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, exists, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.cases import OPEN_STATES, Case, CaseState, Category, ClosureReason, HandlerKind, PhotoKind, PhotoRef
+from core.cases import FINISHED_STATES, OPEN_STATES, Case, CaseState, Category, ClosureReason, HandlerKind, PhotoKind, PhotoRef
 from core.duplicates import CaseSpot
 from core.places import bounding_box
 from storage.case_tables import case_me_too, case_numbers, case_photos, cases
@@ -234,3 +234,18 @@ class SqlCases:
         """Set when the sweep looks at `case` next; left alone if the case was written since it was
         loaded (that write asked for a look of its own, with the new moments)."""
         await self.conn.execute(_CHECK_AGAIN, {"case_id": case.id, "loaded_at": case.updated_at, "at": at})
+
+    # ---- retention ----------------------------------------------------------------------
+
+    async def finished_with_photos(self, closed_before: datetime, limit: int = 500) -> list[Case]:
+        """Finished cases closed before `closed_before` that still have photo rows, oldest first."""
+        c = cases.c
+        has_photos = exists().where(case_photos.c.case_id == c.id)
+        return await self._load(await self.conn.execute(
+            select(cases).where(c.state.in_([s.value for s in FINISHED_STATES]), c.closed_at < closed_before,
+                                has_photos).order_by(c.closed_at, c.id).limit(limit)))
+
+    async def forget_photos(self, case: Case) -> None:
+        """Remove the case's photo rows and save the events its transition recorded."""
+        await self.conn.execute(delete(case_photos).where(case_photos.c.case_id == case.id))
+        await self._flush_events(case)

@@ -35,6 +35,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
+from datetime import datetime
 from typing import Any
 
 from aiogram.fsm.state import State
@@ -42,6 +43,7 @@ from aiogram.fsm.storage.base import BaseStorage, StateType, StorageKey
 from sqlalchemy import and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from core.clock import Clock, SystemClock
 from storage import tables as t
 
 _table = t.dialog_state
@@ -57,10 +59,10 @@ def _key(key: StorageKey) -> dict[str, Any]:
             "k_destiny": key.destiny}
 
 
-def _row(key: StorageKey, state: str | None, data: Mapping[str, Any]) -> dict[str, Any]:
+def _row(key: StorageKey, state: str | None, data: Mapping[str, Any], at: datetime) -> dict[str, Any]:
     return {"bot_id": key.bot_id, "chat_id": key.chat_id, "user_id": key.user_id, "thread_id": key.thread_id or 0,
             "business_connection_id": key.business_connection_id or "", "destiny": key.destiny,
-            "state": state, "data": dict(data)}
+            "state": state, "data": dict(data), "updated_at": at}
 
 
 def _upserts(dialect: str) -> tuple[Any, Any]:
@@ -72,15 +74,17 @@ def _upserts(dialect: str) -> tuple[Any, Any]:
     made = []
     for column in ("state", "data"):
         stmt = insert(_table)
-        made.append(stmt.on_conflict_do_update(index_elements=list(_KEY), set_={column: stmt.excluded[column]}))
+        made.append(stmt.on_conflict_do_update(index_elements=list(_KEY), set_={
+            column: stmt.excluded[column], "updated_at": stmt.excluded.updated_at}))
     return made[0], made[1]
 
 
 class SqlDialogStorage(BaseStorage):
     """aiogram's `BaseStorage` on `dialog_state`; `joined(conn)` puts its calls in that transaction."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, clock: Clock | None = None) -> None:
         self.engine = engine
+        self.clock = clock or SystemClock()  # stamps `updated_at`, which the retention job reads
         self._set_state, self._set_data = _upserts(engine.dialect.name)
         self._joined: ContextVar[AsyncConnection | None] = ContextVar(f"dialog_connection_{id(self)}", default=None)
 
@@ -113,14 +117,14 @@ class SqlDialogStorage(BaseStorage):
         return await self._read(_GET_STATE, key)
 
     async def set_state(self, key: StorageKey, state: StateType = None) -> None:
-        await self._write(self._set_state, _row(key, state.state if isinstance(state, State) else state, {}))
+        await self._write(self._set_state, _row(key, state.state if isinstance(state, State) else state, {}, self.clock.now()))
 
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
         data = await self._read(_GET_DATA, key)
         return dict(data) if data else {}
 
     async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
-        await self._write(self._set_data, _row(key, None, data))
+        await self._write(self._set_data, _row(key, None, data, self.clock.now()))
 
     async def close(self) -> None:
         """Nothing of its own to close: the engine belongs to the process's `Database`."""

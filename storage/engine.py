@@ -37,7 +37,7 @@ def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         database = parsed.database or ":memory:"
         uri = parsed.query.get("uri") == "true"
         engine = create_async_engine(
-            url, echo=echo,
+            url, echo=echo, hide_parameters=True,  # an error in the log names no one's words or phone
             # aiosqlite, statements in the loop unless they must wait; WAL, foreign keys and the
             # other pragmas are set where each connection opens (storage/sqlite_connection.py)
             async_creator=lambda: sqlite_connection.connect(database, busy_timeout_ms=SQLITE_BUSY_TIMEOUT_MS,
@@ -45,7 +45,7 @@ def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
             **({} if database == ":memory:" else SQLITE_POOL))  # one shared connection for :memory:
 
         return engine
-    return create_async_engine(url, echo=echo, pool_pre_ping=True, **POOL)
+    return create_async_engine(url, echo=echo, pool_pre_ping=True, hide_parameters=True, **POOL)
 
 
 def database_away(exc: BaseException) -> bool:

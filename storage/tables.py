@@ -230,6 +230,8 @@ dialog_state = Table(
     Column("destiny", String(64), primary_key=True),
     Column("state", String(200)),
     Column("data", JSON, nullable=False),
+    # the last write, so the daily retention job forgets dialogs left unfinished (DIALOG_KEEP_DAYS)
+    Column("updated_at", UtcDateTime(), index=True),
 )
 
 # One-time codes that bind a second chat account to a person (core/binding.py). The digits repeat

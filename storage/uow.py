@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from storage.audit import SqlAudit
 from storage.cases import SqlCases
+from storage.limits import SqlLimits
 from storage.inbox import SqlInbox
 from storage.outbox import SqlBroadcastWriter, SqlOutbox
 from storage.repositories import SqlBindCodes, SqlEvents, SqlInvites, SqlPeople, SqlPlaces
@@ -43,6 +45,8 @@ class SqlUnitOfWork:
         self.cases = SqlCases(self.conn, self.events)
         self.volunteering = SqlVolunteering(self.conn, self.events)
         self.broadcasts = SqlBroadcastWriter(self.conn)  # a broadcast queued in this transaction
+        self.audit = SqlAudit(self.conn)  # who saw whose personal data: add and read only
+        self.limits = SqlLimits(self.conn)  # counts for the abuse limits, suspended reporting
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -18,8 +18,10 @@ from datetime import date, datetime
 from types import TracebackType
 from typing import Any, Iterable, NoReturn, Sequence, TypeVar
 
-from core.cases import OPEN_STATES, Case, CaseState, Category, HandlerKind, PhotoKind
+from core.cases import FINISHED_STATES, OPEN_STATES, Case, CaseState, Category, HandlerKind, PhotoKind
+from core.disclosure import AuditEntry
 from core.duplicates import CaseSpot
+from core.limits import Suspension
 from core.events import Event
 from core.binding import BindCode
 from core.invites import Invite
@@ -59,6 +61,8 @@ class FakeState:
     case_numbers: dict[tuple[int, int], int] = field(default_factory=dict)
     points: list[PointsEntry] = field(default_factory=list)
     done_keys: set[str] = field(default_factory=set)
+    audit: list[AuditEntry] = field(default_factory=list)
+    suspensions: dict[int, Suspension] = field(default_factory=dict)
     last_id: int = 0
 
     def new_id(self) -> int:
@@ -369,6 +373,46 @@ class FakeCases(_Repo):
         if self.s.cases[case.id].updated_at == case.updated_at:
             self.s.next_check[case.id] = at
 
+    async def finished_with_photos(self, closed_before: datetime, limit: int = 500) -> Sequence[Case]:
+        found = [c for c in self._all() if c.state in FINISHED_STATES and c.photos and c.closed_at is not None
+                 and c.closed_at < closed_before]
+        return sorted(found, key=lambda c: (c.closed_at, c.id))[:limit]
+
+    async def forget_photos(self, case: Case) -> None:
+        assert case.id is not None
+        for event in case.pending_events:
+            await self.events.add(event)
+        case.pending_events.clear()
+        self.s.cases[case.id].photos = []
+
+
+class FakeAudit(_Repo):
+    async def add(self, entries: Sequence[AuditEntry]) -> None:
+        for entry in entries:
+            self.s.audit.append(replace(entry, id=self.s.new_id()))
+
+    async def entries(self, *, person_id: int | None = None, since: datetime | None = None,
+                      until: datetime | None = None, limit: int = 1000) -> Sequence[AuditEntry]:
+        return [e for e in self.s.audit if (person_id is None or e.person_id == person_id)
+                and (since is None or e.at >= since) and (until is None or e.at < until)][:limit]
+
+
+class FakeLimits(_Repo):
+    async def reports_since(self, person_id: int, since: datetime) -> int:
+        return sum(1 for c in self.s.cases.values() if c.reporter_id == person_id and c.created_at >= since)
+
+    async def orders_since(self, person_id: int, since: datetime) -> int:
+        _not_faked("orders")
+
+    async def suspension(self, person_id: int) -> Suspension | None:
+        return self.s.suspensions.get(person_id)
+
+    async def suspend(self, suspension: Suspension) -> None:
+        self.s.suspensions[suspension.person_id] = suspension
+
+    async def lift(self, person_id: int) -> None:
+        self.s.suspensions.pop(person_id, None)
+
 
 class FakeVolunteering(_Repo):
     """The points ledger and the scheduler's done keys; the rest is for the databases' tests."""
@@ -517,6 +561,8 @@ class FakeUnitOfWork:
         self.cases = FakeCases(state, self.events)
         self.volunteering = FakeVolunteering(state)
         self.broadcasts = FakeBroadcasts(state)
+        self.audit = FakeAudit(state)
+        self.limits = FakeLimits(state)
 
     async def commit(self) -> None:
         self._before = copy.deepcopy(self._state)

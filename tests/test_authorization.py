@@ -199,7 +199,7 @@ def _actions(w) -> dict:
         "post.roster": lambda u, by: posts_services.roster(u, by, w.post),
         "party.decide": lambda u, by: registration_services.approve_registration(u, by, applicant, dc, MONDAY),
         "party.to_decide": lambda u, by: registration_services.registration_to_decide(u, by, applicant, dc),
-        "party.pending": lambda u, by: registration_services.pending_members(u, by),
+        "party.pending": lambda u, by: registration_services.pending_members(u, by, MONDAY),
         "theme.template": lambda u, by: theme_day_services.define_template(u, by, dc, MONDAY, title="义务清扫",
                                                                            activity=ThemeActivity.CLEAN_UP, place="东城花园",
                                                                            capacity=5, points_per_person=5, policy=VPOLICY),

@@ -53,7 +53,7 @@ def test_settings_read_from_dotenv(workdir, capsys):
     assert "INVITE_TTL_HOURS" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("command", [[], ["run"], ["migrate"], ["import-org"], ["invite"]])
+@pytest.mark.parametrize("command", [[], ["run"], ["migrate"], ["import-org"], ["invite"], ["audit"]])
 def test_help_on_every_command(command, capsys):
     with pytest.raises(SystemExit) as exit_:
         main([*command, "--help"])
@@ -107,3 +107,52 @@ def test_import_of_a_non_spreadsheet_writes_nothing(workdir, capsys):
     (workdir / "notes.pdf").write_bytes(b"%PDF-1.4 not a sheet")
     assert main(["import-org", "notes.pdf"]) == 1
     assert "not a spreadsheet" in capsys.readouterr().err
+
+
+def test_audit_help_answers_without_loading_the_bot(workdir):
+    """`redgrid audit --help` is for an administrator at a terminal: aiogram is not loaded for it."""
+    import subprocess
+    import sys
+
+    probe = ("import sys\nfrom redgrid.cli import main\ntry:\n    main(['audit', '--help'])\n"
+             "except SystemExit as done:\n    print('exit', done.code, 'aiogram' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=workdir, capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip().endswith("exit 0 False"), done.stdout + done.stderr
+    assert "--person ID" in done.stdout and "--day YYYY-MM-DD" in done.stdout
+
+
+def test_audit_prints_who_saw_whose_data_by_person_and_day(workdir, capsys):
+    from datetime import datetime, timezone
+
+    from core.disclosure import AuditEntry
+    from core.people import Person
+
+    assert main(["migrate"]) == 0
+
+    async def looks() -> tuple[int, int, int]:
+        db = Database(make_engine(f"sqlite+aiosqlite:///{workdir}/cli.sqlite3"))
+        async with db.uow() as uow:
+            chen, wang, zhao = Person(None, "陈书记"), Person(None, "王阿姨"), Person(None, "赵大爷")
+            for person in (chen, wang, zhao):
+                await uow.people.add(person)
+            await uow.audit.add([  # 23:30 on the 23rd in Shanghai, then the 24th
+                AuditEntry(datetime(2026, 11, 23, 15, 30, tzinfo=timezone.utc), chen.id, wang.id, "case.reporter",
+                           "DC-2026-000001"),
+                AuditEntry(datetime(2026, 11, 23, 16, 30, tzinfo=timezone.utc), chen.id, zhao.id, "desk",
+                           "DC-2026-000002")])
+            await uow.commit()
+        await db.dispose()
+        return chen.id, wang.id, zhao.id
+
+    chen, wang, zhao = asyncio.run(looks())
+    capsys.readouterr()
+    assert main(["audit"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines == [f"2026-11-23 23:30:00  staff {chen} 陈书记  saw person {wang} 王阿姨  case.reporter DC-2026-000001",
+                     f"2026-11-24 00:30:00  staff {chen} 陈书记  saw person {zhao} 赵大爷  desk DC-2026-000002"]
+    assert main(["audit", "--person", str(zhao)]) == 0
+    assert capsys.readouterr().out.strip().splitlines() == lines[1:]
+    assert main(["audit", "--day", "2026-11-23"]) == 0
+    assert capsys.readouterr().out.strip().splitlines() == lines[:1]
+    assert main(["audit", "--day", "2026-11-25"]) == 0
+    assert capsys.readouterr().out.strip() == "no entries"

@@ -10,7 +10,9 @@ from __future__ import annotations
 from datetime import datetime, tzinfo
 from typing import Any
 
-from core.cases import REJECTION_REASONS, Case, CaseState
+from core.cases import REJECTION_REASONS, Actor, Case, CaseState
+from core.disclosure import Shown
+from core.disclosure_services import ReporterShown
 from core.dispatch import department_of
 from core.ports import UnitOfWork
 from texts import Translator, moment_text
@@ -106,6 +108,18 @@ def without_emoji(label: str) -> str:
 
 
 HANDED_TO = ("assigned", "reassigned", "forwarded", "escalated")  # history names whom it went to
+# the messages that name the case's reporter for the one who handles it (or staff, masked)
+SHOWS_REPORTER = ("case.new_for_handler", "case.on_desk", "case.escalated_to_you")
+
+
+def reporter_text(tr: Translator, shown: ReporterShown) -> str | None:
+    """The reporter as core allows this reader to see them: "王阿姨（138****1234）", "匿名居民", or
+    nothing (a neighbour sees no neighbour)."""
+    if shown.shown == Shown.ANONYMOUS:
+        return tr("case.reporter_anonymous")
+    if shown.shown == Shown.HIDDEN or not shown.name:
+        return None
+    return tr("case.reporter_phone", name=shown.name, phone=shown.phone) if shown.phone else shown.name
 
 
 async def _target(uow: UnitOfWork, person_id: int, seen: dict[int, str]) -> str:
@@ -118,11 +132,30 @@ async def _target(uow: UnitOfWork, person_id: int, seen: dict[int, str]) -> str:
     return seen[person_id]
 
 
-async def case_history(uow: UnitOfWork, case: Case, tr: Translator, tz: tzinfo, now: datetime) -> str:
-    """The case's story from its events: who did what, when (and the handler's note on a fix)."""
+async def case_history(uow: UnitOfWork, case: Case, tr: Translator, tz: tzinfo, now: datetime, *,
+                       by: Actor | None = None, reporter: ReporterShown | None = None) -> str:
+    """The case's story from its events: who did what, when (and the handler's note on a fix).
+
+    With the reader `by` and the reporter as core lets them see them (`reporter`, from
+    `cases_services.case_story`): the reporter's line under the title, and residents' names only
+    where core.disclosure allows (an anonymous reporter is "匿名居民" to the handler, a neighbour
+    is "居民" to another)."""
     fields = await case_fields(uow, case, tr, tz, now)
     lines = [tr("history.title", **fields)]
     names: dict[int | None, str] = {None: tr("system")}
+    if by is not None and reporter is not None:
+        if by.person_id != case.reporter_id and (line := reporter_text(tr, reporter)):
+            lines.append(tr("case.reporter_line", who=line))
+        sees_residents = by.roles.is_staff_of(case.community_id) or case.is_handled_by(by.person_id)
+        for resident in (case.reporter_id, *case.me_too):
+            if resident == by.person_id:
+                continue
+            if resident == case.reporter_id and reporter.shown in (Shown.FULL, Shown.MASKED):
+                continue
+            if resident != case.reporter_id and sees_residents:
+                continue
+            names[resident] = tr("case.reporter_anonymous" if resident == case.reporter_id and case.anonymous
+                                 else "case.reporter_resident")
     targets: dict[int, str] = {}
     for event in await uow.events.of("case", case.number):
         if event.kind == "viewed":  # the audit of who looked is for the office, not the story

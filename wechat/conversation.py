@@ -727,11 +727,11 @@ class _Turn:
         case = story.case
         if case.photos_of(PhotoKind.AFTER) and case.photos_of(PhotoKind.BEFORE):
             self.show(await case_card(self.c.photos, case, **card_words(case, self.tr, self.c.tz, self.now)))
-        self.say(await case_history(self.uow, case, self.tr, self.c.tz, self.now))
+        self.say(await case_history(self.uow, case, self.tr, self.c.tz, self.now, by=self.actor, reporter=story.reporter))
         if story.as_handler:
             self.offer_handler_options(case)
         elif story.desk_members is not None:  # staff: any grid member of the community, by compound and grid
-            members = await cases_services.desk_members(self.uow, self.actor, case.number)
+            members = await cases_services.desk_members(self.uow, self.actor, case.number, self.now)
             if members:
                 self.ask("", [(self.tr("case.btn.assign", name=self.tr("case.member_choice", place=m.place,
                                                                         name=m.person.display_name)),

@@ -21,6 +21,7 @@ from typing import Any
 
 from core.cases import Actor, PhotoKind
 from core.cases_services import question_on
+from core.disclosure_services import show_reporter, viewer
 from core.clock import Clock, SystemClock
 from core.ids import saved_id
 from core.notifications import Notification
@@ -29,7 +30,7 @@ from core.ports import UnitOfWork
 from media.card import case_card
 from media.photos import PhotoStore
 from texts import CATALOGS, Translator, local_times
-from texts.cases import card_words, kind_for_reader, notification_fields as case_notification_fields
+from texts.cases import SHOWS_REPORTER, card_words, kind_for_reader, notification_fields as case_notification_fields, reporter_text
 from texts.volunteering import notification_fields
 from wechat.menus import QUESTION_OPTIONS, for_wechat, numbered
 from wechat.messages import Reply
@@ -82,6 +83,10 @@ class WeChatRenderer:
                                                                 tr, self.tz, now)
         fields.setdefault("reopen_days", self.reopen_within_days)
         text = tr(kind, **fields)
+        if kind in SHOWS_REPORTER:  # as core decides (core.disclosure); staff's look was audited when queued
+            shown = await show_reporter(uow, case, await viewer(uow, person), now, audit=False)
+            if line := reporter_text(tr, shown):
+                text += "\n" + tr("case.reporter_line", who=line)
         if kind == "case.new_for_handler" and notification.payload.get("forwarded_by"):
             text += "\n" + tr("case.forwarded_by", who=fields["who"])
         if kind == "case.new_for_handler" and notification.payload.get("duplicate_of"):

@@ -21,6 +21,7 @@ from bot.scenes.report import start_report
 from texts import Translator
 from core import cases_services
 from core.cases import MAX_DESCRIPTION, Actor, Case, CaseState, ClosureReason, HandlerKind, NotFixedReason, PhotoKind
+from core.disclosure_services import listed_phone
 from core.dispatch import MemberChoice
 from core.errors import DomainError
 from core.people import Person, Roles
@@ -70,10 +71,16 @@ def desk_buttons(case: Case, tr: Translator, members: list[Person]) -> InlineKey
 def member_page(number: str, members: list[MemberChoice], page: int, page_size: int,
                 tr: Translator) -> InlineKeyboardMarkup:
     """The community's grid members, by compound and grid ("粮食局小区 第一网格 · 李秀英"), a page at a time."""
-    items = [(tr("case.member_choice", place=m.place, name=m.person.display_name),
+    items = [(tr("case.member_choice", place=m.place, name=_with_phone(m.person)),
               act("assign", number, m.person.id)) for m in members]
     return paged(items, page=page, page_size=page_size, level="case", parent=0, tr=tr, columns=1,
                  turn=lambda to: act("members", number, to))
+
+
+def _with_phone(person: Person) -> str:
+    """A grid member in the desk's list: the name, and the phone masked as core shows it in lists."""
+    phone = listed_phone(person)
+    return f"{person.display_name} {phone}" if phone else person.display_name
 
 
 def outcome_buttons(case: Case, tr: Translator) -> InlineKeyboardMarkup:
@@ -128,7 +135,7 @@ async def on_case_button(query: CallbackQuery, callback_data: CaseAct, uow: Unit
         await cases_services.merge_cases(uow, by, n, callback_data.arg, now)
         await _done(query, tr("case.merged_done", number=n, into=callback_data.arg))
     elif a == "members" and (callback_data.arg == "" or callback_data.arg.isdigit()):
-        members = await cases_services.desk_members(uow, by, n)  # refused before the roster is shown
+        members = await cases_services.desk_members(uow, by, n, now)  # refused before the roster is shown
         markup = member_page(n, members, int(callback_data.arg or 0), settings.page_size, tr)
         await query.answer()
         if not callback_data.arg:  # opened from the desk: a new message; ◀ ▶ turn its page
@@ -434,7 +441,8 @@ async def history(query: CallbackQuery, callback_data: CaseAct, uow: UnitOfWork,
         markup = handler_buttons(case, tr)
     elif story.desk_members is not None:
         markup = desk_buttons(case, tr, story.desk_members)
-    await query.message.answer(await case_renderer.history(uow, case, tr, now), reply_markup=markup)
+    text = await case_renderer.history(uow, case, tr, now, by=Actor.of(person, roles), reporter=story.reporter)
+    await query.message.answer(text, reply_markup=markup)
 
 
 def make_router() -> Router:

@@ -15,8 +15,9 @@ from aiogram.types import InlineKeyboardMarkup
 from bot.handlers.cases import act, desk_buttons, feedback_buttons, handler_buttons, outcome_buttons
 from bot.keyboards import column
 from texts import Translator
-from texts.cases import card_words, case_history, kind_for_reader, notification_fields
-from core.cases import Case, CaseState, PhotoKind, was_auto_closed
+from texts.cases import SHOWS_REPORTER, card_words, case_history, kind_for_reader, notification_fields, reporter_text
+from core.cases import Actor, Case, CaseState, PhotoKind, was_auto_closed
+from core.disclosure_services import ReporterShown, show_reporter, viewer
 from core.clock import Clock, SystemClock
 from core.notifications import Notification
 from core.people import Person
@@ -56,6 +57,11 @@ class CaseRenderer:
         if kind == "case.auto_closed_for_resident":  # rows written before reopening existed
             fields.setdefault("reopen_days", self.settings.reopen_within_days)
         text = tr(kind, **fields)
+        if kind in SHOWS_REPORTER:  # as core decides (core.disclosure); staff's look was audited when queued
+            shown = await show_reporter(uow, case, await viewer(uow, person), now, audit=False)
+            line = reporter_text(tr, shown)
+            if line:
+                text += "\n" + tr("case.reporter_line", who=line)
         if kind == "case.new_for_handler":
             if notification.payload.get("forwarded_by"):
                 text += "\n" + tr("case.forwarded_by", who=fields["who"])
@@ -79,8 +85,9 @@ class CaseRenderer:
             return Rendered(text, outcome_buttons(case, tr), await self.card(case, tr, now))
         return Rendered(text)
 
-    async def history(self, uow: UnitOfWork, case: Case, tr: Translator, now: datetime) -> str:
-        return await case_history(uow, case, tr, self.settings.tz, now)
+    async def history(self, uow: UnitOfWork, case: Case, tr: Translator, now: datetime, *, by: Actor | None = None,
+                      reporter: ReporterShown | None = None) -> str:
+        return await case_history(uow, case, tr, self.settings.tz, now, by=by, reporter=reporter)
 
     async def _first(self, case: Case, kind: PhotoKind) -> bytes | None:
         photos = case.photos_of(kind)

@@ -20,6 +20,7 @@ from core.cases import Actor
 from core.people import Person, Role, Roles
 from core.ports import UnitOfWork
 from core.volunteering.common import MAX_DESCRIPTION, MAX_PLACE, MAX_SHORT_TEXT, ServiceKind
+from core.volunteering.common_services import VolunteerPolicy
 
 WHEN_CHOICES = ("soon", "weekday", "weekend")
 
@@ -173,13 +174,14 @@ class AskSummary(AskScene, state="ask.summary"):
 
     @on.callback_query(AskStep.filter(F.action == "confirm"))
     async def confirm(self, query: CallbackQuery, tr: Translator, uow: UnitOfWork, person: Person, roles: Roles,
-                      now) -> None:
+                      now, volunteer_policy: VolunteerPolicy | None = None) -> None:
         data = await self.wizard.get_data()
         community = home_community(roles)
         order = await orders_services.order_service(uow, Actor.of(person, roles), community or 0,
                                                     ServiceKind(data["kind"]),
                                                     data.get("description", ""), data.get("preferred_time", ""),
-                                                    data.get("place", ""), now)
+                                                    data.get("place", ""), now,
+                                                    limits=volunteer_policy.limits if volunteer_policy else None)
         await query.answer()
         await self.wizard.exit()
         await query.message.edit_reply_markup(reply_markup=None)

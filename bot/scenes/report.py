@@ -23,6 +23,7 @@ from core.people import Person, Role, Roles
 from core.places import nearest_buildings
 from core.ports import UnitOfWork
 from core.cases_services import ReportPolicy, join_same_problem, report_problem, similar_cases
+from core.limits_services import may_report
 from bot.config import Settings
 
 log = logging.getLogger(__name__)
@@ -298,14 +299,26 @@ class ReportSummary(ReportStep, state="report.summary"):
         rows = []
         summary = tr("report.summary", photos=len(data["photos"]), category=tr(f"category.{category.value}"),
                      address=address.full(), words=data.get("description") or tr("report.no_words"))
+        if data.get("anonymous"):  # kept with the summary when it is submitted
+            summary = f"{summary}\n{tr('report.anonymous_note')}"
         similar = await similar_cases(uow, policy, address.building.id, category, now)
         if similar:
             summary = f"{summary}\n\n{tr('report.similar')}"
             rows += [[(tr("report.same_problem", number=c.number), Step(action="join", value=c.number))]
                      for c in similar]
+        # anonymous to the grid member (staff still see who): a toggle, the summary says which it is
+        rows.append([(tr("report.anonymous_on" if data.get("anonymous") else "report.anonymous_off"),
+                      Step(action="anonymous"))])
         rows.append([(tr("report.confirm"), Step(action="confirm"))])
         rows.append([(tr("report.edit"), Step(action="edit")), (tr("report.cancel"), Step(action="cancel"))])
         await ask(event, summary, rows_of(rows))
+
+    @on.callback_query(Step.filter(F.action == "anonymous"))
+    async def anonymous(self, query: CallbackQuery, tr: Translator, uow: UnitOfWork, policy: ReportPolicy,
+                        now, **_: Any) -> None:
+        await query.answer()
+        await self.wizard.update_data(anonymous=not (await self.wizard.get_data()).get("anonymous"))
+        await self.enter(query, tr, uow, policy, now)
 
     @on.callback_query(Step.filter(F.action == "confirm"))
     async def confirm(self, query: CallbackQuery, tr: Translator, uow: UnitOfWork, person: Person, roles: Roles,
@@ -313,7 +326,8 @@ class ReportSummary(ReportStep, state="report.summary"):
         data = await self.wizard.get_data()
         photos = [photo_from_data(p, PhotoKind.BEFORE) for p in data["photos"]]
         case = await report_problem(uow, policy, Actor.of(person, roles), data["building_id"],
-                                    Category(data["category"]), photos, data.get("description", ""), now)
+                                    Category(data["category"]), photos, data.get("description", ""), now,
+                                    anonymous=bool(data.get("anonymous")))
         await query.answer()
         await self.wizard.exit()
         summary = (query.message.text or "").split("\n\n")[0]  # what was sent, without the similar-cases hint
@@ -346,9 +360,12 @@ class ReportSummary(ReportStep, state="report.summary"):
 SCENES = (ReportPhotos, ReportCategory, ReportPlace, ReportWords, ReportSummary)
 
 
-async def start_report(message: Message, scenes, roles: Roles, tr: Translator) -> None:
-    """A resident's photo (or /report) opens the dialog; others are told who it is for."""
+async def start_report(message: Message, scenes, roles: Roles, tr: Translator, uow: UnitOfWork, person: Person,
+                       policy: ReportPolicy, now) -> None:
+    """A resident's photo (or /report) opens the dialog; others are told who it is for. A suspended
+    resident, or one past the hour's or the day's reports, is told so before sending anything."""
     if not roles.has(Role.RESIDENT):
         await message.answer(tr("report.residents_only"))
         return
+    await may_report(uow, policy.limits, Actor.of(person, roles), now)  # refused politely by the middleware
     await scenes.enter(ReportPhotos)

@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 from core.errors import NotFound
 from core.events import Event
 from core.ids import saved_id
+from core.limits import LimitPolicy
 from core.notifications import Notification, declared
 from core.people import Role
 from core.points import DEFAULT_REPORT_POINTS
@@ -59,6 +60,7 @@ class VolunteerPolicy:
     quiet_end: time = rules.QUIET_END
     report_points: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_REPORT_POINTS))
     schedule: ThemeDaySchedule = DEFAULT_SCHEDULE
+    limits: LimitPolicy | None = None        # orders per day (None: no limit but suspension)
 
     @property
     def tz(self) -> ZoneInfo:

@@ -14,7 +14,7 @@ from core.volunteering.common import (
     DescriptionRequired, MAX_DESCRIPTION, MAX_PLACE, MAX_SHORT_TEXT, NotResident, OrderState, ReasonRequired,
     ServiceKind, is_resident_of, require_state, running_number, short_text,
 )
-from core.volunteering.posts import Post, new_post, post_number
+from core.volunteering.posts import Post, new_post
 
 
 # --- the resident's order ("群众点单") --------------------------------------------------

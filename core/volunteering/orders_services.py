@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo
 from core.access import desk_communities, require_staff_of
 from core.cases import Actor
 from core.errors import NotFound
+from core.limits import LimitPolicy
+from core.limits_services import check_order_limit
 from core.ports import UnitOfWork
 from core.volunteering import orders as rules
 from core.volunteering.common import NotResident, OrderState, ServiceKind, WrongState, is_resident_of
@@ -22,13 +24,16 @@ from core.workdays import CHINA_TZ
 # ---- orders ("群众点单") -------------------------------------------------------------------
 
 async def order_service(uow: UnitOfWork, resident: Actor, community_id: int, kind: ServiceKind, description: str,
-                        preferred_time: str, place: str, now: datetime, *, tz: ZoneInfo = CHINA_TZ) -> Order:
+                        preferred_time: str, place: str, now: datetime, *, tz: ZoneInfo = CHINA_TZ,
+                        limits: LimitPolicy | None = None) -> Order:
     """A resident's order gets the community's running number; the desk is told.
 
-    A refusal rolls the caller's transaction back, so it uses up no number.
+    A refusal rolls the caller's transaction back, so it uses up no number. Refused while the
+    person's orders of the last 24 hours are used up (`limits`) or their reporting is suspended.
     """
     if not is_resident_of(resident.roles, community_id):
         raise NotResident()
+    await check_order_limit(uow, limits, resident, now)
     code = await community_code(uow, community_id)
     year = now.astimezone(tz).year
     seq = await uow.volunteering.next_number(community_id, year, "order")

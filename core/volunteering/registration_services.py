@@ -6,7 +6,9 @@ from datetime import datetime
 
 from core.access import desk_communities, require_staff_of
 from core.cases import Actor
+from core.disclosure_services import record_views
 from core.errors import NotFound
+from core.ids import saved_id
 from core.people import GrantStatus, Person, Role, RoleGrant, Roles
 from core.ports import UnitOfWork
 from core.volunteering import registration as rules
@@ -38,10 +40,14 @@ async def pending_registrations(uow: UnitOfWork, community_id: int) -> list[tupl
     return list(await uow.volunteering.pending_registrations(community_id))
 
 
-async def pending_members(uow: UnitOfWork, by: Actor) -> list[tuple[int, Person, RoleGrant]]:
-    """Every "双报到" request waiting in the communities `by` keeps: (community, person, grant)."""
-    return [(community, who, grant) for community in await desk_communities(uow, by, "party.decide")
-            for who, grant in await pending_registrations(uow, community)]
+async def pending_members(uow: UnitOfWork, by: Actor, now: datetime) -> list[tuple[int, Person, RoleGrant]]:
+    """Every "双报到" request waiting in the communities `by` keeps: (community, person, grant). The list
+    shows each person's name and employer to staff: the look is audited (core.disclosure)."""
+    waiting = [(community, who, grant) for community in await desk_communities(uow, by, "party.decide")
+               for who, grant in await pending_registrations(uow, community)]
+    for community, who, _ in waiting:
+        await record_views(uow, [by.person_id], [saved_id(who)], "members.pending", str(community), now)
+    return waiting
 
 
 async def registration_to_decide(uow: UnitOfWork, by: Actor, person_id: int,

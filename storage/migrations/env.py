@@ -6,6 +6,7 @@ from alembic import context
 from storage.tables import metadata
 import storage.case_tables  # noqa: F401  (registers the case tables on the metadata)
 import storage.volunteer_tables  # noqa: F401  (and the volunteering tables)
+import storage.audit_tables  # noqa: F401  (and the audit log)
 
 config = context.config
 connection = config.attributes.get("connection")

@@ -49,8 +49,9 @@ async def test_not_mine_goes_to_the_desk_which_gives_it_to_another_grids_member(
     await chen.presses("👥 派给其他网格员")
     picker = await chen.sees(f"{number} 派给哪位网格员")
     assert picker.buttons == sorted(picker.buttons)  # grouped by compound and grid
-    assert "东城花园第一网格 · 张丽" in picker.buttons and "粮食局小区第一网格 · 李秀英" in picker.buttons
-    await chen.presses("东城花园第一网格 · 张丽")
+    # phones masked in the list (core.disclosure), and staff's look at it audited
+    assert "东城花园第一网格 · 张丽 139****0003" in picker.buttons and "粮食局小区第一网格 · 李秀英 139****0001" in picker.buttons
+    await chen.presses("东城花园第一网格 · 张丽 139****0003")
     await chen.sees(f"已指派 {number}")
     zhang = demo.persona("张丽")  # 东城花园's grid member: not the grid of 3号楼
     told = await zhang.sees(f"新问题 {number}", timeout=10, anywhere=True)
@@ -100,7 +101,8 @@ async def test_the_desk_escalates_to_a_department_picked_by_name_and_everyone_is
     assert told.text == f"您反映的问题 {number} 已上报 城管执法中队，{deadline} 前办结。"
     liu = demo.persona("刘队长")
     whistle = await liu.sees(f"社区吹哨：{number}", timeout=10, anywhere=True)
-    assert whistle.text.endswith("\n由 陈书记 上报。") and "🙋 认领" in whistle.buttons
+    # the department handles it now: it is told who reported it (core.disclosure), to call them if need be
+    assert whistle.text.endswith("\n由 陈书记 上报。\n👤 反映人：王阿姨") and "🙋 认领" in whistle.buttons
     await liu.presses("🙋 认领")
     await liu.sees(f"已认领 {number}")
     claimed = await wang.sees("认领", timeout=10)
@@ -141,7 +143,7 @@ async def test_a_grid_member_escalates_and_is_told_of_the_claim(demo):
     deadline = await deadline_of(demo, number)
     liu = demo.persona("刘队长")
     whistle = await liu.sees(f"社区吹哨：{number}", timeout=10, anywhere=True)
-    assert whistle.text.endswith("\n由 李秀英 上报。")
+    assert whistle.text.endswith("\n由 李秀英 上报。\n👤 反映人：王阿姨")
     await liu.presses("🙋 认领")
     told = await li.sees(f"{number} 已由", timeout=10)
     assert told.text == f"{number} 已由 城管执法中队 刘队长 认领，{deadline} 前办结。"

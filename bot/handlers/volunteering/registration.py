@@ -40,8 +40,9 @@ async def join_party(message: Message, scenes, uow: UnitOfWork, person: Person, 
     await scenes.enter(JoinParty, community=home)
 
 
-async def pending_members(message: Message, uow: UnitOfWork, person: Person, roles: Roles, tr: Translator) -> None:
-    waiting = await registration_services.pending_members(uow, Actor.of(person, roles))
+async def pending_members(message: Message, uow: UnitOfWork, person: Person, roles: Roles, tr: Translator,
+                          now) -> None:
+    waiting = await registration_services.pending_members(uow, Actor.of(person, roles), now)
     for community, who, grant in waiting:
         await message.answer(tr("party.pending_line", name=who.display_name, work_unit=grant.work_unit or "—"),
                              reply_markup=registration_buttons(who.id, community, tr))
