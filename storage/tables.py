@@ -149,6 +149,7 @@ events = Table(
     Column("after", JSON),
     Index("ix_events_subject", "subject_type", "subject_id"),
     Index("ix_events_at", "at"),
+    Index("ix_events_kind_at", "subject_type", "kind", "at"),  # the dashboard's rework and escalations
 )
 
 

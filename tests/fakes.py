@@ -482,6 +482,13 @@ class FakeBroadcasts(_Repo):
         _not_faked("broadcasts")
 
 
+class FakeStatistics(_Repo):
+    """The dashboard's figures are counted by the database: their tests run on both (tests/test_statistics.py)."""
+
+    def __getattr__(self, name: str) -> NoReturn:
+        _not_faked(f"statistics.{name}")
+
+
 class FakeUnitOfWork:
     """One transaction on a FakeState: `commit` keeps the changes, `rollback` puts the state back."""
 
@@ -496,6 +503,7 @@ class FakeUnitOfWork:
         self.cases = FakeCases(state, self.events)
         self.volunteering = FakeVolunteering(state)
         self.broadcasts = FakeBroadcasts(state)
+        self.statistics: Any = FakeStatistics(state)
 
     async def commit(self) -> None:
         self._before = copy.deepcopy(self._state)

@@ -1,0 +1,28 @@
+"""The community dashboard (#19): indexes for its periods
+
+Revision ID: 0014
+Revises: 0008
+Create Date: 2026-12-05 10:00:00.000000
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+revision = '0014'
+down_revision = '0008'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    # the dashboard counts reports received and cases closed in a period, and rework and escalations
+    # from the events (storage/statistics.py)
+    op.create_index('ix_cases_community_created', 'cases', ['community_id', 'created_at'], unique=False)
+    op.create_index('ix_cases_community_closed', 'cases', ['community_id', 'closed_at'], unique=False)
+    op.create_index('ix_events_kind_at', 'events', ['subject_type', 'kind', 'at'], unique=False)
+
+
+def downgrade() -> None:
+    op.drop_index('ix_events_kind_at', table_name='events')
+    op.drop_index('ix_cases_community_closed', table_name='cases')
+    op.drop_index('ix_cases_community_created', table_name='cases')
