@@ -18,9 +18,9 @@ BY_ROLE: dict[Role, tuple[str, ...]] = {
     Role.RESIDENT: ("report", "my", "ask", "join_party", "points"),
     Role.GRID_MEMBER: ("cases",),
     Role.PARTY_MEMBER: ("tasks", "mytasks", "points"),
-    Role.STAFF: ("desk", "stats", "notice", "invite", "orders", "newpost", "posts", "themes", "members", "redeem"),
+    Role.STAFF: ("desk", "stats", "dashboard", "notice", "invite", "orders", "newpost", "posts", "themes", "members", "redeem"),
     Role.DEPARTMENT: ("cases",),
-    Role.ADMIN: ("desk", "stats", "invite"),
+    Role.ADMIN: ("desk", "stats", "dashboard", "invite"),
 }
 
 

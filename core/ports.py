@@ -18,6 +18,7 @@ from core.notifications import Outbox
 from core.people import Account, Department, Identity, Person, Role, RoleGrant
 from core.places import Address, Building, Community, Compound, District, Grid, Street
 from core.points import PointsEntry
+from core.sign_in import SignInLink
 from core.statistics import (
     Area, CaseFigures, CaseRow, GridRow, MonthHours, Period, PointsFigures, VolunteerFigures, WeekCount,
 )
@@ -183,6 +184,14 @@ class StatisticsQueries(Protocol):
                     offset: int = 0) -> Sequence[CaseRow]: ...
 
 
+class SignInRepository(Protocol):
+    """The dashboard's one-time sign-in links (core/sign_in.py)."""
+
+    async def add(self, link: SignInLink) -> None: ...
+    # marks the link used and gives its person, if it is unused and not expired at `now`; else None
+    async def use(self, token_hash: str, now: datetime) -> int | None: ...
+
+
 class BroadcastPort(Protocol):
     async def start(self, title: str, person_ids: Iterable[int], kind: str, payload: dict[str, Any],
                     created_by: int | None, *, now: datetime, not_before: datetime | None = None,
@@ -211,6 +220,8 @@ class UnitOfWork(Protocol):
     def broadcasts(self) -> BroadcastPort: ...
     @property
     def statistics(self) -> StatisticsQueries: ...
+    @property
+    def sign_ins(self) -> SignInRepository: ...
 
     async def commit(self) -> None: ...
     async def rollback(self) -> None: ...

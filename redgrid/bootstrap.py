@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 
+from aiohttp import web
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
@@ -45,6 +46,7 @@ from core.cases_services import ReportPolicy
 from core.theme_day import ThemeDaySchedule
 from core.volunteering.common_services import VolunteerPolicy
 from core.workdays import WorkCalendar
+import dashboard
 from demo.app import DEMO_BOT_USERNAME, DEMO_TOKEN
 from demo.harness import polling
 from demo.seed import Persona
@@ -162,6 +164,39 @@ def build_dispatcher(db: Database, settings: Settings, clock: Clock, storage: Ba
     dp.include_routers(*rest)
     dp.startup.register(runtime.on_startup)
     return dp
+
+
+# ---- the web server: the dashboard -----------------------------------------------------------------
+# The webhook work brings one shared constructor of the web server; `web_app` is what the dashboard
+# needs of it (its sub-application mounted at /dashboard), to be folded into that constructor.
+
+def web_app(db: Database, settings: Settings, clock: Clock) -> web.Application:
+    """The web server's root: the dashboard at /dashboard/ when DASHBOARD_ENABLED."""
+    root = web.Application()
+    if settings.dashboard_enabled:
+        root.add_subapp("/dashboard/", dashboard.app(db, settings, clock, PhotoStore(settings.data_dir),
+                                                     secret=settings.dashboard_secret))
+
+        async def to_dashboard(request: web.Request) -> web.StreamResponse:
+            raise web.HTTPFound("/dashboard/")
+
+        root.router.add_get("/dashboard", to_dashboard)
+    return root
+
+
+@contextlib.asynccontextmanager
+async def serving_web(app: web.Application, host: str, port: int) -> AsyncIterator[str]:
+    """Serve `app` until the block ends; gives its base URL (port 0: a free one)."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    sockets = site._server.sockets if site._server is not None else []  # the port actually bound
+    bound = sockets[0].getsockname()[1] if sockets else port
+    try:
+        yield f"http://{host}:{bound}"
+    finally:
+        await runner.cleanup()
 
 
 # ---- what runs beside the handlers ---------------------------------------------------------------

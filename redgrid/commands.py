@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import signal
 from pathlib import Path
@@ -44,7 +45,11 @@ async def run(settings: Settings) -> int:
         clock = SystemClock()
         dp = bootstrap.build_dispatcher(db, settings, clock)
         try:
-            async with running(bootstrap.background(db, bot, settings, clock)):
+            async with running(bootstrap.background(db, bot, settings, clock)), contextlib.AsyncExitStack() as web:
+                if settings.dashboard_enabled:
+                    served = await web.enter_async_context(bootstrap.serving_web(
+                        bootstrap.web_app(db, settings, clock), settings.dashboard_host, settings.dashboard_port))
+                    log.info("dashboard at %s/dashboard/ (links: %s)", served, settings.dashboard_url)
                 me = await bot.get_me()
                 log.info("running as @%s against %s", me.username, settings.bot_api_url)
                 await bot.delete_webhook(drop_pending_updates=False)

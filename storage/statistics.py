@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Sequence
 
-from sqlalchemy import Float, and_, case, cast, distinct, func, literal, or_, select
+from sqlalchemy import Float, and_, case, cast, distinct, func, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.cases import OPEN_STATES, CaseState, Category, ClosureReason
@@ -24,9 +24,10 @@ from core.statistics import (
     Area, CaseFigures, CaseRow, GridRow, MonthHours, Period, PointsFigures, VolunteerFigures, WeekCount,
     interpolated, percentile_ranks,
 )
+from core.sign_in import SignInLink
 from core.volunteering.common import ClaimState, PostState
 from storage.case_tables import cases
-from storage.tables import buildings, compounds, events, grids
+from storage.tables import buildings, compounds, events, grids, sign_in_links
 from storage.volunteer_tables import points_entries, volunteer_claims, volunteer_orders, volunteer_posts
 
 _OPEN = tuple(s.value for s in OPEN_STATES)
@@ -61,6 +62,24 @@ def _bucket(column: Any, starts: Sequence[Any]) -> Any:
     if len(starts) == 1:
         return literal(0)
     return case(*[(column < start, i) for i, start in enumerate(starts[1:])], else_=len(starts) - 1)
+
+
+class SqlSignIns:
+    """The dashboard's one-time links: `use` is one conditional UPDATE, so a link opens one session."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def add(self, link: SignInLink) -> None:
+        await self.conn.execute(insert(sign_in_links).values(
+            token_hash=link.token_hash, person_id=link.person_id, created_at=link.created_at,
+            expires_at=link.expires_at, used_at=link.used_at))
+
+    async def use(self, token_hash: str, now: datetime) -> int | None:
+        s = sign_in_links.c
+        return (await self.conn.execute(
+            update(sign_in_links).where(s.token_hash == token_hash, s.used_at.is_(None), s.expires_at > now)
+            .values(used_at=now).returning(s.person_id))).scalar_one_or_none()
 
 
 class SqlStatistics:

@@ -153,6 +153,17 @@ events = Table(
 )
 
 
+# The dashboard's one-time sign-in links (core/sign_in.py): only the token's SHA-256 is kept.
+sign_in_links = Table(
+    "sign_in_links", metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("person_id", ForeignKey("persons.id"), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Column("used_at", UtcDateTime()),
+)
+
+
 # --------------------------------------------------------------------------- delivery (outbox, broadcasts, inbox)
 
 # What the bot says on its own: one row per message, written in the transaction that caused it,

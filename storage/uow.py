@@ -12,7 +12,7 @@ from storage.cases import SqlCases
 from storage.inbox import SqlInbox
 from storage.outbox import SqlBroadcastWriter, SqlOutbox
 from storage.repositories import SqlEvents, SqlInvites, SqlPeople, SqlPlaces
-from storage.statistics import SqlStatistics
+from storage.statistics import SqlSignIns, SqlStatistics
 from storage.volunteering import SqlVolunteering
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,7 @@ class SqlUnitOfWork:
         self.volunteering = SqlVolunteering(self.conn, self.events)
         self.broadcasts = SqlBroadcastWriter(self.conn)  # a broadcast queued in this transaction
         self.statistics = SqlStatistics(self.conn)  # the dashboard's figures, counted by the database
+        self.sign_ins = SqlSignIns(self.conn)  # the dashboard's one-time sign-in links
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

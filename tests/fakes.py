@@ -504,6 +504,7 @@ class FakeUnitOfWork:
         self.volunteering = FakeVolunteering(state)
         self.broadcasts = FakeBroadcasts(state)
         self.statistics: Any = FakeStatistics(state)
+        self.sign_ins: Any = FakeStatistics(state)  # not faked either: tests/test_dashboard.py runs on both
 
     async def commit(self) -> None:
         self._before = copy.deepcopy(self._state)

@@ -101,7 +101,8 @@ async def month_of_work(db):
                                               ("wang", dc.id, 3, utc(11, 3), "3"), ("A", dc.id, -8, utc(11, 20), "4"),
                                               ("A", dc.id, 100, utc(10, 5), "5"), ("C", xc.id, 50, utc(11, 10), "6")):
             await conn.execute(insert(points_entries).values(
-                person_id=p[who], community_id=community, delta=delta, reason="test", ref=ref, at=at, note=""))
+                person_id=p[who], community_id=community, delta=delta, reason="service" if delta > 0 else "redemption",
+                ref=ref, at=at, note=""))
     w.db = db
     return w
 
@@ -212,5 +213,5 @@ async def test_migration_0014_builds_the_indexes_the_tables_declare(db):
     async with db.engine.connect() as conn:
         diffs = await conn.run_sync(lambda c: compare_metadata(
             MigrationContext.configure(c, opts={"compare_type": True}), metadata))
-    ours = ("ix_cases_community_created", "ix_cases_community_closed", "ix_events_kind_at")
+    ours = ("ix_cases_community_created", "ix_cases_community_closed", "ix_events_kind_at", "sign_in_links")
     assert [d for d in diffs if any(name in repr(d) for name in ours)] == []

@@ -54,3 +54,22 @@ async def test_a_bad_month_is_explained_and_a_resident_is_refused(chat):
     wang = await as_tester(harness, w, "wang")
     await wang.sends_text("/stats")
     await wang.sees("没有权限")
+
+
+async def test_dashboard_gives_staff_a_one_time_link_and_nobody_else(chat):
+    harness, w = chat
+    chen = await as_tester(harness, w, "chen")
+    await chen.sends_text("/dashboard")
+    got = await chen.sees("📊 统计看板：http://127.0.0.1:8081/dashboard/login?t=")
+    assert "10 分钟内有效" in got.text
+    from core.sign_in import token_hash
+    from sqlalchemy import select
+    from storage.tables import sign_in_links
+
+    token = got.text.split("?t=")[1].split()[0]
+    async with w.db.engine.connect() as conn:
+        rows = list(await conn.execute(select(sign_in_links)))
+    assert [(r.token_hash, r.person_id) for r in rows] == [(token_hash(token), w.people["chen"].id)]  # only its hash
+    wang = await as_tester(harness, w, "wang")
+    await wang.sends_text("/dashboard")
+    await wang.sees("没有权限")

@@ -1,4 +1,4 @@
-"""The community dashboard (#19): indexes for its periods
+"""The community dashboard (#19): indexes for its periods, its one-time sign-in links
 
 Revision ID: 0014
 Revises: 0008
@@ -20,9 +20,20 @@ def upgrade() -> None:
     op.create_index('ix_cases_community_created', 'cases', ['community_id', 'created_at'], unique=False)
     op.create_index('ix_cases_community_closed', 'cases', ['community_id', 'closed_at'], unique=False)
     op.create_index('ix_events_kind_at', 'events', ['subject_type', 'kind', 'at'], unique=False)
+    op.create_table(
+        'sign_in_links',
+        sa.Column('token_hash', sa.String(length=64), nullable=False),
+        sa.Column('person_id', sa.Integer(), nullable=False),
+        sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+        sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
+        sa.Column('used_at', sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(['person_id'], ['persons.id'], name='fk_sign_in_links_person_id_persons'),
+        sa.PrimaryKeyConstraint('token_hash', name='pk_sign_in_links'),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table('sign_in_links')
     op.drop_index('ix_events_kind_at', table_name='events')
     op.drop_index('ix_cases_community_closed', table_name='cases')
     op.drop_index('ix_cases_community_created', table_name='cases')
