@@ -270,27 +270,47 @@ def number_text(value: float | None, digits: int = 1) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
 
-def figure_rows(overview: Overview) -> list[tuple[str, str, str]]:
-    """The overview as (section, figure, value) in the order every channel shows it: the chat's
+Value = int | float | None
+
+
+def figure_values(overview: Overview) -> list[tuple[str, str, Value, str]]:
+    """The overview as (section, figure, value, kind) in the order every channel shows it: the chat's
     `/stats`, the dashboard and the Excel's summary sheet. Labels are text keys `stats.f.<figure>`
-    (`stats.s.<section>` for sections); values are written without language ("80.0%", "48.0")."""
+    (`stats.s.<section>` for sections); kind is "count", "rate" (a fraction), "hours" or "stars"."""
     c = overview.cases
-    rows = [("cases", "received", str(c.received)), ("cases", "closed", str(c.closed)),
-            ("cases", "one_time_rate", rate_text(c.one_time_rate)), ("cases", "on_time_rate", rate_text(c.on_time_rate)),
-            ("cases", "median_hours", number_text(c.median_hours)), ("cases", "p90_hours", number_text(c.p90_hours)),
-            ("cases", "rework", str(c.rework)), ("cases", "escalations", str(c.escalations)),
-            ("cases", "satisfaction", rate_text(c.satisfaction)), ("cases", "mean_rating", number_text(c.mean_rating, 2)),
-            ("cases", "rated", str(c.rated)),
-            ("cases", "open_now", str(c.open_now)), ("cases", "overdue_now", str(c.overdue_now))]
+    rows: list[tuple[str, str, Value, str]] = [
+        ("cases", "received", c.received, "count"), ("cases", "closed", c.closed, "count"),
+        ("cases", "one_time_rate", c.one_time_rate, "rate"), ("cases", "on_time_rate", c.on_time_rate, "rate"),
+        ("cases", "median_hours", c.median_hours, "hours"), ("cases", "p90_hours", c.p90_hours, "hours"),
+        ("cases", "rework", c.rework, "count"), ("cases", "escalations", c.escalations, "count"),
+        ("cases", "satisfaction", c.satisfaction, "rate"), ("cases", "mean_rating", c.mean_rating, "stars"),
+        ("cases", "rated", c.rated, "count"),
+        ("cases", "open_now", c.open_now, "count"), ("cases", "overdue_now", c.overdue_now, "count")]
     v = overview.volunteering
     if v is not None:
-        rows += [("volunteering", "orders", str(v.orders)), ("volunteering", "posts", str(v.posts)),
-                 ("volunteering", "places_offered", str(v.places_offered)),
-                 ("volunteering", "places_claimed", str(v.places_claimed)),
-                 ("volunteering", "places_filled", str(v.places_filled)),
-                 ("volunteering", "hours", number_text(v.hours)), ("volunteering", "no_shows", str(v.no_shows)),
-                 ("volunteering", "theme_day_people", str(v.theme_day_people))]
+        rows += [("volunteering", "orders", v.orders, "count"), ("volunteering", "posts", v.posts, "count"),
+                 ("volunteering", "places_offered", v.places_offered, "count"),
+                 ("volunteering", "places_claimed", v.places_claimed, "count"),
+                 ("volunteering", "places_filled", v.places_filled, "count"),
+                 ("volunteering", "hours", v.hours, "hours"), ("volunteering", "no_shows", v.no_shows, "count"),
+                 ("volunteering", "theme_day_people", v.theme_day_people, "count")]
     p = overview.points
     if p is not None:
-        rows += [("points", "earned", str(p.earned)), ("points", "spent", str(p.spent))]
+        rows += [("points", "earned", p.earned, "count"), ("points", "spent", p.spent, "count")]
     return rows
+
+
+def value_text(value: Value, kind: str) -> str:
+    """A figure written without language: "80.0%", "48.0", "3.50", "12"; "—" when nothing was counted."""
+    if kind == "rate":
+        return rate_text(value)
+    if kind == "hours":
+        return number_text(value)
+    if kind == "stars":
+        return number_text(value, 2)
+    return "—" if value is None else str(value)
+
+
+def figure_rows(overview: Overview) -> list[tuple[str, str, str]]:
+    """figure_values with the values written out."""
+    return [(section, figure, value_text(value, kind)) for section, figure, value, kind in figure_values(overview)]

@@ -17,8 +17,11 @@ from core.cases import Actor
 from core.errors import NotFound
 from core.ports import UnitOfWork
 from core.statistics import (
-    CLOSURE_BUCKETS_HOURS, Area, Charts, Overview, Period, PlaceLevel, month_starts, week_starts,
+    CLOSURE_BUCKETS_HOURS, Area, CaseRow, Charts, GridRow, Overview, Period, PlaceLevel, month_starts, week_starts,
 )
+
+# The Excel's case list holds at most this many cases (a month of a street office is far below).
+MAX_REPORT_CASES = 100_000
 
 
 @dataclass(frozen=True)
@@ -80,3 +83,23 @@ async def charts(uow: UnitOfWork, area: Area, period: Period, now: datetime, tz:
     hours = (await stats.hours_per_month(area.community_ids, period, month_starts(period, tz))
              if area.is_communities else None)
     return Charts(weeks, buckets, league, hours)
+
+
+@dataclass(frozen=True)
+class MonthlyReport:
+    """What the monthly Excel holds: the overview, each grid's own, and the period's cases."""
+
+    overview: Overview
+    grids: list[tuple[GridRow, Overview]]
+    cases: list[CaseRow]
+
+
+async def monthly_report(uow: UnitOfWork, by: Actor, choice: PlaceChoice, period: Period, now: datetime) -> MonthlyReport:
+    area = await area_for(uow, by, choice)
+    whole = await overview_of(uow, area, period, now)
+    grids = []
+    for row in sorted(await uow.statistics.grid_league(area, period, now), key=lambda r: (r.compound, r.grid)):
+        grid_area = Area(area.community_ids, grid_id=row.grid_id, level=PlaceLevel.GRID, name=f"{row.compound} {row.grid}")
+        grids.append((row, await overview_of(uow, grid_area, period, now)))
+    cases = list(await uow.statistics.cases(area, period, limit=MAX_REPORT_CASES))
+    return MonthlyReport(whole, grids, cases)

@@ -25,6 +25,7 @@ from core.people import Person
 from core.ports import Database, UnitOfWork
 from core.statistics import Area, CaseRow, Overview, Period, PlaceLevel, days, figure_rows, month, month_of
 from core.statistics_services import PlaceChoice
+import dashboard.export as export
 from dashboard.charts import charts_html, position_svg
 from dashboard.config import Settings
 from dashboard.html import e, link, page, section, table
@@ -369,6 +370,30 @@ class Dashboard:
         return self.html(view, shown.person.name, body)
 
 
+async def _export(self: Dashboard, view: View, kind: str) -> web.StreamResponse:
+    period, choice = self.period_of(view), self.choice_of(view)
+    tz = self.settings.tz
+    report = await statistics_services.monthly_report(view.uow, view.viewer, choice, period, view.now)
+    name = f"redgrid-{period.label.replace(' ', '')}"
+    if kind == "xlsx":
+        return web.Response(body=export.workbook(report, view.tr, tz), headers={
+            "Content-Type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "Content-Disposition": f'attachment; filename="{name}.xlsx"', "Cache-Control": "no-store"})
+    return web.Response(body=export.cases_csv(report.cases, view.tr, tz), headers={
+        "Content-Type": "text/csv; charset=utf-8", "Content-Disposition": f'attachment; filename="{name}-cases.csv"',
+        "Cache-Control": "no-store"})
+
+
+@viewer_page
+async def export_xlsx(self: Dashboard, view: View) -> web.StreamResponse:
+    return await _export(self, view, "xlsx")
+
+
+@viewer_page
+async def export_csv(self: Dashboard, view: View) -> web.StreamResponse:
+    return await _export(self, view, "csv")
+
+
 def app(db: Database, settings: Settings, clock: Clock, photos: Any = None, *, secret: str | bytes = b"",
         prefix: str = "/dashboard", extra: Callable[[Dashboard, web.Application], None] | None = None) -> web.Application:
     """The dashboard as an aiohttp sub-application, to be mounted at `prefix` by the composition root
@@ -395,6 +420,8 @@ def app(db: Database, settings: Settings, clock: Clock, photos: Any = None, *, s
     r.add_get("/grids/{grid_id}", bind(Dashboard.grid))
     r.add_get("/members", bind(Dashboard.members))
     r.add_get("/members/{person_id}", bind(Dashboard.member))
+    r.add_get("/export.xlsx", bind(export_xlsx))
+    r.add_get("/export.csv", bind(export_csv))
     if extra is not None:
         extra(board, application)
     return application
