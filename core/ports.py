@@ -11,6 +11,7 @@ from types import TracebackType
 from typing import Any, Iterable, Protocol, Sequence
 
 from core.cases import Case, Category
+from core.companies import CompanyFigures
 from core.duplicates import CaseSpot
 from core.events import Event
 from core.invites import Invite
@@ -179,6 +180,8 @@ class StatisticsQueries(Protocol):
     async def grid_league(self, area: Area, period: Period, now: datetime) -> Sequence[GridRow]: ...
     async def hours_per_month(self, community_ids: Sequence[int], period: Period,
                               months: Sequence[datetime]) -> Sequence[MonthHours]: ...
+    # property companies: the cases of the compounds each serves (core/companies.py)
+    async def property_companies(self, area: Area, period: Period, now: datetime) -> Sequence[CompanyFigures]: ...
     # lists: cases reported in the period (newest first), or open now, in the area
     async def cases(self, area: Area, period: Period | None, *, open_only: bool = False, limit: int = 100,
                     offset: int = 0) -> Sequence[CaseRow]: ...

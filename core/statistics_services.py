@@ -13,6 +13,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from core.access import desk_communities
+from core.companies import CompanyFigures, GradeRule, credit_grade
 from core.cases import Actor
 from core.errors import NotFound
 from core.ports import UnitOfWork
@@ -83,6 +84,14 @@ async def charts(uow: UnitOfWork, area: Area, period: Period, now: datetime, tz:
     hours = (await stats.hours_per_month(area.community_ids, period, month_starts(period, tz))
              if area.is_communities else None)
     return Charts(weeks, buckets, league, hours)
+
+
+async def property_companies(uow: UnitOfWork, by: Actor, choice: PlaceChoice, period: Period, now: datetime,
+                             rules: tuple[GradeRule, ...]) -> list[tuple[CompanyFigures, str | None]]:
+    """Each property company serving the viewer's compounds, with its figures and credit grade."""
+    area = await area_for(uow, by, choice)
+    return [(figures, credit_grade(figures, rules))
+            for figures in await uow.statistics.property_companies(area, period, now)]
 
 
 @dataclass(frozen=True)

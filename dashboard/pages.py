@@ -23,7 +23,10 @@ from core.clock import Clock
 from core.errors import DomainError, NotAllowed, NotFound
 from core.people import Person
 from core.ports import Database, UnitOfWork
-from core.statistics import Area, CaseRow, Overview, Period, PlaceLevel, days, figure_rows, month, month_of
+from core.companies import credit_rules
+from core.statistics import (
+    Area, CaseRow, Overview, Period, PlaceLevel, days, figure_rows, month, month_of, rate_text,
+)
 from core.statistics_services import PlaceChoice
 import dashboard.export as export
 from dashboard.charts import charts_html, position_svg
@@ -370,6 +373,32 @@ class Dashboard:
         return self.html(view, shown.person.name, body)
 
 
+@viewer_page
+async def companies(self: Dashboard, view: View) -> web.StreamResponse:
+    """Property companies with their figures and credit grade; the thresholds are shown with them."""
+    tr, period, choice = view.tr, self.period_of(view), self.choice_of(view)
+    rules = credit_rules(self.settings.credit_grades)
+    graded = await statistics_services.property_companies(view.uow, view.viewer, choice, period, view.now, rules)
+    rows = [(f'<span class="grade" data-company="{e(f.company)}">{e(grade or "—")}</span>', f.company,
+             "、".join(link(self.url(place=f"compound:{ident}", month=view.request.query.get("month")), name)
+                      for ident, name in f.compounds),
+             f.received, f.closed, rate_text(f.on_time_rate), "—" if f.mean_rating is None else f"{f.mean_rating:.2f}",
+             f.rated, f.open_now) for f, grade in graded]
+    listing = table([tr("dash.company.grade"), tr("dash.company.name"), tr("dash.company.compounds"),
+                     tr("stats.f.received"), tr("stats.f.closed"), tr("stats.f.on_time_rate"), tr("stats.f.mean_rating"),
+                     tr("stats.f.rated"), tr("stats.f.open_now")], rows, numeric=(3, 4, 5, 6, 7, 8), raw=(0, 2)) \
+        if rows else f'<p class="muted">{e(tr("dash.company.none"))}</p>'
+    thresholds = table([tr("dash.company.grade"), tr("stats.f.on_time_rate"), tr("stats.f.mean_rating")],
+                       [(r.grade, f"≥ {r.min_on_time * 100:.0f}%", f"≥ {r.min_mean_rating:.1f}") for r in rules]
+                       + [("D", tr("dash.company.below_c"), "")])
+    title = f"{tr('dash.nav.companies')} · {period.label}"
+    body = (f"<h1>{e(title)}</h1>" + section(tr("dash.filter"), await self.filter_form(view, self.url("companies"), period, choice))
+            + section(tr("dash.nav.companies"), listing)
+            + section(tr("dash.company.thresholds"), thresholds + f'<p class="muted">{e(tr("dash.company.how"))}</p>',
+                      id_="thresholds"))
+    return self.html(view, title, body)
+
+
 async def _export(self: Dashboard, view: View, kind: str) -> web.StreamResponse:
     period, choice = self.period_of(view), self.choice_of(view)
     tz = self.settings.tz
@@ -420,6 +449,7 @@ def app(db: Database, settings: Settings, clock: Clock, photos: Any = None, *, s
     r.add_get("/grids/{grid_id}", bind(Dashboard.grid))
     r.add_get("/members", bind(Dashboard.members))
     r.add_get("/members/{person_id}", bind(Dashboard.member))
+    r.add_get("/companies", bind(companies))
     r.add_get("/export.xlsx", bind(export_xlsx))
     r.add_get("/export.csv", bind(export_csv))
     if extra is not None:

@@ -141,6 +141,14 @@ class Settings(BaseSettings):
         report_points_table(value)
         return value
 
+    @field_validator("credit_grades")
+    @classmethod
+    def _credit_grades(cls, value: str) -> str:
+        from core.companies import credit_rules
+
+        credit_rules(value)
+        return value
+
     @field_validator("quiet_hours")
     @classmethod
     def _quiet_window(cls, value: str) -> str:

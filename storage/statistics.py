@@ -20,6 +20,7 @@ from sqlalchemy import Float, and_, case, cast, distinct, func, insert, literal,
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.cases import OPEN_STATES, CaseState, Category, ClosureReason
+from core.companies import CompanyFigures
 from core.statistics import (
     Area, CaseFigures, CaseRow, GridRow, MonthHours, Period, PointsFigures, VolunteerFigures, WeekCount,
     interpolated, percentile_ranks,
@@ -230,6 +231,33 @@ class SqlStatistics:
                    cl.state == ClaimState.CONFIRMED.value)
             .group_by(month))}
         return [MonthHours(start.date(), float(seconds.get(i, 0)) / 3600) for i, start in enumerate(months)]
+
+    async def property_companies(self, area: Area, period: Period, now: datetime) -> Sequence[CompanyFigures]:
+        received = and_(c.created_at >= period.start, c.created_at < period.end)
+        closed = and_(*_closed_in(period))
+        is_open = c.state.in_(_OPEN)
+        cp = compounds.c
+        where = [cp.community_id.in_(area.community_ids), cp.property_company.is_not(None)]
+        if area.compound_id is not None:
+            where.append(cp.id == area.compound_id)
+        served: dict[str, list[tuple[int, str]]] = {}
+        for compound_id, name, company in await self.conn.execute(
+                select(cp.id, cp.name, cp.property_company).where(*where).order_by(cp.name)):
+            served.setdefault(company, []).append((compound_id, name))
+        figures = {row[0]: row[1:] for row in await self.conn.execute(
+            select(cp.property_company, _count_if(received), _count_if(closed),
+                   _count_if(and_(closed, c.resolved_at <= c.deadline)),
+                   func.count(case((closed, c.rating))), func.avg(case((closed, cast(c.rating, Float)))),
+                   _count_if(is_open))
+            .select_from(cases.join(grids, grids.c.id == c.grid_id).join(compounds, cp.id == grids.c.compound_id))
+            .where(*_in_area(area), *where, or_(received, closed, is_open))
+            .group_by(cp.property_company))}
+        rows = []
+        for company, its_compounds in sorted(served.items()):
+            got, closed_n, on_time, rated, mean, open_now = figures.get(company, (0, 0, 0, 0, None, 0))
+            rows.append(CompanyFigures(company, tuple(its_compounds), int(got), int(closed_n), int(on_time),
+                                       int(rated), None if mean is None else float(mean), int(open_now)))
+        return rows
 
     # --- lists ------------------------------------------------------------------------------
 

@@ -64,6 +64,7 @@ compounds = Table(
     "compounds", metadata, _id(),
     Column("community_id", ForeignKey("communities.id"), nullable=False, index=True),
     Column("name", String(100), nullable=False),
+    Column("property_company", String(100)),  # the org file's 物业公司 column; the dashboard grades it
     UniqueConstraint("community_id", "name", name="uq_compounds_community_name"),
 )
 

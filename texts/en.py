@@ -674,4 +674,11 @@ TEXTS: dict[str, str] = {
     "xlsx.section": "Section",
     "xlsx.figure": "Figure",
     "xlsx.value": "Value",
+    "dash.company.grade": "Credit grade",
+    "dash.company.name": "Property company",
+    "dash.company.compounds": "Compounds served",
+    "dash.company.none": "The org file names no property company yet (the 物业公司 column of the buildings sheet).",
+    "dash.company.thresholds": "Grade thresholds",
+    "dash.company.below_c": "below C",
+    "dash.company.how": "From the cases closed in the period in the compounds it serves: both the on-time rate and the mean rating must reach a grade's thresholds; without ratings only the on-time rate counts; nothing closed, no grade. Settings: CREDIT_GRADES.",
 }

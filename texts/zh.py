@@ -681,4 +681,11 @@ TEXTS: dict[str, str] = {
     "xlsx.section": "类别",
     "xlsx.figure": "指标",
     "xlsx.value": "数值",
+    "dash.company.grade": "信用等级",
+    "dash.company.name": "物业企业",
+    "dash.company.compounds": "服务小区",
+    "dash.company.none": "组织架构表里还没有填写物业公司（楼栋表的「物业公司」列）。",
+    "dash.company.thresholds": "等级标准",
+    "dash.company.below_c": "达不到 C 级",
+    "dash.company.how": "按本期在其服务小区办结的问题计算：按时办结率和居民平均评分都达到才评该等级；没有评分时只看按时办结率；本期没有办结的不评级。标准可在设置 CREDIT_GRADES 中修改。",
 }

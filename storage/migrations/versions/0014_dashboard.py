@@ -1,4 +1,4 @@
-"""The community dashboard (#19): indexes for its periods, its one-time sign-in links
+"""The community dashboard (#19): indexes for its periods, its one-time sign-in links, compounds' property company
 
 Revision ID: 0014
 Revises: 0008
@@ -20,6 +20,7 @@ def upgrade() -> None:
     op.create_index('ix_cases_community_created', 'cases', ['community_id', 'created_at'], unique=False)
     op.create_index('ix_cases_community_closed', 'cases', ['community_id', 'closed_at'], unique=False)
     op.create_index('ix_events_kind_at', 'events', ['subject_type', 'kind', 'at'], unique=False)
+    op.add_column('compounds', sa.Column('property_company', sa.String(length=100), nullable=True))
     op.create_table(
         'sign_in_links',
         sa.Column('token_hash', sa.String(length=64), nullable=False),
@@ -34,6 +35,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table('sign_in_links')
+    op.execute('ALTER TABLE compounds DROP COLUMN property_company')  # SQLite 3.35+ and PostgreSQL
     op.drop_index('ix_events_kind_at', table_name='events')
     op.drop_index('ix_cases_community_closed', table_name='cases')
     op.drop_index('ix_cases_community_created', table_name='cases')
