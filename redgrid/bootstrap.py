@@ -171,8 +171,12 @@ def build_dispatcher(db: Database, settings: Settings, clock: Clock, storage: Ba
 # needs of it (its sub-application mounted at /dashboard), to be folded into that constructor.
 
 def web_app(db: Database, settings: Settings, clock: Clock) -> web.Application:
-    """The web server's root: the dashboard at /dashboard/ when DASHBOARD_ENABLED."""
+    """The web server's root: the dashboard at /dashboard/ when DASHBOARD_ENABLED, Open311 GeoReport v2
+    at /open311/v2/ when OPEN311_ENABLED."""
     root = web.Application()
+    if settings.open311_enabled:
+        root.add_subapp("/open311/v2/", dashboard.open311_app(db, settings, clock, PhotoStore(settings.data_dir),
+                                                              report_policy(settings)))
     if settings.dashboard_enabled:
         root.add_subapp("/dashboard/", dashboard.app(db, settings, clock, PhotoStore(settings.data_dir),
                                                      secret=settings.dashboard_secret))

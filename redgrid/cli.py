@@ -48,6 +48,11 @@ def _parser() -> argparse.ArgumentParser:
     inv.add_argument("--department", help="department name (created if new) for a department contact")
     inv.add_argument("--uses", type=int, default=None, help="how many people may use it (default INVITE_MAX_USES)")
     inv.add_argument("--hours", type=int, default=None, help="hours until it expires (default INVITE_TTL_HOURS)")
+    key = sub.add_parser("open311-key", help="issue an Open311 api_key for a client (a 12345 hotline, a map portal)",
+                         description="Register the Open311 client CLIENT, or replace its key, and print the new "
+                                     "api_key once (only its hash is kept). The client files reports with it "
+                                     "(POST /open311/v2/requests.json).")
+    key.add_argument("client", metavar="CLIENT", help="the client's name, e.g. 12345-hotline")
     return parser
 
 
@@ -77,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(commands.import_org(settings, args.files))
         if args.command == "invite":
             return asyncio.run(commands.invite(settings, args))
+        if args.command == "open311-key":
+            return asyncio.run(commands.open311_key(settings, args.client))
     except KeyboardInterrupt:
         return 130
     except commands.CommandFailed as exc:

@@ -134,6 +134,25 @@ async def invite(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def open311_key(settings: Settings, client: str) -> int:
+    """Register an Open311 client (or replace its key) and print its api_key, once."""
+    from core.open311_services import issue_key
+
+    name = client.strip()
+    if not name or len(name) > 100:
+        raise CommandFailed("the client's name must be 1 to 100 characters")
+    db = await bootstrap.open_database(settings)
+    try:
+        async with db.uow() as uow:
+            api_key = await issue_key(uow, name, SystemClock().now())
+            await uow.commit()
+    finally:
+        await db.dispose()
+    print(f"Open311 client {name}: api_key={api_key}")
+    print("Keep it: only its hash is stored. Running `redgrid open311-key` again for this client replaces it.")
+    return 0
+
+
 async def _roster_grid(uow, person_id: int):
     """The grid an imported grid member already holds, when it is only one."""
     grid_ids = {g.grid_id for g in await uow.people.grants(person_id) if g.role == Role.GRID_MEMBER and g.active}

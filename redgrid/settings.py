@@ -97,6 +97,8 @@ class Settings(BaseSettings):
                                                           "at every start (everyone signs in again).")
     dashboard_session_hours: int = Field(default=10, ge=1, le=24,
                                          description="How long a dashboard session lasts (a working day).")
+    open311_enabled: bool = Field(default=True, description="Serve Open311 GeoReport v2 at /open311/v2/ on the "
+                                                            "dashboard's web server.")
     credit_grades: str = Field(default="A=0.95/4.5,B=0.85/4.0,C=0.70/3.0",
                                description="A property company's credit grade: the least on-time rate/mean rating "
                                            "for A, B and C; below C is D.")

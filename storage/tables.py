@@ -165,6 +165,26 @@ sign_in_links = Table(
 )
 
 
+# Open311 clients (core/open311.py): the api_key's SHA-256, and the person that files their reports.
+open311_clients = Table(
+    "open311_clients", metadata, _id(),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("person_id", ForeignKey("persons.id"), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("revoked", Boolean, nullable=False, default=False),
+)
+
+# What a client filed: the token GeoReport's tokens/{token} answers, and which client may read its own fields.
+open311_tokens = Table(
+    "open311_tokens", metadata,
+    Column("token", String(32), primary_key=True),
+    Column("client_id", ForeignKey("open311_clients.id"), nullable=False),
+    Column("case_number", String(32), nullable=False, unique=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
+
 # --------------------------------------------------------------------------- delivery (outbox, broadcasts, inbox)
 
 # What the bot says on its own: one row per message, written in the transaction that caused it,

@@ -12,6 +12,7 @@ from storage.cases import SqlCases
 from storage.inbox import SqlInbox
 from storage.outbox import SqlBroadcastWriter, SqlOutbox
 from storage.repositories import SqlEvents, SqlInvites, SqlPeople, SqlPlaces
+from storage.open311 import SqlOpen311
 from storage.statistics import SqlSignIns, SqlStatistics
 from storage.volunteering import SqlVolunteering
 
@@ -45,6 +46,7 @@ class SqlUnitOfWork:
         self.broadcasts = SqlBroadcastWriter(self.conn)  # a broadcast queued in this transaction
         self.statistics = SqlStatistics(self.conn)  # the dashboard's figures, counted by the database
         self.sign_ins = SqlSignIns(self.conn)  # the dashboard's one-time sign-in links
+        self.open311 = SqlOpen311(self.conn)  # Open311 clients, tokens and requests
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -505,6 +505,7 @@ class FakeUnitOfWork:
         self.broadcasts = FakeBroadcasts(state)
         self.statistics: Any = FakeStatistics(state)
         self.sign_ins: Any = FakeStatistics(state)  # not faked either: tests/test_dashboard.py runs on both
+        self.open311: Any = FakeStatistics(state)  # nor Open311: tests/test_open311.py runs on both
 
     async def commit(self) -> None:
         self._before = copy.deepcopy(self._state)

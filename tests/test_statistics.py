@@ -213,6 +213,6 @@ async def test_migration_0014_builds_the_indexes_the_tables_declare(db):
     async with db.engine.connect() as conn:
         diffs = await conn.run_sync(lambda c: compare_metadata(
             MigrationContext.configure(c, opts={"compare_type": True}), metadata))
-    ours = ("ix_cases_community_created", "ix_cases_community_closed", "ix_events_kind_at", "sign_in_links",
+    ours = ("ix_cases_community_created", "ix_cases_community_closed", "ix_events_kind_at", "sign_in_links", "open311",
             "property_company")
     assert [d for d in diffs if any(name in repr(d) for name in ours)] == []

@@ -1,4 +1,4 @@
-"""The community dashboard (#19): indexes for its periods, its one-time sign-in links, compounds' property company
+"""The community dashboard (#19): indexes for its periods, its one-time sign-in links, compounds' property company, Open311 clients and tokens
 
 Revision ID: 0014
 Revises: 0008
@@ -33,7 +33,35 @@ def upgrade() -> None:
     )
 
 
+    op.create_table(
+        'open311_clients',
+        sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column('name', sa.String(length=100), nullable=False),
+        sa.Column('key_hash', sa.String(length=64), nullable=False),
+        sa.Column('person_id', sa.Integer(), nullable=False),
+        sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+        sa.Column('revoked', sa.Boolean(), nullable=False),
+        sa.ForeignKeyConstraint(['person_id'], ['persons.id'], name='fk_open311_clients_person_id_persons'),
+        sa.PrimaryKeyConstraint('id', name='pk_open311_clients'),
+        sa.UniqueConstraint('name', name='uq_open311_clients_name'),
+        sa.UniqueConstraint('key_hash', name='uq_open311_clients_key_hash'),
+    )
+    op.create_table(
+        'open311_tokens',
+        sa.Column('token', sa.String(length=32), nullable=False),
+        sa.Column('client_id', sa.Integer(), nullable=False),
+        sa.Column('case_number', sa.String(length=32), nullable=False),
+        sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(['client_id'], ['open311_clients.id'],
+                                name='fk_open311_tokens_client_id_open311_clients'),
+        sa.PrimaryKeyConstraint('token', name='pk_open311_tokens'),
+        sa.UniqueConstraint('case_number', name='uq_open311_tokens_case_number'),
+    )
+
+
 def downgrade() -> None:
+    op.drop_table('open311_tokens')
+    op.drop_table('open311_clients')
     op.drop_table('sign_in_links')
     op.execute('ALTER TABLE compounds DROP COLUMN property_company')  # SQLite 3.35+ and PostgreSQL
     op.drop_index('ix_events_kind_at', table_name='events')
