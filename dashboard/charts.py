@@ -50,7 +50,9 @@ def weeks_chart(tr: Translator, numbers: Charts) -> tuple[str, str]:
     weeks = sorted({r.week for r in numbers.weeks})
     categories = [c for c in Category if any(r.category == c for r in numbers.weeks)]
     count = {(r.week, r.category): r.count for r in numbers.weeks}
-    chart = pygal.StackedBar(**_config(title=tr("dash.chart.weeks"), x_title=tr("dash.chart.week_of")))
+    # pygal measures labels as Latin text: CJK legends need the room given here (2 rows of 5)
+    chart = pygal.StackedBar(**_config(title=tr("dash.chart.weeks"), x_title=tr("dash.chart.week_of"), height=420,
+                                       legend_at_bottom_columns=5, truncate_legend=-1, margin_bottom=24))
     chart.x_labels = [f"{w:%m-%d}" for w in weeks]
     for category in categories:
         chart.add(strip_emoji(tr(f"category.{category.value}")), [count.get((w, category), 0) for w in weeks])
@@ -77,8 +79,10 @@ def closure_chart(tr: Translator, numbers: Charts) -> tuple[str, str]:
 
 def league_chart(tr: Translator, numbers: Charts, url: Callable[..., str]) -> tuple[str, str]:
     league = list(numbers.league)
+    widest = max((len(r.grid) for r in league), default=4)
     chart = pygal.HorizontalBar(**_config(title=tr("dash.chart.league"), show_legend=False, range=(0, 100),
-                                          height=max(200, 60 + 34 * len(league))))
+                                          height=max(200, 90 + 34 * len(league)), truncate_label=-1,
+                                          margin_left=max(0, 14 * widest - 60)))
     ranked = list(reversed(league))  # pygal draws the first value at the bottom
     chart.x_labels = [r.grid for r in ranked]
     chart.add(tr("stats.f.on_time_rate"), [round(r.on_time_rate * 100, 1) if r.on_time_rate is not None else None
@@ -132,12 +136,14 @@ def position_svg(shown: Any, tr: Translator) -> str:
         return (pad + (lo - west) / span_lon * (width - 2 * pad), pad + (north - la) / span_lat * (height - 2 * pad))
 
     dots = []
-    for b_lat, b_lon, name in points[:-1]:
+    for b_lat, b_lon, _ in points[:-1]:
         x, y = xy(b_lat, b_lon)
-        dots.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="#90a4ae"/>'
-                    f'<text x="{x + 6:.1f}" y="{y + 4:.1f}" font-size="11" fill="#555">{e(name)}</text>')
+        dots.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="#90a4ae"/>')
     x, y = xy(lat, lon)
-    dots.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="8" fill="#c62828" fill-opacity=".85"/>')
+    anchor = "end" if x > width / 2 else "start"
+    dots.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="8" fill="#c62828" fill-opacity=".85"/>'
+                f'<text x="{x + (-12 if anchor == "end" else 12):.1f}" y="{y + 4:.1f}" font-size="13" '
+                f'text-anchor="{anchor}" fill="#b71c1c">{e(shown.address.building.name)}</text>')
     return (f'<svg viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
             f'style="background:#f1f3f1;border-radius:6px;max-width:100%;height:auto;font-family:{e(FONT)}">'
             f'{"".join(dots)}</svg><p class="muted">{e(shown.address.full())} · {lat:.5f}, {lon:.5f}</p>')

@@ -201,19 +201,27 @@ async def _run_demo(settings: Settings, url: str, *, fresh: bool, host: str, por
     db = await bootstrap.open_database(settings, url)
     clock = SystemClock()
     try:
-        personas = await prepare_demo_world(db, clock)
+        personas = await prepare_demo_world(db, clock, settings.data_dir)  # with three months of history
         points = await map_points(db)
         centre = (sum(p["latitude"] for p in points) / len(points), sum(p["longitude"] for p in points) / len(points))
         async with bootstrap.demo_stack(db, settings, clock, personas, api_host=host, api_port=api_port) as stack:
             webchat = demo_webchat(db, stack.standin, personas, settings, map_center=centre, map_span=0.006,
                                    map_points=points)
             chat_url = await webchat.start(host, port)
-            print(f"redgrid demo: open {chat_url} — pick a person on the left and chat.\n"
+            web = contextlib.AsyncExitStack()
+            dashboard_note = ""
+            if settings.dashboard_enabled:  # DASHBOARD_URL (the links /dashboard gives) points here by default
+                served = await web.enter_async_context(bootstrap.serving_web(
+                    bootstrap.web_app(db, settings, clock), settings.dashboard_host, settings.dashboard_port))
+                dashboard_note = (f"  Dashboard: {served}/dashboard/ — be 陈书记, send /dashboard, open the link.\n"
+                                  f"  Open311: {served}/open311/v2/services.json\n")
+            print(f"redgrid demo: open {chat_url} — pick a person on the left and chat.\n{dashboard_note}"
                   f"  Bot API stand-in: {stack.standin.base_url}   database: {url}\n"
                   f"  Ctrl-C stops (the database stays; `redgrid demo --fresh` starts over).", flush=True)
             try:
                 await _until_stopped()
             finally:
+                await web.aclose()
                 await webchat.stop()
     finally:
         await db.dispose()
