@@ -25,7 +25,7 @@ from core.people import Person
 from core.ports import Database, UnitOfWork
 from core.companies import credit_rules
 from core.statistics import (
-    Area, CaseRow, Overview, Period, PlaceLevel, days, figure_rows, month, month_of, rate_text,
+    CaseRow, Overview, Period, PlaceLevel, days, figure_rows, month, month_of, rate_text,
 )
 from core.statistics_services import PlaceChoice
 import dashboard.export as export
@@ -271,7 +271,8 @@ class Dashboard:
     async def case_list(self, view: View) -> web.StreamResponse:
         tr, period, choice = view.tr, self.period_of(view), self.choice_of(view)
         area = await statistics_services.area_for(view.uow, view.viewer, choice)
-        page_no = max(int(view.request.query.get("page", "1") or 1) if view.request.query.get("page", "1").isdigit() else 1, 1)
+        asked = view.request.query.get("page", "1")
+        page_no = max(int(asked), 1) if asked.isdigit() else 1
         rows = await view.uow.statistics.cases(area, period, limit=PAGE_SIZE + 1, offset=(page_no - 1) * PAGE_SIZE)
         query = {k: view.request.query.get(k) for k in ("month", "from", "to", "place")}
         more = (f'<p>{link(self.url("cases", **query, page=page_no + 1), tr("nav.next"))}</p>'
@@ -455,7 +456,3 @@ def app(db: Database, settings: Settings, clock: Clock, photos: Any = None, *, s
     if extra is not None:
         extra(board, application)
     return application
-
-
-def area_label(tr: Translator, area: Area) -> str:
-    return area.name or tr("stats.all_places")
