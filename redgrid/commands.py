@@ -46,10 +46,7 @@ async def run(settings: Settings) -> int:
         dp = bootstrap.build_dispatcher(db, settings, clock)
         try:
             async with running(bootstrap.background(db, bot, settings, clock)), contextlib.AsyncExitStack() as web:
-                if settings.dashboard_enabled:
-                    served = await web.enter_async_context(bootstrap.serving_web(
-                        bootstrap.web_app(db, settings, clock), settings.dashboard_host, settings.dashboard_port))
-                    log.info("dashboard at %s/dashboard/ (links: %s)", served, settings.dashboard_url)
+                await serve_dashboard(web, db, settings, clock)
                 me = await bot.get_me()
                 log.info("running as @%s against %s", me.username, settings.bot_api_url)
                 await bot.delete_webhook(drop_pending_updates=False)
@@ -62,6 +59,22 @@ async def run(settings: Settings) -> int:
         if lock is not None:
             lock.release()
     return 0
+
+
+async def serve_dashboard(stack: contextlib.AsyncExitStack, db, settings: Settings, clock) -> str | None:
+    """The dashboard's web server until `stack` closes, when DASHBOARD_ENABLED; its base URL. A port
+    already taken (a second process beside a first, as in a rolling deploy) leaves the bot running
+    without it, with a warning."""
+    if not settings.dashboard_enabled:
+        return None
+    try:
+        served = await stack.enter_async_context(bootstrap.serving_web(
+            bootstrap.web_app(db, settings, clock), settings.dashboard_host, settings.dashboard_port))
+    except OSError as exc:
+        log.warning("dashboard not served on %s:%s: %s", settings.dashboard_host, settings.dashboard_port, exc)
+        return None
+    log.info("dashboard at %s/dashboard/ (links: %s)", served, settings.dashboard_url)
+    return served
 
 
 def sole_process(database_url: str):
@@ -210,9 +223,8 @@ async def _run_demo(settings: Settings, url: str, *, fresh: bool, host: str, por
             chat_url = await webchat.start(host, port)
             web = contextlib.AsyncExitStack()
             dashboard_note = ""
-            if settings.dashboard_enabled:  # DASHBOARD_URL (the links /dashboard gives) points here by default
-                served = await web.enter_async_context(bootstrap.serving_web(
-                    bootstrap.web_app(db, settings, clock), settings.dashboard_host, settings.dashboard_port))
+            served = await serve_dashboard(web, db, settings, clock)  # DASHBOARD_URL points here by default
+            if served is not None:
                 dashboard_note = (f"  Dashboard: {served}/dashboard/ — be 陈书记, send /dashboard, open the link.\n"
                                   f"  Open311: {served}/open311/v2/services.json\n")
             print(f"redgrid demo: open {chat_url} — pick a person on the left and chat.\n{dashboard_note}"

@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 
 from core.cases import Actor, Category
 from core.errors import NotAllowed, NotFound
@@ -103,6 +103,10 @@ async def month_of_work(db):
             await conn.execute(insert(points_entries).values(
                 person_id=p[who], community_id=community, delta=delta, reason="service" if delta > 0 else "redemption",
                 ref=ref, at=at, note=""))
+        if conn.dialect.name == "postgresql":  # the rows above gave their ids: the next ones follow them
+            for table in ("cases", "volunteer_posts"):
+                await conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                                        f"(SELECT max(id) FROM {table}))"))
     w.db = db
     return w
 
