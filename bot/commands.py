@@ -19,9 +19,10 @@ BY_ROLE: dict[Role, tuple[str, ...]] = {
     Role.RESIDENT: ("report", "my", "ask", "join_party", "points"),
     Role.GRID_MEMBER: ("cases",),
     Role.PARTY_MEMBER: ("tasks", "mytasks", "points"),
-    Role.STAFF: ("desk", "notice", "invite", "orders", "newpost", "posts", "themes", "members", "redeem", "suspend"),
+    Role.STAFF: ("desk", "stats", "dashboard", "notice", "invite", "orders", "newpost", "posts", "themes", "members", "redeem",
+                 "suspend"),
     Role.DEPARTMENT: ("cases",),
-    Role.ADMIN: ("desk", "invite"),
+    Role.ADMIN: ("desk", "stats", "dashboard", "invite"),
 }
 
 

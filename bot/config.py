@@ -41,3 +41,12 @@ class Settings(Protocol):
 
     @property
     def invite_max_uses(self) -> int: ...
+
+    @property
+    def dashboard_enabled(self) -> bool: ...  # /dashboard answers with a sign-in link only when it is served
+
+    @property
+    def dashboard_url(self) -> str: ...  # the start of the link
+
+    @property
+    def dashboard_session_hours(self) -> int: ...  # told with the link

@@ -3,7 +3,8 @@
 Two kinds of sheet, told apart by their header (Chinese or English column names):
 
 - buildings (楼栋): 区县 district, 街道 street, 社区 community, 社区代码 community_code, 小区 compound,
-  网格 grid, 楼栋 building, and optionally 纬度 lat, 经度 lon;
+  网格 grid, 楼栋 building, and optionally 纬度 lat, 经度 lon, 物业公司 property_company (the company
+  serving the compound: the same on every row of a compound that names one; a blank keeps what is stored);
 - grid members (网格员): 社区 community, 小区 compound, 网格 grid, 姓名 name, 电话 phone.
 
 Everything is checked before anything is written: `parse_sheet` checks each cell, `build_plan` checks
@@ -110,7 +111,12 @@ class BuildingRow:
     building: str
     lat: float | None = None
     lon: float | None = None
+    property_company: str = ""  # "": not given on this row
     source: Source = field(default=NOWHERE, compare=False, repr=False)
+
+    @property
+    def compound_key(self) -> tuple[str, str]:
+        return (self.community, self.compound)
 
     @property
     def building_key(self) -> tuple[str, str, str]:
@@ -141,7 +147,7 @@ class MemberRow:
 COLUMN_LABELS = {
     "district": "区县", "street": "街道", "community": "社区", "community_code": "社区代码",
     "compound": "小区", "grid": "网格", "building": "楼栋", "lat": "纬度", "lon": "经度",
-    "name": "姓名", "phone": "电话",
+    "name": "姓名", "phone": "电话", "property_company": "物业公司",
 }
 ALIASES = {
     "district": ("区县", "区/县", "县区", "district"),
@@ -155,9 +161,10 @@ ALIASES = {
     "lon": ("经度", "lon", "lng", "longitude"),
     "name": ("姓名", "网格员", "网格员姓名", "name"),
     "phone": ("电话", "手机", "手机号", "手机号码", "联系电话", "phone", "mobile"),
+    "property_company": ("物业公司", "物业", "物业企业", "物业服务企业", "property_company", "property company"),
 }
 BUILDING_COLUMNS = ("district", "street", "community", "community_code", "compound", "grid", "building")
-BUILDING_OPTIONAL = ("lat", "lon")
+BUILDING_OPTIONAL = ("lat", "lon", "property_company")
 MEMBER_COLUMNS = ("community", "compound", "grid", "name", "phone")
 KIND_NAMES = {"buildings": "a building sheet", "members": "a grid member sheet"}
 
@@ -267,6 +274,12 @@ class _RowReader:
             self.problems.append(self.source.problem(name, f"longer than {limit} characters"))
         return text
 
+    def optional(self, name: str, limit: int = MAX_PLACE_NAME) -> str:
+        text = cell_text(self.raw(name))
+        if len(text) > limit:
+            self.problems.append(self.source.problem(name, f"longer than {limit} characters"))
+        return text
+
     def coordinate(self, name: str, limit: float) -> float | None:
         raw = self.raw(name)
         try:
@@ -299,7 +312,8 @@ def _building_row(reader: _RowReader) -> BuildingRow:
     r = reader
     row = BuildingRow(r.required("district"), r.required("street"), r.required("community"), r.code(),
                       r.required("compound"), r.required("grid"), r.required("building"),
-                      r.coordinate("lat", 90), r.coordinate("lon", 180), source=r.source)
+                      r.coordinate("lat", 90), r.coordinate("lon", 180), r.optional("property_company"),
+                      source=r.source)
     given = [name for name in ("lat", "lon") if cell_text(r.raw(name))]
     if len(given) == 1:
         other = "lon" if given == ["lat"] else "lat"
@@ -370,6 +384,10 @@ class OrgPlan:
     def grid_keys(self) -> set[tuple[str, str, str]]:
         return {row.grid_key for row in self.buildings}
 
+    def property_companies(self) -> dict[tuple[str, str], str]:
+        """The company each compound's rows name (compounds whose rows name none are left out)."""
+        return {row.compound_key: row.property_company for row in self.buildings if row.property_company}
+
 
 _Row = TypeVar("_Row", BuildingRow, MemberRow)
 
@@ -402,6 +420,10 @@ def _check_buildings(rows: Sequence[BuildingRow], problems: list[Problem]) -> No
                                   f"but in {b.grid} here; a building belongs to one grid")
     _must_agree(rows, lambda r: r.building_key, lambda r: (r.lat, r.lon), problems, "lat",
                      lambda a, b: f"{b.compound} {b.building} has other coordinates in {a.source.cite()}")
+    _must_agree([r for r in rows if r.property_company], lambda r: r.compound_key, lambda r: r.property_company,
+                problems, "property_company",
+                lambda a, b: f"{b.compound} is served by {a.property_company} in {a.source.cite()}, "
+                             f"but by {b.property_company} here; a compound has one property company")
 
 
 def _check_members(rows: Sequence[MemberRow], problems: list[Problem]) -> None:
@@ -520,6 +542,7 @@ class _Import:
     def __init__(self, uow: UnitOfWork, plan: OrgPlan, now: datetime) -> None:
         self.uow, self.plan, self.now = uow, plan, now
         self.report = ImportReport()
+        self.companies = plan.property_companies()
         self.districts: dict[str, District] = {}
         self.streets: dict[tuple[str, str], Street] = {}
         self.communities: dict[str, Community] = {}
@@ -582,7 +605,10 @@ class _Import:
         if key not in self.compounds:
             community = await self.community(row)
             existing = await self.uow.places.compound_named(saved_id(community), row.compound)
-            self.compounds[key] = await self._upsert(existing, Compound(None, saved_id(community), row.compound), {})
+            company = self.companies.get(key)
+            changes = {"property_company": company} if company else {}  # a blank keeps the stored one
+            self.compounds[key] = await self._upsert(
+                existing, Compound(None, saved_id(community), row.compound, company), changes)
         return self.compounds[key]
 
     async def grid(self, row: BuildingRow) -> Grid:

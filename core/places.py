@@ -39,6 +39,7 @@ class Compound:
     id: int | None
     community_id: int
     name: str
+    property_company: str | None = None  # 物业服务企业 serving it, from the org file (rated on the dashboard)
 
 
 @dataclass

@@ -14,7 +14,7 @@ from bot.config import Settings
 from texts import text
 from core.clock import Clock
 from core.onboarding import roles_of
-from demo.seed import CHANNEL, SAMPLE_ORG, Persona, seed_people, seed_volunteering
+from demo.seed import CHANNEL, SAMPLE_ORG, Persona, seed_history, seed_people, seed_volunteering
 from demo.standin import BotApiStandIn
 from demo.webchat import WebChat
 from storage.orgfile import import_org
@@ -36,14 +36,17 @@ def forget_demo_database(data_dir: Path) -> None:
         leftover.unlink(missing_ok=True)
 
 
-async def prepare_demo_world(db: Database, clock: Clock) -> list[Persona]:
-    """The sample community (imported once) and its demo people."""
+async def prepare_demo_world(db: Database, clock: Clock, data_dir: Path | None = None) -> list[Persona]:
+    """The sample community (imported once) and its demo people; with `data_dir` (where photos are
+    kept), three months of history for the dashboard (once)."""
     async with db.uow() as uow:
         has_places = bool(await uow.places.communities())
     if not has_places:
         await import_org(db, [SAMPLE_ORG], clock.now())
     personas = await seed_people(db, clock.now())
     await seed_volunteering(db, clock.now())
+    if data_dir is not None:
+        await seed_history(db, clock.now(), data_dir)
     return personas
 
 

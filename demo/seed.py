@@ -160,3 +160,225 @@ async def seed_volunteering(db: Database, now: datetime) -> None:
         await posts_services.create_post(uow, policy, by, community.id,
                                          now, starts_at=starts, ends_at=starts + timedelta(hours=2), **OPEN_POST)
         await uow.commit()
+
+
+# ---- three months of history, so the dashboard's charts mean something ---------------------------
+
+HISTORY_DAYS = 91
+HISTORY_KEY = "demo:history"
+# how often each kind is reported (weights), and what handlers write when they fix it
+HISTORY_CATEGORIES = {"garbage": 6, "lights": 5, "parking": 4, "drains_pipes": 3, "greenery": 2, "flyers": 3,
+                      "noise": 2, "fire_lane": 1, "building_damage": 1, "other": 1}
+FIX_NOTES = ["已清理干净", "已更换灯泡", "已联系车主挪车", "已疏通", "已修剪", "已清除小广告", "已上门劝导", "已修复"]
+HISTORY_COLOURS = [(176, 190, 197), (141, 110, 99), (120, 144, 156), (161, 136, 127), (189, 189, 189),
+                   (129, 199, 132), (100, 181, 246), (255, 183, 77)]
+
+
+def _picture(colour: tuple[int, int, int], label: str, after: bool | None) -> bytes:
+    """A small stand-in photo: a coloured scene with a mark (a cross before the fix, a tick after,
+    none while the work is under way)."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (480, 360), colour)
+    draw = ImageDraw.Draw(image)
+    for i in range(0, 480, 40):
+        draw.line([(i, 360), (i + 120, 0)], fill=tuple(max(0, c - 30) for c in colour), width=6)
+    if after:
+        draw.line([(160, 190), (220, 250), (330, 120)], fill=(46, 125, 50), width=22)
+    elif after is None:
+        draw.rectangle([(170, 150), (310, 210)], outline=(249, 168, 37), width=14)
+    else:
+        draw.line([(170, 110), (310, 250)], fill=(198, 40, 40), width=22)
+        draw.line([(310, 110), (170, 250)], fill=(198, 40, 40), width=22)
+    draw.text((12, 12), label, fill=(255, 255, 255))
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=80)
+    return out.getvalue()
+
+
+async def seed_history(db: Database, now: datetime, data_dir: Path, *, days: int = HISTORY_DAYS, seed: int = 19) -> int:
+    """Three months of reports and volunteering before `now`, made through the same core services a chat
+    uses (a moving clock), once: reports with photos, fixes, ratings, rework, escalations, rejections,
+    some still open; posts with check-ins, confirmed hours and no-shows. Their notifications are not
+    sent (the outbox rows it queued are marked skipped). Returns how many cases it made."""
+    import random
+
+    from sqlalchemy import update
+
+    from core import cases_services
+    from core.cases import Category, PhotoKind
+    from core.cases_services import ReportPolicy
+    from core.volunteering import attendance_services
+    from media.photos import PhotoStore
+    from storage.tables import outbox
+
+    async with db.uow() as uow:
+        if HISTORY_KEY in await uow.volunteering.done_keys("demo:"):
+            return 0
+    rng = random.Random(seed)
+    store = PhotoStore(data_dir)  # as the bot keeps them (DATA_DIR/photos/)
+    before = [(await store.save(_picture(c, f"#{i}", False))).ref(PhotoKind.BEFORE) for i, c in enumerate(HISTORY_COLOURS)]
+    after = [(await store.save(_picture(c, f"#{i}", True))).ref(PhotoKind.AFTER) for i, c in enumerate(HISTORY_COLOURS)]
+    during = [(await store.save(_picture(c, f"#{i}", None))).ref(PhotoKind.DURING) for i, c in enumerate(HISTORY_COLOURS)]
+    policy = ReportPolicy(calendar=WorkCalendar())
+    volunteer_policy = common_services.VolunteerPolicy(calendar=WorkCalendar())
+
+    async def actor(user_id: int) -> Actor:
+        async with db.uow() as uow:
+            person = await uow.people.by_identity(CHANNEL, str(user_id))
+            assert person is not None
+            return Actor.of(person, await roles_of(uow, person))
+
+    residents = [await actor(p.user_id) for p, _, _ in RESIDENTS]
+    staff, department = await actor(STAFF.user_id), await actor(DEPARTMENT.user_id)
+    async with db.uow() as uow:
+        first_outbox = (await uow.conn.execute(select_max_outbox())).scalar() or 0
+        (community,) = [c for c in await uow.places.communities() if c.code == "DC"]
+        buildings = [b for compound in await uow.places.compounds(community.id)
+                     for b in await uow.places.buildings_of_compound(compound.id)]
+        handlers = {g.id: [p.id for p in await uow.people.grid_members(g.id)] for g in await uow.places.grids(community.id)}
+    handler_actors: dict[int, Actor] = {}
+    kinds, weights = list(HISTORY_CATEGORIES), list(HISTORY_CATEGORIES.values())
+    made = 0
+    start = now - timedelta(days=days)
+    for day in range(days):
+        base = (start + timedelta(days=day)).astimezone(CHINA_TZ).replace(hour=8, minute=0, second=0, microsecond=0)
+        for _ in range(rng.choice((0, 1, 1, 2, 2, 2, 3, 3, 4))):
+            at = base + timedelta(minutes=rng.randint(0, 12 * 60))
+            if at >= now - timedelta(hours=1):
+                continue
+            building = rng.choice(buildings)
+            picture = rng.randrange(len(before))
+            async with db.uow() as uow:
+                case = await cases_services.report_problem(
+                    uow, policy, rng.choice(residents), building.id, Category(rng.choices(kinds, weights)[0]),
+                    [before[picture]], rng.choice(["", "麻烦尽快处理", "已经好几天了", "影响出行"]), at)
+                await uow.commit()
+            made += 1
+            handler_id = (handlers.get(building.grid_id) or [None])[0]
+            if handler_id is None:
+                continue
+            if handler_id not in handler_actors:
+                async with db.uow() as uow:
+                    person = await uow.people.get(handler_id)
+                    handler_actors[handler_id] = Actor.of(person, await roles_of(uow, person))
+            handler = handler_actors[handler_id]
+            reporter = next(r for r in residents if r.person_id == case.reporter_id)
+            age = now - at
+            fate = rng.random()
+            t = at + timedelta(minutes=rng.randint(20, 300))
+            if t >= now:
+                continue
+            if fate < 0.04:  # not a problem after all
+                async with db.uow() as uow:
+                    await cases_services.reject_report(uow, staff, case.number, "not_a_problem", t)
+                    await uow.commit()
+                continue
+            if age < timedelta(days=4) and fate < 0.5:
+                continue  # still waiting to be taken up, some of them overdue
+            async with db.uow() as uow:
+                await cases_services.accept_case(uow, handler, case.number, t)
+                await uow.commit()
+            fixer = handler
+            if fate > 0.94:  # the grid cannot fix it: the department is whistled in
+                t += timedelta(hours=rng.randint(2, 20))
+                async with db.uow() as uow:
+                    await cases_services.escalate_case(uow, policy, staff, case.number, department.person_id, t)
+                    await uow.commit()
+                t += timedelta(hours=rng.randint(1, 20))
+                async with db.uow() as uow:
+                    await cases_services.claim_escalation(uow, department, case.number, t)
+                    await uow.commit()
+                fixer = department
+            if rng.random() < 0.6:  # a photo while the work is under way ("事中")
+                async with db.uow() as uow:
+                    await cases_services.add_during_photo(uow, fixer, case.number, during[picture],
+                                                          t + timedelta(minutes=30))
+                    await uow.commit()
+            t += timedelta(hours=rng.choice((2, 4, 6, 20, 26, 30, 44, 50, 70)))
+            if t >= now - timedelta(hours=2):
+                continue
+            rounds = 2 if rng.random() < 0.08 else 1
+            for n in range(rounds):
+                async with db.uow() as uow:
+                    await cases_services.resolve_case(uow, fixer, case.number, after[(picture + n) % len(after)],
+                                                      rng.choice(FIX_NOTES), t)
+                    await uow.commit()
+                t += timedelta(hours=rng.randint(1, 30))
+                if t >= now:
+                    break
+                if n + 1 < rounds:
+                    async with db.uow() as uow:
+                        await cases_services.reject_fix(uow, reporter, case.number, "还是老样子", t)
+                        await uow.commit()
+                    t += timedelta(hours=rng.randint(2, 20))
+                    async with db.uow() as uow:
+                        await cases_services.accept_case(uow, fixer, case.number, t)
+                        await uow.commit()
+                    t += timedelta(hours=rng.randint(3, 24))
+                    if t >= now - timedelta(hours=2):
+                        break
+                else:
+                    async with db.uow() as uow:
+                        await cases_services.confirm_fix(uow, reporter, case.number,
+                                                         rng.choices((5, 4, 3, 2, 1), (50, 30, 12, 5, 3))[0], t)
+                        await uow.commit()
+    # volunteering: two posts a week, party members claim, come (or not), staff confirm
+    members = [await actor(p.user_id) for p, _ in PARTY_MEMBERS]
+    titles = ["楼道清扫", "陪伴独居老人", "政策宣讲", "垃圾分类督导", "义务理发", "帮老人网上缴费"]
+    for week in range(days // 7):
+        for weekday in (2, 5):
+            starts = (start + timedelta(days=7 * week + weekday)).astimezone(CHINA_TZ).replace(
+                hour=9 if weekday == 5 else 18, minute=30 if weekday != 5 else 0, second=0, microsecond=0)
+            ends = starts + timedelta(hours=rng.choice((1, 2, 3)))
+            if ends >= now:
+                continue
+            async with db.uow() as uow:
+                post = await posts_services.create_post(
+                    uow, volunteer_policy, staff, community.id, starts - timedelta(days=3), title=rng.choice(titles),
+                    starts_at=starts, ends_at=ends, place="东城社区党群服务中心", capacity=rng.choice((2, 3, 4)),
+                    points_per_person=rng.choice((5, 10)))
+                await uow.commit()
+            takers = rng.sample(members, k=min(post.capacity, rng.randint(1, post.capacity)))
+            for n, member in enumerate(takers):
+                async with db.uow() as uow:
+                    await posts_services.claim_post(uow, volunteer_policy, member, post.number,
+                                                    starts - timedelta(days=2, minutes=-n))
+                    await uow.commit()
+            for member in takers:
+                if rng.random() < 0.1:
+                    async with db.uow() as uow:
+                        await attendance_services.mark_no_show(uow, volunteer_policy, staff, post.number,
+                                                               member.person_id, ends + timedelta(minutes=30))
+                        await uow.commit()
+                    continue
+                async with db.uow() as uow:
+                    await attendance_services.check_in(uow, member, post.number, before[0].__class__(
+                        f"{rng.getrandbits(256):064x}", PhotoKind.BEFORE), starts - timedelta(minutes=rng.randint(0, 15)))
+                    await uow.commit()
+                async with db.uow() as uow:
+                    await attendance_services.check_out(uow, member, post.number, before[0].__class__(
+                        f"{rng.getrandbits(256):064x}", PhotoKind.AFTER), ends + timedelta(minutes=rng.randint(0, 20)))
+                    await uow.commit()
+                async with db.uow() as uow:
+                    await attendance_services.confirm_service(uow, volunteer_policy, staff, post.number,
+                                                              member.person_id, ends + timedelta(hours=2),
+                                                              rating=rng.choice((4, 5, 5)))
+                    await uow.commit()
+    async with db.uow() as uow:
+        # what the history would have said to people was said then: nothing of it is sent now
+        await uow.conn.execute(update(outbox).where(outbox.c.id > first_outbox, outbox.c.state == "pending")
+                               .values(state="skipped", last_error="demo history"))
+        await uow.volunteering.mark_done(HISTORY_KEY, now)
+        await uow.commit()
+    return made
+
+
+def select_max_outbox():
+    from sqlalchemy import func, select
+
+    from storage.tables import outbox
+
+    return select(func.max(outbox.c.id))

@@ -27,6 +27,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from aiohttp import web
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
@@ -52,6 +53,7 @@ from core.retention import RetentionPolicy
 from core.theme_day import ThemeDaySchedule
 from core.volunteering.common_services import VolunteerPolicy
 from core.workdays import WorkCalendar
+import dashboard
 from demo.app import DEMO_BOT_USERNAME, DEMO_TOKEN
 from demo.harness import polling
 from demo.seed import Persona
@@ -221,6 +223,43 @@ def wechat_renderer(settings: Settings, clock: Clock) -> WeChatRenderer:
     """How the outbox's notifications read on WeChat (the WeChat delivery asks it, row by row)."""
     return WeChatRenderer(PhotoStore(settings.data_dir), settings.tz, clock, default_language=settings.default_language,
                           reopen_within_days=settings.reopen_within_days)
+
+
+# ---- the web server: the dashboard -----------------------------------------------------------------
+# The webhook work brings one shared constructor of the web server; `web_app` is what the dashboard
+# needs of it (its sub-application mounted at /dashboard), to be folded into that constructor.
+
+def web_app(db: Database, settings: Settings, clock: Clock) -> web.Application:
+    """The web server's root: the dashboard at /dashboard/ when DASHBOARD_ENABLED, Open311 GeoReport v2
+    at /open311/v2/ when OPEN311_ENABLED."""
+    root = web.Application()
+    if settings.open311_enabled:
+        root.add_subapp("/open311/v2/", dashboard.open311_app(db, settings, clock, PhotoStore(settings.data_dir),
+                                                              report_policy(settings)))
+    if settings.dashboard_enabled:
+        root.add_subapp("/dashboard/", dashboard.app(db, settings, clock, PhotoStore(settings.data_dir),
+                                                     secret=settings.dashboard_secret))
+
+        async def to_dashboard(request: web.Request) -> web.StreamResponse:
+            raise web.HTTPFound("/dashboard/")
+
+        root.router.add_get("/dashboard", to_dashboard)
+    return root
+
+
+@contextlib.asynccontextmanager
+async def serving_web(app: web.Application, host: str, port: int) -> AsyncIterator[str]:
+    """Serve `app` until the block ends; gives its base URL (port 0: a free one)."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    sockets = site._server.sockets if site._server is not None else []  # the port actually bound
+    bound = sockets[0].getsockname()[1] if sockets else port
+    try:
+        yield f"http://{host}:{bound}"
+    finally:
+        await runner.cleanup()
 
 
 # ---- what runs beside the handlers ---------------------------------------------------------------

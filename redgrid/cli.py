@@ -56,6 +56,12 @@ def _parser() -> argparse.ArgumentParser:
     aud.add_argument("--person", type=int, metavar="ID", help="only looks at this person's data")
     aud.add_argument("--day", type=_day, metavar="YYYY-MM-DD", help="only this day (in TIMEZONE)")
     aud.add_argument("--limit", type=int, default=1000, help="at most this many lines (default 1000)")
+
+    key = sub.add_parser("open311-key", help="issue an Open311 api_key for a client (a 12345 hotline, a map portal)",
+                         description="Register the Open311 client CLIENT, or replace its key, and print the new "
+                                     "api_key once (only its hash is kept). The client files reports with it "
+                                     "(POST /open311/v2/requests.json).")
+    key.add_argument("client", metavar="CLIENT", help="the client's name, e.g. 12345-hotline")
     return parser
 
 
@@ -96,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(commands.invite(settings, args))
         if args.command == "audit":
             return asyncio.run(commands.audit(settings, person_id=args.person, day=args.day, limit=args.limit))
+        if args.command == "open311-key":
+            return asyncio.run(commands.open311_key(settings, args.client))
     except KeyboardInterrupt:
         return 130
     except commands.CommandFailed as exc:

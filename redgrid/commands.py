@@ -56,6 +56,7 @@ async def run(settings: Settings) -> int:
                         bootstrap.serving_wechat(wechat, settings.web_host, settings.web_port))
                     log.info("WeChat callbacks at %s/wechat/{%s}", url,
                              ",".join(a for a in ("mp", "work") if wechat.api.has(a)))
+                await serve_dashboard(stack, db, settings, clock)
                 me = await bot.get_me()
                 log.info("running as @%s against %s", me.username, settings.bot_api_url)
                 await bot.delete_webhook(drop_pending_updates=False)
@@ -68,6 +69,22 @@ async def run(settings: Settings) -> int:
         if lock is not None:
             lock.release()
     return 0
+
+
+async def serve_dashboard(stack: contextlib.AsyncExitStack, db, settings: Settings, clock) -> str | None:
+    """The dashboard's web server until `stack` closes, when DASHBOARD_ENABLED; its base URL. A port
+    already taken (a second process beside a first, as in a rolling deploy) leaves the bot running
+    without it, with a warning."""
+    if not settings.dashboard_enabled:
+        return None
+    try:
+        served = await stack.enter_async_context(bootstrap.serving_web(
+            bootstrap.web_app(db, settings, clock), settings.dashboard_host, settings.dashboard_port))
+    except OSError as exc:
+        log.warning("dashboard not served on %s:%s: %s", settings.dashboard_host, settings.dashboard_port, exc)
+        return None
+    log.info("dashboard at %s/dashboard/ (links: %s)", served, settings.dashboard_url)
+    return served
 
 
 def sole_process(database_url: str):
@@ -140,6 +157,25 @@ async def invite(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def open311_key(settings: Settings, client: str) -> int:
+    """Register an Open311 client (or replace its key) and print its api_key, once."""
+    from core.open311_services import issue_key
+
+    name = client.strip()
+    if not name or len(name) > 100:
+        raise CommandFailed("the client's name must be 1 to 100 characters")
+    db = await bootstrap.open_database(settings)
+    try:
+        async with db.uow() as uow:
+            api_key = await issue_key(uow, name, SystemClock().now())
+            await uow.commit()
+    finally:
+        await db.dispose()
+    print(f"Open311 client {name}: api_key={api_key}")
+    print("Keep it: only its hash is stored. Running `redgrid open311-key` again for this client replaces it.")
+    return 0
+
+
 async def _roster_grid(uow, person_id: int):
     """The grid an imported grid member already holds, when it is only one."""
     grid_ids = {g.grid_id for g in await uow.people.grants(person_id) if g.role == Role.GRID_MEMBER and g.active}
@@ -188,19 +224,26 @@ async def _run_demo(settings: Settings, url: str, *, fresh: bool, host: str, por
     db = await bootstrap.open_database(settings, url)
     clock = SystemClock()
     try:
-        personas = await prepare_demo_world(db, clock)
+        personas = await prepare_demo_world(db, clock, settings.data_dir)  # with three months of history
         points = await map_points(db)
         centre = (sum(p["latitude"] for p in points) / len(points), sum(p["longitude"] for p in points) / len(points))
         async with bootstrap.demo_stack(db, settings, clock, personas, api_host=host, api_port=api_port) as stack:
             webchat = demo_webchat(db, stack.standin, personas, settings, map_center=centre, map_span=0.006,
                                    map_points=points)
             chat_url = await webchat.start(host, port)
-            print(f"redgrid demo: open {chat_url} — pick a person on the left and chat.\n"
+            web = contextlib.AsyncExitStack()
+            dashboard_note = ""
+            served = await serve_dashboard(web, db, settings, clock)  # DASHBOARD_URL points here by default
+            if served is not None:
+                dashboard_note = (f"  Dashboard: {served}/dashboard/ — be 陈书记, send /dashboard, open the link.\n"
+                                  f"  Open311: {served}/open311/v2/services.json\n")
+            print(f"redgrid demo: open {chat_url} — pick a person on the left and chat.\n{dashboard_note}"
                   f"  Bot API stand-in: {stack.standin.base_url}   database: {url}\n"
                   f"  Ctrl-C stops (the database stays; `redgrid demo --fresh` starts over).", flush=True)
             try:
                 await _until_stopped()
             finally:
+                await web.aclose()
                 await webchat.stop()
     finally:
         await db.dispose()

@@ -124,6 +124,20 @@ class Settings(BaseSettings):
                                      description="Messages and presses one person may send the bot in a minute "
                                                  "(an album counts one per photo).")
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
+    dashboard_enabled: bool = Field(default=True, description="Serve the community dashboard (web) beside the bot.")
+    dashboard_url: str = Field(default="http://127.0.0.1:8081",
+                               description="Where people open the dashboard: the start of the one-time sign-in links.")
+    dashboard_host: str = Field(default="127.0.0.1", description="The address the dashboard's web server listens on.")
+    dashboard_port: int = Field(default=8081, ge=0, le=65535, description="Its port.")
+    dashboard_secret: str = Field(default="", description="Signs the dashboard's session cookies; empty: a new one "
+                                                          "at every start (everyone signs in again).")
+    dashboard_session_hours: int = Field(default=10, ge=1, le=24,
+                                         description="How long a dashboard session lasts (a working day).")
+    open311_enabled: bool = Field(default=True, description="Serve Open311 GeoReport v2 at /open311/v2/ on the "
+                                                            "dashboard's web server.")
+    credit_grades: str = Field(default="A=0.95/4.5,B=0.85/4.0,C=0.70/3.0",
+                               description="A property company's credit grade: the least on-time rate/mean rating "
+                                           "for A, B and C; below C is D.")
 
     @field_validator("timezone")
     @classmethod
@@ -211,6 +225,14 @@ class Settings(BaseSettings):
     @classmethod
     def _points_table(cls, value: str) -> str:
         report_points_table(value)
+        return value
+
+    @field_validator("credit_grades")
+    @classmethod
+    def _credit_grades(cls, value: str) -> str:
+        from core.companies import credit_rules
+
+        credit_rules(value)
         return value
 
     @field_validator("quiet_hours")

@@ -24,10 +24,12 @@ DISTRICT, STREET, COMMUNITY, CODE = "凤台县", "城关镇", "东城社区", "D
 
 # compound: south-west corner of its buildings (lat, lon)
 COMPOUNDS = {"粮食局小区": (32.7050, 116.7100), "东城花园": (32.7068, 116.7138)}
+# the property company serving each compound (the dashboard grades them)
+PROPERTY = {"粮食局小区": "安居物业", "东城花园": "绿城物业"}
 ROW_STEP = 0.0004  # ≈ 44 m north
 COLUMN_STEP = 0.0005  # ≈ 47 m east at this latitude
 
-BUILDING_HEADER = ["区县", "街道", "社区", "社区代码", "小区", "网格", "楼栋", "纬度", "经度"]
+BUILDING_HEADER = ["区县", "街道", "社区", "社区代码", "小区", "网格", "楼栋", "纬度", "经度", "物业公司"]
 MEMBER_HEADER = ["社区", "小区", "网格", "姓名", "电话"]
 MEMBERS = [
     ("粮食局小区", "粮食局小区第一网格", "李秀英", "13900000001"),
@@ -45,7 +47,8 @@ def building_rows() -> list[list[object]]:
             row, column = divmod(number - 1, 3)
             grid = f"{compound}{'第一' if row == 0 else '第二'}网格"
             lat, lon = round(lat0 + row * ROW_STEP, 6), round(lon0 + column * COLUMN_STEP, 6)
-            rows.append([DISTRICT, STREET, COMMUNITY, CODE, compound, grid, f"{number}号楼", lat, lon])
+            rows.append([DISTRICT, STREET, COMMUNITY, CODE, compound, grid, f"{number}号楼", lat, lon,
+                         PROPERTY[compound]])
     return rows
 
 
@@ -60,7 +63,7 @@ def _sheet(workbook: Workbook, title: str, header: list[str], rows: list[list[ob
         cell.font = Font(bold=True)
     for row in rows:
         sheet.append(row)
-    for letter, width in zip("ABCDEFGHI", widths):
+    for letter, width in zip("ABCDEFGHIJ", widths):
         sheet.column_dimensions[letter].width = width
     sheet.freeze_panes = "A2"
 
@@ -81,7 +84,7 @@ def _reproducible(xlsx: bytes) -> bytes:
 def write_xlsx(path: Path) -> None:
     workbook = Workbook()
     workbook.remove(workbook.active)
-    _sheet(workbook, "楼栋", BUILDING_HEADER, building_rows(), [10, 10, 12, 10, 14, 22, 8, 12, 12])
+    _sheet(workbook, "楼栋", BUILDING_HEADER, building_rows(), [10, 10, 12, 10, 14, 22, 8, 12, 12, 12])
     _sheet(workbook, "网格员", MEMBER_HEADER, member_rows(), [12, 14, 22, 10, 14])
     buffer = io.BytesIO()
     workbook.save(buffer)

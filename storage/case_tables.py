@@ -42,6 +42,9 @@ cases = Table(
     Index("ix_cases_state_deadline", "state", "deadline"),
     Index("ix_cases_next_check_at", "next_check_at"),
     Index("ix_cases_open_place", "community_id", "category", "state"),
+    # the dashboard's periods (storage/statistics.py): reports received, cases closed
+    Index("ix_cases_community_created", "community_id", "created_at"),
+    Index("ix_cases_community_closed", "community_id", "closed_at"),
 )
 
 case_photos = Table(

@@ -64,6 +64,7 @@ compounds = Table(
     "compounds", metadata, _id(),
     Column("community_id", ForeignKey("communities.id"), nullable=False, index=True),
     Column("name", String(100), nullable=False),
+    Column("property_company", String(100)),  # the org file's 物业公司 column; the dashboard grades it
     UniqueConstraint("community_id", "name", name="uq_compounds_community_name"),
 )
 
@@ -149,6 +150,38 @@ events = Table(
     Column("after", JSON),
     Index("ix_events_subject", "subject_type", "subject_id"),
     Index("ix_events_at", "at"),
+    Index("ix_events_kind_at", "subject_type", "kind", "at"),  # the dashboard's rework and escalations
+)
+
+
+# The dashboard's one-time sign-in links (core/sign_in.py): only the token's SHA-256 is kept.
+sign_in_links = Table(
+    "sign_in_links", metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("person_id", ForeignKey("persons.id"), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Column("used_at", UtcDateTime()),
+)
+
+
+# Open311 clients (core/open311.py): the api_key's SHA-256, and the person that files their reports.
+open311_clients = Table(
+    "open311_clients", metadata, _id(),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("person_id", ForeignKey("persons.id"), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("revoked", Boolean, nullable=False, default=False),
+)
+
+# What a client filed: the token GeoReport's tokens/{token} answers, and which client may read its own fields.
+open311_tokens = Table(
+    "open311_tokens", metadata,
+    Column("token", String(32), primary_key=True),
+    Column("client_id", ForeignKey("open311_clients.id"), nullable=False),
+    Column("case_number", String(32), nullable=False, unique=True),
+    Column("created_at", UtcDateTime(), nullable=False),
 )
 
 

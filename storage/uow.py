@@ -14,6 +14,8 @@ from storage.limits import SqlLimits
 from storage.inbox import SqlInbox
 from storage.outbox import SqlBroadcastWriter, SqlOutbox
 from storage.repositories import SqlBindCodes, SqlEvents, SqlInvites, SqlPeople, SqlPlaces
+from storage.open311 import SqlOpen311
+from storage.statistics import SqlSignIns, SqlStatistics
 from storage.volunteering import SqlVolunteering
 
 log = logging.getLogger(__name__)
@@ -47,6 +49,9 @@ class SqlUnitOfWork:
         self.broadcasts = SqlBroadcastWriter(self.conn)  # a broadcast queued in this transaction
         self.audit = SqlAudit(self.conn)  # who saw whose personal data: add and read only
         self.limits = SqlLimits(self.conn)  # counts for the abuse limits, suspended reporting
+        self.statistics = SqlStatistics(self.conn)  # the dashboard's figures, counted by the database
+        self.sign_ins = SqlSignIns(self.conn)  # the dashboard's one-time sign-in links
+        self.open311 = SqlOpen311(self.conn)  # Open311 clients, tokens and requests
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
