@@ -13,7 +13,7 @@ from core.people import Role, Roles
 
 log = logging.getLogger(__name__)
 
-EVERYONE = ("start", "help", "lang", "cancel")
+EVERYONE = ("start", "help", "lang", "cancel", "privacy", "mydata", "forget")
 BY_ROLE: dict[Role, tuple[str, ...]] = {
     Role.RESIDENT: ("report", "my", "ask", "join_party", "points"),
     Role.GRID_MEMBER: ("cases",),

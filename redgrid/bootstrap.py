@@ -42,6 +42,7 @@ from bot.scenes.report import SCENES as REPORT_SCENES
 from bot.serial import OneAtATimePerChat, dialog_isolation
 from core.clock import Clock, SystemClock
 from core.cases_services import ReportPolicy
+from core.consent import PrivacyPolicy
 from core.theme_day import ThemeDaySchedule
 from core.volunteering.common_services import VolunteerPolicy
 from core.workdays import WorkCalendar
@@ -83,6 +84,11 @@ def volunteer_policy(settings: Settings) -> VolunteerPolicy:
                            schedule=ThemeDaySchedule(create_day=settings.theme_create_day,
                                                      announce_day=settings.theme_announce_day,
                                                      remind_day=settings.theme_remind_day))
+
+
+def privacy_policy(settings: Settings) -> PrivacyPolicy:
+    return PrivacyPolicy(notice_version=settings.privacy_notice_version,
+                         photo_retention_days=settings.photo_retention_days)
 
 
 # ---- storage ------------------------------------------------------------------------------------
@@ -140,9 +146,10 @@ def build_dispatcher(db: Database, settings: Settings, clock: Clock, storage: Ba
     per update from bot/middlewares.py)."""
     photos = PhotoStore(settings.data_dir)
     storage = storage or dialog_storage(settings, db)
+    privacy = privacy_policy(settings)
     dp = Dispatcher(storage=storage, events_isolation=dialog_isolation(settings.redis_url), settings=settings,
                     db=db, policy=report_policy(settings), volunteer_policy=volunteer_policy(settings),
-                    photos=photos, case_renderer=CaseRenderer(settings, photos, clock))
+                    photos=photos, case_renderer=CaseRenderer(settings, photos, clock), privacy=privacy)
     # Order matters: one update per chat at a time, in the order they came (before anything awaits);
     # the inbox drops a second delivery and retries transient failures; aiogram reads the dialog's state;
     # then the unit of work and the person, before the scene registry copies the data its scenes will
@@ -150,14 +157,14 @@ def build_dispatcher(db: Database, settings: Settings, clock: Clock, storage: Ba
     dp.startup.register(_watch_edits)  # before the inbox's startup replays anything
     inbox.install(dp, db, clock)
     OneAtATimePerChat().install(dp)  # first of all: updates of a chat in the order they came
-    dp.update.outer_middleware(ContextMiddleware(db, clock, settings.default_language))
+    dp.update.outer_middleware(ContextMiddleware(db, clock, settings.default_language, privacy))
     if isinstance(storage, SqlDialogStorage):
         dp.update.outer_middleware(_dialog_state_in_unit_of_work(storage))
     elif isinstance(storage, CommitBound):
         dp.update.outer_middleware(commit_bound_middleware(storage))
     scenes = SceneRegistry(dp, register_on_add=False)
-    common, *rest = routers()
-    dp.include_router(common)  # /cancel and /help first, from inside any dialog
+    common, privacy, *rest = routers()
+    dp.include_routers(common, privacy)  # /cancel, /help, /privacy … first, from inside any dialog
     scenes.add(*REPORT_SCENES, *CASE_SCENES, *VOLUNTEER_SCENES, router=dp)
     dp.include_routers(*rest)
     dp.startup.register(runtime.on_startup)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from storage.cases import SqlCases
 from storage.inbox import SqlInbox
 from storage.outbox import SqlBroadcastWriter, SqlOutbox
+from storage.personal_data import SqlConsents, SqlPersonalData
 from storage.repositories import SqlEvents, SqlInvites, SqlPeople, SqlPlaces
 from storage.volunteering import SqlVolunteering
 
@@ -42,6 +43,8 @@ class SqlUnitOfWork:
         self.cases = SqlCases(self.conn, self.events)
         self.volunteering = SqlVolunteering(self.conn, self.events)
         self.broadcasts = SqlBroadcastWriter(self.conn)  # a broadcast queued in this transaction
+        self.consents = SqlConsents(self.conn)  # what each person agreed to (core.consent)
+        self.personal_data = SqlPersonalData(self.conn, self.cases)  # /mydata and /forget, table by table
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

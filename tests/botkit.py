@@ -149,6 +149,16 @@ class Tester:
                 return await self.presses_data(data, message.message_id)
         raise AssertionError(f"no button {label!r}; buttons: {[m.buttons for m in self.messages]}")
 
+    async def agrees(self) -> CallbackAnswer:
+        """Agree to the privacy notice the bot showed last (its ✅ button, in any language)."""
+        for message in reversed(self.messages):
+            if isinstance(message.markup, InlineKeyboardMarkup):
+                for row in message.markup.inline_keyboard:
+                    for button in row:
+                        if (button.callback_data or "").startswith("cs:1:"):
+                            return await self.presses_data(button.callback_data, message.message_id)
+        raise AssertionError(f"{self.name} was shown no privacy notice; saw {[m.text for m in self.messages]}")
+
     async def presses_data(self, data: str, message_id: int | None = None) -> CallbackAnswer:
         """Any callback data, as a forged or stale client could send it; the bot's answer."""
         if message_id is None:
