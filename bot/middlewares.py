@@ -68,10 +68,10 @@ class ContextMiddleware(BaseMiddleware):
                         tr=Translator(lang), now=now, clock=self.clock, channel=CHANNEL, privacy=self.privacy)
             newcomer_update = False
             run: Callable[[Any, dict[str, Any]], Awaitable[Any]] = handler
-            if arrival.must_agree and isinstance(event, Update) and not lets_through(event, arrival):
+            if arrival.must_agree and not lets_through(event, arrival):
                 newcomer_update = account is None
                 run = at_the_door
-            elif isinstance(event, Update) and shares_location_first_time(event, person):
+            elif shares_location_first_time(event, person):
                 run = ask_for_location
             try:
                 result = await run(event, data)

@@ -13,7 +13,7 @@ from typing import Any
 
 from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject, StateFilter
-from aiogram.types import BufferedInputFile, CallbackQuery, Message, Update, User
+from aiogram.types import BufferedInputFile, CallbackQuery, Message, TelegramObject, Update, User
 
 from bot.callbacks import ConsentAnswer, ForgetStep, LocationAnswer
 from bot.commands import publish_commands
@@ -48,23 +48,36 @@ def _notice_buttons(tr: Translator, policy: PrivacyPolicy, start: str = ""):
                    (tr("privacy.disagree"), ConsentAnswer(yes=0, version=policy.notice_version))])
 
 
-def lets_through(update: Update, arrival: Arrival) -> bool:
+def parts(event: TelegramObject) -> tuple[Message | None, CallbackQuery | None]:
+    """The message or the press in an update (or the message or press itself, for a middleware
+    registered on messages or presses)."""
+    if isinstance(event, Update):
+        return event.message, event.callback_query
+    if isinstance(event, Message):
+        return event, None
+    if isinstance(event, CallbackQuery):
+        return None, event
+    return None, None
+
+
+def lets_through(event: TelegramObject, arrival: Arrival) -> bool:
     """Someone known who has not agreed to this version may still read, copy or delete their data."""
     if arrival.account is None:
         return False
-    if update.message is not None and update.message.text:
-        return update.message.text.split()[0].split("@")[0] in OPEN_BEFORE_AGREEING
-    if update.callback_query is not None and update.callback_query.data:
-        return update.callback_query.data.startswith(ForgetStep.__prefix__ + ":")
+    message, query = parts(event)
+    if message is not None and message.text:
+        return message.text.split()[0].split("@")[0] in OPEN_BEFORE_AGREEING
+    if query is not None and query.data:
+        return query.data.startswith(ForgetStep.__prefix__ + ":")
     return False
 
 
-async def at_the_door(update: Update, data: dict[str, Any]) -> None:
+async def at_the_door(event: TelegramObject, data: dict[str, Any]) -> None:
     """The notice (with its buttons) for anything sent before agreeing; the answer to it when pressed."""
     tr: Translator = data["tr"]
     policy: PrivacyPolicy = data["privacy"]
     bot: Bot = data["bot"]
-    query = update.callback_query
+    message, query = parts(event)
     if query is not None and query.data and query.data.startswith(ConsentAnswer.__prefix__ + ":"):
         try:
             answer = ConsentAnswer.unpack(query.data)
@@ -76,8 +89,8 @@ async def at_the_door(update: Update, data: dict[str, Any]) -> None:
     # a message, another button, or an answer to an older notice: (the current) notice first
     user = data["event_from_user"]
     start = ""
-    if update.message is not None and update.message.text and update.message.text.startswith("/start "):
-        payload = update.message.text.split(maxsplit=1)[1].strip()
+    if message is not None and message.text and message.text.startswith("/start "):
+        payload = message.text.split(maxsplit=1)[1].strip()
         start = payload if len(payload) <= MAX_START_PAYLOAD else ""
     if query is not None:
         await query.answer(tr("privacy.answer_first"), show_alert=True)
@@ -121,12 +134,13 @@ async def _answered(query: CallbackQuery, answer: ConsentAnswer, data: dict[str,
 
 # ---- a precise location: asked once, for that use ---------------------------------------------
 
-def shares_location_first_time(update: Update, person: Person | None) -> bool:
-    return (person is not None and person.location_agreed_at is None and update.message is not None
-            and update.message.location is not None)
+def shares_location_first_time(event: TelegramObject, person: Person | None) -> bool:
+    message, _ = parts(event)
+    return (person is not None and person.location_agreed_at is None and message is not None
+            and message.location is not None)
 
 
-async def ask_for_location(update: Update, data: dict[str, Any]) -> None:
+async def ask_for_location(event: TelegramObject, data: dict[str, Any]) -> None:
     """A location sent before its consent is not used (nor kept): the question instead."""
     tr: Translator = data["tr"]
     await data["bot"].send_message(data["event_from_user"].id, tr("location.ask"), reply_markup=column([
