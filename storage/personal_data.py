@@ -18,7 +18,7 @@ import json
 from datetime import date, datetime, time
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import JSON, Column, String, Table, Text, delete, func, or_, select, update
+from sqlalchemy import JSON, Column, String, Table, Text, cast, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.cases import Case, PhotoKind
@@ -166,7 +166,7 @@ class SqlPersonalData:
     async def _erase_inbox(self, telegram_ids: set[int]) -> int:
         """Updates from (or about a chat with) the person: found by their id in the JSON, then checked."""
         i = t.inbox.c
-        text = func.cast(i.raw, Text) if self.conn.dialect.name == "postgresql" else i.raw
+        text = cast(i.raw, Text)
         maybe = await self.conn.execute(select(i.update_id, i.raw).where(
             or_(*[text.contains(str(x), autoescape=True) for x in telegram_ids])))
         gone = [row.update_id for row in maybe if _from_any(row.raw, telegram_ids)]
@@ -230,7 +230,7 @@ class SqlPersonalData:
                              needles: Sequence[str], replacement: str) -> int:
         if is_json:
             # JSON is kept as text with non-ASCII escaped (json.dumps): look for each needle that way
-            text = func.cast(column, Text) if self.conn.dialect.name == "postgresql" else column
+            text = cast(column, Text)
             forms = {json.dumps(n)[1:-1] for n in needles} | {json.dumps(n, ensure_ascii=False)[1:-1] for n in needles}
         else:
             text, forms = column, set(needles)
