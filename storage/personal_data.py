@@ -18,7 +18,7 @@ import json
 from datetime import date, datetime, time
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import JSON, Column, String, Table, Text, cast, delete, or_, select, update
+from sqlalchemy import JSON, Column, MetaData, String, Table, Text, cast, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.cases import Case, PhotoKind
@@ -44,10 +44,10 @@ _NOT_REDACTED = {("inbox", "digest"), ("outbox", "dedupe_key"), ("done_jobs", "k
                  ("volunteer_claims", "check_in_photo"), ("volunteer_claims", "check_out_photo")}
 
 
-def person_columns() -> list[Column]:
+def person_columns(metadata: MetaData = t.metadata) -> list[Column]:
     """Every column that refers to `persons.id`, in schema order."""
     found = []
-    for table in t.metadata.sorted_tables:
+    for table in metadata.sorted_tables:
         for column in table.columns:
             if any(fk.column.table.name == "persons" and fk.column.name == "id" for fk in column.foreign_keys):
                 found.append(column)
