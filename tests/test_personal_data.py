@@ -308,3 +308,34 @@ async def test_an_administrator_may_forget_someone_on_request(db, now, tmp_path)
 async def _outbox(uow, person_id):
     rows = await uow.conn.execute(select(t.outbox).where(t.outbox.c.person_id == person_id).order_by(t.outbox.c.id))
     return [Notification(r.person_id, r.kind, r.payload) for r in rows]
+
+
+async def test_migration_0011_builds_what_the_tables_declare(db):
+    """`alembic upgrade` ran in the fixture: the consents table and the new columns are as storage declares."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    async with db.engine.connect() as conn:
+        diffs = await conn.run_sync(lambda c: compare_metadata(
+            MigrationContext.configure(c, opts={"compare_type": True}), t.metadata))
+    ours = ("'consents'", "notice_version", "location_agreed_at", "forgotten_at", "reporter_left_at")
+    assert [d for d in diffs if any(name in repr(d) for name in ours)] == []
+
+
+async def test_the_handler_reads_that_the_reporter_left(db, now, tmp_path):
+    from bot.rendering.cases import CaseRenderer
+    from texts import Translator
+
+    e = await seed_everything(db, now, tmp_path / "data")
+    async with db.uow() as uow:
+        await forget(uow, Actor(e.me.id, await roles_of(uow, e.me)), e.me.id, now, e.photos)
+        await uow.commit()
+    renderer = CaseRenderer(Settings(_env_file=None, data_dir=tmp_path / "data"), e.photos)
+    async with db.uow() as uow:
+        told = {n.kind: n for n in await _outbox(uow, e.handler.id)}
+        texts = [(await renderer.render(uow, told[kind], e.handler, "zh")).text
+                 for kind in ("case.reporter_left", "case.reporter_left_closed")]
+        history = await renderer.history(uow, await uow.cases.by_number(e.resolved), Translator("zh"), now)
+    assert e.still_open in texts[0] and "不再请居民确认" in texts[0]
+    assert e.resolved in texts[1] and "按已解决办结" in texts[1]
+    assert "反映人已注销" in history and NAME not in history
