@@ -559,7 +559,7 @@ TEXTS: dict[str, str] = {
                        "• Why: to bring your reports to your grid member, tell you how they go, and count "
                        "volunteering hours and points.\n"
                        "• Who sees it: your grid member and the community's staff (when they handle your matter); "
-                       "other residents do not.\n"
+                       "neighbours who report the same problem see how it is handled.\n"
                        "• How long: photos are deleted {photo_days} days after their case is closed; dialogs and "
                        "message records are kept a few days only.\n"
                        "• Your rights: /privacy shows this again, /mydata sends you everything we hold, /forget "
