@@ -48,9 +48,10 @@ class AlreadyForgotten(DomainError):
     key = "forget.already"
 
 
-def may_act_on(by: Actor, person_id: int, action: str) -> None:
-    """Only the person themselves; an administrator on the person's request (a letter to the office)."""
-    if by.person_id != person_id and not by.roles.is_admin:
+def may_act_on(by: Actor | None, person_id: int, action: str) -> None:
+    """Only the person themselves; an administrator on the person's request (a letter to the office), in
+    the chat or as the operator at the command line (`by` None: `redgrid forget`)."""
+    if by is not None and by.person_id != person_id and not by.roles.is_admin:
         raise NotAllowed(action=action)
 
 

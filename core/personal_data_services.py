@@ -59,7 +59,7 @@ class ForgetPreview:
     open_reports: int
 
 
-async def forget_preview(uow: UnitOfWork, by: Actor, person_id: int, now: datetime) -> ForgetPreview:
+async def forget_preview(uow: UnitOfWork, by: Actor | None, person_id: int, now: datetime) -> ForgetPreview:
     """Checked before the person is asked to confirm: refused now if they cannot go yet."""
     may_act_on(by, person_id, "forget")
     await _person(uow, person_id)
@@ -89,12 +89,14 @@ class Forgotten:
     photos: list[str] = field(default_factory=list)   # photo files to remove once committed
 
 
-async def forget(uow: UnitOfWork, by: Actor, person_id: int, now: datetime, photos: PhotoFiles) -> Forgotten:
+async def forget(uow: UnitOfWork, by: Actor | None, person_id: int, now: datetime, photos: PhotoFiles) -> Forgotten:
     """Delete what names or shows the person (see core/personal_data.py); their photo files go once
-    this transaction has committed. Every step is an event without the personal data."""
+    this transaction has committed. Every step is an event without the personal data. `by` None is the
+    operator at the command line, on the person's request."""
     may_act_on(by, person_id, "forget")
     person = await _person(uow, person_id)
     await _check_free_to_go(uow, person_id, now)
+    actor = by.person_id if by is not None else None
     result = Forgotten()
 
     # the cases they reported stay, without them; whoever works on an open one is told
@@ -117,7 +119,7 @@ async def forget(uow: UnitOfWork, by: Actor, person_id: int, now: datetime, phot
                 grant.status = GrantStatus.REVOKED
             grant.work_unit = None
             await uow.people.update_grant(grant)
-            await uow.events.add(Event("person", str(person_id), "role_ended_forgotten", now, by.person_id, before,
+            await uow.events.add(Event("person", str(person_id), "role_ended_forgotten", now, actor, before,
                                        {"role": grant.role.value, "status": grant.status.value}))
 
     # photos, accounts, dialogs, inbox and outbox rows; then their name and phone wherever written
@@ -132,8 +134,9 @@ async def forget(uow: UnitOfWork, by: Actor, person_id: int, now: datetime, phot
     redacted = await uow.personal_data.redact(needles, FORGOTTEN_NAME)
     result.removed.update({f"rewritten:{k}": v for k, v in redacted.items()})
     result.removed["photos"] = len(taken)
-    await uow.events.add(Event("person", str(person_id), "forgotten", now, by.person_id, after={
-        "by": "self" if by.person_id == person_id else "admin", "reports_kept": result.reports,
+    await uow.events.add(Event("person", str(person_id), "forgotten", now, actor, after={
+        "by": "operator" if by is None else "self" if by.person_id == person_id else "admin",
+        "reports_kept": result.reports,
         "closed_now": len(result.closed_now), "photos": len(taken)}))
     if result.photos:
         to_remove = list(result.photos)

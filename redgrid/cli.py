@@ -1,4 +1,4 @@
-"""The `redgrid` command: run the bot, migrate, import the org chart, print invite links."""
+"""The `redgrid` command: run the bot, migrate, import the org chart, print invite links, forget a person."""
 
 from __future__ import annotations
 
@@ -48,6 +48,14 @@ def _parser() -> argparse.ArgumentParser:
     inv.add_argument("--department", help="department name (created if new) for a department contact")
     inv.add_argument("--uses", type=int, default=None, help="how many people may use it (default INVITE_MAX_USES)")
     inv.add_argument("--hours", type=int, default=None, help="hours until it expires (default INVITE_TTL_HOURS)")
+    fgt = sub.add_parser("forget", help="delete a person's information on their request (PIPL)",
+                         description="What /forget does in the chat, for a person who asks the office in "
+                                     "writing: name, phone, chat accounts, photos, dialogs and messages are "
+                                     "deleted; their reports stay anonymised. Asks for confirmation.")
+    who = fgt.add_mutually_exclusive_group(required=True)
+    who.add_argument("--phone", help="the person with this phone number")
+    who.add_argument("--person", type=int, help="the person with this id (as /mydata shows it)")
+    fgt.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     return parser
 
 
@@ -77,6 +85,12 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(commands.import_org(settings, args.files))
         if args.command == "invite":
             return asyncio.run(commands.invite(settings, args))
+        if args.command == "forget":
+            if not args.yes and input(f"Delete the information of {args.phone or args.person}? "
+                                      "It cannot be undone. Type yes: ").strip().lower() != "yes":
+                print("Nothing deleted.")
+                return 1
+            return asyncio.run(commands.forget(settings, args))
     except KeyboardInterrupt:
         return 130
     except commands.CommandFailed as exc:

@@ -238,3 +238,43 @@ async def test_a_grid_member_with_open_cases_is_told_to_hand_them_over_first(cha
     assert "请先请社区工作人员改派" in (await li.sees("还在处理")).text
     async with chat.db.uow() as uow:
         assert (await uow.people.by_identity("telegram", str(li.id))).forgotten_at is None
+
+
+async def test_forget_works_inside_a_dialog_and_leaves_no_dialog_behind(chat):
+    wang = await _resident(chat, "王阿姨")
+    await wang.sends_text("/ask")  # a dialog begins: its state is kept under her Telegram id
+
+    async def dialog_rows() -> int:
+        async with chat.db.engine.connect() as conn:
+            return (await conn.execute(select(func.count()).select_from(t.dialog_state)
+                                       .where(t.dialog_state.c.user_id == wang.id))).scalar()
+
+    assert await dialog_rows() > 0
+    await wang.sends_text("/forget")
+    await wang.presses("继续")
+    await wang.presses("🗑 确认删除")
+    await wang.sees("已删除您的信息")
+    assert await dialog_rows() == 0
+
+
+async def test_an_imported_grid_member_keeps_what_she_agreed_to_when_her_account_is_linked(chat, now):
+    from core.onboarding import create_invite
+
+    w = chat.world
+    async with chat.db.uow() as uow:
+        roster = await add_person(uow, w, "li", "李敏", RoleGrant(None, 0, Role.GRID_MEMBER, grid_id=w.grids["西苑网格"].id,
+                                                                community_id=w.communities["西城社区"].id))
+        invite = await create_invite(uow, None, Role.GRID_MEMBER, now, ttl_hours=24, grid_id=w.grids["西苑网格"].id,
+                                     person_id=roster.id)
+        await uow.commit()
+    li = chat.person("Li M")
+    await li.sends_text(f"/start {invite.deep_link_payload}")
+    await li.agrees()
+    await li.sees("西苑网格")
+    async with chat.db.uow() as uow:
+        person = await uow.people.by_identity("telegram", str(li.id))
+        consents = await uow.consents.of(roster.id)
+        names = await uow.people.display_names(list(range(1, roster.id + 5)))
+    assert person.id == roster.id and person.notice_version == 1
+    assert [c.channel for c in consents] == ["telegram", "telegram"]  # seeded, then hers from the chat
+    assert "Li M" not in names.values()  # the visitor's chat name is not kept twice

@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from aiogram import Bot, Router
-from aiogram.filters import Command, CommandObject, StateFilter
+from aiogram.filters import Command, StateFilter
+from aiogram.fsm.context import FSMContext
 from aiogram.types import BufferedInputFile, CallbackQuery, Message, TelegramObject, Update, User
 
 from bot.callbacks import ConsentAnswer, ForgetStep, LocationAnswer
@@ -194,7 +195,7 @@ async def ask_to_forget(message: Message, uow: UnitOfWork, person: Person, roles
 
 
 async def forget_step(query: CallbackQuery, callback_data: ForgetStep, bot: Bot, uow: UnitOfWork, person: Person,
-                      roles: Roles, tr: Translator, photos: PhotoFiles, now) -> None:
+                      roles: Roles, tr: Translator, photos: PhotoFiles, state: FSMContext, now) -> None:
     step = callback_data.step
     edit = query.message.edit_text if isinstance(query.message, Message) else None
     if step == "x":
@@ -209,6 +210,9 @@ async def forget_step(query: CallbackQuery, callback_data: ForgetStep, bot: Bot,
         if edit:
             await edit(tr("forget.ask_again"), reply_markup=_forget_buttons(tr, "2"))
         return
+    # any dialog in progress ends first: in Redis its keys go with the commit; in the database `forget`
+    # then deletes the rows (every dialog of theirs), the emptied one included
+    await state.clear()
     done = await forget(uow, by, person.id, now, photos)
     await query.answer()
     if edit:
