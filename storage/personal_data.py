@@ -207,8 +207,9 @@ class SqlPersonalData:
         return numbers
 
     async def redact(self, needles: Sequence[str], replacement: str) -> dict[str, int]:
-        """Every text and JSON column of every table, rewritten where a value holds one of `needles`
-        (core.personal_data.redact_value decides what matches). Returns rows changed per table."""
+        """Every free-text and JSON column of every table (`_free_text`: codes, states and numbers are
+        not searched), rewritten where a value holds one of `needles` (core.personal_data.redact_value
+        decides what matches). Returns rows changed per table."""
         needles = [n for n in needles if n]
         if not needles:
             return {}
@@ -219,7 +220,7 @@ class SqlPersonalData:
                 if (table.name, column.name) in _NOT_REDACTED or column.primary_key:
                     continue
                 is_json = isinstance(column.type, JSON)
-                if not (is_json or isinstance(column.type, (String, Text))):
+                if not (is_json or _free_text(column)):
                     continue
                 count = await self._redact_column(table, keys, column, is_json, needles, replacement)
                 if count:
@@ -244,6 +245,17 @@ class SqlPersonalData:
                                         .values({column.name: new}))
                 count += 1
         return count
+
+
+# Shorter strings are codes (states, kinds, channels, numbers, hashes): no one writes a name in them.
+FREE_TEXT_MIN_LENGTH = 100
+
+
+def _free_text(column: Column) -> bool:
+    """A column people's words can be in: TEXT, or a string column long enough for a sentence."""
+    if isinstance(column.type, Text):
+        return True
+    return isinstance(column.type, String) and (column.type.length or FREE_TEXT_MIN_LENGTH) >= FREE_TEXT_MIN_LENGTH
 
 
 def _from_any(raw: Any, ids: Iterable[int]) -> bool:
