@@ -1,4 +1,5 @@
-"""Onboarding: meeting a chat account, residents choosing their building, invites redeemed."""
+"""Onboarding: residents choosing their building, invites redeemed. Meeting a chat account (and the
+privacy notice that comes before anything is kept) is core/consent_services.py."""
 
 from __future__ import annotations
 
