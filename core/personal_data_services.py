@@ -20,9 +20,11 @@ from core.personal_data import (
     needles_of,
 )
 from core.ports import PhotoFiles, UnitOfWork
+from core.volunteering.common import ClaimState, PostState
 
-# Claims that still hold (or wait for) a place, or a shift not yet confirmed.
-_LIVE_CLAIMS = ("claimed", "waitlisted", "checked_in", "checked_out")
+# Claims that still hold (or wait for) a place on a post to come, or a shift under way. A shift checked
+# out and waiting for staff to confirm does not hold her back: its hours stay, as an anonymous total.
+_LIVE_CLAIMS = (ClaimState.CLAIMED.value, ClaimState.WAITLISTED.value, ClaimState.CHECKED_IN.value)
 
 
 async def _person(uow: UnitOfWork, person_id: int) -> Person:
@@ -73,7 +75,8 @@ async def _check_free_to_go(uow: UnitOfWork, person_id: int, now: datetime) -> N
     if handling:
         raise StillHandling(count=len(handling), numbers="、".join(c.number for c in handling[:5]))
     live = [p for c, p in await uow.volunteering.claims_of_person(person_id, _LIVE_CLAIMS)
-            if p.state.value not in ("cancelled", "completed")]
+            if p.state not in (PostState.CANCELLED, PostState.DONE)
+            and (p.ends_at > now or c.state == ClaimState.CHECKED_IN)]
     if live:
         raise StillVolunteering(count=len(live), posts="、".join(p.number for p in live[:5]))
 

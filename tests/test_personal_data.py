@@ -139,7 +139,7 @@ async def seed_everything(db, now, data_dir: Path) -> Everything:
         post_id = (await conn.execute(insert(vt.volunteer_posts).values(
             number="DC-GW-2026-000001", community_id=dc.id, title="清理楼道", starts_at=now - timedelta(days=2),
             ends_at=now - timedelta(days=2, hours=-2), place="3号楼", capacity=3, points_per_person=10,
-            state="completed", created_at=now, updated_at=now, skills=[], created_by=me.id))).inserted_primary_key[0]
+            state="done", created_at=now, updated_at=now, skills=[], created_by=me.id))).inserted_primary_key[0]
         await conn.execute(insert(vt.volunteer_claims).values(
             post_id=post_id, person_id=me.id, state="confirmed", queued_at=now, updated_at=now, claimed_at=now,
             checked_in_at=now, check_in_photo=check_in.sha256, check_in_lat=32.7, check_in_lon=116.7,
@@ -339,3 +339,20 @@ async def test_the_handler_reads_that_the_reporter_left(db, now, tmp_path):
     assert e.still_open in texts[0] and "不再请居民确认" in texts[0]
     assert e.resolved in texts[1] and "按已解决办结" in texts[1]
     assert "反映人已注销" in history and NAME not in history
+
+
+async def test_a_party_member_holding_a_place_to_come_withdraws_first(db, now, tmp_path):
+    from core.personal_data import StillVolunteering
+
+    e = await seed_everything(db, now, tmp_path / "data")
+    async with db.uow() as uow:
+        dc = e.world.communities["东城社区"]
+        post_id = (await uow.conn.execute(insert(vt.volunteer_posts).values(
+            number="DC-GW-2026-000002", community_id=dc.id, title="陪老人看病", starts_at=now + timedelta(days=1),
+            ends_at=now + timedelta(days=1, hours=2), place="社区医院", capacity=1, points_per_person=10,
+            state="full", created_at=now, updated_at=now, skills=[], places_taken=1))).inserted_primary_key[0]
+        await uow.conn.execute(insert(vt.volunteer_claims).values(
+            post_id=post_id, person_id=e.me.id, state="claimed", queued_at=now, updated_at=now, claimed_at=now))
+        with pytest.raises(StillVolunteering) as refused:
+            await forget(uow, Actor(e.me.id, await roles_of(uow, e.me)), e.me.id, now, e.photos)
+    assert refused.value.params["posts"] == "DC-GW-2026-000002"
