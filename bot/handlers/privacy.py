@@ -18,10 +18,10 @@ from aiogram.types import BufferedInputFile, CallbackQuery, Message, TelegramObj
 
 from bot.callbacks import ConsentAnswer, ForgetStep, LocationAnswer
 from bot.commands import publish_commands
-from bot.handlers.start import greeting, join_by_invite, welcome_newcomer
+from bot.handlers.start import join_by_invite, welcome_newcomer
 from bot.keyboards import column
 from core.cases import Actor
-from core.consent import PrivacyPolicy, Purpose
+from core.consent import PrivacyPolicy
 from core.errors import DomainError
 from core.consent_services import Arrival, agree, agree_to_location, privacy_view
 from core.people import Person, Roles
