@@ -65,3 +65,22 @@ class Theme(CallbackData, prefix="th"):
 
     action: str
     ref: int = 0
+
+
+class ConsentAnswer(CallbackData, prefix="cs"):
+    """Agree (1) or not (0) to notice `version`; `start` carries a deep link's payload (an invite code)
+    through the notice, since nothing about a newcomer is stored before they agree."""
+
+    yes: int
+    version: int
+    start: str = ""
+
+
+class LocationAnswer(CallbackData, prefix="lc"):
+    yes: int
+
+
+class ForgetStep(CallbackData, prefix="fg"):
+    """/forget's two confirmations: step "1" (go on), "2" (delete now), "x" (cancel)."""
+
+    step: str

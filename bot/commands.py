@@ -13,7 +13,7 @@ from core.people import Role, Roles
 
 log = logging.getLogger(__name__)
 
-EVERYONE = ("start", "help", "lang", "cancel")
+EVERYONE = ("start", "help", "lang", "cancel", "privacy", "mydata", "forget")
 REGISTERED = ("bind",)  # anyone with a role: the same person on WeChat (core/binding.py)
 BY_ROLE: dict[Role, tuple[str, ...]] = {
     Role.RESIDENT: ("report", "my", "ask", "join_party", "points"),

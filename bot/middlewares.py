@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from contextvars import ContextVar
+from datetime import datetime
 from typing import Any, Awaitable, Callable
 
 from aiogram import BaseMiddleware, Bot
@@ -26,8 +27,10 @@ from texts import Translator
 from texts.refusals import refusal_text
 from core.clock import Clock
 from core.errors import DomainError
-from core.onboarding import greet
-from core.people import pick_language
+from bot.handlers.privacy import ask_for_location, at_the_door, lets_through, shares_location_first_time
+from core.consent import PrivacyPolicy
+from core.consent_services import arrive
+from core.people import Roles, pick_language
 from storage.uow import Database
 
 log = logging.getLogger(__name__)
@@ -36,15 +39,17 @@ CHANNEL = "telegram"
 HANDLING_AGAIN: ContextVar[bool] = ContextVar("handling_again", default=False)
 
 
-def display_name(user: User) -> str:
-    return " ".join(part for part in (user.first_name, user.last_name) if part) or (user.username or str(user.id))
-
-
 class ContextMiddleware(BaseMiddleware):
-    def __init__(self, db: Database, clock: Clock, default_language: str) -> None:
+    """Also the door of PIPL's consent: someone who has not agreed to the current privacy notice
+    (a newcomer, of whom nothing is written, or someone asked again) meets `at_the_door` instead of
+    the routers, and a location shared before its own consent meets `ask_for_location`."""
+
+    def __init__(self, db: Database, clock: Clock, default_language: str,
+                 privacy: PrivacyPolicy | None = None) -> None:
         self.db = db
         self.clock = clock
         self.default_language = default_language
+        self.privacy = privacy or PrivacyPolicy()
 
     async def __call__(self, handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
                        event: TelegramObject, data: dict[str, Any]) -> Any:
@@ -53,24 +58,33 @@ class ContextMiddleware(BaseMiddleware):
             return None
         now = self.clock.now()
         async with self.db.uow() as uow:
-            chat = data.get("event_chat")
-            account, changed = await greet(uow, CHANNEL, str(user.id), str(chat.id if chat else user.id),
-                                           display_name(user), now)
-            if changed:
-                await uow.commit()  # a first contact is kept even if the handler then refuses
-            person = account.person
-            lang = pick_language(person.language, user.language_code, self.default_language)
-            data.update(uow=uow, person=person, roles=account.roles, lang=lang,
-                        tr=Translator(lang), now=now, clock=self.clock, channel=CHANNEL)
+            arrival = await arrive(uow, self.privacy, CHANNEL, str(user.id), now)
+            if arrival.changed:
+                await uow.commit()  # reachable again is kept even if the handler then refuses
+            account = arrival.account
+            person = account.person if account is not None else None
+            person_id = person.id if person is not None else None
+            lang = pick_language(person.language if person else None, user.language_code, self.default_language)
+            data.update(uow=uow, person=person, roles=account.roles if account else Roles([]), lang=lang,
+                        tr=Translator(lang), now=now, clock=self.clock, channel=CHANNEL, privacy=self.privacy)
+            newcomer_update = False
+            run: Callable[[Any, dict[str, Any]], Awaitable[Any]] = handler
+            if arrival.must_agree and not lets_through(event, arrival):
+                newcomer_update = account is None
+                run = at_the_door
+            elif shares_location_first_time(event, person):
+                run = ask_for_location
             try:
-                result = await handler(event, data)
+                result = await run(event, data)
+                if newcomer_update:
+                    await _forget_update(uow, data, now)
             except DomainError as refusal:
                 await uow.rollback()
                 receipt = data.get("inbox_receipt")
                 if receipt is not None:  # the rollback undid the inbox's "handled" mark: let it mark again
                     receipt.sealed = False
                 # the key only: a refusal's params may carry what someone wrote (a reason, a name)
-                log.info("refused %s for person %s: %s", type(refusal).__name__, person.id, refusal.key)
+                log.info("refused %s for person %s: %s", type(refusal).__name__, person_id, refusal.key)
                 settings = data.get("settings")
                 await _reply(event, refusal_text(data["tr"], refusal, getattr(settings, "tz", None), now))
                 return None
@@ -85,11 +99,21 @@ class ContextMiddleware(BaseMiddleware):
                 if receipt is not None and receipt.will_retry(error):  # the inbox tries it again later
                     raise
                 log.error("update %s failed for person %s: %s: %s", getattr(event, "update_id", "?"),
-                          person.id, type(error).__name__, error, exc_info=True)
+                          person_id, type(error).__name__, error, exc_info=True)
                 await _reply(event, data["tr"]("error.generic"))
                 raise  # the inbox keeps the update as failed, with its error
             await uow.commit()
             return result
+
+
+async def _forget_update(uow: Any, data: dict[str, Any], now: datetime) -> None:
+    """A newcomer's update is handled without keeping what it said (nothing is kept before they agree):
+    the inbox keeps its id, so a second delivery is still recognised, and drops its content."""
+    receipt = data.get("inbox_receipt")
+    inbox = getattr(uow, "inbox", None)
+    if receipt is not None and inbox is not None and not receipt.sealed:
+        await inbox.mark_handled_forgetting(receipt.update_id, now)
+        receipt.sealed = True
 
 
 async def _reply(event: TelegramObject, message: str) -> None:

@@ -245,6 +245,7 @@ class Case:
     lat: float | None = None
     lon: float | None = None
     anonymous: bool = False          # the reporter is not shown to the handler (core.disclosure); staff see who
+    reporter_left_at: datetime | None = None   # the reporter used /forget (see `reporter_left`)
     pending_events: list[Event] = field(default_factory=list, compare=False, repr=False)
 
     def record(self, kind: str, at: datetime, actor_id: int | None,
@@ -337,8 +338,10 @@ def next_check(case: Case, half_time_at: datetime | None, confirm_wait: timedelt
 
 
 def recipients_of_outcome(case: Case) -> list[int]:
-    """Everyone who reported this problem: the reporter and the "same problem" joiners."""
-    return list(dict.fromkeys([case.reporter_id, *case.me_too]))
+    """Everyone who reported this problem: the reporter (unless they left: /forget) and the "same
+    problem" joiners."""
+    reporter = [] if case.reporter_left_at is not None else [case.reporter_id]
+    return list(dict.fromkeys([*reporter, *case.me_too]))
 
 
 # --- transitions ---------------------------------------------------------------------
@@ -525,6 +528,31 @@ def auto_close(case: Case, now: datetime) -> Case:
     """The resident did not answer in time: the fix counts as accepted, with no rating."""
     _require_state(case, {CaseState.RESOLVED}, "auto_close")
     _close(case, CaseState.CLOSED, ClosureReason.FIXED, "auto_closed", None, now, {"auto": True})
+    return case
+
+
+def reporter_left(case: Case, now: datetime) -> bool:
+    """The reporter used /forget: the case stays (for the statistics) without them, and nobody asks
+    them to confirm any more. A fix waiting for their answer closes now as accepted and unrated, as
+    their silence would have closed it after the wait; an open case goes on, and closes the same way
+    once it is resolved (`close_without_reporter`). True when the case closed now."""
+    if case.reporter_left_at is not None:
+        return False
+    case.reporter_left_at = now
+    if case.state == CaseState.RESOLVED:
+        close_without_reporter(case, now)
+        return True
+    case.updated_at = now
+    case.record("reporter_left", now, None, {"state": case.state.value}, {"state": case.state.value})
+    return False
+
+
+def close_without_reporter(case: Case, now: datetime) -> Case:
+    """A resolved case whose reporter left: closed as fixed, unrated (nobody can confirm or reopen it)."""
+    _require_state(case, {CaseState.RESOLVED}, "close_without_reporter")
+    if case.reporter_left_at is None:
+        raise WrongState(case.number, case.state, "close_without_reporter")
+    _close(case, CaseState.CLOSED, ClosureReason.FIXED, "closed_reporter_left", None, now, {"auto": True})
     return case
 
 

@@ -330,8 +330,12 @@ async def add_during_photo(uow: UnitOfWork, by: Actor, number: str, photo: Photo
 async def resolve_case(uow: UnitOfWork, by: Actor, number: str, after: PhotoRef, note: str, now: datetime) -> Case:
     case = await case_for(uow, number)
     rules.resolve(case, by, after, note, now)
+    if case.reporter_left_at is not None:  # nobody left to confirm: closed as accepted (rules.reporter_left)
+        rules.close_without_reporter(case, now)
     await uow.cases.save(case)
     await _notify(uow, rules.recipients_of_outcome(case), "case.resolved", case, dedupe=f"r{case.rework_count}")
+    if case.reporter_left_at is not None:
+        await _notify(uow, [by.person_id], "case.closed_reporter_left", case)
     return case
 
 

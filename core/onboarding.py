@@ -1,4 +1,5 @@
-"""Onboarding: meeting a chat account, residents choosing their building, invites redeemed."""
+"""Onboarding: residents choosing their building, invites redeemed. Meeting a chat account (and the
+privacy notice that comes before anything is kept) is core/consent_services.py."""
 
 from __future__ import annotations
 
@@ -9,9 +10,12 @@ from typing import Any
 from core.errors import AlreadyHasRole, NotAllowed, NotFound, PlaceMismatch, UnknownInvite
 from core.events import Event
 from core.cases import Actor
+from core.consent import PrivacyPolicy
+from core.consent_services import agree
 from core.ids import saved_id
 from core.invites import Invite, check_may_invite, expiry, new_code
-from core.people import Account, GrantStatus, Identity, Person, Role, RoleGrant, Roles
+from core.personal_data import FORGOTTEN_NAME
+from core.people import GrantStatus, Person, Role, RoleGrant, Roles
 from core.places import Address, Community, Grid, check_address
 from core.ports import UnitOfWork
 
@@ -29,34 +33,11 @@ async def record(uow: UnitOfWork, subject_type: str, subject_id: object, kind: s
     await uow.events.add(Event(subject_type, str(subject_id), kind, at, actor_id, before, after))
 
 
-async def greet(uow: UnitOfWork, channel: str, external_id: str, chat_id: str, display_name: str,
-                now: datetime) -> tuple[Account, bool]:
-    """The person behind a chat account with their grants, and whether meeting them changed anything.
-
-    A first contact creates a person with no roles yet; someone who had blocked the bot and writes
-    again is reachable again. Anything else is a read (one query), so the caller need not commit.
-    """
-    account = await uow.people.account(channel, external_id)
-    if account is not None:
-        if not account.identity.reachable:
-            # They wrote to us, so they unblocked the bot: deliveries may resume.
-            account.identity.reachable = True
-            await uow.people.update_identity(account.identity)
-            await record(uow, "person", account.person.id, "reachable_again", now, account.person.id)
-            return account, True
-        return account, False
-    person = Person(id=None, display_name=display_name[:64] or "?", created_at=now)
-    await uow.people.add(person)
-    identity = Identity(None, saved_id(person), channel, external_id, chat_id)
-    await uow.people.add_identity(identity)
-    await record(uow, "person", person.id, "first_contact", now, person.id, after={"channel": channel})
-    return Account(person, identity, []), True
-
-
 async def meet(uow: UnitOfWork, channel: str, external_id: str, chat_id: str, display_name: str,
-               now: datetime) -> Person:
-    """The person behind a chat account; a first contact creates one with no roles yet."""
-    account, _ = await greet(uow, channel, external_id, chat_id, display_name, now)
+               now: datetime, policy: PrivacyPolicy | None = None) -> Person:
+    """The person behind a chat account who has agreed to the privacy notice (a newcomer is created by
+    agreeing: core.consent_services.agree). For tools and tests that stand for someone who said yes."""
+    account = await agree(uow, policy or PrivacyPolicy(), channel, external_id, chat_id, display_name, now)
     return account.person
 
 
@@ -251,7 +232,14 @@ async def link_identity(uow: UnitOfWork, visitor: Person, person_id: int, channe
         await uow.people.update_grant(grant)
     if person.language is None and visitor.language is not None:
         person.language = visitor.language
-        await uow.people.update(person)
+    # what the visitor agreed to is the person's agreement: they are one person
+    await uow.consents.move(saved_id(visitor), person_id)
+    person.notice_version = max(person.notice_version or 0, visitor.notice_version or 0) or None
+    person.location_agreed_at = person.location_agreed_at or visitor.location_agreed_at
+    await uow.people.update(person)
+    # the visitor was this same person for a moment: their chat name is not kept twice
+    visitor.display_name = FORGOTTEN_NAME
+    await uow.people.update(visitor)
     await record(uow, "person", person_id, "identity_linked", now, person_id,
                  {"person_id": visitor.id}, {"person_id": person_id, "channel": channel})
     return person

@@ -34,6 +34,9 @@ class Person:
     language: str | None = None     # None: follow the chat client's language
     phone: str | None = None        # only where the community needs it (grid members); PIPL: collect the least
     created_at: datetime | None = None
+    notice_version: int | None = None          # the privacy notice they agreed to (core.consent); None: never
+    location_agreed_at: datetime | None = None  # when they agreed to share a precise location (asked once)
+    forgotten_at: datetime | None = None       # /forget: name, phone and accounts removed (core.forget)
 
 
 @dataclass

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from types import TracebackType
-from typing import Any, Iterable, Protocol, Sequence
+from typing import Any, Awaitable, Callable, Iterable, Protocol, Sequence
 
 from core.binding import BindCode
 from core.cases import Case, Category
 from core.disclosure import AuditEntry
 from core.companies import CompanyFigures
+from core.consent import Consent
 from core.duplicates import CaseSpot
 from core.events import Event
 from core.invites import Invite
@@ -97,6 +98,30 @@ class BindCodeRepository(Protocol):
     async def live_of_person(self, person_id: int, now: datetime) -> Sequence[BindCode]: ...
     async def add(self, code: BindCode) -> None: ...
     async def update(self, code: BindCode) -> None: ...
+
+
+class ConsentRepository(Protocol):
+    """The record of what each person agreed to (core.consent)."""
+
+    async def add(self, consent: Consent) -> None: ...
+    async def of(self, person_id: int) -> Sequence[Consent]: ...
+    async def move(self, from_person_id: int, to_person_id: int) -> None: ...
+
+
+class PersonalDataPort(Protocol):
+    """Everything held about one person, table by table, for /mydata; and what /forget erases.
+
+    storage/personal_data.py covers every column that holds a person's id (tests walk the schema
+    for one it forgot). `needles` are the person's name and phone: free text anywhere that contains
+    them is rewritten to `replacement`, as are their photos' hashes."""
+
+    async def held_about(self, person_id: int, external_ids: Sequence[tuple[str, str]]) -> dict[str, Any]: ...
+    async def cases_reported(self, person_id: int) -> Sequence[Case]: ...
+    async def erase_accounts(self, person_id: int, external_ids: Sequence[tuple[str, str]]) -> dict[str, int]: ...
+    async def erase_photos(self, person_id: int) -> list[str]: ...
+    async def photos_in_use(self, sha256s: Sequence[str]) -> set[str]: ...
+    async def leave_joined_cases(self, person_id: int) -> list[str]: ...
+    async def redact(self, needles: Sequence[str], replacement: str) -> dict[str, int]: ...
 
 
 class EventLog(Protocol):
@@ -281,9 +306,24 @@ class UnitOfWork(Protocol):
     def sign_ins(self) -> SignInRepository: ...
     @property
     def open311(self) -> Open311Repository: ...
+    @property
+    def consents(self) -> ConsentRepository: ...
+    @property
+    def personal_data(self) -> PersonalDataPort: ...
+
+    def after_commit(self, action: Callable[[], Awaitable[None]]) -> None:
+        """Run `action` once this transaction has committed (dropped on rollback): work outside the
+        database that must follow the commit, such as removing a forgotten person's photo files."""
+        ...
 
     async def commit(self) -> None: ...
     async def rollback(self) -> None: ...
+
+
+class PhotoFiles(Protocol):
+    """The photo files (media.photos.PhotoStore): /forget removes a person's photos."""
+
+    async def remove(self, sha256s: Iterable[str]) -> int: ...
 
 
 class UnitOfWorkScope(Protocol):

@@ -12,6 +12,7 @@ The chat-test vocabulary, shared with the in-process kit (tests/botkit.py `Teste
 and meanings:
 
     acting   sends_text(text)  sends_photo(...)  sends_location(lat, lon)
+             agrees()                -> presses the privacy notice's ✅ (a newcomer's first step)
              presses(label)          -> the bot's answer to the press (CallbackAnswer)
              presses_data(data)      -> the same for any callback data, as a forged/stale client sends
     seeing   sees(fragment)          -> the NEWEST bot message containing it, sent or edited since
@@ -283,6 +284,7 @@ class ChatUser:
         self.standin = standin
         self.user_id = user_id
         self.timeout = timeout
+        self._language_code = language_code
         self.user = standin.add_user(user_id, first_name, last_name, username, language_code,
                                      phone_number=phone_number)
         self._cursor = 0
@@ -362,6 +364,13 @@ class ChatUser:
         if button.data is None:
             raise AssertionError(f"button {label!r} opens {button.url!r}; it has no callback")
         return await self._press(stored.message_id, button.data, timeout, wait_answer, label, forged=False)
+
+    async def agrees(self, *, timeout: float | None = None) -> CallbackAnswer | None:
+        """Agree to the privacy notice (its ✅ button, in this person's language), waiting for it."""
+        from texts import text
+
+        english = (self._language_code or "").lower().startswith("en")
+        return await self.presses(text("en" if english else "zh", "privacy.agree"), timeout=timeout)
 
     async def presses_data(self, data: str, message_id: int | None = None, *,
                            timeout: float | None = None) -> CallbackAnswer:

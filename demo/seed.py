@@ -17,6 +17,8 @@ from pathlib import Path
 from core import theme_day_services
 from core.volunteering import common_services, posts_services
 from core.cases import Actor
+from core.consent import NOTICE_VERSION, Purpose
+from core.consent_services import record_agreement
 from core.onboarding import record, roles_of
 from core.people import Department, Identity, Person, Role, RoleGrant
 from core.theme_day import ThemeActivity
@@ -76,10 +78,18 @@ async def _person_with_identity(uow: UnitOfWork, persona: Persona, now: datetime
         await uow.people.add_grant(grant)
     await record(uow, "person", person.id, "demo_seeded", now, None,
                  after={"roles": [g.role.value for g in grants]})
+    await _agreed(uow, person, now)
+
+
+async def _agreed(uow: UnitOfWork, person: Person, now: datetime) -> None:
+    """The demo's people stand for residents who agreed to the privacy notice (the newcomer has not)."""
+    if person.notice_version is None or person.notice_version < NOTICE_VERSION:
+        await record_agreement(uow, person, Purpose.NOTICE, NOTICE_VERSION, CHANNEL, now)
 
 
 async def seed_people(db: Database, now: datetime) -> list[Persona]:
-    """Add the demo people once; return every persona for the web chat, the newcomer first."""
+    """Add the demo people once (each agreed to the privacy notice); return every persona for the web
+    chat, the newcomer first."""
     grid_members: list[Persona] = []
     volunteers: list[Persona] = []
     residents: list[Persona] = []
@@ -99,6 +109,7 @@ async def seed_people(db: Database, now: datetime) -> list[Persona]:
             if not await _identity_taken(uow, user_id):
                 await uow.people.add_identity(Identity(None, member.id, CHANNEL, str(user_id), str(user_id)))
                 await record(uow, "person", member.id, "demo_seeded", now, None, after={"grid_id": grid.id})
+                await _agreed(uow, member, now)
             grid_members.append(Persona(user_id, member.display_name, f"网格员 · {grid.name}"))
 
         if not await _identity_taken(uow, DEPARTMENT.user_id):

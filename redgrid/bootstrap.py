@@ -50,6 +50,7 @@ from core.clock import Clock, SystemClock
 from core.cases_services import ReportPolicy
 from core.limits import LimitPolicy
 from core.retention import RetentionPolicy
+from core.consent import PrivacyPolicy
 from core.theme_day import ThemeDaySchedule
 from core.volunteering.common_services import VolunteerPolicy
 from core.workdays import WorkCalendar
@@ -110,6 +111,11 @@ def volunteer_policy(settings: Settings) -> VolunteerPolicy:
                                                      announce_day=settings.theme_announce_day,
                                                      remind_day=settings.theme_remind_day),
                            limits=limit_policy(settings))
+
+
+def privacy_policy(settings: Settings) -> PrivacyPolicy:
+    return PrivacyPolicy(notice_version=settings.privacy_notice_version,
+                         photo_retention_days=settings.photo_retention_days)
 
 
 # ---- storage ------------------------------------------------------------------------------------
@@ -182,9 +188,10 @@ def build_dispatcher(db: Database, settings: Settings, clock: Clock, storage: Ba
     photos = PhotoStore(settings.data_dir)
     storage = storage or dialog_storage(settings, db)
     quiet_personal_loggers()
+    privacy = privacy_policy(settings)
     dp = Dispatcher(storage=storage, events_isolation=dialog_isolation(settings.redis_url), settings=settings,
                     db=db, policy=report_policy(settings), volunteer_policy=volunteer_policy(settings),
-                    photos=photos, case_renderer=CaseRenderer(settings, photos, clock))
+                    photos=photos, case_renderer=CaseRenderer(settings, photos, clock), privacy=privacy)
     # Order matters: one update per chat at a time, in the order they came (before anything awaits);
     # the inbox drops a second delivery and retries transient failures; aiogram reads the dialog's state;
     # then the unit of work and the person, before the scene registry copies the data its scenes will
@@ -196,14 +203,14 @@ def build_dispatcher(db: Database, settings: Settings, clock: Clock, storage: Ba
     MessageRate(settings.messages_per_minute, settings.default_language,
                 RedisCounter(settings.redis_url) if settings.redis_url else None,
                 minute=lambda: int(clock.now().timestamp() // 60)).install(dp)
-    dp.update.outer_middleware(ContextMiddleware(db, clock, settings.default_language))
+    dp.update.outer_middleware(ContextMiddleware(db, clock, settings.default_language, privacy))
     if isinstance(storage, SqlDialogStorage):
         dp.update.outer_middleware(_dialog_state_in_unit_of_work(storage))
     elif isinstance(storage, CommitBound):
         dp.update.outer_middleware(commit_bound_middleware(storage))
     scenes = SceneRegistry(dp, register_on_add=False)
-    common, *rest = routers()
-    dp.include_router(common)  # /cancel and /help first, from inside any dialog
+    common, privacy, *rest = routers()
+    dp.include_routers(common, privacy)  # /cancel, /help, /privacy … first, from inside any dialog
     scenes.add(*REPORT_SCENES, *CASE_SCENES, *VOLUNTEER_SCENES, router=dp)
     dp.include_routers(*rest)
     dp.startup.register(runtime.on_startup)
@@ -216,7 +223,7 @@ def wechat_conversation(db: Database, settings: Settings, clock: Clock, media: M
     """What answers WeChat and WeCom messages: `media` downloads a message's photo (media/get)."""
     return Conversation(db, PhotoStore(settings.data_dir), media, report_policy(settings), volunteer_policy(settings),
                         clock, tz=settings.tz, default_language=settings.default_language,
-                        nearest_building_max_m=settings.nearest_building_max_m)
+                        nearest_building_max_m=settings.nearest_building_max_m, privacy=privacy_policy(settings))
 
 
 def wechat_renderer(settings: Settings, clock: Clock) -> WeChatRenderer:

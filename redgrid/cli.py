@@ -1,4 +1,5 @@
-"""The `redgrid` command: run the bot, migrate, import the org chart, print invite links, read the audit log."""
+"""The `redgrid` command: run the bot, migrate, import the org chart, print invite links, read the audit
+log, issue Open311 keys, forget a person."""
 
 from __future__ import annotations
 
@@ -62,6 +63,15 @@ def _parser() -> argparse.ArgumentParser:
                                      "api_key once (only its hash is kept). The client files reports with it "
                                      "(POST /open311/v2/requests.json).")
     key.add_argument("client", metavar="CLIENT", help="the client's name, e.g. 12345-hotline")
+
+    fgt = sub.add_parser("forget", help="delete a person's information on their request (PIPL)",
+                         description="What /forget does in the chat, for a person who asks the office in "
+                                     "writing: name, phone, chat accounts, photos, dialogs and messages are "
+                                     "deleted; their reports stay anonymised. Asks for confirmation.")
+    who = fgt.add_mutually_exclusive_group(required=True)
+    who.add_argument("--phone", help="the person with this phone number")
+    who.add_argument("--person", type=int, help="the person with this id (as /mydata shows it)")
+    fgt.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     return parser
 
 
@@ -104,6 +114,12 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(commands.audit(settings, person_id=args.person, day=args.day, limit=args.limit))
         if args.command == "open311-key":
             return asyncio.run(commands.open311_key(settings, args.client))
+        if args.command == "forget":
+            if not args.yes and input(f"Delete the information of {args.phone or args.person}? "
+                                      "It cannot be undone. Type yes: ").strip().lower() != "yes":
+                print("Nothing deleted.")
+                return 1
+            return asyncio.run(commands.forget(settings, args))
     except KeyboardInterrupt:
         return 130
     except commands.CommandFailed as exc:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from bot.commands import publish_default_commands
 from bot.handlers.invites import invite_text
-from texts import Translator
+from texts import Translator, text
 from core.clock import SystemClock
 from core.disclosure_services import audit_entries
 from core.errors import DomainError
@@ -120,6 +120,29 @@ async def _find_grid(uow, ref: str, community_id: int | None):
         raise CommandFailed(f"{'no' if not matches else 'more than one'} grid named {ref!r}; "
                             "give its id or add --community")
     return matches[0]
+
+
+async def forget(settings: Settings, args: argparse.Namespace) -> int:
+    """`redgrid forget`: the chat's /forget for a person who asked the office (core.personal_data_services)."""
+    from core.personal_data_services import forget as forget_person
+    from media.photos import PhotoStore
+
+    db = await bootstrap.open_database(settings)
+    try:
+        async with db.uow() as uow:
+            person = await uow.people.by_phone(args.phone) if args.phone else await uow.people.get(args.person)
+            if person is None or person.id is None:
+                raise CommandFailed("no such person")
+            try:
+                done = await forget_person(uow, None, person.id, SystemClock().now(), PhotoStore(settings.data_dir))
+            except DomainError as exc:
+                raise CommandFailed(text(settings.default_language, exc.key, **exc.params)) from None
+            await uow.commit()
+        print(f"person {person.id} forgotten: {done.reports} reports kept anonymised "
+              f"({len(done.closed_now)} closed now), {len(done.photos)} photo files removed")
+        return 0
+    finally:
+        await db.dispose()
 
 
 async def invite(settings: Settings, args: argparse.Namespace) -> int:

@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     )
     data_dir: Path = Field(default=Path("data"), description="Where photos and exports are kept.")
     timezone: str = Field(default="Asia/Shanghai", description="The community's clock.")
+    privacy_notice_version: int = Field(
+        default=1, ge=1, le=10_000,
+        description="The personal information notice people agree to; raise it when the notice changes "
+                    "(its text, or a figure it names) and everyone is asked again at their next message.",
+    )
     default_language: str = Field(default="zh", description="zh or en, for users whose client says neither.")
     invite_ttl_hours: int = Field(default=72, ge=1, le=24 * 90, description="How long an invite link works.")
     invite_max_uses: int = Field(default=1, ge=1, le=10_000, description="How many people one invite admits.")

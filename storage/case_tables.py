@@ -39,6 +39,8 @@ cases = Table(
     Column("anonymous", Boolean, nullable=False, default=False, server_default=sa_false()),
     # when the minute sweep must look at the case next (core.cases.next_check); NULL: never again
     Column("next_check_at", UtcDateTime()),
+    # the reporter used /forget: the case stays for statistics, nobody is asked to confirm (core.forget)
+    Column("reporter_left_at", UtcDateTime()),
     Index("ix_cases_state_deadline", "state", "deadline"),
     Index("ix_cases_next_check_at", "next_check_at"),
     Index("ix_cases_open_place", "community_id", "category", "state"),

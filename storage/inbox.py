@@ -107,6 +107,15 @@ class SqlInbox:
         result = await self.conn.execute(_MARK_HANDLED, {"id": update_id, "handled_at": now})
         return bool(result.rowcount)
 
+    async def mark_handled_forgetting(self, update_id: int, now: datetime) -> bool:
+        """Handled, and its content dropped: the update of someone who has not agreed to the privacy
+        notice (core.consent), of whom nothing is kept. The id and digest stay, so a second delivery is
+        still known for one."""
+        result = await self.conn.execute(update(t.inbox).where(
+            t.inbox.c.update_id == update_id, t.inbox.c.state == RECEIVED).values(
+            state=HANDLED, handled_at=now, raw={"update_id": update_id}))
+        return bool(result.rowcount)
+
     async def mark_failed(self, update_id: int, now: datetime, error: str) -> None:
         error = error if len(error) <= ERROR_MAX else error[: ERROR_MAX - 1] + "…"
         await self.conn.execute(update(t.inbox).where(

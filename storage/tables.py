@@ -96,6 +96,9 @@ persons = Table(
     Column("language", String(8)),
     Column("phone", String(32), index=True),
     Column("created_at", UtcDateTime()),
+    Column("notice_version", Integer),            # the privacy notice agreed to (core.consent); NULL: never
+    Column("location_agreed_at", UtcDateTime()),  # agreed to share a precise location (asked once)
+    Column("forgotten_at", UtcDateTime()),        # /forget: anonymised, accounts removed (core.forget)
 )
 
 identities = Table(
@@ -106,6 +109,17 @@ identities = Table(
     Column("chat_id", String(64), nullable=False),
     Column("reachable", Boolean, nullable=False, default=True),
     UniqueConstraint("channel", "external_id", name="uq_identities_channel_external"),
+)
+
+# What a person agreed to, and when, on which channel (core.consent): the record behind
+# persons.notice_version and persons.location_agreed_at.
+consents = Table(
+    "consents", metadata, _id(),
+    Column("person_id", ForeignKey("persons.id"), nullable=False, index=True),
+    Column("purpose", String(16), nullable=False),   # notice | location
+    Column("version", Integer, nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("given_at", UtcDateTime(), nullable=False),
 )
 
 role_grants = Table(

@@ -16,6 +16,7 @@ from storage.outbox import SqlBroadcastWriter, SqlOutbox
 from storage.repositories import SqlBindCodes, SqlEvents, SqlInvites, SqlPeople, SqlPlaces
 from storage.open311 import SqlOpen311
 from storage.statistics import SqlSignIns, SqlStatistics
+from storage.personal_data import SqlConsents, SqlPersonalData
 from storage.volunteering import SqlVolunteering
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,8 @@ class SqlUnitOfWork:
         self.statistics = SqlStatistics(self.conn)  # the dashboard's figures, counted by the database
         self.sign_ins = SqlSignIns(self.conn)  # the dashboard's one-time sign-in links
         self.open311 = SqlOpen311(self.conn)  # Open311 clients, tokens and requests
+        self.consents = SqlConsents(self.conn)  # what each person agreed to (core.consent)
+        self.personal_data = SqlPersonalData(self.conn, self.cases)  # /mydata and /forget, table by table
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -15,7 +15,8 @@ from typing import Any
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.base import BaseSession
 from aiogram.methods import (
-    AnswerCallbackQuery, EditMessageReplyMarkup, EditMessageText, GetMe, SendMessage, SendPhoto, TelegramMethod,
+    AnswerCallbackQuery, EditMessageReplyMarkup, EditMessageText, GetMe, SendDocument, SendMessage, SendPhoto,
+    TelegramMethod,
 )
 from aiogram.types import (
     CallbackQuery, Chat, InlineKeyboardMarkup, Location, Message, MessageEntity, PhotoSize, Update, User,
@@ -36,6 +37,7 @@ class Sent:
     markup: Any = None
     photo: bool = False
     seq: int = 0  # when it was sent or last edited (RecordingSession.seq)
+    document: tuple[str, bytes] | None = None  # (file name, bytes) of a document the bot sent
 
     @property
     def buttons(self) -> list[str]:
@@ -69,6 +71,15 @@ class RecordingSession(BaseSession):
         now = datetime.now(timezone.utc)
         if isinstance(method, GetMe):
             return BOT_USER
+        if isinstance(method, SendDocument):
+            chat_id = int(method.chat_id)
+            upload = method.document
+            self.seq += 1
+            sent = Sent(next(self._ids), chat_id, method.caption or "", method.reply_markup, False, self.seq,
+                        document=(getattr(upload, "filename", None) or "", getattr(upload, "data", b"")))
+            self.chats.setdefault(chat_id, {})[sent.message_id] = sent
+            return Message(message_id=sent.message_id, date=now, chat=Chat(id=chat_id, type="private"),
+                           from_user=BOT_USER, caption=sent.text)
         if isinstance(method, (SendMessage, SendPhoto)):
             chat_id = int(method.chat_id)
             text = method.text if isinstance(method, SendMessage) else (method.caption or "")
@@ -149,6 +160,16 @@ class Tester:
                 return await self.presses_data(data, message.message_id)
         raise AssertionError(f"no button {label!r}; buttons: {[m.buttons for m in self.messages]}")
 
+    async def agrees(self) -> CallbackAnswer:
+        """Agree to the privacy notice the bot showed last (its ✅ button, in any language)."""
+        for message in reversed(self.messages):
+            if isinstance(message.markup, InlineKeyboardMarkup):
+                for row in message.markup.inline_keyboard:
+                    for button in row:
+                        if (button.callback_data or "").startswith("cs:1:"):
+                            return await self.presses_data(button.callback_data, message.message_id)
+        raise AssertionError(f"{self.name} was shown no privacy notice; saw {[m.text for m in self.messages]}")
+
     async def presses_data(self, data: str, message_id: int | None = None) -> CallbackAnswer:
         """Any callback data, as a forged or stale client could send it; the bot's answer."""
         if message_id is None:
@@ -226,8 +247,9 @@ class ChatHarness:
     def next_update_id(self) -> int:
         return next(self._update_ids)
 
-    def person(self, first_name: str, language_code: str = "zh-hans") -> Tester:
-        user = User(id=next(self._user_ids), is_bot=False, first_name=first_name, language_code=language_code)
+    def person(self, first_name: str, language_code: str = "zh-hans", user_id: int | None = None) -> Tester:
+        user = User(id=user_id or next(self._user_ids), is_bot=False, first_name=first_name,
+                    language_code=language_code)
         return Tester(self, user)
 
     async def feed(self, update: Update) -> None:

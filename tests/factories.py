@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
+from core.consent import NOTICE_VERSION, Purpose
+from core.consent_services import record_agreement
 from core.people import Person, Role, RoleGrant
 from core.places import Building, Community, Compound, District, Grid, Street
 
@@ -51,9 +54,14 @@ async def seed_world(uow) -> World:
     return world
 
 
+SEEDED_AT = datetime(2026, 11, 1, tzinfo=timezone.utc)
+
+
 async def add_person(uow, world: World, key: str, name: str, *grants: RoleGrant) -> Person:
+    """Someone who has agreed to the current privacy notice (on Telegram), with these roles."""
     person = Person(None, name)
     await uow.people.add(person)
+    await record_agreement(uow, person, Purpose.NOTICE, NOTICE_VERSION, "telegram", SEEDED_AT)
     for grant in grants:
         grant.person_id = person.id
         await uow.people.add_grant(grant)

@@ -16,9 +16,10 @@ import copy
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from types import TracebackType
-from typing import Any, Iterable, NoReturn, Sequence, TypeVar
+from typing import Any, Awaitable, Callable, Iterable, NoReturn, Sequence, TypeVar
 
 from core.cases import FINISHED_STATES, OPEN_STATES, Case, CaseState, Category, HandlerKind, PhotoKind
+from core.consent import Consent
 from core.disclosure import AuditEntry
 from core.duplicates import CaseSpot
 from core.limits import Suspension
@@ -60,6 +61,7 @@ class FakeState:
     next_check: dict[int, datetime | None] = field(default_factory=dict)
     case_numbers: dict[tuple[int, int], int] = field(default_factory=dict)
     points: list[PointsEntry] = field(default_factory=list)
+    consents: list[Consent] = field(default_factory=list)
     done_keys: set[str] = field(default_factory=set)
     audit: list[AuditEntry] = field(default_factory=list)
     suspensions: dict[int, Suspension] = field(default_factory=dict)
@@ -553,6 +555,45 @@ class FakeStatistics(_Repo):
         _not_faked(f"statistics.{name}")
 
 
+class FakeConsents(_Repo):
+    async def add(self, consent: Consent) -> None:
+        consent.id = self.s.new_id()
+        self.s.consents.append(replace(consent))
+
+    async def of(self, person_id: int) -> Sequence[Consent]:
+        return [replace(c) for c in self.s.consents if c.person_id == person_id]
+
+    async def move(self, from_person_id: int, to_person_id: int) -> None:
+        for consent in self.s.consents:
+            if consent.person_id == from_person_id:
+                consent.person_id = to_person_id
+
+
+class FakePersonalData(_Repo):
+    """/mydata and /forget walk the schema: they run on the databases (tests/test_personal_data.py)."""
+
+    async def held_about(self, person_id: int, external_ids: Sequence[tuple[str, str]]) -> dict[str, Any]:
+        _not_faked("personal data")
+
+    async def cases_reported(self, person_id: int) -> Sequence[Case]:
+        _not_faked("personal data")
+
+    async def erase_accounts(self, person_id: int, external_ids: Sequence[tuple[str, str]]) -> dict[str, int]:
+        _not_faked("personal data")
+
+    async def erase_photos(self, person_id: int) -> list[str]:
+        _not_faked("personal data")
+
+    async def photos_in_use(self, sha256s: Sequence[str]) -> set[str]:
+        _not_faked("personal data")
+
+    async def leave_joined_cases(self, person_id: int) -> list[str]:
+        _not_faked("personal data")
+
+    async def redact(self, needles: Sequence[str], replacement: str) -> dict[str, int]:
+        _not_faked("personal data")
+
+
 class FakeUnitOfWork:
     """One transaction on a FakeState: `commit` keeps the changes, `rollback` puts the state back."""
 
@@ -573,11 +614,21 @@ class FakeUnitOfWork:
         self.statistics: Any = FakeStatistics(state)
         self.sign_ins: Any = FakeStatistics(state)  # not faked either: tests/test_dashboard.py runs on both
         self.open311: Any = FakeStatistics(state)  # nor Open311: tests/test_open311.py runs on both
+        self.consents = FakeConsents(state)
+        self.personal_data = FakePersonalData(state)
+        self._after_commit: list[Callable[[], Awaitable[None]]] = []
+
+    def after_commit(self, action: Callable[[], Awaitable[None]]) -> None:
+        self._after_commit.append(action)
 
     async def commit(self) -> None:
         self._before = copy.deepcopy(self._state)
+        actions, self._after_commit = self._after_commit, []
+        for action in actions:
+            await action()
 
     async def rollback(self) -> None:
+        self._after_commit = []
         for name, value in vars(copy.deepcopy(self._before)).items():
             setattr(self._state, name, value)
 

@@ -18,6 +18,7 @@ from PIL import Image
 from redgrid.bootstrap import build_dispatcher, dialog_storage
 from core.clock import ManualClock
 from core.people import Identity, Person, Role, RoleGrant
+from core.consent import NOTICE_VERSION
 from redgrid.settings import Settings
 from tests.botkit import RecordingSession
 from tests.factories import seed_world
@@ -53,7 +54,7 @@ async def two_processes(db, now, tmp_path):
         async with db.uow() as uow:
             world = await seed_world(uow)
             user_id = random.randrange(10**8, 10**9)
-            person = Person(None, "王阿姨", created_at=now)
+            person = Person(None, "王阿姨", created_at=now, notice_version=NOTICE_VERSION)
             await uow.people.add(person)
             await uow.people.add_identity(Identity(None, person.id, "telegram", str(user_id), str(user_id)))
             await uow.people.add_grant(RoleGrant(None, person.id, Role.RESIDENT,

@@ -156,3 +156,30 @@ def test_audit_prints_who_saw_whose_data_by_person_and_day(workdir, capsys):
     assert capsys.readouterr().out.strip().splitlines() == lines[:1]
     assert main(["audit", "--day", "2026-11-25"]) == 0
     assert capsys.readouterr().out.strip() == "no entries"
+
+
+def test_forget_an_imported_grid_member_who_asked_in_writing(workdir, capsys, monkeypatch):
+    """`redgrid forget`: the office deletes someone's information on their request (PIPL), as /forget does."""
+    from demo.seed import SAMPLE_ORG
+
+    assert main(["import-org", str(SAMPLE_ORG)]) == 0
+    monkeypatch.setattr("builtins.input", lambda prompt: "no")
+    assert main(["forget", "--phone", "13900000001"]) == 1  # not confirmed: nothing deleted
+    assert main(["forget", "--phone", "13900000001", "--yes"]) == 0
+    assert "forgotten: 0 reports kept anonymised" in capsys.readouterr().out
+    assert main(["forget", "--phone", "13900000001", "--yes"]) == 1  # the phone is gone with her
+    assert "no such person" in capsys.readouterr().err
+
+    from core.people import Role
+
+    async def names():
+        db = Database(make_engine(f"sqlite+aiosqlite:///{workdir}/cli.sqlite3"))
+        async with db.uow() as uow:
+            found = [p.display_name for p in await uow.people.with_role(Role.GRID_MEMBER)]
+            events = await uow.events.of("person", "1")
+        await db.dispose()
+        return found, events
+
+    members, events = asyncio.run(names())
+    assert "李秀英" not in members and len(members) == 3  # her grid has no member now: reports go to the desk
+    assert events[-1].kind == "forgotten" and events[-1].after["by"] == "operator"

@@ -13,6 +13,8 @@ from sqlalchemy import select
 
 from core.clock import ManualClock
 from core.notifications import Notification
+from core.consent import PrivacyPolicy
+from core.consent_services import arrive
 from core.onboarding import meet
 from core.people import Identity, Person
 from demo.harness import running_standin, standin_bot
@@ -163,7 +165,7 @@ async def test_a_person_who_blocked_the_bot_is_not_tried_again_until_they_write(
     assert standin.requests["sendmessage"] == 2
     standin.set_blocked(user_id_of(0), False)
     async with db.uow() as uow:  # they write to the bot again (what ContextMiddleware does)
-        await meet(uow, "telegram", str(user_id_of(0)), str(user_id_of(0)), "周奶奶", now)
+        await arrive(uow, PrivacyPolicy(), "telegram", str(user_id_of(0)), now)
         await uow.outbox.add(Notification(zhou, "case.closed", {"case": "DC-1"}, dedupe_key="again"))
         await uow.commit()
     await worker.drain(timeout=10)

@@ -23,7 +23,8 @@ async def test_demo_world_has_every_role_and_reseeding_changes_nothing(db, now):
     again = await prepare_demo_world(db, clock)
     assert [p.user_id for p in again] == [p.user_id for p in personas]
     assert (await _count(db, tables.persons), await _count(db, tables.role_grants),
-            await _count(db, tables.buildings)) == (people, grants, buildings)
+            await _count(db, tables.buildings), await _count(db, tables.consents)) == (people, grants, buildings,
+                                                                                  len(personas) - 1)
     assert buildings == 12
     wanted = {Role.RESIDENT: 3, Role.GRID_MEMBER: 4, Role.PARTY_MEMBER: 6, Role.STAFF: 1, Role.DEPARTMENT: 1,
               Role.ADMIN: 1}
@@ -31,6 +32,7 @@ async def test_demo_world_has_every_role_and_reseeding_changes_nothing(db, now):
     async with db.uow() as uow:
         for persona in personas[1:]:  # the first is the unregistered newcomer
             person = await uow.people.by_identity("telegram", str(persona.user_id))
+            assert person.notice_version == 1  # they stand for people who agreed: the newcomer has not
             for role in (await roles_of(uow, person)).names:
                 found[role] += 1
         assert await uow.people.by_identity("telegram", str(personas[0].user_id)) is None

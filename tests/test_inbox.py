@@ -16,7 +16,7 @@ from bot.inbox import replay_unhandled
 from bot.middlewares import ContextMiddleware
 from core.clock import ManualClock
 from core.errors import NotAllowed
-from core.onboarding import record
+from core.onboarding import meet, record
 from demo.harness import running_standin, standin_bot
 from storage import tables as t
 from tests.botkit import RecordingSession
@@ -31,6 +31,16 @@ def message_update(update_id: int, user_id: int, text: str) -> Update:
     return Update(update_id=update_id, message=Message(
         message_id=update_id, date=datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc),
         chat=Chat(id=user_id, type="private"), from_user=user, text=text))
+
+
+@pytest.fixture(autouse=True)
+async def residents_who_agreed(db, now):
+    """The updates here come from people who agreed to the privacy notice (a newcomer's updates meet
+    the notice instead of the handlers: tests/test_privacy_dialog.py)."""
+    async with db.uow() as uow:
+        for user_id in (501, 502, 503):
+            await meet(uow, "telegram", str(user_id), str(user_id), f"居民{user_id}", now)
+        await uow.commit()
 
 
 def world(db, now, *, crashing: bool = True):

@@ -44,6 +44,7 @@ async def _invite(db, role, now, **scope):
 async def test_resident_picks_compound_then_building(chat):
     wang = chat.person("王阿姨")
     await wang.sends_text("/start")
+    await wang.agrees()
     assert "欢迎使用" in (await wang.sees("您好，王阿姨")).text
     # two communities: she picks hers, then the compound, then the building
     await wang.presses("东城社区")
@@ -60,6 +61,7 @@ async def test_resident_picks_compound_then_building(chat):
 async def test_pick_list_pages_and_goes_back(chat):
     li = chat.person("李师傅")
     await li.sends_text("/start")
+    await li.agrees()
     await li.presses("东城社区")
     await li.presses("↩ 返回")
     assert "请选择您所在的社区" in li.last_message.text
@@ -69,7 +71,10 @@ async def test_pick_list_pages_and_goes_back(chat):
 async def test_shared_location_finds_nearest_building_and_confirms(chat):
     zhao = chat.person("赵大爷")
     await zhao.sends_text("/start")
+    await zhao.agrees()
     await zhao.sends_location(32.70561, 116.71079)  # a few metres from 3号楼
+    await zhao.presses("✅ 同意使用位置")  # a precise location is asked for once, separately
+    await zhao.sends_location(32.70561, 116.71079)
     offer = zhao.last_message
     assert "3号楼" in offer.text and "米" in offer.text
     await zhao.presses("✅ 是的")
@@ -80,7 +85,10 @@ async def test_shared_location_finds_nearest_building_and_confirms(chat):
 async def test_location_far_from_every_building_is_explained(chat):
     zhao = chat.person("赵大爷")
     await zhao.sends_text("/start")
+    await zhao.agrees()
     await zhao.sends_location(39.9, 116.4)  # Beijing
+    await zhao.presses("✅ 同意使用位置")
+    await zhao.sends_location(39.9, 116.4)
     assert "米内没有找到登记的楼栋" in zhao.last_message.text
     assert (await _roles(chat.db, zhao)).names == []
 
@@ -89,6 +97,7 @@ async def test_forged_building_from_another_community_is_refused_and_nothing_sav
     w = chat.world
     mallory = chat.person("Mallory")
     await mallory.sends_text("/start")
+    await mallory.agrees()
     forged = PickBuilding(community=w.communities["东城社区"].id, compound=w.compounds["粮食局小区"].id,
                           building=w.buildings["西1栋"].id).pack()
     await mallory.presses_data(forged)
@@ -99,6 +108,8 @@ async def test_forged_building_from_another_community_is_refused_and_nothing_sav
 async def test_text_before_registering_gets_a_hint_and_the_picker(chat):
     wang = chat.person("王阿姨")
     await wang.sends_text("楼道灯坏了")
+    await wang.agrees()  # the privacy notice comes first, then where she lives
+    await wang.sends_text("楼道灯坏了")
     assert "请先用下面的按钮选择您住的楼栋" in (await wang.sees("请先")).text
     assert "东城社区" in wang.last_message.buttons
 
@@ -106,6 +117,7 @@ async def test_text_before_registering_gets_a_hint_and_the_picker(chat):
 async def test_moving_house_replaces_the_building(chat):
     wang = chat.person("王阿姨")
     await wang.sends_text("/start")
+    await wang.agrees()
     await wang.presses("东城社区")
     await wang.presses("东城花园")
     await wang.presses("A栋")
@@ -123,11 +135,13 @@ async def test_grid_member_joins_by_invite(chat, now):
     invite = await _invite(chat.db, Role.GRID_MEMBER, now, grid_id=chat.world.grids["粮食局第一网格"].id)
     li = chat.person("李敏")
     await li.sends_text(f"/start {invite.deep_link_payload}")
+    await li.agrees()
     assert "您已成为「粮食局小区 粮食局第一网格」的网格员" in li.last_message.text
     assert (await _roles(chat.db, li)).grid_ids() == {chat.world.grids["粮食局第一网格"].id}
     # the same single-use link a second time, by someone else
     other = chat.person("张三")
     await other.sends_text(f"/start {invite.deep_link_payload}")
+    await other.agrees()
     assert "已被使用" in other.last_message.text
     assert (await _roles(chat.db, other)).names == []
 
@@ -137,6 +151,7 @@ async def test_expired_unknown_and_repeated_invites_are_explained(chat, now):
     chat.clock.advance(hours=73)
     late = chat.person("迟到")
     await late.sends_text(f"/start {invite.deep_link_payload}")
+    await late.agrees()
     assert "已过期" in late.last_message.text
     await late.sends_text("/start inv_doesnotexist")
     assert "邀请链接无效" in late.last_message.text
@@ -164,6 +179,7 @@ async def test_staff_invites_a_grid_member_in_the_bot(chat, now):
     payload = text.split("?start=")[1].split()[0]
     newcomer = chat.person("刘网格")
     await newcomer.sends_text(f"/start {payload}")
+    await newcomer.agrees()
     assert "东城花园网格" in newcomer.last_message.text
     assert (await _roles(chat.db, newcomer)).has(Role.GRID_MEMBER)
 
@@ -171,6 +187,7 @@ async def test_staff_invites_a_grid_member_in_the_bot(chat, now):
 async def test_invite_command_refused_to_a_resident(chat):
     wang = chat.person("王阿姨")
     await wang.sends_text("/start")
+    await wang.agrees()
     await wang.sends_text("/invite")
     assert "没有权限" in wang.last_message.text
 
@@ -178,6 +195,7 @@ async def test_invite_command_refused_to_a_resident(chat):
 async def test_language_follows_client_and_can_be_changed(chat):
     tom = chat.person("Tom", language_code="en")
     await tom.sends_text("/start")
+    await tom.agrees()
     assert "Welcome to Red Grid" in (await tom.sees("Hello, Tom")).text
     await tom.sends_text("/lang")
     await tom.presses("中文")
@@ -192,16 +210,21 @@ async def test_help_and_menu_follow_roles(chat, now):
     invite = await _invite(chat.db, Role.STAFF, now, community_id=chat.world.communities["东城社区"].id)
     chen = chat.person("陈书记")
     await chen.sends_text(f"/start {invite.deep_link_payload}")
+    await chen.agrees()
     assert "invite" in chat.commands_for_chat(chen.id)
     await chen.sends_text("/help")
     assert "/invite" in chen.last_message.text and "社区工作人员" in chen.last_message.text
     wang = chat.person("王阿姨")
+    await wang.sends_text("/start")
+    await wang.agrees()
     await wang.sends_text("/help")
-    assert "/invite" not in wang.last_message.text
+    assert "/help" in wang.last_message.text and "/invite" not in wang.last_message.text
 
 
 async def test_cancel_works_anywhere_and_says_when_nothing_to_cancel(chat):
     wang = chat.person("王阿姨")
+    await wang.sends_text("/start")
+    await wang.agrees()
     await wang.sends_text("/cancel")
     assert wang.last_message.text == "当前没有进行中的操作。"
 
@@ -209,6 +232,7 @@ async def test_cancel_works_anywhere_and_says_when_nothing_to_cancel(chat):
 async def test_stale_unknown_button_is_answered_not_ignored(chat):
     wang = chat.person("王阿姨")
     await wang.sends_text("/start")
+    await wang.agrees()
     await wang.presses_data("zz:old:format")
     assert any("按钮已过期" in a for a in wang.alerts)
 
@@ -223,6 +247,7 @@ async def test_bound_invite_links_account_to_imported_grid_member(chat, now):
     invite = await _invite(chat.db, Role.GRID_MEMBER, now, grid_id=w.grids["西苑网格"].id, person_id=roster.id)
     li = chat.person("Li M")
     await li.sends_text("/start")  # a visitor first
+    await li.agrees()
     await li.sends_text(f"/start {invite.deep_link_payload}")
     assert "西苑网格" in li.last_message.text
     async with chat.db.uow() as uow:
@@ -235,6 +260,7 @@ async def test_bound_invite_links_account_to_imported_grid_member(chat, now):
 async def test_registration_event_is_recorded_with_actor_and_time(chat, now):
     wang = chat.person("王阿姨")
     await wang.sends_text("/start")
+    await wang.agrees()
     chat.clock.advance(minutes=5)
     await wang.presses("东城社区")
     await wang.presses("东城花园")

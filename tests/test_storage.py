@@ -114,9 +114,9 @@ async def test_register_resident_records_before_and_after_when_moving(db, now):
         await uow.commit()
         events = await uow.events.of("person", str(person.id))
         roles = await roles_of(uow, person)
-    assert [e.kind for e in events] == ["first_contact", "resident_registered", "resident_moved_out",
-                                        "resident_registered"]
-    moved = events[2]
+    assert [e.kind for e in events] == ["first_contact", "consent_given", "resident_registered",
+                                        "resident_moved_out", "resident_registered"]
+    moved = events[3]
     assert moved.before["status"] == "active" and moved.after["status"] == "revoked"
     assert moved.before["building_id"] == b1.id
     assert roles.home_building_id() == b2.id
@@ -127,5 +127,6 @@ async def test_events_keep_json_on_both_databases(db, now):
         person = await meet(uow, "telegram", "9", "9", "测试", now)
         await uow.commit()
     async with db.uow() as uow:
-        (event,) = await uow.events.of("person", str(person.id))
+        (event, agreed) = await uow.events.of("person", str(person.id))  # met, and agreed to the notice
     assert event.after == {"channel": "telegram"} and event.at == now and isinstance(event.at, datetime)
+    assert agreed.after == {"purpose": "notice", "version": 1, "channel": "telegram"}

@@ -17,6 +17,7 @@ from redgrid.bootstrap import build_dispatcher
 from core.clock import ManualClock
 from redgrid.settings import Settings
 from storage.dialogs import SqlDialogStorage
+from core.onboarding import meet
 from tests.botkit import ChatHarness
 
 
@@ -46,6 +47,9 @@ async def test_two_messages_of_one_chat_are_handled_in_the_order_they_came(db, n
 
     harness = ChatHarness(dp)
     user = User(id=9001, is_bot=False, first_name="李秀英", language_code="zh-hans")
+    async with db.uow() as uow:  # she agreed to the privacy notice before (else the notice answers her)
+        await meet(uow, "telegram", "9001", "9001", "李秀英", now)
+        await uow.commit()
 
     def text(update_id: int, words: str) -> Update:
         return Update(update_id=update_id, message=Message(

@@ -477,3 +477,42 @@ async def test_a_neighbour_joins_as_same_problem_and_gives_feedback_that_closes_
     async with kit.db.uow() as uow:
         case = await uow.cases.by_number(number)
     assert case.state == CaseState.RESOLVED  # his answer is feedback; 王阿姨 still confirms
+
+
+async def _row_counts(db) -> dict[str, int]:
+    async with db.engine.connect() as conn:
+        return {name: (await conn.execute(select(func.count()).select_from(table))).scalar_one()
+                for name, table in tables.metadata.tables.items()}
+
+
+async def test_a_newcomer_reads_the_privacy_notice_first_and_no_keeps_nothing_yes_keeps_the_agreement(kit):
+    """PIPL on WeChat as on Telegram: the notice before anything; ✖ (2) stores nothing; ✅ (1) records the
+    agreement and registration begins; a precise location is asked for once, separately, and not used."""
+    newcomer = kit.resident("o-new", agreed=False)
+    before = await _row_counts(kit.db)
+    await newcomer.sends_text("你好")
+    newcomer.sees("个人信息说明")
+    assert "1. ✅ 同意" in newcomer.text and "/mydata" not in newcomer.text  # WeChat's words, not Telegram's
+    await newcomer.sends_photo(7)
+    newcomer.sees("个人信息说明")  # whatever comes first, the notice answers it
+    await newcomer.sends_text("2")
+    newcomer.sees("没有保存您的任何信息")
+    assert await _row_counts(kit.db) == before and await kit.person_of(newcomer) is None
+
+    await newcomer.sends_text("1")
+    newcomer.sees("欢迎使用")
+    person = await kit.person_of(newcomer)
+    assert person is not None and person.notice_version == 1
+    async with kit.db.uow() as uow:
+        assert [c.purpose.value for c in await uow.consents.of(person.id)] == ["notice"]
+
+    await newcomer.sends_location(32.7056, 116.7108)
+    newcomer.sees("位置属于敏感个人信息")  # the first location is not used: asked first
+    await newcomer.sends_text("同意位置")
+    newcomer.sees("已同意")
+    await newcomer.sends_location(32.7056, 116.7108)
+    assert "位置属于敏感个人信息" not in newcomer.text  # asked once
+    async with kit.db.uow() as uow:
+        assert [c.purpose.value for c in await uow.consents.of(person.id)] == ["notice", "location"]
+    await newcomer.sends_text("隐私")
+    newcomer.sees("您的同意记录")

@@ -38,7 +38,13 @@ async def test_wechat_settings_serve_the_callbacks_and_run_its_delivery(db: Data
                 query, body = server.mp_request(server.text_xml("o-wang", "你好"))
                 status, answer = await server.post("mp", query, body)
                 assert status == 200
-                # the real conversation: a newcomer is asked where they live (no org imported here)
+                # the real conversation: a newcomer first reads the privacy notice; nothing is kept yet
+                assert content_of(server.read_mp_reply(answer, query)).startswith("🔒 个人信息说明")
+                async with db.uow() as uow:
+                    assert await uow.people.by_identity("wechat", "o-wang") is None
+                query, body = server.mp_request(server.text_xml("o-wang", "1"))
+                status, answer = await server.post("mp", query, body)
+                # agreed: asked where they live (no org imported here)
                 assert content_of(server.read_mp_reply(answer, query)).startswith("您好！欢迎使用「红色网格」社区服务。")
             async with db.uow() as uow:
                 wang = await uow.people.by_identity("wechat", "o-wang")

@@ -52,16 +52,34 @@ class FakeMedia:
 
 
 class WeChatUser:
-    def __init__(self, kit: "WeChatKit", app: str, user: str) -> None:
+    def __init__(self, kit: "WeChatKit", app: str, user: str, *, agreed: bool = True) -> None:
+        """`agreed`: stands for someone who said yes to the privacy notice and to using their location
+        before the story starts (tests/test_wechat_conversation.py shows the notice itself)."""
         self.kit, self.app, self.user = kit, app, user
         self.replies: list[Reply] = []
         self.last_incoming: Incoming | None = None
+        self._agree_first = agreed
+
+    async def _agreed_before(self) -> None:
+        from core.consent import Purpose
+        from core.consent_services import agree, record_agreement
+
+        channel = "wechat" if self.app == "mp" else "wecom"
+        async with self.kit.db.uow() as uow:
+            name = f"微信用户{self.user[-4:]}" if self.app == "mp" else self.user
+            account = await agree(uow, self.kit.conversation.privacy, channel, self.user, self.user, name,
+                                  self.kit.clock.now())
+            await record_agreement(uow, account.person, Purpose.LOCATION, 1, channel, self.kit.clock.now())
+            await uow.commit()
 
     async def _send(self, **fields) -> list[Reply]:
         incoming = Incoming(app=self.app, user=self.user, create_time=next(self.kit.seconds), **fields)  # type: ignore[arg-type]
         return await self._handle(incoming)
 
     async def _handle(self, incoming: Incoming) -> list[Reply]:
+        if self._agree_first:
+            self._agree_first = False
+            await self._agreed_before()
         self.last_incoming = incoming
         self.replies = await self.kit.conversation.handle(incoming)
         return self.replies
@@ -123,8 +141,8 @@ class WeChatKit:
         self.ids = itertools.count(1000)
         self.seconds = itertools.count(1_800_000_000)
 
-    def resident(self, openid: str) -> WeChatUser:
-        return WeChatUser(self, "mp", openid)
+    def resident(self, openid: str, *, agreed: bool = True) -> WeChatUser:
+        return WeChatUser(self, "mp", openid, agreed=agreed)
 
     def staff_member(self, userid: str) -> WeChatUser:
         return WeChatUser(self, "work", userid)

@@ -801,4 +801,75 @@ TEXTS: dict[str, str] = {
     "open311.service.noise": "Noise",
     "open311.service.building_damage": "Damage to buildings or shared facilities",
     "open311.service.other": "Anything else",
+
+    # ---- personal information (issue #17): notice and consent, /privacy, /mydata, /forget
+    "privacy.notice": ("🔒 Personal information notice (version {version})\n"
+                       "Before you use redgrid, here is what we keep:\n"
+                       "• What: your name (as your chat account shows it), the building you register, the photos "
+                       "and words you send; a phone number only if you give one; a location only when you share "
+                       "it, and we ask separately for that.\n"
+                       "• Why: to bring your reports to your grid member, tell you how they go, and count "
+                       "volunteering hours and points.\n"
+                       "• Who sees it: your grid member and the community's staff (when they handle your matter); "
+                       "neighbours who report the same problem see how it is handled.\n"
+                       "• How long: photos are deleted {photo_days} days after their case is closed; dialogs and "
+                       "message records are kept a few days only.\n"
+                       "• Your rights: /privacy shows this again, /mydata sends you everything we hold, /forget "
+                       "deletes it.\n"
+                       "Nothing about you is kept until you agree."),
+    "privacy.notice_again": "📢 The personal information notice has changed; please read it and choose. Until you agree, only /privacy, /mydata and /forget work.",
+    "privacy.agree": "✅ Agree",
+    "privacy.disagree": "✖ No",
+    "privacy.agreed": "✅ You agreed.",
+    "privacy.refused": "All right: nothing about you has been kept. Without agreeing you cannot use the service; send /start any time to begin again.",
+    "privacy.refused_known": "All right. Until you agree to the new notice you can only use /privacy (read it), /mydata (get your data) and /forget (delete it). Send /start when you want to go on.",
+    "privacy.answer_first": "Please read the personal information notice above and choose Agree or No first.",
+    "privacy.thanks_known": "Thank you! You can go on. If you had just sent something, please send it again.",
+    "privacy.your_consents": "What you agreed to:",
+    "privacy.consent_line": "• {purpose} (version {version}) · {at} · {channel}",
+    "privacy.no_consents": "You have not agreed to anything yet.",
+    "privacy.purpose.notice": "Personal information notice",
+    "privacy.purpose.location": "Use of your precise location",
+    "location.ask": ("📍 A location is sensitive personal information, so we ask separately: a location you "
+                     "share is used only to find the building nearest to you, or to check in for volunteering "
+                     "(the check-in's location is kept with it); reports never keep your location. We ask this "
+                     "once. Do you agree?"),
+    "location.agree": "✅ Use my location",
+    "location.disagree": "✖ No, thanks",
+    "location.agreed": "✅ Agreed. Please send your location again.",
+    "location.refused": "All right, your location is not used. Please choose with the buttons instead.",
+    "mydata.caption": "Everything we hold about you (a JSON file; any text viewer opens it).",
+    "forget.ask": ("🗑 Delete my information\nThis deletes your name, phone, chat accounts, your photos, dialogs and "
+                   "message records, for good.\nThe {reports} problems you reported stay anonymously (for the "
+                   "community's statistics, without photos or name); {open} of them are still being handled, and "
+                   "their handlers will be told the reporter left. Volunteering hours and points stay as totals, "
+                   "without your name."),
+    "forget.ask_again": "⚠️ Last check: really delete? It cannot be undone; next time you write you are a new user.",
+    "forget.btn_go_on": "Go on",
+    "forget.btn_confirm": "🗑 Delete now",
+    "forget.btn_cancel": "Cancel",
+    "forget.cancelled": "Cancelled; nothing was deleted.",
+    "forget.done": "✅ Your information is deleted. {reports} reports stay anonymously. Thank you for using redgrid; send /start if you ever want to come back.",
+    "forget.still_handling": "You are still handling {count} cases ({numbers}). Ask the community staff to reassign them first, then delete your information.",
+    "forget.still_volunteering": "You still hold {count} volunteering posts that are not over ({posts}). Withdraw or finish them first (/mytasks), then delete your information.",
+    "forget.already": "This person's information is already deleted.",
+    "case.reporter_left": "{number}: the resident who reported it left (their information is deleted). Please handle it as usual; once resolved it closes without asking anyone to confirm.",
+    "case.reporter_left_closed": "{number}: the resident who reported it left and cannot confirm any more; the resolved case is closed as fixed (no rating).",
+    "case.closed_reporter_left": "{number} is resolved. Its reporter left, so it is closed as fixed.",
+    "event.reporter_left": "the reporter left",
+    "event.closed_reporter_left": "the reporter left; closed as fixed",
+    "event.supporter_left": "a neighbour who joined left",
+    "help.privacy": "/privacy — the personal information notice and what you agreed to",
+    "help.mydata": "/mydata — get everything we hold about you",
+    "help.forget": "/forget — delete my information",
+    "cmd.privacy": "Personal information notice",
+    "cmd.mydata": "Get my data",
+    "cmd.forget": "Delete my information",
+    "wechat.location.answer_with": "Reply “agree location” to allow it, or “no location”.",
+    "wechat.location.refused": "All right, your location is not used. Please choose by replying a number.",
+    "wechat.word./privacy": "“privacy”",
+    "wechat.word./mydata": "“mydata”",
+    "wechat.word./forget": "“forget”",
+    "wechat.privacy.elsewhere": ("On WeChat your information cannot be exported or deleted yet. Send /mydata (a copy of "
+                                 "everything) or /forget (deletion) on Telegram, or ask the community office in writing."),
 }

@@ -808,4 +808,67 @@ TEXTS: dict[str, str] = {
     "open311.service.noise": "噪音扰民",
     "open311.service.building_damage": "房屋、公共设施损坏",
     "open311.service.other": "其他问题",
+
+    # ---- personal information (issue #17): notice and consent, /privacy, /mydata, /forget
+    "privacy.notice": ("🔒 个人信息说明（第 {version} 版）\n"
+                       "使用「红色网格」之前，请看看我们会保存什么：\n"
+                       "• 收集：您的称呼（来自您的聊天账号）、您登记的楼栋、您发来的照片和文字；"
+                       "手机号只在您主动提供时保存；位置只在您分享时使用，并会另行征求同意。\n"
+                       "• 用途：把您反映的问题送到您的网格员手中、告诉您处理进展、志愿服务记时和积分。\n"
+                       "• 谁能看到：您所在网格的网格员和社区工作人员（处理您的事情时）；反映同一问题的邻居能看到这个问题的处理经过。\n"
+                       "• 保存多久：问题办结后照片保存 {photo_days} 天后删除；对话记录和收发消息的记录只保留几天。\n"
+                       "• 您的权利：/privacy 再看本说明，/mydata 领取我们保存的全部信息，/forget 删除您的信息。\n"
+                       "同意后才会保存您的任何信息。"),
+    "privacy.notice_again": "📢 个人信息说明有更新，请阅读后选择。同意之前，除了 /privacy、/mydata、/forget，其他功能暂停。",
+    "privacy.agree": "✅ 同意",
+    "privacy.disagree": "✖ 不同意",
+    "privacy.agreed": "✅ 您已同意。",
+    "privacy.refused": "好的，我们没有保存您的任何信息。不同意就无法使用本服务；以后想用，随时发送 /start 重新开始。",
+    "privacy.refused_known": "好的。同意新的说明之前，您只能用 /privacy 查看说明、/mydata 领取您的信息、/forget 删除您的信息。想继续使用时，发送 /start。",
+    "privacy.answer_first": "请先看上面的个人信息说明，选择「同意」或「不同意」。",
+    "privacy.thanks_known": "谢谢！可以继续使用了。如果刚才发过消息，请再发一次。",
+    "privacy.your_consents": "您的同意记录：",
+    "privacy.consent_line": "• {purpose}（第 {version} 版）· {at} · {channel}",
+    "privacy.no_consents": "您还没有同意过任何说明。",
+    "privacy.purpose.notice": "个人信息说明",
+    "privacy.purpose.location": "使用精确位置",
+    "location.ask": ("📍 位置属于敏感个人信息，单独征求您的同意：\n"
+                     "您分享的位置只用于找到离您最近的楼栋，或志愿服务签到（签到位置随签到记录保存）；"
+                     "反映问题时不保存您的位置。只问这一次。同意吗？"),
+    "location.agree": "✅ 同意使用位置",
+    "location.disagree": "✖ 不用了",
+    "location.agreed": "✅ 已同意。请再发送一次您的位置。",
+    "location.refused": "好的，不使用您的位置。请用按钮手动选择。",
+    "mydata.caption": "这是我们保存的关于您的全部信息（JSON 文件，可以用任何文本工具打开）。",
+    "forget.ask": ("🗑 删除我的信息\n删除后：您的称呼、手机号、聊天账号、您拍的照片、对话和消息记录都会删除，无法恢复。\n"
+                   "您反映过的 {reports} 个问题会匿名保留（用于社区统计，不带照片和姓名），"
+                   "其中 {open} 个还在处理，会告诉处理人“反映人已注销”。志愿服务时长和积分只保留总数，不带姓名。"),
+    "forget.ask_again": "⚠️ 最后确认：真的要删除吗？删除后无法恢复，您再使用时就是新用户。",
+    "forget.btn_go_on": "继续",
+    "forget.btn_confirm": "🗑 确认删除",
+    "forget.btn_cancel": "取消",
+    "forget.cancelled": "已取消，什么都没有删除。",
+    "forget.done": "✅ 已删除您的信息。{reports} 个问题已匿名保留。谢谢您使用「红色网格」；以后想用，发送 /start 即可。",
+    "forget.still_handling": "您还在处理 {count} 个问题（{numbers}）。请先请社区工作人员改派，再删除您的信息。",
+    "forget.still_volunteering": "您还有 {count} 个志愿服务岗位没有结束（{posts}）。请先退出或完成（/mytasks），再删除您的信息。",
+    "forget.already": "这个人的信息已经删除了。",
+    "case.reporter_left": "{number}：反映问题的居民已注销（个人信息已删除）。请照常处理；处理完成后直接办结，不再请居民确认。",
+    "case.reporter_left_closed": "{number}：反映问题的居民已注销，不能再确认。这个已处理完成的问题已按已解决办结（无评分）。",
+    "case.closed_reporter_left": "{number} 已处理完成。反映人已注销，已直接按已解决办结。",
+    "event.reporter_left": "反映人已注销",
+    "event.closed_reporter_left": "反映人已注销，按已解决办结",
+    "event.supporter_left": "一位“同样问题”的居民已注销",
+    "help.privacy": "/privacy — 个人信息说明和您的同意记录",
+    "help.mydata": "/mydata — 领取我们保存的关于您的全部信息",
+    "help.forget": "/forget — 删除我的信息",
+    "cmd.privacy": "个人信息说明",
+    "cmd.mydata": "领取我的信息",
+    "cmd.forget": "删除我的信息",
+    "wechat.location.answer_with": "同意请回复「同意位置」，不用请回复「不用位置」。",
+    "wechat.location.refused": "好的，不使用您的位置。请回复数字手动选择。",
+    "wechat.word./privacy": "“隐私”",
+    "wechat.word./mydata": "“我的信息”",
+    "wechat.word./forget": "“删除我的信息”",
+    "wechat.privacy.elsewhere": ("在微信里暂时不能导出或删除您的信息。请在 Telegram 中发送 /mydata（领取全部信息）或 /forget（删除），"
+                                 "或带身份证件到社区办公室书面申请，工作人员会为您办理。"),
 }

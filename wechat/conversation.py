@@ -6,7 +6,8 @@ query, and words the answer from texts/; it decides nothing. No buttons on WeCha
 numbered line ("1. ✅ 受理") and the answer is the number (wechat/menus.py); the Official Account's
 custom menu sends CLICK events for the main entries, and the same words typed work too.
 
-One message is one unit of work. The person behind the account (core.onboarding.greet), the effects
+One message is one unit of work. The person behind the account (core.consent_services: nothing is kept
+of a newcomer until they agree to the privacy notice, answered here with 1 / 2), the effects
 of the core call, the outbox rows it adds and the dialog row (storage/wechat_dialogs.py: the state,
 what the numbers of the last reply mean, the unfinished report's photos) commit together. The dialog
 row also keeps the last message's de-dup key and what was answered: the same message handled again
@@ -41,7 +42,9 @@ from core.cases_services import ReportPolicy
 from core.clock import Clock
 from core.errors import DomainError
 from core.ids import saved_id
-from core.onboarding import greet, register_resident, roles_of, set_language
+from core.consent import PrivacyPolicy, needs_location_consent
+from core.consent_services import Arrival, agree, agree_to_location, arrive, privacy_view
+from core.onboarding import register_resident, roles_of, set_language
 from core.people import Account, Person, Role, Roles
 from core.places import nearest_buildings
 from core.volunteering import orders_services, posts_services
@@ -54,6 +57,7 @@ from storage.uow import Database, SqlUnitOfWork
 from storage.wechat_dialogs import DialogRow, SqlWeChatDialogs
 from texts import Translator, moment_text
 from texts.cases import card_words, case_history
+from texts.privacy import notice_text
 from texts.refusals import refusal_text
 from texts.volunteering import post_text
 from wechat.menus import HANDLER_OPTIONS, ORDER_TIMES, QUESTION_OPTIONS, for_wechat, numbered, word_of
@@ -86,8 +90,10 @@ class _Dialog:
 class Conversation:
     def __init__(self, db: Database, photos: PhotoStore, media: MediaSource, policy: ReportPolicy,
                  volunteer_policy: VolunteerPolicy, clock: Clock, *, tz: tzinfo, default_language: str = "zh",
-                 nearest_building_max_m: float = 300, timeout: timedelta = DIALOG_TIMEOUT) -> None:
+                 nearest_building_max_m: float = 300, timeout: timedelta = DIALOG_TIMEOUT,
+                 privacy: PrivacyPolicy | None = None) -> None:
         self.db, self.photos, self.media = db, photos, media
+        self.privacy = privacy or PrivacyPolicy()
         self.policy, self.volunteer_policy, self.clock = policy, volunteer_policy, clock
         self.tz, self.default_language = tz, default_language
         self.max_m, self.timeout = nearest_building_max_m, timeout
@@ -109,14 +115,56 @@ class Conversation:
             else:
                 self._turns[key] = (lock, waiting - 1)
 
+    def _tr(self, person: Person | None) -> Translator:
+        return Translator((person.language if person else None) or self.default_language)
+
+    async def _at_the_door(self, uow: SqlUnitOfWork, incoming: Incoming, arrival: Arrival,
+                           now: datetime) -> Account | list[Reply]:
+        """PIPL: the notice before anything else; nothing of a newcomer is written until they answer 1.
+        Their agreement is the first thing kept (core.consent_services.agree); 2 keeps nothing."""
+        person = arrival.account.person if arrival.account is not None else None
+        tr = self._tr(person)
+        answer = incoming.text.strip().lower() if incoming.kind == "text" else ""
+        if answer in _AGREE:
+            name = f"微信用户{incoming.user[-4:]}" if incoming.app == "mp" else incoming.user
+            account = await agree(uow, self.privacy, incoming.channel, incoming.user, incoming.user, name, now)
+            await uow.commit()
+            return account
+        if answer in _DISAGREE:
+            return [Reply(text=for_wechat(tr("privacy.refused" if person is None else "privacy.refused_known"), tr))]
+        lines = [] if person is None else [tr("privacy.notice_again")]
+        lines += [notice_text(tr, self.privacy), numbered(tr, [tr("privacy.agree"), tr("privacy.disagree")])]
+        return [Reply(text=for_wechat("\n\n".join(lines), tr))]
+
+    @staticmethod
+    def _location_question(tr: Translator) -> str:
+        """A precise location is sensitive: the first one shared is not used; asked once, separately."""
+        return "\n".join([tr("location.ask"), tr("wechat.location.answer_with")])
+
     async def _handle(self, incoming: Incoming) -> list[Reply]:
         now = self.clock.now()
         channel, user = incoming.channel, incoming.user
         async with self.db.uow() as uow:
-            name = f"微信用户{user[-4:]}" if incoming.app == "mp" else user
-            account, changed = await greet(uow, channel, user, user, name, now)
-            if changed:
-                await uow.commit()  # a first contact is kept even if what follows is refused
+            arrival = await arrive(uow, self.privacy, channel, user, now)
+            if arrival.changed:
+                await uow.commit()  # reachable again is kept even if what follows is refused
+            if arrival.must_agree:
+                door = await self._at_the_door(uow, incoming, arrival, now)
+                if isinstance(door, list):
+                    return door
+                account, incoming = door, _greeting(incoming)  # agreed: greeted as a first contact is
+            else:
+                assert arrival.account is not None
+                account = arrival.account
+            if incoming.kind == "location" and needs_location_consent(account.person):
+                return [Reply(text=self._location_question(self._tr(account.person)))]  # not used, nor kept
+            if incoming.kind == "text" and incoming.text.strip().lower() in _LOCATION_ANSWERS:
+                tr = self._tr(account.person)
+                if not _LOCATION_ANSWERS[incoming.text.strip().lower()]:
+                    return [Reply(text=tr("wechat.location.refused"))]
+                await agree_to_location(uow, self.privacy, account.person, channel, now)
+                await uow.commit()
+                return [Reply(text=tr("location.agreed"))]
             dialogs = SqlWeChatDialogs(_conn(uow))
             row = await dialogs.get(channel, user)
             last = row.data.get("last") or {}
@@ -141,6 +189,17 @@ class Conversation:
             await dialogs.put(channel, user, turn.dialog.state, data, now)
             await uow.commit()
             return replies
+
+
+_AGREE = {"1", "同意", "agree", "yes"}  # answers to the privacy notice
+_DISAGREE = {"2", "不同意", "disagree", "no"}
+_LOCATION_ANSWERS = {"同意位置": True, "agree location": True, "不用位置": False, "no location": False}
+
+
+def _greeting(incoming: Incoming) -> Incoming:
+    """After agreeing, the person is greeted as on following the account (the "1" answered the notice)."""
+    return Incoming(app=incoming.app, user=incoming.user, kind="event", create_time=incoming.create_time,
+                    event="subscribe" if incoming.app == "mp" else "enter_agent")
 
 
 def _conn(uow: Any) -> Any:
@@ -274,12 +333,27 @@ class _Turn:
         self.end()
         entries = {"REPORT": self.start_report, "MY_REPORTS": self.my_reports, "MY_CASES": self.my_cases,
                    "DESK": self.desk, "POSTS": self.posts, "POINTS": self.points, "ORDER": self.order,
-                   "REGISTER": self.register, "HELP": self.help}
+                   "REGISTER": self.register, "HELP": self.help, "PRIVACY": self.privacy,
+                   "MYDATA": self.elsewhere, "FORGET": self.elsewhere}
         action = entries.get(key)
         if action is None:
             self.say(self.tr("wechat.unknown"))
             return
         await action()
+
+    async def privacy(self) -> None:
+        """The notice again, with what this person agreed to (as /privacy on Telegram)."""
+        view = await privacy_view(self.uow, self.c.privacy, self.person)
+        lines = [notice_text(self.tr, self.c.privacy), "",
+                 self.tr("privacy.your_consents") if view.consents else self.tr("privacy.no_consents")]
+        lines += [self.tr("privacy.consent_line", purpose=self.tr(f"privacy.purpose.{c.purpose.value}"),
+                          version=c.version, at=moment_text(self.tr.lang, c.given_at, self.c.tz, self.now),
+                          channel=c.channel) for c in view.consents]
+        self.say(for_wechat("\n".join(lines), self.tr))
+
+    async def elsewhere(self) -> None:
+        """A copy of one's data (a file) and deletion are on Telegram or at the community office for now."""
+        self.say(self.tr("wechat.privacy.elsewhere"))
 
     async def idle(self, text: str) -> None:
         m = self.incoming

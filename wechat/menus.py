@@ -32,6 +32,8 @@ WORDS = {
     "帮助": "HELP", "菜单": "HELP", "help": "HELP", "?": "HELP", "？": "HELP",
     "取消": "CANCEL", "cancel": "CANCEL", "0": "CANCEL", "０": "CANCEL",
     "english": "LANG_EN", "中文": "LANG_ZH", "chinese": "LANG_ZH",
+    "隐私": "PRIVACY", "个人信息": "PRIVACY", "privacy": "PRIVACY",
+    "我的信息": "MYDATA", "mydata": "MYDATA", "删除我的信息": "FORGET", "forget": "FORGET",
 }
 
 # A question a case asks (core.cases_services.question_on) and the answers it takes, in order.

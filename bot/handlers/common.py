@@ -56,7 +56,8 @@ def make_router() -> Router:
     router.message.register(cancel, Command("cancel"), StateFilter("*"))
     router.message.register(help_, Command("help"), StateFilter("*"))
     router.message.register(pick_language, Command("lang"), StateFilter("*"))
-    # /start (an invite link) may always begin again
-    router.message.register(command_inside_dialog, F.text.regexp(r"^/(?!start\b)"), ~StateFilter(None))
+    # /start (an invite link) may always begin again; /privacy, /mydata, /forget work inside a dialog
+    router.message.register(command_inside_dialog, F.text.regexp(r"^/(?!start\b|privacy\b|mydata\b|forget\b)"),
+                            ~StateFilter(None))
     router.callback_query.register(chose_language, SetLanguage.filter())
     return router

@@ -25,18 +25,22 @@ from bot.config import Settings
 async def start(message: Message, command: CommandObject, bot: Bot, uow: UnitOfWork, person: Person,
                 roles: Roles, tr: Translator, lang: str, now, channel: str, settings: Settings) -> None:
     if command.args:
-        code = code_from_payload(command.args)
-        if code is None:
-            raise UnknownInvite()
-        await _join_by_invite(message, bot, uow, person, code, tr, lang, now, channel)
+        await join_by_invite(bot, message.chat.id, message.from_user.id, uow, person, command.args, tr, lang, now,
+                             channel)
         return
     if not roles.names:
-        await message.answer(tr("start.welcome", name=person.display_name) + "\n\n" + tr("onboard.or_location"),
-                             reply_markup=location_request(tr))
-        text, markup = await community_picker(uow, tr, settings, page=0)
-        await message.answer(text, reply_markup=markup)
+        await welcome_newcomer(bot, message.chat.id, uow, person, tr, settings)
         return
     await message.answer(await greeting(uow, person, roles, tr, lang), reply_markup=_change_home(roles, tr))
+
+
+async def welcome_newcomer(bot: Bot, chat_id: int, uow: UnitOfWork, person: Person, tr: Translator,
+                           settings: Settings) -> None:
+    """Someone with no role yet (just agreed to the privacy notice, or came back): where do you live?"""
+    await bot.send_message(chat_id, tr("start.welcome", name=person.display_name) + "\n\n" + tr("onboard.or_location"),
+                           reply_markup=location_request(tr))
+    text, markup = await community_picker(uow, tr, settings, page=0)
+    await bot.send_message(chat_id, text, reply_markup=markup)
 
 
 async def greeting(uow: UnitOfWork, person: Person, roles: Roles, tr: Translator, lang: str) -> str:
@@ -57,14 +61,18 @@ def _change_home(roles: Roles, tr: Translator) -> InlineKeyboardMarkup | None:
 
 # ---- invites ------------------------------------------------------------------------------
 
-async def _join_by_invite(message: Message, bot: Bot, uow: UnitOfWork, person: Person, code: str,
-                          tr: Translator, lang: str, now, channel: str) -> None:
-    person, grant = await redeem_invite(uow, person, channel, str(message.from_user.id), code, now)
+async def join_by_invite(bot: Bot, chat_id: int, user_id: int, uow: UnitOfWork, person: Person, payload: str,
+                         tr: Translator, lang: str, now, channel: str) -> None:
+    """A deep link's payload (/start <invite>): the invite's role for whoever opened it."""
+    code = code_from_payload(payload)
+    if code is None:
+        raise UnknownInvite()
+    person, grant = await redeem_invite(uow, person, channel, str(user_id), code, now)
     roles = await roles_of(uow, person)
     if person.language in ("zh", "en"):
         tr, lang = Translator(person.language), person.language
-    await message.answer(tr(f"invite.welcome.{grant.role.value}", place=await place_of(uow, grant)))
-    await publish_commands(bot, message.chat.id, roles, lang)
+    await bot.send_message(chat_id, tr(f"invite.welcome.{grant.role.value}", place=await place_of(uow, grant)))
+    await publish_commands(bot, chat_id, roles, lang)
 
 
 async def place_of(uow: UnitOfWork, grant: RoleGrant) -> str:

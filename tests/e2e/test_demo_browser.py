@@ -1,4 +1,5 @@
-"""The demo as a person uses it: a newcomer registers as a resident in the web chat, in Chromium."""
+"""The demo as a person uses it: a newcomer agrees to the privacy notice and registers as a resident in the
+web chat, in Chromium."""
 
 from __future__ import annotations
 
@@ -28,6 +29,8 @@ async def test_newcomer_onboards_in_the_browser(db, demo, browser, tmp_path: Pat
         await page.click(f".persona[data-user-id='{NEWCOMER.user_id}']")
         await page.fill("#composer-input", "/start")
         await page.press("#composer-input", "Enter")
+        notice = page.locator(".msg.bot", has_text="个人信息说明").last  # nothing kept before she agrees
+        await notice.locator(".inline-btn", has_text="同意").first.click()
         picker = page.locator(".msg.bot", has_text="请选择您所在的小区").last
         await picker.locator(".inline-btn", has_text="粮食局小区").click()
         buildings = page.locator(".msg.bot", has_text="请选择您的楼栋").last

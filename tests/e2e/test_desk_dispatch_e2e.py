@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from texts import moment_text
 from core.people import Department, Identity, Person, Role, RoleGrant
+from core.consent import NOTICE_VERSION
 from demo.harness import ChatUser
 from tests.e2e.test_report_loop_e2e import wang_reports_a_broken_light
 
@@ -16,7 +17,7 @@ async def power_company(demo) -> ChatUser:
     async with demo.db.uow() as uow:
         department = Department(None, "供电公司")
         await uow.people.add_department(department)
-        person = Person(None, "张电工", created_at=demo.clock.now())
+        person = Person(None, "张电工", created_at=demo.clock.now(), notice_version=NOTICE_VERSION)
         await uow.people.add(person)
         await uow.people.add_identity(Identity(None, person.id, "telegram", str(POWER), str(POWER)))
         await uow.people.add_grant(RoleGrant(None, person.id, Role.DEPARTMENT, department_id=department.id))

@@ -12,6 +12,7 @@ import pytest
 
 from core.clock import ManualClock
 from core.people import Identity, Person, Role, RoleGrant
+from core.consent import NOTICE_VERSION
 from demo.app import prepare_demo_world
 from redgrid.bootstrap import demo_stack
 from redgrid.settings import Settings
@@ -31,7 +32,7 @@ async def slow_demo(db, tmp_path):
         building = await uow.places.building_named(
             (await uow.places.compound_named(community.id, "东城花园")).id, "1号楼")
         for user_id in EXTRA:
-            person = Person(None, f"居民{user_id}", created_at=clock.now())
+            person = Person(None, f"居民{user_id}", created_at=clock.now(), notice_version=NOTICE_VERSION)
             await uow.people.add(person)
             await uow.people.add_identity(Identity(None, person.id, "telegram", str(user_id), str(user_id)))
             await uow.people.add_grant(RoleGrant(None, person.id, Role.RESIDENT, community_id=community.id,

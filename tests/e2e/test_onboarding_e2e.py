@@ -16,6 +16,8 @@ async def _roles(demo, user_id):
 async def test_newcomer_registers_as_resident_with_buttons(demo):
     zhou = demo.newcomer("周奶奶")
     await zhou.sends_text("/start")
+    await zhou.sees("个人信息说明")  # nothing is kept before she agrees
+    await zhou.agrees()
     await zhou.sees("欢迎使用")
     picker = await zhou.sees("请选择您所在的小区")  # one community: straight to its compounds
     assert {"粮食局小区", "东城花园"} <= set(picker.buttons)
@@ -36,7 +38,10 @@ async def test_newcomer_registers_by_sharing_location(demo):
         building = await uow.places.building_named(compound.id, "1号楼")
     qian = demo.newcomer("钱先生")
     await qian.sends_text("/start")
+    await qian.agrees()
     await qian.sees("请选择您所在的小区")
+    await qian.sends_location(building.lat + 0.00002, building.lon)
+    await qian.presses("✅ 同意使用位置")  # a precise location: asked once, separately
     await qian.sends_location(building.lat + 0.00002, building.lon)
     offer = await qian.sees("离您最近的是")
     assert "1号楼" in offer.text
@@ -52,11 +57,13 @@ async def test_grid_member_joins_by_deep_link_and_reused_link_is_refused(demo):
         await uow.commit()
     new_member = demo.newcomer("吴网格")
     await new_member.sends_text(f"/start {invite.deep_link_payload}")
-    welcome = await new_member.sees("网格员")
+    await new_member.agrees()
+    welcome = await new_member.sees("您已成为")
     assert grid.name in welcome.text
     assert grid.id in (await _roles(demo, new_member.user_id)).grid_ids()
     again = demo.newcomer("郑某")
     await again.sends_text(f"/start {invite.deep_link_payload}")
+    await again.agrees()
     await again.sees("已被使用")
 
 

@@ -185,6 +185,8 @@ async def test_staff_decline_an_order_with_a_reason_the_resident_reads(demo):
 async def test_a_party_member_registers_and_staff_approve(demo):
     zhao = demo.newcomer("赵红")
     await zhao.sends_text("/tasks")
+    await zhao.agrees()  # the privacy notice before anything else
+    await zhao.sends_text("/tasks")
     await zhao.sees("党员请发送 /join_party")
     await zhao.sends_text("/join_party")
     await zhao.presses("东城社区")
