@@ -316,6 +316,7 @@ async def test_a_stale_resolve_button_is_refused_at_the_press_before_any_photo_i
     await wang.presses("👍 已解决")
     await wang.presses("⭐⭐⭐⭐⭐ 5")
     await wang.sees("已办结")
+    await li.sees("评分 5 星", anywhere=True)  # the outbox's notice of the rating came (it is not an update)
     await demo.settled()
     shown = len(li.messages)
     for label in ("✅ 已处理，上传完成照片", "📷 上传处理中照片", "📣 上报部门（吹哨）"):
