@@ -111,6 +111,13 @@ BEGIN
      FROM pg_sequences WHERE schemaname = 'public';
 END $$
 """)
+# A table has pages once rows were written to it, even after they are deleted; VACUUM gives them back
+# (a migrated table has none), only where there are any.
+_POSTGRES_USED_TABLES = text("""
+SELECT relname FROM pg_class
+ WHERE relnamespace = 'public'::regnamespace AND relkind = 'r' AND relname <> 'alembic_version'
+   AND pg_relation_size(oid) > 0
+""")
 _migrated: dict[str, object] = {}  # backend -> the migrated SQLite file, or PostgreSQL's schema digest
 
 
@@ -131,9 +138,9 @@ async def _fresh_postgres(engine) -> None:
                 await conn.execute(_POSTGRES_EMPTY)
             async with engine.connect() as conn:
                 conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-                tables = (await conn.execute(text(
-                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))).scalars().all()
-                await conn.execute(text("VACUUM " + ", ".join(f'public."{name}"' for name in tables)))
+                used = (await conn.execute(_POSTGRES_USED_TABLES)).scalars().all()
+                if used:
+                    await conn.execute(text("VACUUM " + ", ".join(f'public."{name}"' for name in used)))
             return
         except Exception:  # e.g. a user that may not set session_replication_role: migrate instead
             pass
