@@ -42,11 +42,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiogram import Bot, Dispatcher
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
 from sqlalchemy import event, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.api_session import BotApiSession
 from demo.standin import BotApiStandIn, CallbackAnswer, StoredMessage
 from storage import tables
 from storage.inbox import FAILED, RECEIVED
@@ -59,8 +58,7 @@ DEFAULT_TOKEN = "123456789:STAND-IN-TOKEN"
 
 def standin_bot(base_url: str, token: str = DEFAULT_TOKEN, **bot_kwargs: Any) -> Bot:
     """An aiogram Bot that talks to the stand-in at `base_url` instead of Telegram."""
-    session = AiohttpSession(api=TelegramAPIServer.from_base(base_url))
-    return Bot(token, session=session, **bot_kwargs)
+    return Bot(token, session=BotApiSession(base_url), **bot_kwargs)
 
 
 @contextlib.asynccontextmanager

@@ -29,12 +29,11 @@ from datetime import datetime, timedelta
 
 from aiohttp import web
 from aiogram import Bot, Dispatcher
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
 from aiogram.fsm.scene import SceneRegistry
 from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder
 
 from bot import inbox, runtime
+from bot.api_session import BotApiSession
 from bot.commands import publish_default_commands
 from bot.dialog_buffer import CommitBound, commit_bound_middleware
 from bot.handlers import routers
@@ -145,8 +144,7 @@ def build_bot(settings: Settings) -> Bot:
     if settings.bot_api_url == TELEGRAM_API_URL:
         return Bot(settings.bot_token)
     # Your own telegram-bot-api server (no 20 MB download limit) or the offline demo's stand-in.
-    server = TelegramAPIServer.from_base(settings.bot_api_url)
-    return Bot(settings.bot_token, session=AiohttpSession(api=server))
+    return Bot(settings.bot_token, session=BotApiSession(settings.bot_api_url))
 
 
 def dialog_storage(settings: Settings, db: Database, *, redis_prefix: str = "fsm") -> BaseStorage:

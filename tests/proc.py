@@ -30,9 +30,14 @@ READY = "ready"
 READY_TIMEOUT = 180.0
 
 
-# Third-party only: they read no settings when imported. Our own modules import in each process.
+# Modules that read no settings when imported (ours read the environment only in
+# redgrid.settings.load_settings(), called by each script): the libraries, then the bot, the
+# scheduler and the command line. Importing our own in each process cost 3-5 s of a loaded machine
+# per start; a script that wraps one of our functions still does so in its own process.
 PRELOAD = ["aiogram", "aiogram.client.bot", "aiohttp", "pydantic", "sqlalchemy", "sqlalchemy.ext.asyncio",
-           "aiosqlite", "asyncpg", "apscheduler.schedulers.asyncio", "PIL.Image"]
+           "aiosqlite", "asyncpg", "apscheduler.schedulers.asyncio", "PIL.Image",
+           "redgrid.cli", "redgrid.commands", "redgrid.bootstrap", "demo.harness", "scheduler.delivery",
+           "scheduler.leader", "scheduler.runner"]
 _forkserver = None
 
 
@@ -44,8 +49,8 @@ def _context():
     return _forkserver
 
 
-def _run_script(path: str, env: dict[str, str], log_path: str, cwd: str) -> None:
-    """In the forked process: become `python <path>` writing to the log."""
+def _run_script(path: str, env: dict[str, str], log_path: str, cwd: str, args: tuple[str, ...] = ()) -> None:
+    """In the forked process: become `python <path> <args>` writing to the log."""
     log = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     os.dup2(log, 1)
     os.dup2(log, 2)
@@ -55,7 +60,7 @@ def _run_script(path: str, env: dict[str, str], log_path: str, cwd: str) -> None
     os.environ.clear()
     os.environ.update(env)
     os.chdir(cwd)
-    sys.argv = [path]
+    sys.argv = [path, *args]
     runpy.run_path(path, run_name="__main__")
 
 
@@ -83,18 +88,26 @@ class Process:
         return self._process.exitcode
 
 
-async def start(script: str, env: dict[str, str], log_file: Path, cwd: Path,
-                ready_timeout: float = READY_TIMEOUT) -> Process:
-    """`python tests/<script>` with this checkout first on the path and the given settings; returns
-    once the script has printed its `ready` line (several starts may share one log file)."""
+def spawn(script: str, env: dict[str, str], log_file: Path, cwd: Path, args: tuple[str, ...] = ()) -> Process:
+    """`python tests/<script> <args>` with this checkout first on the path and the given settings,
+    forked at once; its output goes to the end of `log_file`."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "DATABASE_", "REDIS_"))}
     full_env.update(env, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
-    offset = log_file.stat().st_size if log_file.exists() else 0
     log_file.touch()
     process = Process(_context().Process(target=_run_script, daemon=False,
-                                         args=(str(ROOT / "tests" / script), full_env, str(log_file), str(cwd))))
+                                         args=(str(ROOT / "tests" / script), full_env, str(log_file), str(cwd),
+                                               tuple(args))))
     process._process.start()
     process.pid = process._process.pid
+    return process
+
+
+async def start(script: str, env: dict[str, str], log_file: Path, cwd: Path,
+                ready_timeout: float = READY_TIMEOUT) -> Process:
+    """`spawn`, returning once the script has printed its `ready` line (several starts may share one
+    log file)."""
+    offset = log_file.stat().st_size if log_file.exists() else 0
+    process = spawn(script, env, log_file, cwd)
     started = time.monotonic()
     try:
         while not _said_ready(log_file, offset):

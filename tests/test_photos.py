@@ -34,7 +34,12 @@ def scene(width: int, height: int, seed: int = 1) -> Image.Image:
     """Something photo-like: gradients, noise and a few shapes, different for every seed."""
     rng = random.Random(seed)
     small = (max(1, width // 16), max(1, height // 16))
-    noise = Image.effect_noise(small, 40 + seed % 20).resize((width, height), Image.Resampling.BILINEAR)
+    # Gaussian noise around mid-grey as Image.effect_noise makes it, but from this seed: effect_noise
+    # draws from C's rand(), so two scenes of one seed differed (their dHashes up to 4 bits apart)
+    noise_rng, sigma = random.Random(f"noise {seed}"), 40 + seed % 20
+    noise = Image.new("L", small)
+    noise.putdata([min(255, max(0, round(noise_rng.gauss(128, sigma)))) for _ in range(small[0] * small[1])])
+    noise = noise.resize((width, height), Image.Resampling.BILINEAR)
     gradient = Image.linear_gradient("L").resize((width, height))
     if seed % 2:
         gradient = gradient.rotate(90, expand=False)
