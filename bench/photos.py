@@ -91,6 +91,44 @@ def child(path: str) -> None:
     print(json.dumps({"baseline": baseline, "peak": peak, "seconds": seconds, "outcome": outcome, "size": size}))
 
 
+def naive_normalise(data: bytes, max_side: int = 1600) -> bytes:
+    """What a first version would write: open, turn upright, thumbnail with Lanczos, save at quality 85."""
+    from PIL import ImageOps
+
+    with Image.open(io.BytesIO(data)) as opened:
+        image = ImageOps.exif_transpose(opened)
+        image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+        out = io.BytesIO()
+        image.save(out, "JPEG", quality=85)
+        return out.getvalue()
+
+
+def normalise_against_naive(runs: int = 10) -> dict[str, float | int]:
+    """`media.photos.normalise` against `naive_normalise` on one 12-megapixel phone JPEG (EXIF 6),
+    CPU time of this process, the two taking turns `runs` times; medians and their ratio."""
+    from media.photos import normalise
+
+    with tempfile.TemporaryDirectory(prefix="redgrid-bench-") as folder:
+        phone = Path(folder) / "phone-12mp.jpg"
+        save_jpeg(phone_photo(4000, 3000, 1), phone, orientation=6)
+        data = phone.read_bytes()
+    ours_out, naive_out = normalise(data), naive_normalise(data)  # warm up
+    ours, naive = [], []
+    for _ in range(runs):
+        for timed, fn in ((ours, lambda: normalise(data)), (naive, lambda: naive_normalise(data))):
+            started = time.process_time()
+            fn()
+            timed.append(time.process_time() - started)
+    with Image.open(io.BytesIO(naive_out)) as naive_image:
+        naive_size = naive_image.size
+    return {"photo_input_bytes": len(data), "photo_normalise_s": round(statistics.median(ours), 5),
+            "photo_naive_s": round(statistics.median(naive), 5),
+            "photo_ratio": round(statistics.median(ours) / statistics.median(naive), 3),
+            "photo_normalise_bytes": len(ours_out.jpeg), "photo_naive_bytes": len(naive_out),
+            "photo_normalise_size": f"{ours_out.width}x{ours_out.height}",
+            "photo_naive_size": f"{naive_size[0]}x{naive_size[1]}", "photo_runs": runs}
+
+
 def measure_rss(path: Path) -> dict:
     done = subprocess.run([sys.executable, __file__, "--child", str(path)], cwd=ROOT, capture_output=True,
                           text=True, timeout=120, check=True)
@@ -134,6 +172,14 @@ def main() -> None:
                      f"{statistics.fmean(times) * 1000:.0f} ms/image (median {statistics.median(times) * 1000:.0f}, "
                      f"{phone_bytes / MB:.1f} MB → {len(result.jpeg) / 1024:.0f} KB, "
                      f"{result.width}×{result.height})"))
+
+        # 1a. the same against naive Pillow, CPU time, taking turns (issue #18: ≤ 0.4×)
+        naive = normalise_against_naive(args.runs)
+        results.update(naive)
+        rows.append(("normalise 12 MP ÷ naive Pillow (CPU)",
+                     f"{naive['photo_ratio']:.2f} ({naive['photo_normalise_s'] * 1000:.0f} against "
+                     f"{naive['photo_naive_s'] * 1000:.0f} ms; {naive['photo_normalise_bytes'] / 1024:.0f} KB against "
+                     f"{naive['photo_naive_bytes'] / 1024:.0f} KB) — target ≤ 0.4"))
 
         # 1b. a photo as Telegram delivers it (re-encoded by Telegram, no metadata): kept as it is,
         #     against the same picture carrying a comment, which has to be encoded again

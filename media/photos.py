@@ -10,7 +10,7 @@ upright JPEG that says nothing about where or with what it was taken:
   in libjpeg), so a 50-megapixel photo never exists in memory at full size;
 * upright (EXIF orientation applied), RGB (transparency flattened on white), colours
   converted to sRGB when the photo carries an ICC profile, at most `max_side` px on the long side;
-* saved as a baseline, optimised JPEG (quality 82) with NO metadata at all: no EXIF (so
+* saved as a baseline JPEG (quality 82, standard Huffman tables) with NO metadata at all: no EXIF (so
   no GPS position, no phone model, no time), no XMP, no ICC profile (the pixels are sRGB, which
   is what a JPEG without a profile means), no comment;
 * unless it already is such a JPEG: a colour JPEG of at most `max_side` px, that decodes, whose
@@ -193,18 +193,19 @@ def open_photo(data: bytes, *, max_bytes: int = MAX_BYTES, max_side: int = MAX_S
 
 
 def encode_jpeg(image: Image.Image, *, quality: int = JPEG_QUALITY) -> bytes:
-    """A baseline, optimised JPEG with no metadata at all (no EXIF, XMP, ICC or comment).
+    """A baseline JPEG with no metadata at all (no EXIF, XMP, ICC or comment).
 
     Not progressive: that took 5× the CPU (11 against 4 ms for an 800×600 photo, 41 against ~10
     for 1600×1200) for the same size within 1 %, and a baseline JPEG decodes in less memory when
-    the card or a page opens it again.
+    the card or a page opens it again. Not `optimize`d either: the second pass that builds Huffman
+    tables for the picture took 18 against 8 ms for 1600×1200 to save 3 % of the bytes.
     """
     if image.mode != "RGB":
         image = image.convert("RGB")
     out = io.BytesIO()
     kept, image.info = image.info, {}  # JPEG save copies a comment (and maybe more) from `info`
     try:
-        image.save(out, "JPEG", quality=quality, optimize=True, subsampling="4:2:0")
+        image.save(out, "JPEG", quality=quality, subsampling="4:2:0")
     finally:
         image.info = kept
     return out.getvalue()
@@ -306,11 +307,13 @@ def _clean(image: Image.Image, max_side: int) -> Image.Image:
     target = _fit(image.size, max_side)
     if target != image.size:
         # A box average by a whole factor first: cheap, and no full-size premultiplied copy of an
-        # RGBA image; then Lanczos for the last step. Both keep `info` (the EXIF orientation).
+        # RGBA image; then bicubic for the last step (at most 2× down after the draft or the box:
+        # Lanczos took 70 against 50 ms on a 12 MP photo, and the difference is not visible at
+        # that ratio). Both keep `info` (the EXIF orientation).
         factor = min(image.width // target[0], image.height // target[1])
         if factor >= 2:
             image = image.reduce(factor)
-        image = image.resize(target, Image.Resampling.LANCZOS)
+        image = image.resize(target, Image.Resampling.BICUBIC)
     try:
         image = ImageOps.exif_transpose(image)  # always a new image: the caller closes the file
     except Exception:  # noqa: BLE001 - unreadable EXIF: keep the pixels as they are

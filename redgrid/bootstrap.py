@@ -211,6 +211,7 @@ def build_dispatcher(db: Database, settings: Settings, clock: Clock, storage: Ba
     dp.include_routers(common, privacy)  # /cancel, /help, /privacy … first, from inside any dialog
     scenes.add(*REPORT_SCENES, *CASE_SCENES, *VOLUNTEER_SCENES, router=dp)
     dp.include_routers(*rest)
+    runtime.evaluate_filters_inline(dp)  # F.photo and the like: no trip to a worker thread per check
     dp.startup.register(runtime.on_startup)
     return dp
 

@@ -68,6 +68,9 @@ class SqlUnitOfWork:
             self.conn = None
 
     async def commit(self) -> None:
+        """Commit; the unit of work stays usable: its next statement begins the next transaction
+        (SQLAlchemy's autobegin). Not beginning one here saves the begin and, when nothing follows (the
+        usual end of an update), the rollback of that empty transaction when the unit of work is left."""
         assert self.conn is not None
         await self.conn.commit()
         actions, self._after_commit = self._after_commit, []
@@ -76,13 +79,11 @@ class SqlUnitOfWork:
                 await action()
             except Exception:  # committed is committed: the rest of the update stands
                 log.exception("an action after the commit failed")
-        await self.conn.begin()
 
     async def rollback(self) -> None:
         assert self.conn is not None
         self._after_commit = []
         await self.conn.rollback()
-        await self.conn.begin()
 
 
 class Database:

@@ -427,3 +427,28 @@ async def test_a_row_whose_render_lost_the_database_is_tried_again_not_failed(db
     await worker.run_once()
     await worker.close()
     assert [r.state for r in await outbox_rows(db)] == ["sent", "sent"]
+
+
+async def test_a_backlog_to_one_chat_renders_only_what_this_batch_sends(db, now, standin, bot):
+    """A grid member with ten notices waiting, one message a second to their chat: the batch sends one
+    and gives nine back for later. Only the one sent is rendered (each render reads the case and its
+    people); the nine are rendered when their turn comes."""
+    (grid_member,) = await add_recipients(db, 1, now)
+    people_in(standin, 1)
+    async with db.uow() as uow:
+        for n in range(10):
+            await uow.outbox.add(Notification(grid_member, "case.new_for_handler", {"case": f"DC-{n}"}))
+        await uow.commit()
+    rendered: list[str] = []
+
+    async def render(uow, notification, person, identity):
+        rendered.append(notification.payload["case"])
+        return await plain_render(uow, notification, person, identity)
+
+    worker = DeliveryWorker(db, bot, render, per_chat_rate=1, hold=0.5, clock=fresh_clock())
+    assert await worker.run_once() == 10
+    await worker.close()
+    assert rendered == ["DC-0"]
+    states = [r.state for r in await outbox_rows(db)]
+    assert states == ["sent"] + ["pending"] * 9
+    assert [d.text for d in standin.deliveries(user_id_of(0))] == ["case.new_for_handler case=DC-0 → 居民0"]

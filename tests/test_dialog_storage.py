@@ -112,6 +112,39 @@ async def test_joined_to_a_unit_of_work_a_dialog_change_commits_or_rolls_back_wi
     assert await storage.get_data(KEY) == {}
 
 
+async def test_joined_a_key_is_read_once_and_what_is_handed_out_is_a_copy(db):
+    """A scene step asks for the same state and data several times in one update: one read each."""
+    from sqlalchemy import event
+
+    storage = SqlDialogStorage(db.engine)
+    await storage.set_state(KEY, "report.photos")
+    await storage.set_data(KEY, {"photos": [{"sha256": "ab12"}]})
+    other = StorageKey(bot_id=4242, chat_id=-100123456789012, user_id=9001, destiny="scenes_history")
+    statements: list[str] = []
+    event.listen(db.engine.sync_engine, "before_cursor_execute",
+                 lambda conn, cursor, sql, *args: statements.append(sql.split()[0].upper()))
+    async with db.uow() as uow:
+        with storage.joined(uow.conn):
+            for _ in range(3):
+                assert await storage.get_state(KEY) == "report.photos"
+                data = await storage.get_data(KEY)
+                assert data == {"photos": [{"sha256": "ab12"}]}
+            data["photos"].append({"sha256": "cd34"})  # a step changing what it read, not (yet) written
+            assert await storage.get_data(KEY) == {"photos": [{"sha256": "ab12"}]}
+            await storage.update_data(KEY, {"category": "lights"})
+            await storage.set_state(KEY, "report.category")
+            assert await storage.get_state(KEY) == "report.category"
+            assert await storage.get_data(KEY) == {"photos": [{"sha256": "ab12"}], "category": "lights"}
+            assert await storage.get_data(other) == {}  # another key: its own read
+            await storage.set_state(other, "report.place")  # a new row: its data is {}
+            assert (await storage.get_state(other), await storage.get_data(other)) == ("report.place", {})
+        await uow.commit()
+    assert statements == ["SELECT", "SELECT", "INSERT", "INSERT", "SELECT", "INSERT"]
+    assert await storage.get_state(KEY) == "report.category"
+    assert await storage.get_data(KEY) == {"photos": [{"sha256": "ab12"}], "category": "lights"}
+    assert (await storage.get_state(other), await storage.get_data(other)) == ("report.place", {})
+
+
 async def test_a_dialog_write_inside_a_unit_of_work_that_has_written_does_not_wait_for_it(db):
     """On SQLite the unit of work holds the only write lock until it commits; a dialog write on a
     connection of its own would wait 30 s for it and then fail. Joined, it runs at once."""

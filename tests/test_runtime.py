@@ -31,3 +31,52 @@ def test_settle_memory_freezes_what_exists_now():
         assert gc.get_freeze_count() > 10_000
     finally:
         gc.unfreeze()
+
+
+async def test_magic_filters_are_checked_in_the_event_loop_not_in_a_thread(monkeypatch):
+    """aiogram would run F.text / F.photo | F.document in a worker thread, one round trip per check."""
+    import asyncio
+    import datetime
+
+    from aiogram import Dispatcher, F, Router
+    from aiogram.types import Chat, Message, User
+
+    router = Router()
+    seen = []
+
+    @router.message(F.photo | F.document)
+    async def photo(message: Message) -> None:
+        seen.append("photo")
+
+    @router.message(F.text.regexp(r"^hello"))
+    async def hello(message: Message) -> None:
+        seen.append(message.text)
+
+    dp = Dispatcher()
+    dp.include_router(router)
+    assert runtime.evaluate_filters_inline(dp) == 2
+
+    async def no_threads(*args, **kwargs):
+        raise AssertionError("a filter went to a worker thread")
+
+    monkeypatch.setattr(asyncio, "to_thread", no_threads)
+    message = Message(message_id=1, date=datetime.datetime(2026, 12, 1, tzinfo=datetime.timezone.utc),
+                      chat=Chat(id=5, type="private"), from_user=User(id=5, is_bot=False, first_name="王"),
+                      text="hello there")
+    await dp.propagate_event("message", message)
+    assert seen == ["hello there"]
+
+
+def test_the_bots_dispatcher_has_no_magic_filter_left_for_a_thread(tmp_path):
+    from core.clock import SystemClock
+    from redgrid.bootstrap import build_dispatcher
+    from redgrid.settings import Settings
+    from storage.engine import make_engine
+    from storage.uow import Database
+
+    settings = Settings(_env_file=None, data_dir=tmp_path, redis_url="",
+                        database_url=f"sqlite+aiosqlite:///{tmp_path / 'x.sqlite3'}")
+    dp = build_dispatcher(Database(make_engine(settings.database_url)), settings, SystemClock())
+    left = [f for r in dp.chain_tail for o in r.observers.values() for h in (o._handler, *o.handlers)
+            for f in h.filters or () if f.magic is not None and not f.awaitable]
+    assert left == []

@@ -316,7 +316,7 @@ async def test_a_stale_resolve_button_is_refused_at_the_press_before_any_photo_i
     await wang.presses("👍 已解决")
     await wang.presses("⭐⭐⭐⭐⭐ 5")
     await wang.sees("已办结")
-    await li.sees("评分 5 星", anywhere=True)  # the outbox's notice of the rating came (it is not an update)
+    await li.sees("评分 5 星", anywhere=True, timeout=10)  # the outbox's notice of the rating came (it is not an update)
     await demo.settled()
     shown = len(li.messages)
     for label in ("✅ 已处理，上传完成照片", "📷 上传处理中照片", "📣 上报部门（吹哨）"):
@@ -326,7 +326,7 @@ async def test_a_stale_resolve_button_is_refused_at_the_press_before_any_photo_i
         answer = await demo.stack.standin.wait_callback_answer(query_id)
         assert answer.show_alert and "不能这样操作了" in answer.text, label
     await demo.settled()
-    assert len(li.messages) == shown  # refused with an alert only: no "send the after-photo"
+    assert len(li.messages) == shown, [m.text for m in li.messages[shown:]]  # refused with an alert only: no "send the after-photo"
     await li.sends_photo(jpeg("green"))  # no dialog was opened: a photo from her is not an after-photo
     await demo.settled()
     async with demo.db.uow() as uow:
