@@ -32,6 +32,7 @@ from sqlalchemy import text  # noqa: E402
 
 from core.statistics import Area, Period, month  # noqa: E402
 from core.statistics_services import charts, overview_of  # noqa: E402
+from benchkit import fresh_pg_database, write_result  # noqa: E402
 from storage.engine import make_engine  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from storage.uow import Database  # noqa: E402
@@ -92,12 +93,7 @@ INSERT INTO events (subject_type, subject_id, kind, at, actor_id)
 
 
 async def _database() -> Database:
-    admin = make_engine(PG_ADMIN)
-    async with admin.connect() as conn:
-        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await conn.execute(text(f'DROP DATABASE IF EXISTS "{PG_PRIVATE}" WITH (FORCE)'))
-        await conn.execute(text(f'CREATE DATABASE "{PG_PRIVATE}"'))
-    await admin.dispose()
+    await fresh_pg_database(PG_PRIVATE)
     engine = make_engine(PG_ADMIN.rsplit("/", 1)[0] + "/" + PG_PRIVATE)
     await upgrade(engine)
     return Database(engine)

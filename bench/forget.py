@@ -34,6 +34,7 @@ from core.cases import Actor  # noqa: E402
 from core.onboarding import roles_of  # noqa: E402
 from core.personal_data_services import forget, my_data  # noqa: E402
 from storage import tables as t  # noqa: E402
+from benchkit import fresh_pg_database, write_result  # noqa: E402
 from storage.engine import make_engine  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from storage.uow import Database  # noqa: E402
@@ -48,12 +49,7 @@ BATCH = 5000
 
 async def _database(which: str, folder: Path) -> Database:
     if which == "postgresql":
-        admin = make_engine(PG_ADMIN)
-        async with admin.connect() as conn:
-            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{PG_PRIVATE}" WITH (FORCE)'))
-            await conn.execute(text(f'CREATE DATABASE "{PG_PRIVATE}"'))
-        await admin.dispose()
+        await fresh_pg_database(PG_PRIVATE)
         url = PG_ADMIN.rsplit("/", 1)[0] + "/" + PG_PRIVATE
     else:
         url = f"sqlite+aiosqlite:///{folder / 'forget.sqlite3'}"
@@ -144,8 +140,7 @@ def main() -> int:
     result = asyncio.run(bench(args.database, args.events, args.repeat))
     print(json.dumps(result, ensure_ascii=False, indent=2))
     if args.events == 200_000:
-        name = "forget.json" if args.database == "sqlite" else f"forget_{args.database}.json"
-        (RESULTS / name).write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n")
+        write_result("forget", args.database, result)
     return 0
 
 

@@ -36,6 +36,7 @@ from core import cases_services  # noqa: E402
 from core.cases import Actor, Category, PhotoKind, PhotoRef  # noqa: E402
 from core.people import Role, RoleGrant, Roles  # noqa: E402
 from core.workdays import WorkCalendar  # noqa: E402
+from benchkit import fresh_pg_database, write_result  # noqa: E402
 from storage.case_tables import cases  # noqa: E402
 from storage.engine import make_engine  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
@@ -52,12 +53,7 @@ BATCH = 500
 
 async def _database(which: str, folder: Path) -> tuple[Database, str]:
     if which == "postgresql":
-        admin = make_engine(PG_ADMIN)
-        async with admin.connect() as conn:
-            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{PG_PRIVATE}" WITH (FORCE)'))
-            await conn.execute(text(f'CREATE DATABASE "{PG_PRIVATE}"'))
-        await admin.dispose()
+        await fresh_pg_database(PG_PRIVATE)
         url = PG_ADMIN.rsplit("/", 1)[0] + "/" + PG_PRIVATE
     else:
         url = f"sqlite+aiosqlite:///{folder / 'sweep.sqlite3'}"
@@ -167,8 +163,7 @@ def main() -> int:
     result = asyncio.run(bench(args.database, args.cases, args.repeat))
     print(json.dumps(result, ensure_ascii=False, indent=2))
     if args.cases == 10_000:
-        name = "sweep.json" if args.database == "sqlite" else f"sweep_{args.database}.json"
-        (RESULTS / name).write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n")
+        write_result("sweep", args.database, result)
     return 0
 
 
