@@ -32,7 +32,7 @@ from sqlalchemy import text  # noqa: E402
 
 from core.statistics import Area, Period, month  # noqa: E402
 from core.statistics_services import charts, overview_of  # noqa: E402
-from benchkit import fresh_pg_database, write_result  # noqa: E402
+from benchkit import fresh_pg_database  # noqa: E402
 from storage.engine import make_engine  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from storage.uow import Database  # noqa: E402
