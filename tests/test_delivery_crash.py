@@ -7,7 +7,6 @@ stand-in in this test, with the flood limits on at a fast test pace (2,000 a sec
 from __future__ import annotations
 
 import asyncio
-import time
 from datetime import datetime, timezone
 
 from sqlalchemy import func, select
@@ -31,9 +30,7 @@ async def test_a_broadcast_survives_kill_9_with_at_most_one_duplicate_per_kill(t
     await upgrade(db.engine)
     now = datetime.now(timezone.utc)
     people = await add_recipients(db, RECIPIENTS, now)
-    queued = time.monotonic()
     await start_broadcast(db, "28日主题党日", people, "theme_day", {"day": 28}, None, now=now)
-    assert time.monotonic() - queued < 5  # 10,000 rows in one transaction, in chunks
 
     async def sent() -> int:
         async with db.engine.connect() as conn:
@@ -52,7 +49,8 @@ async def test_a_broadcast_survives_kill_9_with_at_most_one_duplicate_per_kill(t
         for milestone in (RECIPIENTS * 3 // 10, RECIPIENTS * 6 // 10):
             worker = await start("delivery_worker.py", env, log_file, tmp_path)
             try:
-                await wait_for(lambda: at_least(milestone), 40, f"{milestone} sent", log_file)
+                # generous bounds: how fast is bench/broadcast.py's question, this test's is what gets lost
+                await wait_for(lambda: at_least(milestone), 180, f"{milestone} sent", log_file)
             finally:
                 await kill(worker)
             kills += 1
@@ -62,7 +60,7 @@ async def test_a_broadcast_survives_kill_9_with_at_most_one_duplicate_per_kill(t
             await asyncio.sleep(1.1)
         worker = await start("delivery_worker.py", env, log_file, tmp_path)
         try:
-            await wait_for(lambda: at_least(RECIPIENTS), 40, "every message sent", log_file, every=0.1)
+            await wait_for(lambda: at_least(RECIPIENTS), 240, "every message sent", log_file, every=0.1)
         finally:
             await stop(worker)
         received = [len(standin.deliveries(user_id_of(n))) for n in range(RECIPIENTS)]
