@@ -36,6 +36,9 @@ async def chat(db, now, tmp_path):
 async def test_a_telegram_resident_binds_her_wechat_with_the_code_bind_shows(chat):
     wang = chat.person("王阿姨")
     await wang.sends_text("/bind")
+    await wang.sees("个人信息说明")  # before agreeing, nothing (the privacy notice comes first)
+    await wang.agrees()
+    await wang.sends_text("/bind")
     await wang.sees("没有权限")  # nobody yet: nothing to bind
     await wang.sends_text("/start")
     await wang.presses("东城社区")
@@ -58,6 +61,7 @@ async def test_a_telegram_resident_binds_her_wechat_with_the_code_bind_shows(cha
 async def test_staff_get_a_code_for_a_grid_member_on_their_roster(chat):
     chen = chat.person("陈书记")
     await chen.sends_text("/start")
+    await chen.agrees()
     async with chat.db.uow() as uow:
         person = await uow.people.by_identity("telegram", str(chen.id))
         grant = staff_of(chat.world.communities["东城社区"])
