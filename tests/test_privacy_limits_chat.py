@@ -42,6 +42,7 @@ async def registered(chat, name: str, building: str = "3号楼"):
     """A resident who has chatted once (the bot knows them) and lives in `building`."""
     tester = chat.person(name)
     await tester.sends_text("/help")
+    await tester.agrees()  # the privacy notice comes first
     person = await person_of(chat, tester)
     async with chat.db.uow() as uow:
         await uow.people.add_grant(RoleGrant(None, person.id, Role.RESIDENT,
@@ -53,6 +54,8 @@ async def registered(chat, name: str, building: str = "3号楼"):
 
 async def with_role(chat, tester, grant: RoleGrant, phone: str | None = None):
     await tester.sends_text("/help")
+    if await person_of(chat, tester) is None:
+        await tester.agrees()  # the privacy notice comes first
     person = await person_of(chat, tester)
     async with chat.db.uow() as uow:
         await uow.people.add_grant(replace(grant, person_id=person.id))
