@@ -19,6 +19,19 @@ RESIDENTS = 100
 UPDATES = 2 * RESIDENTS
 
 
+async def _agreed(engine, user_ids) -> None:
+    from datetime import datetime, timezone
+
+    from core.onboarding import meet
+    from storage.uow import Database
+
+    db = Database(engine)
+    async with db.uow() as uow:
+        for user_id in user_ids:
+            await meet(uow, "telegram", str(user_id), str(user_id), f"居民{user_id}", datetime.now(timezone.utc))
+        await uow.commit()
+
+
 async def test_no_update_is_lost_or_handled_twice_when_the_bot_is_killed(tmp_path):
     url = f"sqlite+aiosqlite:///{tmp_path}/crash.sqlite3"
     engine = make_engine(url)
@@ -37,6 +50,7 @@ async def test_no_update_is_lost_or_handled_twice_when_the_bot_is_killed(tmp_pat
         residents = range(7001, 7001 + RESIDENTS)
         for user_id in residents:
             standin.add_user(user_id, f"居民{user_id}", language_code="zh-hans")
+        await _agreed(engine, residents)  # people who said yes to the privacy notice reach the handlers
         for text in ("/start", "楼道灯坏了"):
             for user_id in residents:
                 standin.user_sends_text(user_id, text)
