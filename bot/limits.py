@@ -70,6 +70,7 @@ class MessageRate(BaseMiddleware):
         self.limit = limit
         self.default_language = default_language
         self.counter = counter or MemoryCounter()
+        self.fallback = MemoryCounter()  # this process's count while the shared one cannot be reached
         self.minute = minute
         self.dropped = 0
 
@@ -85,7 +86,11 @@ class MessageRate(BaseMiddleware):
         inner = event.event if isinstance(event, Update) else event
         if user is None or user.is_bot or not isinstance(inner, (Message, CallbackQuery)):
             return await handler(event, data)
-        count = await self.counter.hit(user.id, self.minute())
+        try:
+            count = await self.counter.hit(user.id, self.minute())
+        except Exception as away:  # Redis down: a limit is no reason to lose a resident's message
+            log.warning("message rate not counted (%s): let through", type(away).__name__)
+            count = await self.fallback.hit(user.id, self.minute())
         if count <= self.limit:
             return await handler(event, data)
         self.dropped += 1

@@ -62,3 +62,29 @@ async def test_a_dialog_row_carries_the_moment_of_its_last_write(db, now):
     async with db.engine.connect() as conn:
         (written,) = (await conn.execute(t.dialog_state.select())).all()
     assert written.updated_at == now + timedelta(hours=2) and written.state == "report.words"
+
+
+async def test_with_redis_away_a_message_is_let_through_and_counted_in_this_process():
+    """The limiter sits before the inbox: a Redis outage there must not lose a resident's message
+    (tests/test_faults.py's Redis stop found it); the count goes on in memory until Redis is back."""
+    from aiogram.types import Chat, Message, Update, User
+    from datetime import datetime, timezone
+
+    from bot.limits import MessageRate
+
+    class Away:
+        async def hit(self, user_id: int, minute: int) -> int:
+            raise ConnectionError("redis is down")
+
+    rate = MessageRate(2, "zh", Away(), minute=lambda: 1)
+    handled = []
+
+    async def handler(event, data):
+        handled.append(event.update_id)
+
+    user = User(id=7, is_bot=False, first_name="王")
+    for n in range(3):
+        message = Message(message_id=n, date=datetime.now(timezone.utc), chat=Chat(id=7, type="private"),
+                          from_user=user, text="灯坏了")
+        await rate(handler, Update(update_id=n, message=message), {"event_from_user": user, "bot": None})
+    assert handled == [0, 1]  # let through while Redis is away, and still limited (in this process)
