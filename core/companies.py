@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.statistics import OnTime
+
 GRADES = ("A", "B", "C")
 LOWEST = "D"
 
@@ -49,7 +51,7 @@ def credit_rules(text: str) -> tuple[GradeRule, ...]:
 
 
 @dataclass(frozen=True)
-class CompanyFigures:
+class CompanyFigures(OnTime):
     company: str
     compounds: tuple[tuple[int, str], ...]   # (id, name) of the compounds it serves
     received: int
@@ -58,10 +60,6 @@ class CompanyFigures:
     rated: int
     mean_rating: float | None
     open_now: int
-
-    @property
-    def on_time_rate(self) -> float | None:
-        return self.closed_on_time / self.closed if self.closed else None
 
 
 def credit_grade(figures: CompanyFigures, rules: tuple[GradeRule, ...]) -> str | None:

@@ -47,6 +47,18 @@ class PlaceLevel:
     GRID = "grid"
 
 
+class OnTime:
+    """The on-time rate of whatever counts closed cases and those closed by their deadline (the overview,
+    a grid's line of the league, a property company): one definition for all."""
+
+    closed: int
+    closed_on_time: int
+
+    @property
+    def on_time_rate(self) -> float | None:
+        return self.closed_on_time / self.closed if self.closed else None
+
+
 @dataclass(frozen=True)
 class Area:
     """The place counted: the communities a viewer may see, narrowed to one compound or grid.
@@ -140,7 +152,7 @@ def percentile_ranks(count: int, p: float) -> tuple[int, float]:
 
 
 @dataclass(frozen=True)
-class CaseFigures:
+class CaseFigures(OnTime):
     received: int = 0
     closed: int = 0
     closed_first_time: int = 0       # without rework
@@ -159,9 +171,6 @@ class CaseFigures:
     def one_time_rate(self) -> float | None:
         return self.closed_first_time / self.closed if self.closed else None
 
-    @property
-    def on_time_rate(self) -> float | None:
-        return self.closed_on_time / self.closed if self.closed else None
 
     @property
     def satisfaction(self) -> float | None:
@@ -207,7 +216,7 @@ class WeekCount:
 
 
 @dataclass(frozen=True)
-class GridRow:
+class GridRow(OnTime):
     """One line of the grids' league table."""
 
     grid_id: int
@@ -220,9 +229,6 @@ class GridRow:
     mean_rating: float | None
     open_now: int
 
-    @property
-    def on_time_rate(self) -> float | None:
-        return self.closed_on_time / self.closed if self.closed else None
 
 
 @dataclass(frozen=True)
