@@ -50,3 +50,6 @@ class Settings(Protocol):
 
     @property
     def dashboard_session_hours(self) -> int: ...  # told with the link
+
+    @property
+    def voice_max_bytes(self) -> int: ...  # the largest voice note kept (core.voice)

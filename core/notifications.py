@@ -35,6 +35,7 @@ KINDS: frozenset[str] = frozenset({
     "case.auto_closed", "case.auto_closed_for_resident", "case.claim_overdue_for_department",
     "case.claim_overdue", "case.overdue", "case.due_soon", "case.half_time",
     "case.closed_reporter_left", "case.reporter_left", "case.reporter_left_closed",  # the reporter used /forget
+    "case.voice_note",  # a resident's voice note to play (core/voice_services.py): payload "file", "seconds"
     # party members' registration "双报到" (core/volunteering/registration_services.py)
     "party.registration_requested", "party.registration_approved", "party.registration_declined",
     # residents' orders "群众点单" (core/volunteering/orders_services.py)

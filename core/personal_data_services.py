@@ -19,7 +19,7 @@ from core.personal_data import (
     FORGOTTEN_NAME, AlreadyForgotten, Export, StillHandling, StillVolunteering, export_document, may_act_on,
     needles_of,
 )
-from core.ports import PhotoFiles, UnitOfWork
+from core.ports import PhotoFiles, UnitOfWork, VoiceFiles
 from core.volunteering.common import ClaimState, PostState
 
 # Claims that still hold (or wait for) a place on a post to come, or a shift under way. A shift checked
@@ -90,11 +90,14 @@ class Forgotten:
     handlers_told: int = 0
     removed: dict[str, int] = field(default_factory=dict)
     photos: list[str] = field(default_factory=list)   # photo files to remove once committed
+    voices: list[str] = field(default_factory=list)   # voice note files to remove once committed
 
 
-async def forget(uow: UnitOfWork, by: Actor | None, person_id: int, now: datetime, photos: PhotoFiles) -> Forgotten:
-    """Delete what names or shows the person (see core/personal_data.py); their photo files go once
-    this transaction has committed. Every step is an event without the personal data. `by` None is the
+async def forget(uow: UnitOfWork, by: Actor | None, person_id: int, now: datetime, photos: PhotoFiles,
+                 voices: VoiceFiles | None = None) -> Forgotten:
+    """Delete what names or shows the person (see core/personal_data.py); their photo and voice note
+    files go once this transaction has committed (`voices` None: the retention job's sweep of files no
+    row names removes the voice files). Every step is an event without the personal data. `by` None is the
     operator at the command line, on the person's request."""
     may_act_on(by, person_id, "forget")
     person = await _person(uow, person_id)
@@ -137,6 +140,8 @@ async def forget(uow: UnitOfWork, by: Actor | None, person_id: int, now: datetim
     redacted = await uow.personal_data.redact(needles, FORGOTTEN_NAME)
     result.removed.update({f"rewritten:{k}": v for k, v in redacted.items()})
     result.removed["photos"] = len(taken)
+    result.voices = await uow.voice_notes.erase_of_person(person_id)
+    result.removed["voice_notes"] = len(result.voices)
     await uow.events.add(Event("person", str(person_id), "forgotten", now, actor, after={
         "by": "operator" if by is None else "self" if by.person_id == person_id else "admin",
         "reports_kept": result.reports,
@@ -148,6 +153,13 @@ async def forget(uow: UnitOfWork, by: Actor | None, person_id: int, now: datetim
             await photos.remove(to_remove)
 
         uow.after_commit(remove_files)
+    if result.voices and voices is not None:
+        spoken = list(result.voices)
+
+        async def remove_voices() -> None:
+            await voices.remove(spoken)
+
+        uow.after_commit(remove_voices)
     return result
 
 

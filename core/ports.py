@@ -31,6 +31,7 @@ from core.statistics import (
 from core.theme_day import ThemeDayTemplate
 from core.volunteering.orders import Order
 from core.volunteering.posts import Claim, Post, Standing
+from core.voice import VoiceNote
 
 
 class StaleWrite(Exception):
@@ -122,6 +123,16 @@ class PersonalDataPort(Protocol):
     async def photos_in_use(self, sha256s: Sequence[str]) -> set[str]: ...
     async def leave_joined_cases(self, person_id: int) -> list[str]: ...
     async def redact(self, needles: Sequence[str], replacement: str) -> dict[str, int]: ...
+
+
+class VoiceNoteRepository(Protocol):
+    """Voice notes kept with cases and orders (core.voice); `file` names what lies under the data folder."""
+
+    async def add(self, note: VoiceNote) -> None: ...
+    async def of_cases(self, case_ids: Sequence[int]) -> dict[int, list[VoiceNote]]: ...
+    async def of_person(self, person_id: int) -> list[VoiceNote]: ...
+    async def erase_of_person(self, person_id: int) -> list[str]: ...  # the files no other row names
+    async def erase_of_case(self, case_id: int) -> list[str]: ...
 
 
 class EventLog(Protocol):
@@ -310,6 +321,8 @@ class UnitOfWork(Protocol):
     def consents(self) -> ConsentRepository: ...
     @property
     def personal_data(self) -> PersonalDataPort: ...
+    @property
+    def voice_notes(self) -> VoiceNoteRepository: ...
 
     def after_commit(self, action: Callable[[], Awaitable[None]]) -> None:
         """Run `action` once this transaction has committed (dropped on rollback): work outside the
@@ -324,6 +337,12 @@ class PhotoFiles(Protocol):
     """The photo files (media.photos.PhotoStore): /forget removes a person's photos."""
 
     async def remove(self, sha256s: Iterable[str]) -> int: ...
+
+
+class VoiceFiles(Protocol):
+    """The voice files (media.voice.VoiceStore): /forget removes a person's voice notes."""
+
+    async def remove(self, names: Iterable[str]) -> int: ...
 
 
 class UnitOfWorkScope(Protocol):

@@ -2,7 +2,7 @@
 
 Photos of a finished case (closed, rejected or merged) are forgotten `photo_days` after it was
 closed; the case itself stays for the community's statistics, and its history says that its photos
-were deleted as the retention period asks. Technical rows that carry what people wrote or sent —
+were deleted as the retention period asks. Its voice notes (core.voice) go with its photos. Technical rows that carry what people wrote or sent —
 unfinished dialogs, the inbox's raw updates, sent or failed notifications — go after a few days.
 A photo file goes when no case or attendance names it any more (scheduler/retention.py): photos are
 stored once per content, so one shared with a case still kept must stay.

@@ -19,5 +19,7 @@ async def expire_case_photos(uow: UnitOfWork, policy: RetentionPolicy, now: date
     for case in await uow.cases.finished_with_photos(closed_before, limit):
         rules.forget_photos(case, now, closed_before)
         await uow.cases.forget_photos(case)
+        if case.id is not None:  # its voice notes go with its photos (their files: scheduler/retention.py)
+            await uow.voice_notes.erase_of_case(case.id)
         done.append(case.number)
     return done

@@ -126,6 +126,7 @@ async def forget(settings: Settings, args: argparse.Namespace) -> int:
     """`redgrid forget`: the chat's /forget for a person who asked the office (core.personal_data_services)."""
     from core.personal_data_services import forget as forget_person
     from media.photos import PhotoStore
+    from media.voice import VoiceStore
 
     db = await bootstrap.open_database(settings)
     try:
@@ -134,7 +135,8 @@ async def forget(settings: Settings, args: argparse.Namespace) -> int:
             if person is None or person.id is None:
                 raise CommandFailed("no such person")
             try:
-                done = await forget_person(uow, None, person.id, SystemClock().now(), PhotoStore(settings.data_dir))
+                done = await forget_person(uow, None, person.id, SystemClock().now(), PhotoStore(settings.data_dir),
+                                           VoiceStore(settings.data_dir))
             except DomainError as exc:
                 raise CommandFailed(text(settings.default_language, exc.key, **exc.params)) from None
             await uow.commit()

@@ -143,6 +143,9 @@ class Settings(BaseSettings):
     credit_grades: str = Field(default="A=0.95/4.5,B=0.85/4.0,C=0.70/3.0",
                                description="A property company's credit grade: the least on-time rate/mean rating "
                                            "for A, B and C; below C is D.")
+    voice_max_bytes: int = Field(default=1024 * 1024, ge=64 * 1024, le=20 * 1024 * 1024,
+                                 description="The largest voice note kept (bytes); 3 minutes of Telegram's Opus "
+                                             "is about 720 KB.")
 
     @field_validator("timezone")
     @classmethod

@@ -47,7 +47,7 @@ from aiogram.exceptions import (
 )
 from aiogram.methods import (
     CopyMessage, EditMessageCaption, EditMessageMedia, EditMessageReplyMarkup, EditMessageText, ForwardMessage,
-    SendDocument, SendLocation, SendMediaGroup, SendMessage, SendPhoto,
+    SendDocument, SendLocation, SendMediaGroup, SendMessage, SendPhoto, SendVoice,
 )
 from aiogram.types import BufferedInputFile, FSInputFile, InlineKeyboardMarkup
 
@@ -78,13 +78,15 @@ class Outgoing:
     """One message as the bot layer rendered it.
 
     photo: JPEG/PNG bytes, a file on disk (a Path) or a Telegram file_id (a str). A text longer
-    than a caption may be goes in a second message after the photo.
+    than a caption may be goes in a second message after the photo. voice: a voice note to play
+    (sendVoice), with the text as its caption.
     """
 
     text: str
     photo: bytes | Path | str | None = None
     markup: InlineKeyboardMarkup | None = None
     parse_mode: str | None = None
+    voice: Path | bytes | None = None  # a voice note (OGG/Opus) sent as a voice message, `text` its caption
 
 
 # (uow, notification, person, their Telegram identity) -> the message, or None for "nothing to say"
@@ -479,6 +481,11 @@ class DeliveryWorker:
 
     async def _send(self, chat: str, out: Outgoing) -> int:
         common = {"chat_id": chat, "request_timeout": self.request_timeout}
+        if out.voice is not None:
+            voice = BufferedInputFile(out.voice, "voice.ogg") if isinstance(out.voice, bytes) else FSInputFile(out.voice)
+            message = await self._api(chat, lambda: self.bot.send_voice(
+                voice=voice, caption=out.text[:CAPTION_MAX] or None, reply_markup=out.markup, **common))
+            return message.message_id
         if out.photo is None:
             message = await self._api(chat, lambda: self.bot.send_message(
                 text=out.text, reply_markup=out.markup, parse_mode=out.parse_mode, **common))
@@ -512,7 +519,7 @@ class DeliveryWorker:
 
 # Set while a call is made under a slot its caller already holds (the worker, the progress reporter).
 PACED: ContextVar[bool] = ContextVar("paced", default=False)
-_COUNTED = (SendMessage, SendPhoto, SendDocument, SendMediaGroup, SendLocation, CopyMessage, ForwardMessage,
+_COUNTED = (SendMessage, SendPhoto, SendVoice, SendDocument, SendMediaGroup, SendLocation, CopyMessage, ForwardMessage,
             EditMessageText, EditMessageReplyMarkup, EditMessageCaption, EditMessageMedia)
 
 

@@ -22,7 +22,8 @@ from core.clock import Clock
 from core.retention import RetentionPolicy
 from core.retention_services import expire_case_photos
 from media.photos import PhotoStore
-from storage.retention import photo_names_in_use, prune_dialogs, prune_inbox, prune_outbox
+from media.voice import VoiceStore
+from storage.retention import photo_names_in_use, voice_names_in_use, prune_dialogs, prune_inbox, prune_outbox
 from storage.uow import Database
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,8 @@ async def retention_run(db: Database, photos: PhotoStore, policy: RetentionPolic
                   "outbox": await prune_outbox(uow.conn, wall - timedelta(days=policy.outbox_days))}
         await uow.commit()
     counts["photo_files"] = await remove_unnamed_photos(db, photos, wall - timedelta(days=policy.dialog_days))
+    counts["voice_files"] = await remove_unnamed_voices(db, VoiceStore(photos.root),
+                                                        wall - timedelta(days=policy.dialog_days))
     log.info("retention %s: %s; cases %s", day.isoformat(), counts, ",".join(expired) or "-")
     return counts
 
@@ -56,3 +59,11 @@ async def remove_unnamed_photos(db: Database, photos: PhotoStore, saved_before: 
     async with db.engine.connect() as conn:
         in_use = await photo_names_in_use(conn)
     return await asyncio.to_thread(photos.remove_unnamed, in_use, saved_before.timestamp())
+
+
+async def remove_unnamed_voices(db: Database, voices: VoiceStore, saved_before: datetime) -> int:
+    """Delete the voice note files no row names (an expired case's, a dialog never sent) that were not
+    saved since `saved_before`."""
+    async with db.engine.connect() as conn:
+        in_use = await voice_names_in_use(conn)
+    return await asyncio.to_thread(voices.remove_unnamed, in_use, saved_before.timestamp())

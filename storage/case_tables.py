@@ -84,3 +84,19 @@ reporting_suspensions = Table(
     Column("suspended_by", ForeignKey("persons.id"), nullable=False),
     Column("since", UtcDateTime(), nullable=False),
 )
+
+# Voice notes (core.voice): a report's words, a rejection's reason or an order's description, spoken.
+# The file lies under the data folder (media.voice.VoiceStore), named by its content.
+voice_notes = Table(
+    "voice_notes", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", ForeignKey("cases.id"), index=True),
+    Column("order_id", ForeignKey("volunteer_orders.id"), index=True),
+    Column("person_id", ForeignKey("persons.id"), nullable=False, index=True),
+    Column("purpose", String(16), nullable=False),
+    Column("duration", Integer, nullable=False),
+    Column("mime", String(64), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("file", String(100), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+)

@@ -11,7 +11,7 @@ from sqlalchemy import delete, or_, select, union
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage import tables as t
-from storage.case_tables import case_photos
+from storage.case_tables import case_photos, voice_notes
 from storage.volunteer_tables import volunteer_claims
 
 FINISHED_OUTBOX = ("sent", "failed", "skipped")
@@ -48,3 +48,8 @@ async def photo_names_in_use(conn: AsyncConnection) -> set[str]:
                   select(c.check_in_photo.label("name")).where(c.check_in_photo.is_not(None)),
                   select(c.check_out_photo.label("name")).where(c.check_out_photo.is_not(None)))
     return {row[0] for row in await conn.execute(names)}
+
+
+async def voice_names_in_use(conn: AsyncConnection) -> set[str]:
+    """Every voice note file a row names (core.voice)."""
+    return {row[0] for row in await conn.execute(select(voice_notes.c.file).distinct())}

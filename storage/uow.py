@@ -18,6 +18,7 @@ from storage.open311 import SqlOpen311
 from storage.statistics import SqlSignIns, SqlStatistics
 from storage.personal_data import SqlConsents, SqlPersonalData
 from storage.volunteering import SqlVolunteering
+from storage.voice import SqlVoiceNotes
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ class SqlUnitOfWork:
         self.open311 = SqlOpen311(self.conn)  # Open311 clients, tokens and requests
         self.consents = SqlConsents(self.conn)  # what each person agreed to (core.consent)
         self.personal_data = SqlPersonalData(self.conn, self.cases)  # /mydata and /forget, table by table
+        self.voice_notes = SqlVoiceNotes(self.conn)  # voice notes kept with cases and orders (core.voice)
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -15,11 +15,12 @@ from typing import Any
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.base import BaseSession
 from aiogram.methods import (
-    AnswerCallbackQuery, EditMessageReplyMarkup, EditMessageText, GetMe, SendDocument, SendMessage, SendPhoto,
-    TelegramMethod,
+    AnswerCallbackQuery, EditMessageReplyMarkup, EditMessageText, GetFile, GetMe, SendDocument, SendMessage,
+    SendPhoto, SendVoice, TelegramMethod,
 )
 from aiogram.types import (
-    CallbackQuery, Chat, InlineKeyboardMarkup, Location, Message, MessageEntity, PhotoSize, Update, User,
+    CallbackQuery, Chat, File, InlineKeyboardMarkup, Location, Message, MessageEntity, PhotoSize, Update, User,
+    Voice,
 )
 
 from demo.standin import CallbackAnswer
@@ -38,6 +39,7 @@ class Sent:
     photo: bool = False
     seq: int = 0  # when it was sent or last edited (RecordingSession.seq)
     document: tuple[str, bytes] | None = None  # (file name, bytes) of a document the bot sent
+    voice: bytes | None = None  # the voice note the bot sent (sendVoice), its caption in `text`
 
     @property
     def buttons(self) -> list[str]:
@@ -65,12 +67,29 @@ class RecordingSession(BaseSession):
         self.answers: dict[str, AnswerCallbackQuery] = {}
         self.seq = 0
         self._ids = itertools.count(1)
+        self.files: dict[str, bytes] = {}  # what getFile and a download hand over, by file_id
 
     async def make_request(self, bot: Bot, method: TelegramMethod, timeout: int | None = None) -> Any:
         self.requests.append(method)
         now = datetime.now(timezone.utc)
         if isinstance(method, GetMe):
             return BOT_USER
+        if isinstance(method, GetFile):
+            data = self.files[method.file_id]
+            return File(file_id=method.file_id, file_unique_id=method.file_id, file_path=method.file_id,
+                        file_size=len(data))
+        if isinstance(method, SendVoice):
+            chat_id = int(method.chat_id)
+            upload = method.voice
+            data = getattr(upload, "data", None)
+            if data is None and getattr(upload, "path", None) is not None:
+                data = upload.path.read_bytes()
+            self.seq += 1
+            sent = Sent(next(self._ids), chat_id, method.caption or "", method.reply_markup, False, self.seq,
+                        voice=data or b"")
+            self.chats.setdefault(chat_id, {})[sent.message_id] = sent
+            return Message(message_id=sent.message_id, date=now, chat=Chat(id=chat_id, type="private"),
+                           from_user=BOT_USER, caption=sent.text)
         if isinstance(method, SendDocument):
             chat_id = int(method.chat_id)
             upload = method.document
@@ -105,9 +124,9 @@ class RecordingSession(BaseSession):
     async def close(self) -> None:
         pass
 
-    async def stream_content(self, *args, **kwargs):  # pragma: no cover - no downloads in these tests
-        raise NotImplementedError
-        yield b""
+    async def stream_content(self, url, headers=None, timeout=30, chunk_size=65536, raise_for_status=True):
+        """A download of a file put in `files` (a voice note a test sends); nothing else downloads."""
+        yield self.files[url.rsplit("/", 1)[-1]]
 
 
 @dataclass
@@ -148,6 +167,13 @@ class Tester:
         """A photo Telegram already has (no bytes: nothing here downloads)."""
         await self._feed_message(photo=[PhotoSize(file_id=file_id, file_unique_id=file_id, width=800, height=600)],
                                  caption=caption)
+
+    async def sends_voice(self, data: bytes, duration: int, file_id: str | None = None) -> None:
+        """A voice note held in the chat's microphone button: Telegram has its bytes (getFile hands them over)."""
+        file_id = file_id or f"voice-{self.user.id}-{next(self._updates)}"
+        self.harness.session.files[file_id] = data
+        await self._feed_message(voice=Voice(file_id=file_id, file_unique_id=file_id, duration=duration,
+                                             mime_type="audio/ogg", file_size=len(data)))
 
     async def sends_location(self, latitude: float, longitude: float) -> None:
         await self._feed_message(location=Location(latitude=latitude, longitude=longitude))

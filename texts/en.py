@@ -872,4 +872,16 @@ TEXTS: dict[str, str] = {
     "wechat.word./forget": "“forget”",
     "wechat.privacy.elsewhere": ("On WeChat your information cannot be exported or deleted yet. Send /mydata (a copy of "
                                  "everything) or /forget (deletion) on Telegram, or ask the community office in writing."),
+    # voice notes "语音留言" (core/voice.py, issue #20 part 4)
+    "voice.too_long": "That voice message is too long; please keep it under {minutes} minutes 🙏. Say it in parts, or type. Everything so far is kept.",
+    "voice.too_large": "That voice message is too big (at most {max_kb} KB); please say it shorter. Everything so far is kept.",
+    "voice.broken": "That voice message did not come through; please send it again, or type.",
+    "voice.label": "🎤 {duration}",
+    "voice.received": "🎤 Got your voice message ({duration}).",
+    "voice.photo_first": "A photo 📷 is needed here. Voice messages are welcome at the “describe it” step later.",
+    "voice.not_here": "A voice message cannot answer this; please use the buttons 🙏.",
+    "case.voice_note": "🎤 {number}: the resident's voice message ({duration})",
+    "case.voice_note.rejection": "🎤 {number}: the resident says why it is not fixed ({duration})",
+    "report.ask_words_voice": "Describe it in a few words, or hold 🎤 and say it (you may skip).",
+    "wechat.voice.not_supported": "Sorry, voice messages are not supported on WeChat yet 🙏. Please type it, or reply 1 to skip.",
 }

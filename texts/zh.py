@@ -871,4 +871,16 @@ TEXTS: dict[str, str] = {
     "wechat.word./forget": "“删除我的信息”",
     "wechat.privacy.elsewhere": ("在微信里暂时不能导出或删除您的信息。请在 Telegram 中发送 /mydata（领取全部信息）或 /forget（删除），"
                                  "或带身份证件到社区办公室书面申请，工作人员会为您办理。"),
+    # voice notes "语音留言" (core/voice.py, issue #20 part 4)
+    "voice.too_long": "语音太长了，请控制在 {minutes} 分钟以内 🙏。可以分几句说，或者打字。您前面填的内容都还在。",
+    "voice.too_large": "这段语音太大了（最多 {max_kb} KB），请说短一些再发。您前面填的内容都还在。",
+    "voice.broken": "这段语音没有收到，请再发一次，或者打字。",
+    "voice.label": "🎤 {duration}",
+    "voice.received": "🎤 收到您的语音（{duration}）。",
+    "voice.photo_first": "这里需要一张照片 📷。语音请在后面“描述”那一步发送。",
+    "voice.not_here": "这里不能用语音，请点按钮选择 🙏。",
+    "case.voice_note": "🎤 {number} 居民的语音留言（{duration}）",
+    "case.voice_note.rejection": "🎤 {number} 居民说明没解决的原因（{duration}）",
+    "report.ask_words_voice": "请用几句话描述一下，也可以按住 🎤 说一段语音（可以跳过）。",
+    "wechat.voice.not_supported": "抱歉，微信里暂时还不能发语音留言 🙏。请打字描述，或回复 1 跳过。",
 }

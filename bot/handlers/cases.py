@@ -17,6 +17,7 @@ from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup
 from bot.config import Settings
 from bot.keyboards import column, paged, star_rows
 from bot.photos import photo_data, photo_from_data, photo_or_say_why
+from bot.voice import voice_or_say_why
 from bot.scenes.report import start_report
 from texts import Translator
 from core import cases_services
@@ -26,6 +27,8 @@ from core.dispatch import MemberChoice
 from core.errors import DomainError
 from core.people import Person, Roles
 from core.ports import UnitOfWork
+from core.voice import VoicePurpose, duration_text
+from core.voice_services import keep_with_case, voice_lengths
 
 
 class CaseAct(CallbackData, prefix="ca"):
@@ -229,6 +232,24 @@ class NotFixedWhy(Scene, state="case.not_fixed"):
         said = await self._send_back(uow, Actor.of(person, roles), NotFixedReason.OTHER, message.text, tr, now)
         await message.answer(said)
 
+    @on.message(F.voice)
+    async def spoken(self, message: Message, bot: Bot, uow: UnitOfWork, person: Person, roles: Roles,
+                     tr: Translator, settings: Settings, now) -> None:
+        """The reason said in a voice note: the case goes back, and its handler hears the note. Too long
+        or too big: said politely, and the question stays."""
+        data = await self.wizard.get_data()
+        if data.get("joiner"):  # a neighbour's feedback is words or a button
+            await message.answer(tr("voice.not_here"))
+            return
+        clip = await voice_or_say_why(message, bot, settings, tr)
+        if clip is None:
+            return
+        number = data["number"]
+        by = Actor.of(person, roles)
+        said = await self._send_back(uow, by, NotFixedReason.OTHER, "", tr, now)
+        await keep_with_case(uow, by, number, clip, VoicePurpose.REJECTION, now)
+        await message.answer(said)
+
     @on.message()
     async def not_text(self, message: Message, tr: Translator) -> None:
         number = (await self.wizard.get_data()).get("number", "")
@@ -389,22 +410,29 @@ async def rest_of_album(message: Message, tail: dict, state: FSMContext, bot: Bo
 
 # ---- lists -------------------------------------------------------------------------------------
 
-def case_list(cases: list[Case], tr: Translator) -> InlineKeyboardMarkup:
-    """One button per case, number and state; pressing it shows the case's story."""
-    return column([(tr("case.btn.history", number=c.number, state=tr(f"state.{c.state.value}")),
-                    act("history", c.number)) for c in cases])
+def case_list(cases: list[Case], tr: Translator, voices: dict[int, list[int]] | None = None) -> InlineKeyboardMarkup:
+    """One button per case, number and state (and "🎤 0:42" for each voice note kept with it);
+    pressing it shows the case's story."""
+    def label(c: Case) -> str:
+        said = tr("case.btn.history", number=c.number, state=tr(f"state.{c.state.value}"))
+        spoken = [tr("voice.label", duration=duration_text(s)) for s in (voices or {}).get(c.id or 0, [])]
+        return " ".join([said, *spoken])
+
+    return column([(label(c), act("history", c.number)) for c in cases])
 
 
-async def _list_or_say_none(message: Message, cases: list[Case], tr: Translator, title: str, none: str) -> None:
+async def _list_or_say_none(message: Message, cases: list[Case], tr: Translator, title: str, none: str,
+                            voices: dict[int, list[int]] | None = None) -> None:
     if cases:
-        await message.answer(tr(title), reply_markup=case_list(cases, tr))
+        await message.answer(tr(title), reply_markup=case_list(cases, tr, voices))
     else:
         await message.answer(tr(none))
 
 
 async def my_cases(message: Message, uow: UnitOfWork, person: Person, roles: Roles, tr: Translator) -> None:
     cases = await cases_services.my_reports(uow, Actor.of(person, roles))
-    await _list_or_say_none(message, cases, tr, "my.title", "my.none")
+    voices = await voice_lengths(uow, [c.id for c in cases if c.id is not None])
+    await _list_or_say_none(message, cases, tr, "my.title", "my.none", voices)
 
 
 async def cases_i_handle(message: Message, uow: UnitOfWork, person: Person, roles: Roles, tr: Translator) -> None:

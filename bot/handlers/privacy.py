@@ -30,6 +30,7 @@ from core.ports import PhotoFiles, UnitOfWork
 from texts import Translator, moment_text
 from texts.privacy import notice_text
 from bot.config import Settings
+from media.voice import VoiceStore
 
 # What someone asked again to agree may still do before agreeing: read, copy or delete their data.
 OPEN_BEFORE_AGREEING = ("/privacy", "/mydata", "/forget")
@@ -192,7 +193,8 @@ async def ask_to_forget(message: Message, uow: UnitOfWork, person: Person, roles
 
 
 async def forget_step(query: CallbackQuery, callback_data: ForgetStep, bot: Bot, uow: UnitOfWork, person: Person,
-                      roles: Roles, tr: Translator, photos: PhotoFiles, state: FSMContext, now) -> None:
+                      roles: Roles, tr: Translator, photos: PhotoFiles, state: FSMContext, settings: Settings,
+                      now) -> None:
     step = callback_data.step
     edit = query.message.edit_text if isinstance(query.message, Message) else None
     if step == "x":
@@ -210,7 +212,7 @@ async def forget_step(query: CallbackQuery, callback_data: ForgetStep, bot: Bot,
     # any dialog in progress ends first: in Redis its keys go with the commit; in the database `forget`
     # then deletes the rows (every dialog of theirs), the emptied one included
     await state.clear()
-    done = await forget(uow, by, person.id, now, photos)
+    done = await forget(uow, by, person.id, now, photos, VoiceStore(settings.data_dir))
     await query.answer()
     if edit:
         await edit(tr("forget.done", reports=done.reports), reply_markup=None)

@@ -7,6 +7,7 @@ from the case handlers, pictures from the photo store (the three-photo card for 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -23,6 +24,8 @@ from core.notifications import Notification
 from core.people import Person
 from core.ports import UnitOfWork
 from media.photos import PhotoStore
+from media.voice import BadVoiceName, VoiceStore
+from core.voice import duration_text
 from bot.config import Settings
 
 log = logging.getLogger(__name__)
@@ -33,6 +36,7 @@ class Rendered:
     text: str
     markup: InlineKeyboardMarkup | None = None
     photo: bytes | None = None
+    voice: Path | None = None  # a voice note to play (sent as a voice message, the text its caption)
 
 
 class CaseRenderer:
@@ -40,6 +44,7 @@ class CaseRenderer:
         self.settings = settings
         self.photos = photos
         self.clock = clock or SystemClock()
+        self.voices = VoiceStore(settings.data_dir)
 
     async def render(self, uow: UnitOfWork, notification: Notification, person: Person, lang: str) -> Rendered | None:
         tr = Translator(lang)
@@ -50,6 +55,8 @@ class CaseRenderer:
             return None
         now = self.clock.now()
         kind = notification.kind
+        if kind == "case.voice_note":
+            return self.voice_note(notification, case, tr)
         fields = await notification_fields(uow, case, notification.payload, kind, tr, self.settings.tz, now)
         if kind_for_reader(kind, case, person.id) == "case.resolved_for_supporter":
             kind = "case.resolved_for_supporter"  # told the outcome; the first reporter answers "fixed?"
@@ -84,6 +91,18 @@ class CaseRenderer:
         if kind == "case.resolved":
             return Rendered(text, outcome_buttons(case, tr), await self.card(case, tr, now))
         return Rendered(text)
+
+    def voice_note(self, notification: Notification, case: Case, tr: Translator) -> Rendered:
+        """A resident's voice note to play: sent as a voice message with the case's number as its
+        caption. Its file gone (/forget, retention), only the caption is said."""
+        payload = notification.payload
+        key = "case.voice_note.rejection" if payload.get("purpose") == "rejection" else "case.voice_note"
+        text = tr(key, number=case.number, duration=duration_text(int(payload.get("seconds") or 0)))
+        try:
+            path = self.voices.path(str(payload.get("file") or ""))
+        except BadVoiceName:
+            return Rendered(text)
+        return Rendered(text, voice=path if path.is_file() else None)
 
     async def history(self, uow: UnitOfWork, case: Case, tr: Translator, now: datetime, *, by: Actor | None = None,
                       reporter: ReporterShown | None = None) -> str:

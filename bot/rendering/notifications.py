@@ -59,7 +59,8 @@ class NotificationRenderer:
         lang = self.language(person)
         if notification.kind.startswith("case.") and "case" in notification.payload:
             rendered = await self.cases.render(uow, notification, person, lang)
-            return None if rendered is None else Outgoing(rendered.text, rendered.photo, rendered.markup)
+            return None if rendered is None else Outgoing(rendered.text, rendered.photo, rendered.markup,
+                                                              voice=rendered.voice)
         if not _known(lang, notification.kind):
             log.error("no text for notification %s; it is not sent", notification.kind)
             return None

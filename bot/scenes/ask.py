@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiogram import F
+from aiogram import Bot, F
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.scene import Scene, on
 from aiogram.types import CallbackQuery, Message
 
 from bot.keyboards import message_of, rows_of
+from bot.voice import voice_or_say_why
 from texts import Translator
 from core.volunteering import orders_services
 from core.cases import Actor
@@ -21,6 +22,8 @@ from core.people import Person, Role, Roles
 from core.ports import UnitOfWork
 from core.volunteering.common import MAX_DESCRIPTION, MAX_PLACE, MAX_SHORT_TEXT, ServiceKind
 from core.volunteering.common_services import VolunteerPolicy
+from core.voice import VoiceClip, duration_text
+from core.voice_services import keep_with_order
 
 WHEN_CHOICES = ("soon", "weekday", "weekend")
 
@@ -85,6 +88,16 @@ class AskWords(AskScene, state="ask.words"):
             await message.answer(tr("report.words_too_long", max=MAX_DESCRIPTION))
             return
         await self.wizard.update_data(description=message.text.strip())
+        await self.wizard.goto(AskWhen)
+
+    @on.message(F.voice)
+    async def spoken(self, message: Message, bot: Bot, tr: Translator, settings) -> None:
+        """The description said in a voice note: kept with the order; its words say "🎤 0:42"."""
+        clip = await voice_or_say_why(message, bot, settings, tr)
+        if clip is None:
+            return
+        await self.wizard.update_data(voice=clip.as_data(),
+                                      description=tr("voice.label", duration=duration_text(clip.duration)))
         await self.wizard.goto(AskWhen)
 
     @on.callback_query(AskStep.filter(F.action == "skip"))
@@ -182,6 +195,9 @@ class AskSummary(AskScene, state="ask.summary"):
                                                     data.get("description", ""), data.get("preferred_time", ""),
                                                     data.get("place", ""), now,
                                                     limits=volunteer_policy.limits if volunteer_policy else None)
+        if data.get("voice") and order.id is not None:
+            await keep_with_order(uow, Actor.of(person, roles).person_id, order.id,
+                                  VoiceClip.from_data(data["voice"]), now)
         await query.answer()
         await self.wizard.exit()
         await query.message.edit_reply_markup(reply_markup=None)

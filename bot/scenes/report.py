@@ -16,6 +16,7 @@ from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
 
 from bot.keyboards import location_request, rows_of
 from bot.photos import photo_data, photo_from_data, photo_or_say_why
+from bot.voice import voice_or_say_why
 from texts import Translator, moment_text
 from core.cases import MAX_DESCRIPTION, MAX_PHOTOS_PER_KIND, Actor, Category, PhotoKind
 from core.errors import DomainError
@@ -24,6 +25,8 @@ from core.places import nearest_buildings
 from core.ports import UnitOfWork
 from core.cases_services import ReportPolicy, join_same_problem, report_problem, similar_cases
 from core.limits_services import may_report
+from core.voice import VoiceClip, VoicePurpose, duration_text
+from core.voice_services import keep_with_case
 from bot.config import Settings
 
 log = logging.getLogger(__name__)
@@ -137,6 +140,10 @@ class ReportPhotos(ReportStep, state="report.photos"):
             await self.wizard.update_data(caption_too_long=True)
         else:
             await self.wizard.update_data(description=words, words_from_caption=True, caption_too_long=False)
+
+    @on.message(F.voice)
+    async def voice_too_early(self, message: Message, tr: Translator) -> None:
+        await message.answer(tr("voice.photo_first"))
 
     @on.message()
     async def not_a_photo(self, message: Message, tr: Translator) -> None:
@@ -259,7 +266,7 @@ class ReportWords(ReportStep, state="report.words"):
     async def enter(self, event: Message | CallbackQuery, tr: Translator, **_: Any) -> None:
         markup = rows_of([[(tr("report.skip"), Step(action="skip")), (tr("report.cancel"), Step(action="cancel"))]])
         data = await self.wizard.get_data()
-        question = tr("report.ask_words")
+        question = tr("report.ask_words_voice")
         if data.get("caption_too_long"):
             question = f"{tr('report.caption_too_long', max=MAX_DESCRIPTION)}\n{question}"
             await self.wizard.update_data(caption_too_long=False)
@@ -274,13 +281,23 @@ class ReportWords(ReportStep, state="report.words"):
         if len(message.text) > MAX_DESCRIPTION:
             await message.answer(tr("report.words_too_long", max=MAX_DESCRIPTION))
             return
-        await self.wizard.update_data(description=message.text.strip())
+        await self.wizard.update_data(description=message.text.strip(), voice=None)
+        await self.wizard.goto(ReportSummary)
+
+    @on.message(F.voice)
+    async def spoken(self, message: Message, bot: Bot, tr: Translator, settings: Settings) -> None:
+        """A voice note stands for the words: kept as sent, played to the grid member with the case.
+        Too long or too big: said politely, and the step (with all answered so far) stays."""
+        clip = await voice_or_say_why(message, bot, settings, tr)
+        if clip is None:
+            return
+        await self.wizard.update_data(voice=clip.as_data(), description="")
         await self.wizard.goto(ReportSummary)
 
     @on.callback_query(Step.filter(F.action == "skip"))
     async def skip(self, query: CallbackQuery) -> None:
         await query.answer()
-        await self.wizard.update_data(description="")
+        await self.wizard.update_data(description="", voice=None)
         await self.wizard.goto(ReportSummary)
 
     @on.message()
@@ -297,8 +314,10 @@ class ReportSummary(ReportStep, state="report.summary"):
         address = await uow.places.address(data["building_id"])
         category = Category(data["category"])
         rows = []
+        voice = data.get("voice")
+        words = tr("voice.label", duration=duration_text(voice["duration"])) if voice else None
         summary = tr("report.summary", photos=len(data["photos"]), category=tr(f"category.{category.value}"),
-                     address=address.full(), words=data.get("description") or tr("report.no_words"))
+                     address=address.full(), words=words or data.get("description") or tr("report.no_words"))
         if data.get("anonymous"):  # kept with the summary when it is submitted
             summary = f"{summary}\n{tr('report.anonymous_note')}"
         similar = await similar_cases(uow, policy, address.building.id, category, now)
@@ -328,6 +347,9 @@ class ReportSummary(ReportStep, state="report.summary"):
         case = await report_problem(uow, policy, Actor.of(person, roles), data["building_id"],
                                     Category(data["category"]), photos, data.get("description", ""), now,
                                     anonymous=bool(data.get("anonymous")))
+        if data.get("voice"):  # after the case: its grid member hears it right after the report's message
+            await keep_with_case(uow, Actor.of(person, roles), case.number, VoiceClip.from_data(data["voice"]),
+                                 VoicePurpose.REPORT, now)
         await query.answer()
         await self.wizard.exit()
         summary = (query.message.text or "").split("\n\n")[0]  # what was sent, without the similar-cases hint
