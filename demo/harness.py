@@ -236,6 +236,10 @@ class BotMessage:
         return self.raw.get("document")
 
     @property
+    def voice(self) -> dict[str, Any] | None:
+        return self.raw.get("voice")
+
+    @property
     def location(self) -> tuple[float, float] | None:
         loc = self.raw.get("location")
         return (loc["latitude"], loc["longitude"]) if loc else None
@@ -321,6 +325,11 @@ class ChatUser:
         self._mark_action()
         return self.standin.user_sends_document(self.user_id, data, file_name, mime_type, caption,
                                                 with_size=with_size)
+
+    async def sends_voice(self, data: bytes, duration: int) -> dict[str, Any]:
+        """A voice note (OGG/Opus) of `duration` seconds, held-to-talk in the chat."""
+        self._mark_action()
+        return self.standin.user_sends_voice(self.user_id, data, duration)
 
     async def sends_location(self, latitude: float, longitude: float) -> dict[str, Any]:
         self._mark_action()

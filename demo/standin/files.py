@@ -43,7 +43,8 @@ class FilesMixin(StandInState):
         if len(data) > MAX_UPLOAD_BYTES:
             raise ApiError(413, "Request Entity Too Large")
         prefix = {"photo": "AgACAgUAAxkB", "document": "BQACAgUAAxkB",
-                  "video": "BAACAgUAAxkB", "audio": "CQACAgUAAxkB"}.get(kind, "BQACAgUAAxkB")
+                  "video": "BAACAgUAAxkB", "audio": "CQACAgUAAxkB",
+                  "voice": "AwACAgUAAxkB"}.get(kind, "BQACAgUAAxkB")
         file_id, unique_id = self._new_file_ids(prefix)
         if mime_type in (None, "", "application/octet-stream") and file_name:
             mime_type = mimetypes.guess_type(file_name)[0] or mime_type
@@ -51,7 +52,7 @@ class FilesMixin(StandInState):
             extension = (file_name.rsplit(".", 1)[-1].lower()
                          if file_name and "." in file_name else "bin")
         folder = {"photo": "photos", "document": "documents", "video": "videos",
-                  "audio": "music"}.get(kind, "documents")
+                  "audio": "music", "voice": "voice"}.get(kind, "documents")
         stored = StoredFile(file_id, unique_id, f"{folder}/file_{self._file_counter}.{extension}",
                             data, kind, mime_type, file_name, width, height)
         self.files[file_id] = stored
@@ -107,6 +108,12 @@ class FilesMixin(StandInState):
         if stored.file_name:
             body["file_name"] = stored.file_name
         return {kind: body}
+
+    def _store_voice(self, data: bytes, duration: int, mime_type: str | None = None) -> dict[str, Any]:
+        """A voice note as Telegram keeps one (`voice/file_N.oga`), and its Voice object."""
+        stored = self._store_file(data, "voice", mime_type=mime_type or "audio/ogg", extension="oga")
+        stored.duration = max(0, int(duration))
+        return voice_json(stored)
 
     async def _m_getfile(self, call: Call) -> dict[str, Any]:
         stored = self.files.get(call.text("file_id", "") or "")
@@ -178,3 +185,8 @@ def document_json(stored: StoredFile) -> dict[str, Any]:
     if stored.mime_type:
         document["mime_type"] = stored.mime_type
     return document
+
+
+def voice_json(stored: StoredFile) -> dict[str, Any]:
+    return {"file_id": stored.file_id, "file_unique_id": stored.file_unique_id, "duration": stored.duration,
+            "mime_type": stored.mime_type or "audio/ogg", "file_size": stored.size}

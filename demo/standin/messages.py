@@ -1,4 +1,4 @@
-"""Messages the bot sends, edits and deletes: sendMessage, sendPhoto, sendDocument, sendLocation,
+"""Messages the bot sends, edits and deletes: sendMessage, sendPhoto, sendDocument, sendVoice, sendLocation,
 sendContact, sendMediaGroup, copyMessage, forwardMessage, sendChatAction, editMessageText,
 editMessageCaption, editMessageReplyMarkup, deleteMessage(s); reply_markup and captions.
 
@@ -14,7 +14,7 @@ from typing import Any
 
 from demo.entities import parse_text, utf16_len
 from demo.standin.chats import ChatsMixin
-from demo.standin.files import FilesMixin
+from demo.standin.files import FilesMixin, voice_json
 from demo.standin.limits import LimitsMixin
 from demo.standin.model import (
     MEDIA_KEYS,
@@ -22,6 +22,7 @@ from demo.standin.model import (
     ChatState,
     Delivery,
     StoredMessage,
+    Upload,
     bad,
     media_group_id,
     now,
@@ -66,6 +67,26 @@ class MessagesMixin(ChatsMixin, FilesMixin, LimitsMixin):
         content = self._media(call.upload("document"), "document")
         return self._send(call, chat, {**content, **caption}, "sendDocument")
 
+    async def _m_sendvoice(self, call: Call) -> dict[str, Any]:
+        """A voice note: an upload (OGG/Opus as Telegram wants; other types are sent as a document by
+        Telegram, here refused) or the file_id of a voice Telegram has."""
+        chat = self._chat_for_send(call)
+        caption = self._caption(call)
+        self._check_flood(chat.user.id)
+        value = call.upload("voice")
+        if isinstance(value, Upload):
+            if not value.data.startswith(b"OggS"):
+                raise bad("VOICE_MESSAGES_FORBIDDEN: the voice must be OGG encoded with Opus")
+            content = {"voice": self._store_voice(value.data, call.integer("duration") or 0, value.content_type)}
+        else:
+            stored = self.files.get(value or "")
+            if stored is None:
+                raise bad("wrong file identifier/HTTP URL specified")
+            if stored.kind != "voice":
+                raise bad(f"can't use file of type {stored.kind.capitalize()} as Voice")
+            content = {"voice": voice_json(stored)}
+        return self._send(call, chat, {**content, **caption}, "sendVoice")
+
     async def _m_sendlocation(self, call: Call) -> dict[str, Any]:
         chat = self._chat_for_send(call)
         latitude, longitude = call.number("latitude"), call.number("longitude")
@@ -89,10 +110,10 @@ class MessagesMixin(ChatsMixin, FilesMixin, LimitsMixin):
         media = call.json("media", "media")
         if not isinstance(media, list) or not 2 <= len(media) <= 10:
             raise bad("wrong number of media in the album: must be 2-10 items")
-        if not all(isinstance(item, dict) and item.get("type") in MEDIA_KEYS
+        if not all(isinstance(item, dict) and item.get("type") in MEDIA_KEYS and item["type"] != "voice"
                    for item in media):
             raise bad("can't parse InputMedia: each item needs a type among "
-                      + ", ".join(MEDIA_KEYS))
+                      + ", ".join(k for k in MEDIA_KEYS if k != "voice"))
         kinds = {item["type"] for item in media}
         if len(kinds) > 1 and kinds & {"document", "audio"}:
             raise bad("MEDIA_GROUP_INVALID: documents and audio can't be mixed with other media")

@@ -14,7 +14,7 @@ from typing import Any
 # JSON as Telegram writes it: UTF-8 text, no \u escapes.
 json_dumps = functools.partial(json.dumps, ensure_ascii=False)
 
-MEDIA_KEYS = ("photo", "document", "video", "audio")
+MEDIA_KEYS = ("photo", "document", "video", "audio", "voice")
 
 
 class ApiError(Exception):
@@ -83,7 +83,7 @@ class StoredFile:
     file_unique_id: str
     file_path: str
     data: bytes
-    kind: str  # photo | document | video | audio
+    kind: str  # photo | document | video | audio | voice
     mime_type: str | None = None
     file_name: str | None = None
     width: int | None = None
@@ -91,6 +91,7 @@ class StoredFile:
     # For photos: every PhotoSize of the same picture, so resending any size by file_id
     # produces the same `photo` array Telegram would.
     photo_sizes: list[dict[str, Any]] | None = None
+    duration: int = 0  # seconds, for a voice note
 
     @property
     def size(self) -> int:

@@ -127,6 +127,10 @@ class UsersMixin(ChatsMixin, UpdatesMixin, FilesMixin):
         content.update(caption_fields(caption))
         return self._user_message(user_id, content)
 
+    def user_sends_voice(self, user_id: int, data: bytes, duration: int) -> dict[str, Any]:
+        """The user holds the microphone button and speaks: a voice note (OGG/Opus) of `duration` seconds."""
+        return self._user_message(user_id, {"voice": self._store_voice(data, duration)})
+
     def user_sends_location(self, user_id: int, latitude: float, longitude: float, *,
                             horizontal_accuracy: float | None = None) -> dict[str, Any]:
         location: dict[str, Any] = {"latitude": float(latitude), "longitude": float(longitude)}

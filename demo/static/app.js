@@ -106,7 +106,7 @@
 
   function preview(view) {
     if (!view || view.deleted) return "";
-    const label = view.photo ? "[图片] " : view.document ? "[文件] " : view.location ? "[位置] "
+    const label = view.photo ? "[图片] " : view.voice ? "[语音] " : view.document ? "[文件] " : view.location ? "[位置] "
       : view.contact ? "[名片] " : "";
     return (label + (view.text || view.caption || "")).trim().slice(0, 40);
   }
@@ -361,6 +361,17 @@
   }
 
   function attachment(view) {
+    if (view.voice) {
+      const voice = el("div", "voice");
+      const seconds = view.voice.duration || 0;
+      voice.appendChild(el("span", null, `🎤 ${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}`));
+      const player = document.createElement("audio");
+      player.controls = true;
+      player.preload = "none";
+      player.src = view.voice.url;
+      voice.appendChild(player);
+      return voice;
+    }
     if (view.document) {
       const link = el("a", "doc");
       link.href = view.document.url;
@@ -392,7 +403,7 @@
     if (view.photo) {
       bubble.classList.add("media");
       bubble.appendChild(photoElement(view.photo));
-    } else if (view.document || view.location || view.contact) {
+    } else if (view.voice || view.document || view.location || view.contact) {
       bubble.appendChild(attachment(view));
     }
     if (view.text !== null && view.text !== undefined) {
@@ -521,6 +532,49 @@
       await api(chatPath(kind), { method: "POST", body: form });
       $("#toast").hidden = true; // the pictures now show in the chat
     });
+  }
+
+  // A voice note: "示例语音" sends the OGG sample the demo ships; the 🎤 button records from the
+  // microphone (MediaRecorder) while held down or until pressed again, then sends it with its length.
+  function sendSampleVoice() {
+    closePanels();
+    run(() => postJSON(chatPath("voice"), {}));
+  }
+
+  const recording = { recorder: null, chunks: [], started: 0 };
+
+  async function toggleRecording() {
+    if (state.current === null) return;
+    if (recording.recorder) { recording.recorder.stop(); return; }
+    if (!navigator.mediaDevices || !window.MediaRecorder) { sendSampleVoice(); return; }
+    let stream;
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+    } catch (error) {
+      toast("无法使用麦克风，改发示例语音");
+      sendSampleVoice();
+      return;
+    }
+    const type = ["audio/ogg;codecs=opus", "audio/webm;codecs=opus"].find((t) => MediaRecorder.isTypeSupported(t));
+    const recorder = new MediaRecorder(stream, type ? { mimeType: type } : undefined);
+    recording.recorder = recorder;
+    recording.chunks = [];
+    recording.started = Date.now();
+    $("#mic-button").classList.add("recording");
+    toast("正在录音… 再按一次 🎤 发送");
+    recorder.addEventListener("dataavailable", (event) => recording.chunks.push(event.data));
+    recorder.addEventListener("stop", () => {
+      stream.getTracks().forEach((track) => track.stop());
+      $("#mic-button").classList.remove("recording");
+      const seconds = Math.max(1, Math.round((Date.now() - recording.started) / 1000));
+      const blob = new Blob(recording.chunks, { type: recorder.mimeType || "audio/ogg" });
+      recording.recorder = null;
+      const form = new FormData();
+      form.append("duration", String(seconds));
+      form.append("file", blob, "voice.ogg");
+      run(() => api(chatPath("voice"), { method: "POST", body: form }));
+    });
+    recorder.start();
   }
 
   // ---------------------------------------------------------------- panels
@@ -782,6 +836,8 @@
     $("#pick-file").addEventListener("click", () => $("#file-input").click());
     $("#pick-location").addEventListener("click", () => { openPanel("#map-panel"); drawMap(); });
     $("#pick-contact").addEventListener("click", () => { closePanels(); shareContact(); });
+    $("#pick-voice").addEventListener("click", sendSampleVoice);
+    $("#mic-button").addEventListener("click", toggleRecording);
     for (const [id, kind] of [["#photo-input", "files"], ["#file-input", "document"]]) {
       $(id).addEventListener("change", (event) => {
         upload([...event.target.files], kind);

@@ -103,6 +103,12 @@ def make_echo_dispatcher() -> Dispatcher:
             caption=f"收到照片 {largest.width}x{largest.height}，{size} 字节",
         )
 
+    @dp.message(F.voice)
+    async def voice(message: Message, bot: Bot) -> None:
+        body = (await bot.download(message.voice)).read()
+        await message.answer_voice(BufferedInputFile(body, "reply.ogg"), duration=message.voice.duration,
+                                   caption=f"收到语音 {message.voice.duration} 秒，{len(body)} 字节")
+
     @dp.message(F.document)
     async def document(message: Message, bot: Bot) -> None:
         downloaded = await bot.download(message.document)

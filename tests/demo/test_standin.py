@@ -149,6 +149,20 @@ async def test_document_and_location_round_trip(standin, echo_bot):
     assert (await qian.next_message()).text == "位置：32.7123,116.7456"
 
 
+async def test_a_voice_note_is_downloadable_through_getfile_and_sent_back_with_sendvoice(standin, echo_bot):
+    from pathlib import Path
+
+    sample = (Path(__file__).resolve().parents[2] / "samples" / "voice_sample.ogg").read_bytes()
+    sun = ChatUser(standin, user_id=1011, first_name="孙奶奶")
+    sent = await sun.sends_voice(sample, 42)
+    assert (sent["voice"]["duration"], sent["voice"]["mime_type"], sent["voice"]["file_size"]) == (
+        42, "audio/ogg", len(sample))
+    reply = await sun.next_message()
+    assert reply.text == f"收到语音 42 秒，{len(sample)} 字节"  # the bot downloaded it whole (getFile)
+    assert reply.voice["duration"] == 42 and standin.file(reply.voice["file_id"]).data == sample
+    assert standin.file(reply.voice["file_id"]).file_path.startswith("voice/")
+
+
 async def test_reply_keyboard_press_sends_text_and_one_time_keyboard_hides(standin, echo_bot):
     sun = ChatUser(standin, user_id=1007, first_name="孙奶奶")
     await sun.sends_text("/keyboard")
