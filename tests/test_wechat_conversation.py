@@ -516,3 +516,21 @@ async def test_a_newcomer_reads_the_privacy_notice_first_and_no_keeps_nothing_ye
         assert [c.purpose.value for c in await uow.consents.of(person.id)] == ["notice", "location"]
     await newcomer.sends_text("隐私")
     newcomer.sees("您的同意记录")
+
+
+async def test_a_voice_message_at_the_words_step_is_answered_politely_and_the_dialog_goes_on(kit):
+    """WeChat sends AMR voices (MsgType voice, MediaId, Format amr): not kept yet, said so politely; the
+    report waits at its words step. WeChat's own transcript (Recognition), when it sends one, is the words."""
+    wang = kit.resident("o-wang")
+    await register(kit, wang)
+    await wang.sends_photo(1)
+    await wang.sends_text("1")
+    await wang.sends_text("5")
+    await wang.sends_text("1")
+    wang.sees("不描述请回复 1 跳过")
+    await wang._send(kind="voice", media_id="voice-1", msg_id="v-1")
+    wang.sees("微信里暂时还不能发语音留言")
+    await wang._send(kind="voice", media_id="voice-2", text="三楼楼道灯坏了", msg_id="v-2")
+    wang.sees("📝 三楼楼道灯坏了")
+    await wang.sends_text("1")
+    wang.sees("已提交")

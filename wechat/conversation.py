@@ -379,7 +379,13 @@ class _Turn:
                 await self.report_category()
             else:
                 self.say(self.tr("wechat.report.photo_expected"))
-        elif state == "report.words" and m.kind == "text" and number != 1:
+        elif m.kind == "voice" and state in ("report.words", "order.words", "case.why") and not (
+                state == "report.words" and text):
+            # voice notes are kept on Telegram only for now (WeChat sends AMR, which a Telegram grid member
+            # cannot play without converting it); WeChat's own transcript, when the account has speech
+            # recognition on, is taken as typed words at the report's words step
+            self.say(self.tr("wechat.voice.not_supported"))
+        elif state == "report.words" and m.kind in ("text", "voice") and number != 1:
             if len(text) > MAX_DESCRIPTION:
                 self.say(self.tr("report.words_too_long", max=MAX_DESCRIPTION))
                 return
