@@ -25,6 +25,8 @@ from core.people import Role, RoleGrant
 from core.personal_data import AlreadyForgotten, mask, redact_text
 from core.personal_data_services import forget, my_data
 from media.photos import PhotoStore
+from media.voice import VoiceStore
+from core.voice import VoiceClip, VoiceNote, VoicePurpose
 from redgrid.bootstrap import report_policy
 from redgrid.settings import Settings
 from storage import case_tables as ct, tables as t, volunteer_tables as vt
@@ -126,6 +128,11 @@ async def seed_everything(db, now, data_dir: Path) -> Everything:
             uow, policy, Actor(e.neighbour.id, await roles_of(uow, e.neighbour)), building.id, Category.PARKING,
             [(await e.photos.save(_jpeg("white"))).ref(PhotoKind.BEFORE)], "车堵了消防通道", now)
         e.resolved, e.still_open, e.neighbours = resolved.number, still_open.number, neighbours.number
+        # the words of the open one, spoken (core.voice): a row and a file under the data folder
+        e.voices = VoiceStore(data_dir)
+        e.my_voice, mime = await e.voices.save(b"OggS" + f"{NAME} says".encode())
+        await uow.voice_notes.add(VoiceNote(None, me.id, VoicePurpose.REPORT, VoiceClip(e.my_voice, 42, mime, 20),
+                                            now, case_id=still_open.id))
         conn = uow.conn
         await conn.execute(insert(ct.case_me_too).values(case_id=neighbours.id, person_id=me.id, joined_at=now))
         # a case she handled once, in an earlier role (closed: someone handling open cases hands them over first)
@@ -274,11 +281,12 @@ def _files_that_name(folder: Path, needles) -> list[str]:
 async def test_after_forget_no_row_or_file_names_or_shows_her(db, now, tmp_path):
     data_dir = tmp_path / "data"
     e = await seed_everything(db, now, data_dir)
-    needles = [NAME, PHONE, TG_ID, WX_ID, *e.my_photos]
+    needles = [NAME, PHONE, TG_ID, WX_ID, *e.my_photos, e.my_voice]
     assert await _everything_that_names(db, needles, {TG_ID}) and _files_that_name(data_dir, needles)  # before
+    assert e.voices.exists(e.my_voice)
     later = now + timedelta(hours=1)
     async with db.uow() as uow:
-        done = await forget(uow, Actor(e.me.id, await roles_of(uow, e.me)), e.me.id, later, e.photos)
+        done = await forget(uow, Actor(e.me.id, await roles_of(uow, e.me)), e.me.id, later, e.photos, e.voices)
         await uow.commit()  # her photo files go once this is committed
 
     assert await _everything_that_names(db, needles, {TG_ID}) == []
