@@ -225,3 +225,28 @@ async def test_retention_takes_a_cases_voice_notes_with_its_photos(chat, now):
     assert await _notes(chat.db) == []
     # the file goes with the daily sweep of files no row names (older than an open dialog could be)
     assert chat.voices.remove_unnamed(set(), modified_before=chat.voices.path(name).stat().st_mtime + 1) == 1
+
+
+async def test_migration_0015_builds_what_the_tables_declare(db):
+    """`alembic upgrade` ran in the fixture: voice_notes is as storage declares (columns, keys, indexes)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    async with db.engine.connect() as conn:
+        diffs = await conn.run_sync(lambda c: compare_metadata(
+            MigrationContext.configure(c, opts={"compare_type": True}), t.metadata))
+    assert [d for d in diffs if "voice_notes" in repr(d)] == []
+
+
+def test_the_shipped_sample_is_an_ogg_opus_voice_of_three_seconds():
+    """samples/voice_sample.ogg (samples/make_voice.py): Ogg pages, an OpusHead, and the last page's
+    granule position 3 s of 48 kHz samples after the pre-skip, as a player reads its length."""
+    import struct
+
+    from samples.make_voice import PRE_SKIP, silent_voice
+
+    assert SAMPLE == silent_voice()
+    assert SAMPLE.startswith(b"OggS") and SAMPLE[28:36] == b"OpusHead"
+    last = SAMPLE.rfind(b"OggS")
+    granule = struct.unpack("<q", SAMPLE[last + 6:last + 14])[0]
+    assert (granule - PRE_SKIP) / 48000 == 3.0 and SAMPLE[last + 5] & 0x04  # end of stream
