@@ -34,6 +34,7 @@ from core.ports import UnitOfWork, UnitOfWorkScope
 from core.theme_day import ThemeDayTemplate
 from core.volunteering.orders import Order
 from core.volunteering.posts import Claim, Post, Standing
+from core.voice import VoiceNote
 
 T = TypeVar("T")
 Place = District | Street | Community | Compound | Grid | Building
@@ -65,6 +66,7 @@ class FakeState:
     done_keys: set[str] = field(default_factory=set)
     audit: list[AuditEntry] = field(default_factory=list)
     suspensions: dict[int, Suspension] = field(default_factory=dict)
+    voice_notes: list[VoiceNote] = field(default_factory=list)
     last_id: int = 0
 
     def new_id(self) -> int:
@@ -594,6 +596,33 @@ class FakePersonalData(_Repo):
         _not_faked("personal data")
 
 
+class FakeVoiceNotes(_Repo):
+    async def add(self, note: VoiceNote) -> None:
+        note.id = self.s.new_id()
+        self.s.voice_notes.append(replace(note))
+
+    async def of_cases(self, case_ids: Sequence[int]) -> dict[int, list[VoiceNote]]:
+        found: dict[int, list[VoiceNote]] = {}
+        for note in self.s.voice_notes:
+            if note.case_id is not None and note.case_id in case_ids:
+                found.setdefault(note.case_id, []).append(replace(note))
+        return found
+
+    async def of_person(self, person_id: int) -> list[VoiceNote]:
+        return [replace(n) for n in self.s.voice_notes if n.person_id == person_id]
+
+    async def _erase(self, gone: list[VoiceNote]) -> list[str]:
+        self.s.voice_notes = [n for n in self.s.voice_notes if n not in gone]
+        still = {n.clip.file for n in self.s.voice_notes}
+        return sorted({n.clip.file for n in gone} - still)
+
+    async def erase_of_person(self, person_id: int) -> list[str]:
+        return await self._erase([n for n in self.s.voice_notes if n.person_id == person_id])
+
+    async def erase_of_case(self, case_id: int) -> list[str]:
+        return await self._erase([n for n in self.s.voice_notes if n.case_id == case_id])
+
+
 class FakeUnitOfWork:
     """One transaction on a FakeState: `commit` keeps the changes, `rollback` puts the state back."""
 
@@ -616,6 +645,7 @@ class FakeUnitOfWork:
         self.open311: Any = FakeStatistics(state)  # nor Open311: tests/test_open311.py runs on both
         self.consents = FakeConsents(state)
         self.personal_data = FakePersonalData(state)
+        self.voice_notes = FakeVoiceNotes(state)
         self._after_commit: list[Callable[[], Awaitable[None]]] = []
 
     def after_commit(self, action: Callable[[], Awaitable[None]]) -> None:
