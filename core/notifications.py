@@ -40,6 +40,7 @@ KINDS: frozenset[str] = frozenset({
     "party.registration_requested", "party.registration_approved", "party.registration_declined",
     # residents' orders "群众点单" (core/volunteering/orders_services.py)
     "order.new", "order.dispatched", "order.declined",
+    "order.voice_note",  # the resident's voice note describing it, to play (core/voice_services.py)
     # posts and claims, attendance (core/volunteering/posts_services.py, attendance_services.py)
     "post.new", "post.coming", "post.promoted", "post.reminder", "post.to_confirm",
     "post.member_suspended", "post.member_restored",

@@ -14,6 +14,7 @@ from core.notifications import Notification, declared
 from core.people import Role
 from core.ports import UnitOfWork
 from core.voice import VoiceClip, VoiceNote, VoicePurpose, check_clip
+from core.volunteering.orders import Order
 
 
 async def keep_with_case(uow: UnitOfWork, by: Actor, number: str, clip: VoiceClip, purpose: VoicePurpose,
@@ -42,12 +43,23 @@ async def keep_with_case(uow: UnitOfWork, by: Actor, number: str, clip: VoiceCli
     return note
 
 
-async def keep_with_order(uow: UnitOfWork, person_id: int, order_id: int, clip: VoiceClip,
+async def keep_with_order(uow: UnitOfWork, person_id: int, order: Order, clip: VoiceClip,
                           now: datetime) -> VoiceNote:
-    """A resident's voice note describing the service they ordered ("群众点单")."""
+    """A resident's voice note describing the service they ordered ("群众点单"): kept with the order, and
+    played to the community's staff who dispatch it, after the order's own message. Only the resident
+    who ordered it."""
     check_clip(clip.duration, None)
-    note = VoiceNote(None, person_id, VoicePurpose.ORDER, clip, now, order_id=order_id)
+    if order.id is None:
+        raise NotFound(what="order")
+    if order.resident_id != person_id:
+        raise NotAllowed(action="voice")
+    note = VoiceNote(None, person_id, VoicePurpose.ORDER, clip, now, order_id=order.id)
     await uow.voice_notes.add(note)
+    kind = declared("order.voice_note")
+    for staff in dict.fromkeys(saved_id(p) for p in await uow.people.with_role(Role.STAFF, order.community_id)):
+        await uow.outbox.add(Notification(staff, kind, {
+            "order": order.number, "voice": note.id, "file": clip.file, "seconds": clip.duration},
+            dedupe_key=f"{order.number}:voice:{note.id}:{staff}"))
     return note
 
 

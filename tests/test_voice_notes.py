@@ -250,3 +250,24 @@ def test_the_shipped_sample_is_an_ogg_opus_voice_of_three_seconds():
     last = SAMPLE.rfind(b"OggS")
     granule = struct.unpack("<q", SAMPLE[last + 6:last + 14])[0]
     assert (granule - PRE_SKIP) / 48000 == 3.0 and SAMPLE[last + 5] & 0x04  # end of stream
+
+
+async def test_a_service_order_described_in_a_voice_is_kept_and_played_to_the_staff(chat):
+    wang, _ = await _town(chat)
+    chen = await _person(chat, "陈书记", RoleGrant(None, 0, Role.STAFF, community_id=chat.world.communities["东城社区"].id))
+    await wang.sends_text("/ask")
+    await wang.presses("❓ 其他")  # words required: a voice note is the words
+    await wang.sends_voice(SAMPLE, 190)
+    await wang.sees("语音太长了")
+    await wang.sends_voice(SAMPLE, 20)
+    await wang.presses("尽快")
+    await wang.presses("🏠 我家（粮食局小区 3号楼）")
+    assert "🎤 0:20" in (await wang.sees("请确认")).text
+    await wang.presses("✅ 确认提交")
+    await wang.sees("已提交")
+    (note,) = await _notes(chat.db)
+    assert (note.purpose, note.duration, note.case_id, note.person_id) == ("order", 20, None, wang.person.id)
+    assert note.order_id is not None
+    await _deliver(chat)
+    (voice,) = [m for m in chen.messages if m.voice is not None]
+    assert voice.voice == SAMPLE and "居民的语音说明（0:20）" in voice.text

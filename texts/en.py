@@ -884,4 +884,5 @@ TEXTS: dict[str, str] = {
     "case.voice_note.rejection": "🎤 {number}: the resident says why it is not fixed ({duration})",
     "report.ask_words_voice": "Describe it in a few words, or hold 🎤 and say it (you may skip).",
     "wechat.voice.not_supported": "Sorry, voice messages are not supported on WeChat yet 🙏. Please type it, or reply 1 to skip.",
+    "order.voice_note": "🎤 Order {order}: the resident's voice message ({duration})",
 }

@@ -883,4 +883,5 @@ TEXTS: dict[str, str] = {
     "case.voice_note.rejection": "🎤 {number} 居民说明没解决的原因（{duration}）",
     "report.ask_words_voice": "请用几句话描述一下，也可以按住 🎤 说一段语音（可以跳过）。",
     "wechat.voice.not_supported": "抱歉，微信里暂时还不能发语音留言 🙏。请打字描述，或回复 1 跳过。",
+    "order.voice_note": "🎤 服务单 {order} 居民的语音说明（{duration}）",
 }

@@ -31,6 +31,8 @@ from core.notifications import Notification
 from core.people import Identity, Person
 from core.ports import UnitOfWork
 from media.photos import PhotoStore
+from media.voice import BadVoiceName, VoiceStore
+from core.voice import duration_text as duration_text_voice
 from bot.config import Settings
 from scheduler.broadcasts import BroadcastProgress, plain_progress
 from scheduler.delivery import Outgoing
@@ -50,6 +52,7 @@ class NotificationRenderer:
         self.settings = settings
         self.clock = clock or SystemClock()
         self.cases = CaseRenderer(settings, photos or PhotoStore(settings.data_dir), self.clock)
+        self.voices = VoiceStore(settings.data_dir)
 
     def language(self, person: Person) -> str:
         return person.language or self.settings.default_language
@@ -61,6 +64,8 @@ class NotificationRenderer:
             rendered = await self.cases.render(uow, notification, person, lang)
             return None if rendered is None else Outgoing(rendered.text, rendered.photo, rendered.markup,
                                                               voice=rendered.voice)
+        if notification.kind == "order.voice_note":  # played: a voice message, its caption the order
+            return self._order_voice(notification, lang)
         if not _known(lang, notification.kind):
             log.error("no text for notification %s; it is not sent", notification.kind)
             return None
@@ -69,6 +74,16 @@ class NotificationRenderer:
         fields = notification_fields(notification.kind, payload, tr)
         return Outgoing(text(lang, notification.kind, **fields),
                         markup=notification_markup(notification.kind, payload, tr))
+
+    def _order_voice(self, notification: Notification, lang: str) -> Outgoing:
+        payload = notification.payload
+        caption = text(lang, "order.voice_note", order=payload.get("order", ""),
+                       duration=duration_text_voice(int(payload.get("seconds") or 0)))
+        try:
+            path = self.voices.path(str(payload.get("file") or ""))
+        except BadVoiceName:
+            return Outgoing(caption)
+        return Outgoing(caption, voice=path if path.is_file() else None)
 
     async def progress_text(self, uow: UnitOfWork, progress: BroadcastProgress, person: Person | None) -> str:
         lang = self.language(person) if person is not None else self.settings.default_language

@@ -196,7 +196,7 @@ class AskSummary(AskScene, state="ask.summary"):
                                                     data.get("place", ""), now,
                                                     limits=volunteer_policy.limits if volunteer_policy else None)
         if data.get("voice") and order.id is not None:
-            await keep_with_order(uow, Actor.of(person, roles).person_id, order.id,
+            await keep_with_order(uow, Actor.of(person, roles).person_id, order,
                                   VoiceClip.from_data(data["voice"]), now)
         await query.answer()
         await self.wizard.exit()
