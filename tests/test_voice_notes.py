@@ -94,8 +94,11 @@ async def _at_words_step(chat, wang) -> None:
 async def _deliver(chat) -> None:
     worker = DeliveryWorker(chat.db, chat.bot, NotificationRenderer(chat.settings, chat.photos, chat.clock),
                             per_chat_rate=None, global_rate=1000.0)  # rows are due by the wall clock
-    while await worker.run_once():
-        pass
+    try:
+        while await worker.run_once():
+            pass
+    finally:
+        await worker.close()
 
 
 async def _notes(db) -> list:

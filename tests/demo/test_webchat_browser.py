@@ -356,3 +356,28 @@ async def test_times_are_beijing_time_whatever_the_browser_zone(browser, webchat
     beijing = datetime.fromtimestamp(sent.data["date"], ZoneInfo("Asia/Shanghai")).strftime("%H:%M")
     await expect(mine.locator(".meta")).to_have_text(beijing)
     await context.close()
+
+
+async def test_the_sample_voice_button_sends_a_voice_note_and_the_bots_voice_plays(
+        browser, webchat: WebChat, standin: BotApiStandIn, tmp_path):
+    """＋ → 🎤 示例语音 sends samples/voice_sample.ogg as a voice (3 s); the echo bot's voice comes back as
+    a player with its length."""
+    from playwright.async_api import expect
+
+    page = await browser.new_page(viewport={"width": 1100, "height": 760})
+    await page.goto(webchat.url)
+    await page.click(".persona[data-user-id='1001']")
+    await page.click("#attach-button")
+    await page.click("#pick-voice")
+    await expect(page.locator(".msg.bot", has_text="收到语音 3 秒")).to_have_count(1, timeout=5000)
+    sent = [m for m in standin.messages(1001) if not m.from_bot]
+    assert [m.kind for m in sent] == ["voice"]
+    assert standin.file_bytes(sent[0].data["voice"]["file_id"]).startswith(b"OggS")
+    await expect(page.locator(".msg.bot .voice audio")).to_have_count(1)
+    await expect(page.locator(".msg.user .voice")).to_contain_text("🎤 0:03")
+    duration = await page.locator(".msg.bot .voice audio").evaluate(
+        "a => new Promise(r => { a.preload = 'metadata'; a.onloadedmetadata = () => r(a.duration);"
+        " a.onerror = () => r(-1); a.load(); })")
+    assert duration > 2.5  # Chromium decodes the shipped Ogg Opus and reads its length
+    await page.screenshot(path=str(tmp_path / "voice.png"))
+    await page.close()
