@@ -57,6 +57,3 @@ class SqlVoiceNotes:
 
     async def erase_of_case(self, case_id: int) -> list[str]:
         return await self._erase(_v.case_id == case_id)
-
-    async def files_in_use(self) -> set[str]:
-        return {r.file for r in await self.conn.execute(select(_v.file).distinct())}

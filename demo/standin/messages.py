@@ -68,15 +68,16 @@ class MessagesMixin(ChatsMixin, FilesMixin, LimitsMixin):
         return self._send(call, chat, {**content, **caption}, "sendDocument")
 
     async def _m_sendvoice(self, call: Call) -> dict[str, Any]:
-        """A voice note: an upload (OGG/Opus as Telegram wants; other types are sent as a document by
-        Telegram, here refused) or the file_id of a voice Telegram has."""
+        """A voice note: an upload (OGG/Opus as Telegram wants; anything else Telegram sends as a
+        document, and so does the stand-in) or the file_id of a voice Telegram has."""
         chat = self._chat_for_send(call)
         caption = self._caption(call)
         self._check_flood(chat.user.id)
         value = call.upload("voice")
+        if isinstance(value, Upload) and not value.data.startswith(b"OggS"):
+            content = self._media(value, "document")
+            return self._send(call, chat, {**content, **caption}, "sendVoice")
         if isinstance(value, Upload):
-            if not value.data.startswith(b"OggS"):
-                raise bad("VOICE_MESSAGES_FORBIDDEN: the voice must be OGG encoded with Opus")
             content = {"voice": self._store_voice(value.data, call.integer("duration") or 0, value.content_type)}
         else:
             stored = self.files.get(value or "")

@@ -161,6 +161,10 @@ async def test_a_voice_note_is_downloadable_through_getfile_and_sent_back_with_s
     assert reply.text == f"收到语音 42 秒，{len(sample)} 字节"  # the bot downloaded it whole (getFile)
     assert reply.voice["duration"] == 42 and standin.file(reply.voice["file_id"]).data == sample
     assert standin.file(reply.voice["file_id"]).file_path.startswith("voice/")
+    # a recording that is not OGG/Opus (a browser's WebM) comes back as a document, as Telegram sends it
+    await sun.sends_voice(b"\x1aE\xdf\xa3webm", 2)
+    reply = await sun.next_message()
+    assert reply.voice is None and reply.document is not None
 
 
 async def test_reply_keyboard_press_sends_text_and_one_time_keyboard_hides(standin, echo_bot):
