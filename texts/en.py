@@ -897,7 +897,7 @@ TEXTS: dict[str, str] = {
     "card.on_site": "On the spot (现场确认)",
     "duty.check_in_far": "⚠️ You checked in {metres} m from the community's buildings; noted for staff to check.",
     "post.checked_in_far": "⚠️ checked in {metres} m away",
-    "dash.without_proof": "Resolved without on-site proof",
-    "dash.check_ins_far": "Check-ins far from the post",
+    "stats.f.without_proof": "Resolved without on-site proof",
+    "stats.f.check_ins_far": "Check-ins far from the post",
     "wechat.proof.no_location": "(WeCom cannot send a location, so this is recorded as “not on the spot”; staff will check.)",
 }

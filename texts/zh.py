@@ -896,7 +896,7 @@ TEXTS: dict[str, str] = {
     "card.on_site": "现场确认",
     "duty.check_in_far": "⚠️ 签到位置距社区楼栋 {metres} 米，已记录，工作人员会核实。",
     "post.checked_in_far": "⚠️ 签到时距社区 {metres} 米",
-    "dash.without_proof": "无现场确认的办结",
-    "dash.check_ins_far": "远离现场的签到",
+    "stats.f.without_proof": "处理完成但未现场确认（件）",
+    "stats.f.check_ins_far": "远离社区的签到（次）",
     "wechat.proof.no_location": "（企业微信不能发送位置，本次记为“未现场确认”，工作人员会核实。）",
 }
