@@ -42,6 +42,7 @@ from core.cases_services import ReportPolicy
 from core.clock import Clock
 from core.errors import DomainError
 from core.ids import saved_id
+from core.proof import SkipReason
 from core.consent import PrivacyPolicy, needs_location_consent
 from core.consent_services import Arrival, agree, agree_to_location, arrive, privacy_view
 from core.onboarding import register_resident, roles_of, set_language
@@ -892,9 +893,12 @@ class _Turn:
         data = self.dialog.data
         after = data["after"]
         photo = PhotoRef(after["sha256"], PhotoKind.AFTER, after.get("width"), after.get("height"), after.get("dhash"))
-        await cases_services.resolve_case(self.uow, self.actor, data["number"], photo, note, self.now)
+        # WeCom's conversation has no location step (issue #20): resolved as "skipped: no location on
+        # WeCom", which flags it to staff as any fix without proof on the spot (core.proof)
+        await cases_services.resolve_case(self.uow, self.actor, data["number"], photo, note, self.now,
+                                          skip_reason=SkipReason.NO_LOCATION_ON_WECOM, policy=self.c.policy)
         self.end()
-        self.say(self.tr("case.resolved_by_you", number=data["number"]))
+        self.say(f"{self.tr('case.resolved_by_you', number=data['number'])}\n{self.tr('wechat.proof.no_location')}")
 
     async def desk(self) -> None:
         cases = await cases_services.desk(self.uow, self.actor, self.now)
