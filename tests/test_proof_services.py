@@ -76,3 +76,17 @@ async def test_the_overview_counts_fixes_resolved_without_proof_on_the_spot(town
         desk = [c.number for c in await cases_services.desk(uow, chen, MONDAY + timedelta(hours=2))]
     assert figures.cases.without_proof == 2
     assert set(desk) == {numbers[1], numbers[2]}    # the far and the skipped wait on the desk
+
+
+async def test_migration_0014_builds_what_the_tables_declare(db):
+    """`alembic upgrade` ran in the fixture: the proof columns are as storage declares them."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from storage import tables as t
+
+    async with db.engine.connect() as conn:
+        diffs = await conn.run_sync(lambda c: compare_metadata(
+            MigrationContext.configure(c, opts={"compare_type": True}), t.metadata))
+    ours = ("on_site", "proof_distance_m", "proof_reason", "proof_words", "check_in_distance_m")
+    assert [d for d in diffs if any(name in repr(d) for name in ours)] == []
