@@ -38,6 +38,7 @@ from core import cases_services, points_services
 from core.binding_services import bind_account, issue_bind_code, roster_named
 from core.cases import MAX_DESCRIPTION, MAX_PHOTOS_PER_KIND, Actor, Case, Category, NotFixedReason, PhotoKind, PhotoRef
 from core.cases import check as check_case
+from core.cases import lacks_proof
 from core.cases_services import ReportPolicy
 from core.clock import Clock
 from core.errors import DomainError
@@ -792,9 +793,16 @@ class _Turn:
             return
         self.ask(self.tr("wechat.my.title"), [(self.case_line(c), "history", c.number) for c in cases])
 
-    def case_line(self, case: Case) -> str:
-        return self.tr("wechat.case.line", number=case.number, state=self.tr(f"state.{case.state.value}"),
+    def case_line(self, case: Case, *, flags: bool = False) -> str:
+        """A case in a numbered list; a fix proved on the spot says so, and on the desk (`flags`) one
+        without proof says that (core.proof), as in Telegram."""
+        line = self.tr("wechat.case.line", number=case.number, state=self.tr(f"state.{case.state.value}"),
                        category=self.tr(f"category.{case.category.value}"))
+        if case.on_site and case.resolved_at is not None:
+            return f"{line} · {self.tr('proof.mark_on_site')}"
+        if flags and lacks_proof(case):
+            return f"{line} · {self.tr('proof.mark_flagged')}"
+        return line
 
     async def history(self, number: str) -> None:
         """A case's story (the look is recorded: PIPL), its card once fixed, and what `by` may answer."""
@@ -905,7 +913,7 @@ class _Turn:
         if not cases:
             self.say(self.tr("desk.none"))
             return
-        self.ask(self.tr("wechat.desk.title"), [(self.case_line(c), "history", c.number) for c in cases])
+        self.ask(self.tr("wechat.desk.title"), [(self.case_line(c, flags=True), "history", c.number) for c in cases])
 
     # ---- volunteering ------------------------------------------------------------------------------
 
