@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlalchemy import select
+
 from core import cases_services
 from core.cases import Actor, Category, PhotoKind, PhotoRef
 from core.onboarding import roles_of
@@ -15,6 +17,7 @@ from core.statistics_services import PlaceChoice, overview
 from core.volunteering import attendance_services, posts_services
 from core.volunteering.common import ClaimState
 from core.workdays import CHINA_TZ, WorkCalendar
+from storage import tables
 from tests.factories import add_person
 from tests.test_volunteer_services import MONDAY, POLICY, SATURDAY_9, as_, do, new_post, photo, town  # noqa: F401
 
@@ -44,6 +47,14 @@ async def test_a_check_in_far_from_the_community_counts_and_is_flagged_near_is_n
         chen = Actor(town.people["chen"].id, await roles_of(uow, town.people["chen"]))
         figures = await overview(uow, chen, PlaceChoice(), month(2026, 11, CHINA_TZ), SATURDAY_9)
     assert figures.volunteering is not None and figures.volunteering.check_ins_far == 1
+    # whoever confirms the service is told the check-in was far; the near one says nothing of it
+    for key in ("m1", "m2"):
+        await do(town, attendance_services.check_out, await as_(town, key), post.number, photo(3 if key == "m1" else 4),
+                 SATURDAY_9 + timedelta(hours=1))
+    async with town.db.engine.connect() as conn:
+        rows = list(await conn.execute(select(tables.outbox).where(tables.outbox.c.kind == "post.to_confirm")))
+    far_m = {r.payload["person"]: r.payload.get("far_m") for r in rows}
+    assert far_m == {town.people["m1"].id: round(far.check_in_distance_m), town.people["m2"].id: None}
 
 
 async def test_the_overview_counts_fixes_resolved_without_proof_on_the_spot(town):

@@ -77,9 +77,11 @@ async def check_out(uow: UnitOfWork, by: Actor, post_number: str, photo: PhotoRe
         if order is not None:
             people.append(order.resident_id)
     hours = round(rules.hours_served(claim_, post).total_seconds() / 3600, 1)
+    far = ({"far_m": round(claim_.check_in_distance_m)}  # flagged to whoever confirms (core.proof)
+           if rules.checked_in_far(claim_) and claim_.check_in_distance_m is not None else {})
     await tell(uow, people, "post.to_confirm",
                {"post": post.number, "title": post.title, "person": by.person_id,
-                "name": await display_name(uow, by.person_id), "hours": hours},
+                "name": await display_name(uow, by.person_id), "hours": hours, **far},
                dedupe=f"post:{post.number}:to_confirm:{by.person_id}")
     return claim_
 
