@@ -34,6 +34,9 @@ class Settings(Protocol):
     def nearest_building_max_m(self) -> int: ...  # a shared location farther than this matches no building
 
     @property
+    def proof_radius_m(self) -> int: ...  # "现场确认": within this of the building (core.proof)
+
+    @property
     def bot_username(self) -> str: ...  # for invite links when the Bot API is not asked
 
     @property

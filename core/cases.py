@@ -40,6 +40,7 @@ from core.events import Event
 from core.ids import saved_id
 from core.people import Person, Role, Roles
 from core.places import Building, Community, Grid
+from core.proof import OnSpot
 from core.workdays import CHINA_TZ
 
 MAX_PHOTOS_PER_KIND = 5
@@ -246,6 +247,11 @@ class Case:
     lon: float | None = None
     anonymous: bool = False          # the reporter is not shown to the handler (core.disclosure); staff see who
     reporter_left_at: datetime | None = None   # the reporter used /forget (see `reporter_left`)
+    # proof on the spot at the last resolve (core.proof): None when it was not asked (older cases)
+    on_site: bool | None = None
+    proof_distance_m: float | None = None     # metres from the building, when a location was given
+    proof_reason: str | None = None           # why none was given (core.proof.SkipReason value)
+    proof_words: str | None = None            # … in the handler's words
     pending_events: list[Event] = field(default_factory=list, compare=False, repr=False)
 
     def record(self, kind: str, at: datetime, actor_id: int | None,
@@ -292,6 +298,11 @@ def is_fixed(case: Case) -> bool:
 def is_one_time_fix(case: Case) -> bool:
     """Fixed without the resident ever rejecting the fix (the "one-time closure rate")."""
     return is_fixed(case) and case.rework_count == 0
+
+
+def lacks_proof(case: Case) -> bool:
+    """Resolved without proof on the spot (too far, or no location): flagged to staff (core.proof)."""
+    return case.on_site is False and case.resolved_at is not None
 
 
 def is_overdue(case: Case, now: datetime) -> bool:
@@ -438,8 +449,12 @@ def may_resolve(case: Case, by: Actor) -> None:
     _require_state(case, {CaseState.IN_PROGRESS, CaseState.REOPENED}, "resolve")
 
 
-def resolve(case: Case, by: Actor, after_photo: PhotoRef | None, note: str, now: datetime) -> Case:
-    """The handler proves the fix with an after-photo and a note; the resident is asked to confirm."""
+def resolve(case: Case, by: Actor, after_photo: PhotoRef | None, note: str, now: datetime, *,
+            proof: OnSpot | None = None) -> Case:
+    """The handler proves the fix with an after-photo and a note; the resident is asked to confirm.
+
+    `proof` is the verdict on the handler's location (core.proof): kept on the case and in the event;
+    not on the spot, the case is resolved all the same and flagged to staff. None: not asked."""
     may_resolve(case, by)
     if after_photo is None or after_photo.kind != PhotoKind.AFTER:
         raise PhotoRequired(kind=PhotoKind.AFTER.value)
@@ -451,8 +466,13 @@ def resolve(case: Case, by: Actor, after_photo: PhotoRef | None, note: str, now:
     case.photos.append(after_photo)
     case.resolution_note = note
     case.resolved_at = now
+    case.on_site = proof.on_site if proof is not None else None
+    case.proof_distance_m = proof.distance_m if proof is not None else None
+    case.proof_reason = proof.reason if proof is not None else None
+    case.proof_words = proof.words if proof is not None else None
     _move(case, CaseState.RESOLVED, "resolved", by.person_id, now,
-          after={"photo": after_photo.sha256, "note": note, "on_time": now <= case.deadline})
+          after={"photo": after_photo.sha256, "note": note, "on_time": now <= case.deadline,
+                 **(proof.event_view() if proof is not None else {})})
     return case
 
 

@@ -30,6 +30,7 @@ from core.people import Person, Role
 from core.points import DEFAULT_REPORT_POINTS
 from core.ports import UnitOfWork
 from core.points_services import credit_report
+from core.proof import DEFAULT_PROOF_RADIUS_M, OnSpot, SkipReason, judge, skipped
 from core.workdays import WorkCalendar
 
 
@@ -48,6 +49,7 @@ class ReportPolicy:
     # points for a report confirmed fixed, per category value ("default" covers the rest; 0: none)
     report_points: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_REPORT_POINTS))
     limits: LimitPolicy | None = None              # reports per hour and day (None: no limit but suspension)
+    proof_radius_m: float = DEFAULT_PROOF_RADIUS_M  # "现场确认": the handler within this of the building
 
     def deadline(self, now: datetime) -> datetime:
         return self.calendar.add_working_days(now, self.working_days)
@@ -327,9 +329,17 @@ async def add_during_photo(uow: UnitOfWork, by: Actor, number: str, photo: Photo
     return case
 
 
-async def resolve_case(uow: UnitOfWork, by: Actor, number: str, after: PhotoRef, note: str, now: datetime) -> Case:
+async def resolve_case(uow: UnitOfWork, by: Actor, number: str, after: PhotoRef, note: str, now: datetime, *,
+                       location: tuple[float, float] | None = None, skip_reason: SkipReason | str | None = None,
+                       skip_words: str = "", policy: ReportPolicy | None = None) -> Case:
+    """The after-photo and the note, with proof on the spot (core.proof): the handler's `location`,
+    judged against the building's position within `policy.proof_radius_m`, or the reason they gave
+    none (`skip_reason`, and `skip_words` for "other"). Not on the spot, it is resolved all the same
+    and flagged to staff. Neither given: not asked (older channels), nothing flagged."""
     case = await case_for(uow, number)
-    rules.resolve(case, by, after, note, now)
+    rules.may_resolve(case, by)  # who may, before anything is measured
+    proof = await _proof_for(uow, case, location, skip_reason, skip_words, policy)
+    rules.resolve(case, by, after, note, now, proof=proof)
     if case.reporter_left_at is not None:  # nobody left to confirm: closed as accepted (rules.reporter_left)
         rules.close_without_reporter(case, now)
     await uow.cases.save(case)
@@ -337,6 +347,19 @@ async def resolve_case(uow: UnitOfWork, by: Actor, number: str, after: PhotoRef,
     if case.reporter_left_at is not None:
         await _notify(uow, [by.person_id], "case.closed_reporter_left", case)
     return case
+
+
+async def _proof_for(uow: UnitOfWork, case: Case, location: tuple[float, float] | None,
+                     skip_reason: SkipReason | str | None, skip_words: str,
+                     policy: ReportPolicy | None) -> OnSpot | None:
+    if location is not None:
+        building = await uow.places.building(case.building_id)
+        lat, lon = (building.lat, building.lon) if building is not None and building.has_position else (case.lat, case.lon)
+        radius = policy.proof_radius_m if policy is not None else DEFAULT_PROOF_RADIUS_M
+        return judge(location[0], location[1], lat, lon, radius)
+    if skip_reason is not None:
+        return skipped(skip_reason, skip_words)
+    return None
 
 
 async def confirm_fix(uow: UnitOfWork, by: Actor, number: str, rating: int, now: datetime, *,

@@ -166,6 +166,7 @@ class CaseFigures(OnTime):
     mean_rating: float | None = None
     open_now: int = 0
     overdue_now: int = 0
+    without_proof: int = 0           # resolved in the period without proof on the spot (core.proof)
 
     @property
     def one_time_rate(self) -> float | None:
@@ -187,6 +188,7 @@ class VolunteerFigures:
     hours: float = 0.0
     no_shows: int = 0
     theme_day_people: int = 0
+    check_ins_far: int = 0           # checked in far from the community's buildings (core.proof)
 
 
 @dataclass(frozen=True)
@@ -291,7 +293,8 @@ def figure_values(overview: Overview) -> list[tuple[str, str, Value, str]]:
         ("cases", "rework", c.rework, "count"), ("cases", "escalations", c.escalations, "count"),
         ("cases", "satisfaction", c.satisfaction, "rate"), ("cases", "mean_rating", c.mean_rating, "stars"),
         ("cases", "rated", c.rated, "count"),
-        ("cases", "open_now", c.open_now, "count"), ("cases", "overdue_now", c.overdue_now, "count")]
+        ("cases", "open_now", c.open_now, "count"), ("cases", "overdue_now", c.overdue_now, "count"),
+        ("cases", "without_proof", c.without_proof, "count")]
     v = overview.volunteering
     if v is not None:
         rows += [("volunteering", "orders", v.orders, "count"), ("volunteering", "posts", v.posts, "count"),
@@ -299,7 +302,8 @@ def figure_values(overview: Overview) -> list[tuple[str, str, Value, str]]:
                  ("volunteering", "places_claimed", v.places_claimed, "count"),
                  ("volunteering", "places_filled", v.places_filled, "count"),
                  ("volunteering", "hours", v.hours, "hours"), ("volunteering", "no_shows", v.no_shows, "count"),
-                 ("volunteering", "theme_day_people", v.theme_day_people, "count")]
+                 ("volunteering", "theme_day_people", v.theme_day_people, "count"),
+                 ("volunteering", "check_ins_far", v.check_ins_far, "count")]
     p = overview.points
     if p is not None:
         rows += [("points", "earned", p.earned, "count"), ("points", "spent", p.spent, "count")]

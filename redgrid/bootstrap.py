@@ -87,7 +87,7 @@ def report_policy(settings: Settings) -> ReportPolicy:
                         claim_within=timedelta(hours=settings.claim_within_hours),
                         escalated_fix_days=settings.escalated_fix_working_days,
                         report_points=report_points_table(settings.report_points),
-                        limits=limit_policy(settings))
+                        limits=limit_policy(settings), proof_radius_m=settings.proof_radius_m)
 
 
 def limit_policy(settings: Settings) -> LimitPolicy:

@@ -147,6 +147,12 @@ class Settings(BaseSettings):
                                  description="The largest voice note kept (bytes); 3 minutes of Telegram's Opus "
                                              "is about 720 KB.")
 
+    # proof on the spot ("现场确认", issue #20)
+    proof_radius_m: int = Field(default=150, ge=20, le=5000,
+                                description="A grid member resolving a case, or a party member checking in, within "
+                                            "this many metres of the building is on the spot (现场确认); farther or "
+                                            "no location: done all the same, flagged to staff.")
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:

@@ -41,6 +41,9 @@ cases = Table(
     Column("next_check_at", UtcDateTime()),
     # the reporter used /forget: the case stays for statistics, nobody is asked to confirm (core.forget)
     Column("reporter_left_at", UtcDateTime()),
+    # proof on the spot at the last resolve (core.proof): the verdict, metres, the reason; never the position
+    Column("on_site", Boolean), Column("proof_distance_m", Float), Column("proof_reason", String(24)),
+    Column("proof_words", Text),
     Index("ix_cases_state_deadline", "state", "deadline"),
     Index("ix_cases_next_check_at", "next_check_at"),
     Index("ix_cases_open_place", "community_id", "category", "state"),

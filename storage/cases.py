@@ -214,12 +214,15 @@ class SqlCases:
         return [(number, _unsigned(dhash)) for number, dhash in rows]
 
     async def desk(self, community_ids: set[int], now: datetime, limit: int = 30) -> list[Case]:
-        """What the community desk must look at: cases on the desk, overdue, or escalations not claimed."""
+        """What the community desk must look at: cases on the desk, overdue, or escalations not claimed;
+        and cases resolved without proof on the spot (core.proof), while they wait for the resident."""
         c = cases.c
         return await self._load(await self.conn.execute(
-            select(cases).where(c.community_id.in_(community_ids), c.state.in_(_OPEN),
-                                or_(c.handler_kind == "staff", c.deadline < now,
-                                    and_(c.state == CaseState.ESCALATED.value, c.escalation_deadline < now)))
+            select(cases).where(c.community_id.in_(community_ids),
+                                or_(and_(c.state.in_(_OPEN),
+                                         or_(c.handler_kind == "staff", c.deadline < now,
+                                             and_(c.state == CaseState.ESCALATED.value, c.escalation_deadline < now))),
+                                    and_(c.state == CaseState.RESOLVED.value, c.on_site.is_(False))))
             .order_by(c.deadline).limit(limit)))
 
     async def due(self, now: datetime) -> list[tuple[Case, datetime | None]]:

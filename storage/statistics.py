@@ -126,13 +126,15 @@ class SqlStatistics:
             .group_by(events.c.kind))).all())
         open_now, overdue_now = await self._one(
             select(func.count(), _count_if(c.deadline < now)).where(*where, c.state.in_(_OPEN)))
+        without_proof = (await self._one(select(func.count()).where(
+            *where, c.on_site.is_(False), c.resolved_at >= period.start, c.resolved_at < period.end)))[0]
         return CaseFigures(
             received=received, closed=closed, closed_first_time=int(first_time), closed_on_time=int(on_time),
             median_hours=None if p50 is None else float(p50) / 3600,
             p90_hours=None if p90 is None else float(p90) / 3600,
             rework=sum(by_kind.get(k, 0) for k in _REWORK_KINDS), escalations=by_kind.get("escalated", 0),
             rated=rated, rated_4_5=int(rated_4_5), mean_rating=None if mean is None else float(mean),
-            open_now=open_now, overdue_now=int(overdue_now))
+            open_now=open_now, overdue_now=int(overdue_now), without_proof=int(without_proof))
 
     async def _percentile(self, value: Any, where: list[Any], count: int, p: float) -> float | None:
         """SQLite: the p-th percentile of `value` over `count` rows, from the two neighbouring ranks."""
@@ -151,15 +153,16 @@ class SqlStatistics:
                     p.state != PostState.CANCELLED.value]
         posts, offered = await self._one(select(func.count(), func.coalesce(func.sum(p.capacity), 0)).where(*posts_of))
         confirmed = cl.state == ClaimState.CONFIRMED.value
-        claimed, filled, seconds, no_shows, theme_people = await self._one(
+        claimed, filled, seconds, no_shows, theme_people, far = await self._one(
             select(_count_if(cl.state.in_(_CLAIMED)), _count_if(cl.state.in_(_FILLED)),
                    func.coalesce(func.sum(case((confirmed, cl.served_seconds), else_=0)), 0),
                    _count_if(cl.state == ClaimState.NO_SHOW.value),
-                   func.count(distinct(case((and_(confirmed, p.theme_day.is_not(None)), cl.person_id)))))
+                   func.count(distinct(case((and_(confirmed, p.theme_day.is_not(None)), cl.person_id)))),
+                   _count_if(cl.check_in_on_site.is_(False)))
             .select_from(volunteer_claims.join(volunteer_posts, p.id == cl.post_id)).where(*posts_of))
         return VolunteerFigures(orders=orders, posts=posts, places_offered=int(offered), places_claimed=int(claimed),
                                 places_filled=int(filled), hours=float(seconds) / 3600, no_shows=int(no_shows),
-                                theme_day_people=theme_people)
+                                theme_day_people=theme_people, check_ins_far=int(far))
 
     async def points_figures(self, community_ids: Sequence[int], period: Period) -> PointsFigures:
         pe = points_entries.c

@@ -92,6 +92,8 @@ volunteer_claims = Table(
     Column("checked_in_at", UtcDateTime()),
     Column("check_in_photo", String(64)),
     Column("check_in_lat", Float), Column("check_in_lon", Float),
+    # proof on the spot at check-in (core.proof): the verdict and the metres to the nearest building
+    Column("check_in_on_site", Boolean), Column("check_in_distance_m", Float),
     Column("checked_out_at", UtcDateTime()),
     Column("check_out_photo", String(64)),
     Column("served_seconds", Integer),

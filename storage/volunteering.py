@@ -74,7 +74,8 @@ def _post_values(post: Post) -> dict[str, Any]:
 
 _CLAIM_COLUMNS = [C.id, P.number.label("post_number"), C.person_id, C.state, C.queued_at, C.updated_at, C.claimed_at,
                   C.checked_in_at, C.check_in_photo, C.check_in_lat, C.check_in_lon, C.checked_out_at,
-                  C.check_out_photo, C.served_seconds, C.rating, C.confirmed_by]
+                  C.check_out_photo, C.served_seconds, C.rating, C.confirmed_by, C.check_in_on_site,
+                  C.check_in_distance_m]
 
 
 def _claim(m: Any) -> Claim:
@@ -82,7 +83,8 @@ def _claim(m: Any) -> Claim:
     return Claim(m["id"], m["post_number"], m["person_id"], ClaimState(m["state"]), m["queued_at"], m["updated_at"],
                  m["claimed_at"], m["checked_in_at"], m["check_in_photo"], m["check_in_lat"], m["check_in_lon"],
                  m["checked_out_at"], m["check_out_photo"], timedelta(seconds=served) if served is not None else None,
-                 m["rating"], m["confirmed_by"])
+                 m["rating"], m["confirmed_by"], check_in_on_site=m["check_in_on_site"],
+                 check_in_distance_m=m["check_in_distance_m"])
 
 
 def _claim_values(claim: Claim) -> dict[str, Any]:
@@ -92,7 +94,8 @@ def _claim_values(claim: Claim) -> dict[str, Any]:
             "check_in_lon": claim.check_in_lon, "checked_out_at": claim.checked_out_at,
             "check_out_photo": claim.check_out_photo,
             "served_seconds": int(claim.served.total_seconds()) if claim.served is not None else None,
-            "rating": claim.rating, "confirmed_by": claim.confirmed_by}
+            "rating": claim.rating, "confirmed_by": claim.confirmed_by, "check_in_on_site": claim.check_in_on_site,
+            "check_in_distance_m": claim.check_in_distance_m}
 
 
 def _template(row: Any) -> ThemeDayTemplate:

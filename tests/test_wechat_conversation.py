@@ -296,6 +296,7 @@ async def resolve_on_wecom(kit, photo: int = 9) -> None:
     await li.sends_photo(photo)
     await li.sends_text("修好了")
     li.sees("等待居民确认")
+    li.sees("企业微信不能发送位置")  # no location step on WeCom: resolved, flagged to staff (issue #20)
 
 
 async def test_a_case_closed_by_silence_is_sent_back_from_its_notification(kit):
@@ -305,6 +306,9 @@ async def test_a_case_closed_by_silence_is_sent_back_from_its_notification(kit):
     await register(kit, wang)
     number = await report_lights(kit, wang)
     await resolve_on_wecom(kit)
+    async with kit.db.uow() as uow:
+        resolved = await uow.cases.by_number(number)
+    assert resolved.on_site is False and resolved.proof_reason == "wecom"
     kit.clock.advance(days=4)  # three days without an answer: closed as fixed
     async with kit.db.uow() as uow:
         await cases_services.sweep(uow, kit.policy, kit.clock.now())

@@ -77,7 +77,8 @@ def card_words(case: Case, tr: Translator, tz: tzinfo, now: datetime) -> dict[st
     """The words on the three-photo card ("事前、事中、事后"), as `media.card.case_card` takes them."""
     return dict(labels=(tr("card.before"), tr("card.during"), tr("card.after")), no_photo_text=tr("card.no_photo"),
                 title=f"{case.number} · {without_emoji(tr('category.' + case.category.value))}",
-                subtitle_lines=[card_times(case, tr, tz, now)],
+                subtitle_lines=[card_times(case, tr, tz, now),
+                                *([tr("card.on_site")] if case.on_site and case.resolved_at else [])],
                 note=without_emoji(tr("card.note", note=case.resolution_note)) if case.resolution_note else "")
 
 
@@ -87,6 +88,22 @@ def why_not_fixed(tr: Translator, payload: dict[str, Any]) -> str:
              (payload.get("comment") or "").strip()]
     said = " / ".join(p for p in parts if p)
     return tr("case.not_fixed_because", why=said) if said else ""
+
+
+def proof_said(tr: Translator, after: dict[str, Any], *, staff: bool) -> str:
+    """Proof on the spot in a resolve event (core.proof): "现场确认" for every reader; the lack of it only
+    for the community's staff, who check it. "" when it was not asked."""
+    on_site = after.get("on_site")
+    metres = after.get("distance_m")
+    if on_site is True:
+        return tr("proof.history_on_site", metres=metres)
+    if on_site is False and staff:
+        if metres is not None:
+            return tr("proof.history_far", metres=metres)
+        words = (after.get("proof_words") or "").strip()
+        reason = after.get("proof_reason")
+        return tr("proof.history_skipped", reason=words or (tr(f"proof.reason.{reason}") if reason else "?"))
+    return ""
 
 
 def why_rejected(tr: Translator, said: dict[str, Any]) -> str:
@@ -169,6 +186,8 @@ async def case_history(uow: UnitOfWork, case: Case, tr: Translator, tz: tzinfo, 
             what = tr(f"event.{event.kind}_to", target=await _target(uow, after["handler_id"], targets))
         if event.kind == "resolved":
             note = after.get("note")
+            proof = proof_said(tr, after, staff=by is not None and by.roles.is_staff_of(case.community_id))
+            note = " · ".join(p for p in (note, proof) if p)
         elif event.kind in ("fix_rejected", "supporter_feedback"):  # the resident's reason and words
             note = why_not_fixed(tr, after) if not after.get("fixed") else None
         elif event.kind == "report_rejected":

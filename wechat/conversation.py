@@ -38,10 +38,12 @@ from core import cases_services, points_services
 from core.binding_services import bind_account, issue_bind_code, roster_named
 from core.cases import MAX_DESCRIPTION, MAX_PHOTOS_PER_KIND, Actor, Case, Category, NotFixedReason, PhotoKind, PhotoRef
 from core.cases import check as check_case
+from core.cases import lacks_proof
 from core.cases_services import ReportPolicy
 from core.clock import Clock
 from core.errors import DomainError
 from core.ids import saved_id
+from core.proof import SkipReason
 from core.consent import PrivacyPolicy, needs_location_consent
 from core.consent_services import Arrival, agree, agree_to_location, arrive, privacy_view
 from core.onboarding import register_resident, roles_of, set_language
@@ -797,9 +799,16 @@ class _Turn:
             return
         self.ask(self.tr("wechat.my.title"), [(self.case_line(c), "history", c.number) for c in cases])
 
-    def case_line(self, case: Case) -> str:
-        return self.tr("wechat.case.line", number=case.number, state=self.tr(f"state.{case.state.value}"),
+    def case_line(self, case: Case, *, flags: bool = False) -> str:
+        """A case in a numbered list; a fix proved on the spot says so, and on the desk (`flags`) one
+        without proof says that (core.proof), as in Telegram."""
+        line = self.tr("wechat.case.line", number=case.number, state=self.tr(f"state.{case.state.value}"),
                        category=self.tr(f"category.{case.category.value}"))
+        if case.on_site and case.resolved_at is not None:
+            return f"{line} · {self.tr('proof.mark_on_site')}"
+        if flags and lacks_proof(case):
+            return f"{line} · {self.tr('proof.mark_flagged')}"
+        return line
 
     async def history(self, number: str) -> None:
         """A case's story (the look is recorded: PIPL), its card once fixed, and what `by` may answer."""
@@ -898,16 +907,19 @@ class _Turn:
         data = self.dialog.data
         after = data["after"]
         photo = PhotoRef(after["sha256"], PhotoKind.AFTER, after.get("width"), after.get("height"), after.get("dhash"))
-        await cases_services.resolve_case(self.uow, self.actor, data["number"], photo, note, self.now)
+        # WeCom's conversation has no location step (issue #20): resolved as "skipped: no location on
+        # WeCom", which flags it to staff as any fix without proof on the spot (core.proof)
+        await cases_services.resolve_case(self.uow, self.actor, data["number"], photo, note, self.now,
+                                          skip_reason=SkipReason.NO_LOCATION_ON_WECOM, policy=self.c.policy)
         self.end()
-        self.say(self.tr("case.resolved_by_you", number=data["number"]))
+        self.say(f"{self.tr('case.resolved_by_you', number=data['number'])}\n{self.tr('wechat.proof.no_location')}")
 
     async def desk(self) -> None:
         cases = await cases_services.desk(self.uow, self.actor, self.now)
         if not cases:
             self.say(self.tr("desk.none"))
             return
-        self.ask(self.tr("wechat.desk.title"), [(self.case_line(c), "history", c.number) for c in cases])
+        self.ask(self.tr("wechat.desk.title"), [(self.case_line(c, flags=True), "history", c.number) for c in cases])
 
     # ---- volunteering ------------------------------------------------------------------------------
 

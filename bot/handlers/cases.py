@@ -12,7 +12,10 @@ from aiogram.filters import Command, StateFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.scene import Scene, on
-from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import (
+    BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, KeyboardButton, Message, ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+)
 
 from bot.config import Settings
 from bot.keyboards import column, paged, star_rows
@@ -21,12 +24,15 @@ from bot.voice import voice_or_say_why
 from bot.scenes.report import start_report
 from texts import Translator
 from core import cases_services
-from core.cases import MAX_DESCRIPTION, Actor, Case, CaseState, ClosureReason, HandlerKind, NotFixedReason, PhotoKind
+from core.cases import (
+    MAX_DESCRIPTION, Actor, Case, CaseState, ClosureReason, HandlerKind, NotFixedReason, PhotoKind, lacks_proof,
+)
 from core.disclosure_services import listed_phone
 from core.dispatch import MemberChoice
 from core.errors import DomainError
 from core.people import Person, Roles
 from core.ports import UnitOfWork
+from core.proof import OFFERED_REASONS, SkipReason
 from core.voice import VoicePurpose, duration_text
 from core.voice_services import keep_with_case, voice_lengths
 
@@ -315,8 +321,9 @@ class DuringPhoto(CaseDialog, state="case.during"):
 
 
 class ResolveCase(CaseDialog, state="case.resolve"):
-    """The after-photo and a note. Core takes one after-photo: of an album the first is used, and
-    the person is told so. A caption is the note, so the case is resolved without asking."""
+    """The after-photo, a note, then proof on the spot (core.proof): a one-tap location, or a reason for
+    none (a button, or typed words). Core takes one after-photo: of an album the first is used, and
+    the person is told so. A caption is the note, so the location is asked for at once."""
 
     ask_key = "case.ask_after_photo"
 
@@ -330,12 +337,17 @@ class ResolveCase(CaseDialog, state="case.resolve"):
             if album and data.get("album") == album:  # the album whose first photo is the after-photo
                 count = data.get("count", 1) + 1
                 await self.wizard.update_data(count=count)
+                if data.get("note"):  # waiting for the location: the answer will say which photo is used
+                    return
                 if caption:
-                    await self.resolve(message, uow, person, roles, tr, now, caption)
+                    await self.ask_proof(message, tr, caption)
                     return
                 if data.get("prompt"):  # the note question, now saying which photo is used
                     await bot.edit_message_text(f"{tr('case.after_from_album', count=count)}\n{tr('case.ask_note')}",
                                                 chat_id=message.chat.id, message_id=data["prompt"])
+                return
+            if data.get("note"):
+                await self.ask_proof(message, tr, data["note"])
                 return
             await message.answer(tr("case.ask_note"))
             return
@@ -344,34 +356,106 @@ class ResolveCase(CaseDialog, state="case.resolve"):
             return
         await self.wizard.update_data(after=photo_data(photo), album=album, count=1)
         if caption:
-            await self.resolve(message, uow, person, roles, tr, now, caption)
+            await self.ask_proof(message, tr, caption)
             return
         sent = await message.answer(tr("case.ask_note"))
         await self.wizard.update_data(prompt=sent.message_id)
 
+    @on.message(F.location)
+    async def location(self, message: Message, uow: UnitOfWork, person: Person, roles: Roles, tr: Translator,
+                       policy: cases_services.ReportPolicy, now) -> None:
+        """The location counts only at its step; sent earlier it is not used, and the person is told
+        what comes first (nothing is lost: the step asks for it again)."""
+        data = await self.wizard.get_data()
+        if not data.get("after"):
+            await message.answer(tr("proof.not_now_photo"))
+            return
+        if not data.get("note"):
+            await message.answer(tr("proof.not_now_note"))
+            return
+        where = (message.location.latitude, message.location.longitude)
+        await self.resolve(message, uow, person, roles, tr, now, policy, location=where)
+
+    @on.callback_query(CaseAct.filter(F.action == "proofwhy"))
+    async def reason(self, query: CallbackQuery, callback_data: CaseAct, uow: UnitOfWork, person: Person,
+                     roles: Roles, tr: Translator, policy: cases_services.ReportPolicy, now) -> None:
+        data = await self.wizard.get_data()
+        if (callback_data.number != data.get("number") or not data.get("note")
+                or callback_data.arg not in {r.value for r in OFFERED_REASONS}):
+            await query.answer(tr("error.stale_button"), show_alert=True)
+            return
+        await query.answer()
+        if isinstance(query.message, Message):
+            await query.message.edit_reply_markup(reply_markup=None)
+            await self.resolve(query.message, uow, person, roles, tr, now, policy,
+                               skip=SkipReason(callback_data.arg))
+
     @on.message(F.text)
     async def note(self, message: Message, uow: UnitOfWork, person: Person, roles: Roles, tr: Translator,
-                   now) -> None:
-        if not (await self.wizard.get_data()).get("after"):
+                   policy: cases_services.ReportPolicy, now) -> None:
+        data = await self.wizard.get_data()
+        if not data.get("after"):
             await message.answer(tr(self.ask_key))
             return
-        await self.resolve(message, uow, person, roles, tr, now, message.text)
+        if not data.get("note"):
+            if len(message.text) > MAX_DESCRIPTION:
+                await message.answer(tr("report.words_too_long", max=MAX_DESCRIPTION))
+                return
+            await self.ask_proof(message, tr, message.text)
+            return
+        # at the location step, words are the reason there is no location
+        await self.resolve(message, uow, person, roles, tr, now, policy, skip=SkipReason.OTHER,
+                           words=message.text)
+
+    async def ask_proof(self, message: Message, tr: Translator, note: str) -> None:
+        """The note is known: ask for the location (a reply keyboard's one-tap button) or a reason."""
+        note = note.strip()
+        if not note:
+            await message.answer(tr("case.ask_note"))
+            return
+        number = (await self.wizard.get_data())["number"]
+        await self.wizard.update_data(note=note)
+        await message.answer(tr("proof.ask"), reply_markup=column(
+            [(tr(f"proof.reason.{r.value}"), act("proofwhy", number, r.value)) for r in OFFERED_REASONS]))
+        await message.answer(tr("proof.tap_below"), reply_markup=ReplyKeyboardMarkup(
+            keyboard=[[KeyboardButton(text=tr("proof.send_location"), request_location=True)]],
+            resize_keyboard=True, one_time_keyboard=True))
 
     async def resolve(self, message: Message, uow: UnitOfWork, person: Person, roles: Roles, tr: Translator,
-                      now, note: str) -> None:
+                      now, policy: cases_services.ReportPolicy, *, location: tuple[float, float] | None = None,
+                      skip: SkipReason | None = None, words: str = "") -> None:
         data = await self.wizard.get_data()
         photo = photo_from_data(data["after"], PhotoKind.AFTER)
-        await cases_services.resolve_case(uow, Actor.of(person, roles), data["number"], photo, note, now)
+        note = data["note"]
+        case = await cases_services.resolve_case(uow, Actor.of(person, roles), data["number"], photo, note, now,
+                                                 location=location, skip_reason=skip, skip_words=words,
+                                                 policy=policy)
         await self.wizard.exit()
-        if message.caption:
-            text = tr("case.resolved_with_note", number=data["number"], note=note)
-        else:
-            text = tr("case.resolved_by_you", number=data["number"])
+        text = tr("case.resolved_with_note", number=data["number"], note=note)
         count = data.get("count", 1)
-        shown = f"{text}\n{tr('case.after_from_album', count=count)}" if count > 1 else text
-        answer = await message.answer(shown)
-        if message.media_group_id == data.get("album"):
-            await self.leave_album_tail(message, PhotoKind.AFTER, data["number"], answer, text, count)
+        lines = [text, proof_line(case, tr)]
+        if count > 1:
+            lines.append(tr("case.after_from_album", count=count))
+        await message.answer("\n".join(line for line in lines if line), reply_markup=ReplyKeyboardRemove())
+
+
+def proof_line(case: Case, tr: Translator) -> str:
+    """What the handler is told about their proof on the spot ("" when it was not asked)."""
+    if case.on_site is None:
+        return ""
+    metres = round(case.proof_distance_m) if case.proof_distance_m is not None else None
+    if case.on_site:
+        return tr("proof.on_site", metres=metres)
+    if metres is not None:
+        return tr("proof.far", metres=metres)
+    return tr("proof.skipped", reason=proof_reason_text(case.proof_reason, case.proof_words, tr))
+
+
+def proof_reason_text(reason: str | None, words: str | None, tr: Translator) -> str:
+    """The reason there was no proof: the person's words, else the code in the reader's language."""
+    if words:
+        return words
+    return tr(f"proof.reason.{reason}") if reason in {r.value for r in SkipReason} else "?"
 
 
 async def album_tail(message: Message, state: FSMContext) -> dict | bool:
@@ -410,21 +494,26 @@ async def rest_of_album(message: Message, tail: dict, state: FSMContext, bot: Bo
 
 # ---- lists -------------------------------------------------------------------------------------
 
-def case_list(cases: list[Case], tr: Translator, voices: dict[int, list[int]] | None = None) -> InlineKeyboardMarkup:
+def case_list(cases: list[Case], tr: Translator, voices: dict[int, list[int]] | None = None, *,
+              flags: bool = False) -> InlineKeyboardMarkup:
     """One button per case, number and state (and "🎤 0:42" for each voice note kept with it);
-    pressing it shows the case's story."""
+    pressing it shows the case's story. A fix proved on the spot says so ("现场确认"); with `flags`
+    (the desk), one without proof says that."""
     def label(c: Case) -> str:
-        said = tr("case.btn.history", number=c.number, state=tr(f"state.{c.state.value}"))
+        text = tr("case.btn.history", number=c.number, state=tr(f"state.{c.state.value}"))
+        if c.on_site and c.resolved_at is not None:
+            text = f"{text} · {tr('proof.mark_on_site')}"
+        elif flags and lacks_proof(c):
+            text = f"{text} · {tr('proof.mark_flagged')}"
         spoken = [tr("voice.label", duration=duration_text(s)) for s in (voices or {}).get(c.id or 0, [])]
-        return " ".join([said, *spoken])
-
+        return " ".join([text, *spoken])
     return column([(label(c), act("history", c.number)) for c in cases])
 
 
 async def _list_or_say_none(message: Message, cases: list[Case], tr: Translator, title: str, none: str,
-                            voices: dict[int, list[int]] | None = None) -> None:
+                            voices: dict[int, list[int]] | None = None, flags: bool = False) -> None:
     if cases:
-        await message.answer(tr(title), reply_markup=case_list(cases, tr, voices))
+        await message.answer(tr(title), reply_markup=case_list(cases, tr, voices, flags=flags))
     else:
         await message.answer(tr(none))
 
@@ -442,7 +531,7 @@ async def cases_i_handle(message: Message, uow: UnitOfWork, person: Person, role
 
 async def desk(message: Message, uow: UnitOfWork, person: Person, roles: Roles, tr: Translator, now) -> None:
     cases = await cases_services.desk(uow, Actor.of(person, roles), now)
-    await _list_or_say_none(message, cases, tr, "desk.title", "desk.none")
+    await _list_or_say_none(message, cases, tr, "desk.title", "desk.none", flags=True)
 
 
 async def _card_or_none(case: Case, tr: Translator, case_renderer, now) -> bytes | None:

@@ -72,8 +72,10 @@ class NotificationRenderer:
         tr = Translator(lang)  # volunteering kinds come with their buttons (claim, approve, stars …)
         payload = local_times(notification.payload, lang, self.settings.tz, self.clock.now())
         fields = notification_fields(notification.kind, payload, tr)
-        return Outgoing(text(lang, notification.kind, **fields),
-                        markup=notification_markup(notification.kind, payload, tr))
+        said = text(lang, notification.kind, **fields)
+        if notification.kind == "post.to_confirm" and isinstance(payload.get("far_m"), int):
+            said = f"{said}\n{tr('post.checked_in_far', metres=payload['far_m'])}"  # core.proof: flagged
+        return Outgoing(said, markup=notification_markup(notification.kind, payload, tr))
 
     def _order_voice(self, notification: Notification, lang: str) -> Outgoing:
         payload = notification.payload

@@ -20,6 +20,7 @@ from bot.callbacks import Vol
 from bot.keyboards import rows_of
 from texts.refusals import refusal_text
 from bot.photos import photo_or_say_why
+from bot.config import Settings
 from texts import Translator
 from core import points_services
 from core.volunteering import attendance_services, orders_services, registration_services
@@ -131,19 +132,23 @@ class CheckIn(VolScene, state="duty.check_in"):
 
     @on.message(F.photo | F.document)
     async def photo(self, message: Message, bot: Bot, uow: UnitOfWork, person: Person, roles: Roles,
-                    tr: Translator, photos, now) -> None:
+                    tr: Translator, photos, settings: Settings, now) -> None:
         photo = await photo_or_say_why(message, bot, photos, PhotoKind.DURING, tr)
         if photo is None:
             return
         data = await self.wizard.get_data()
         try:
-            await attendance_services.check_in(uow, Actor.of(person, roles), data["post"], photo, now,
-                                               lat=data.get("lat"), lon=data.get("lon"))
+            claim_ = await attendance_services.check_in(uow, Actor.of(person, roles), data["post"], photo, now,
+                                                        lat=data.get("lat"), lon=data.get("lon"),
+                                                        radius_m=settings.proof_radius_m)
         except DomainError as problem:
             await self.refused(message, uow, tr, problem)
             return
         await self.wizard.exit()
-        await message.answer(tr("duty.checked_in", post=data["post"]), reply_markup=rows_of(
+        said = tr("duty.checked_in", post=data["post"])
+        if claim_.check_in_on_site is False and claim_.check_in_distance_m is not None:  # core.proof: flagged
+            said = f"{said}\n{tr('duty.check_in_far', metres=round(claim_.check_in_distance_m))}"
+        await message.answer(said, reply_markup=rows_of(
             [[(tr("vol.btn.check_out"), Vol(action="checkout", ref=data["post"]))]]))
 
     @on.message()

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from core.cases import Actor
 from core.errors import NotAllowed
+from core.proof import OnSpot
 from core.volunteering.common import (
     BadRating, CHECK_IN_EARLY, CheckInTooEarly, CheckInTooLate, ClaimState, DEFAULT_NO_SHOW_LIMIT, NotEndedYet,
     NotStartedYet, PhotoRequired, PhotoReused, PostClosed, PostState, not_int, require_state,
@@ -37,16 +38,23 @@ def require_check_out(claim_: Claim, post: Post, by: Actor, now: datetime) -> No
 
 
 def check_in(claim_: Claim, post: Post, by: Actor, photo: str, now: datetime, *,
-             lat: float | None = None, lon: float | None = None, early: timedelta = CHECK_IN_EARLY) -> Claim:
-    """On the day: the member arrives and proves it with a photo (location if they share it)."""
+             lat: float | None = None, lon: float | None = None, early: timedelta = CHECK_IN_EARLY,
+             proof: OnSpot | None = None) -> Claim:
+    """On the day: the member arrives and proves it with a photo (location if they share it).
+
+    `proof` is the verdict on their location (core.proof), kept instead of the position: far from the
+    community's buildings, the check-in counts all the same and is flagged to staff."""
     require_check_in(claim_, post, by, now, early=early)
     photo = (photo or "").strip()
     if not photo:
         raise PhotoRequired(action="check_in")
     claim_.checked_in_at, claim_.check_in_photo = now, photo
     claim_.check_in_lat, claim_.check_in_lon = lat, lon
+    claim_.check_in_on_site = proof.on_site if proof is not None else None
+    claim_.check_in_distance_m = proof.distance_m if proof is not None else None
+    located = proof is not None or (lat is not None and lon is not None)
     move_claim(claim_, ClaimState.CHECKED_IN, "checked_in", by.person_id, now,
-               {"photo": photo, "located": lat is not None and lon is not None})
+               {"photo": photo, "located": located, **(proof.event_view() if proof is not None else {})})
     return claim_
 
 
@@ -168,6 +176,11 @@ def lift_suspension(standing: Standing, by: Actor, now: datetime) -> Standing:
 
 
 # --- questions the rest of the system asks ---------------------------------------------
+
+
+def checked_in_far(claim_: Claim) -> bool:
+    """Checked in with a location that was not on the spot (core.proof): flagged to staff."""
+    return claim_.check_in_on_site is False
 
 
 def hours_served(claim_: Claim, post: Post) -> timedelta:

@@ -11,6 +11,7 @@ from core.errors import NotFound
 from core.points import PointsReason, earn, points_for_service, service_ref
 from core.points_services import load_ledger, record_points
 from core.ports import UnitOfWork
+from core.proof import DEFAULT_PROOF_RADIUS_M, judge_nearest
 from core.volunteering import attendance as rules
 from core.volunteering.common import NotYourClaim
 from core.volunteering.common_services import VolunteerPolicy, display_name, save_events, staff_of, tell
@@ -41,13 +42,26 @@ async def may_check_out(uow: UnitOfWork, by: Actor, post_number: str, now: datet
 
 
 async def check_in(uow: UnitOfWork, by: Actor, post_number: str, photo: PhotoRef, now: datetime, *,
-                   lat: float | None = None, lon: float | None = None) -> Claim:
+                   lat: float | None = None, lon: float | None = None,
+                   radius_m: float = DEFAULT_PROOF_RADIUS_M) -> Claim:
+    """The member checks in with a photo; a shared location is judged against the nearest building of the
+    post's community (core.proof) and only the verdict and the metres are kept, not the position."""
     post = await post_by_number(uow, post_number)
     claim_ = await _claim_of(uow, post, by.person_id)
-    rules.check_in(claim_, post, by, photo.sha256, now, lat=lat, lon=lon)
+    rules.require_check_in(claim_, post, by, now)  # who may, before anything is measured
+    proof = None
+    if lat is not None and lon is not None:
+        proof = judge_nearest(lat, lon, await _community_sites(uow, post.community_id), radius_m)
+    rules.check_in(claim_, post, by, photo.sha256, now, proof=proof)
     await uow.volunteering.save_claim(claim_)
     await save_events(uow, claim_)
     return claim_
+
+
+async def _community_sites(uow: UnitOfWork, community_id: int) -> list[tuple[float, float]]:
+    grids = {g.id for g in await uow.places.grids(community_id)}
+    return [(b.lat, b.lon) for b in await uow.places.buildings_with_position()
+            if b.grid_id in grids and b.lat is not None and b.lon is not None]
 
 
 async def check_out(uow: UnitOfWork, by: Actor, post_number: str, photo: PhotoRef, now: datetime) -> Claim:
@@ -63,9 +77,11 @@ async def check_out(uow: UnitOfWork, by: Actor, post_number: str, photo: PhotoRe
         if order is not None:
             people.append(order.resident_id)
     hours = round(rules.hours_served(claim_, post).total_seconds() / 3600, 1)
+    far = ({"far_m": round(claim_.check_in_distance_m)}  # flagged to whoever confirms (core.proof)
+           if rules.checked_in_far(claim_) and claim_.check_in_distance_m is not None else {})
     await tell(uow, people, "post.to_confirm",
                {"post": post.number, "title": post.title, "person": by.person_id,
-                "name": await display_name(uow, by.person_id), "hours": hours},
+                "name": await display_name(uow, by.person_id), "hours": hours, **far},
                dedupe=f"post:{post.number}:to_confirm:{by.person_id}")
     return claim_
 

@@ -180,6 +180,8 @@ class Claim:
     served: timedelta | None = None        # hours that count, fixed on confirmation
     rating: int | None = None
     confirmed_by: int | None = None
+    check_in_on_site: bool | None = None       # core.proof at check-in; None: no location shared
+    check_in_distance_m: float | None = None   # metres to the nearest building of the community
     pending_events: list[Event] = field(default_factory=list, compare=False, repr=False)
 
     def record(self, kind: str, at: datetime, actor_id: int | None,

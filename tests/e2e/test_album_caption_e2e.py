@@ -131,6 +131,7 @@ async def test_an_album_as_after_photo_asks_for_the_note_once_and_uses_the_first
     await demo.settled()
     assert len(li.messages) == before + 1, li.transcript  # the note is asked once
     await li.sends_text("换了新灯泡")
+    await li.presses("已离开现场")  # proof on the spot (issue #20): a reason instead of a location
     await li.sees("等待居民确认")
     after = await case_photos(demo, number, "after")
     assert len(after) == 1
@@ -185,6 +186,8 @@ async def test_a_caption_on_the_after_photo_is_the_note_and_resolves(demo):
     await li.presses("✅ 已处理，上传完成照片")
     await li.sees("处理后的照片")
     await li.sends_photo(jpeg("yellow"), caption="换了新灯泡")
+    await li.sees("最后一步")  # the caption is the note: the location is asked at once (issue #20)
+    await li.presses("已离开现场")  # proof on the spot (issue #20): a reason instead of a location
     await li.sees("等待居民确认")
     assert not texts(li, "说明怎么处理"), li.transcript
     await wang.sees("请看事前、事中、事后照片", timeout=10)
@@ -200,9 +203,12 @@ async def test_an_album_with_a_caption_as_after_photo_resolves_at_once(demo):
     await li.sees("处理后的照片")
     before = len(li.messages)
     await li.sends_album(photos(3, first=3), caption="换了新灯泡")
-    await li.sees("等待居民确认")
+    await li.sees("最后一步")  # the caption is the note: the location is asked at once (issue #20)
     await demo.settled()
-    assert len(li.messages) == before + 1, li.transcript  # the rest of the album is taken quietly
+    assert len(li.messages) == before + 2, li.transcript  # the rest of the album is taken quietly
+    await li.presses("已离开现场")  # proof on the spot (issue #20): a reason instead of a location
+    done = await li.sees("等待居民确认")
+    assert "第一张" in done.text
     assert not texts(li, "说明怎么处理"), li.transcript
     async with demo.db.uow() as uow:
         case = await uow.cases.by_number(number)

@@ -36,6 +36,7 @@ async def test_the_resident_reads_the_grid_members_note_and_the_card_says_done_n
     await li.sends_photo(jpeg("yellow"))
     await li.sees("说明怎么处理")
     await li.sends_text("换了新灯泡，开关也检查过了")
+    await li.presses("已离开现场")  # proof on the spot (issue #20): a reason instead of a location
     card = await wang.sees("请看事前、事中、事后照片", timeout=10)
     assert card.has_photo and "换了新灯泡，开关也检查过了" in card.text
     (sent,) = drawn

@@ -91,6 +91,7 @@ async def test_resident_reports_in_the_browser_and_confirms_the_three_photo_card
         await li.presses("✅ 已处理，上传完成照片")
         await li.sends_photo(jpeg("yellow"))
         await li.sends_text("换了新灯泡")
+        await li.presses("已离开现场")  # proof on the spot (issue #20): a reason instead of a location
 
         card = page.locator(".msg.bot", has_text="请看事前、事中、事后照片").last
         await expect(card.locator("img.photo")).to_have_count(1, timeout=10000)

@@ -32,6 +32,7 @@ async def test_words_that_look_like_markup_are_shown_literally_to_the_grid_membe
     await li.sends_photo(jpeg("yellow"))
     await li.sees("说明怎么处理")
     await li.sends_text(MARKUP)  # the grid member's note reaches the resident the same way
+    await li.presses("已离开现场")  # proof on the spot (issue #20): a reason instead of a location
     done = await li.sees("等待居民确认")
     assert formatted(done) == []
     card = await wang.sees("问题解决了吗", timeout=10)
@@ -60,6 +61,7 @@ async def test_an_anonymous_report_and_the_logs_of_a_whole_loop_name_nobody(demo
     await li.sends_photo(jpeg("yellow"))
     await li.sees("说明怎么处理")
     await li.sends_text(note)
+    await li.presses("已离开现场")  # proof on the spot (issue #20): a reason instead of a location
     await wang.sees("问题解决了吗", timeout=10)
     await wang.presses("👍 已解决")
     await wang.presses("⭐⭐⭐⭐⭐ 5")

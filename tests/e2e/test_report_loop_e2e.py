@@ -66,6 +66,7 @@ async def li_accepts_and_resolves(demo, number: str, note: str = "换了新灯�
     await li.presses("✅ 已处理，上传完成照片")
     await li.sends_photo(jpeg("yellow"))
     await li.sends_text(note)
+    await li.presses("已离开现场")  # proof on the spot (issue #20): a reason instead of a location
     return li, accepted
 
 
@@ -93,7 +94,12 @@ async def test_the_whole_loop_with_rework_rating_and_three_photo_card(demo):
     await li.sends_photo(jpeg("yellow"))
     await li.sees("说明怎么处理")
     await li.sends_text("换了新灯泡")
-    await li.sees("等待居民确认")
+    await li.sees("最后一步")  # proof on the spot (issue #20): the demo's location, agreed to once (PIPL)
+    await li.sends_location(32.7057, 116.7108)
+    await li.presses("✅ 同意使用位置")
+    await li.sends_location(32.7057, 116.7108)
+    done = await li.sees("等待居民确认")
+    assert "现场确认" in done.text
     card = await wang.sees("请看事前、事中、事后照片", timeout=10)
     assert card.has_photo
     width, height = Image.open(io.BytesIO(wang.photo_bytes(card))).size
@@ -108,6 +114,7 @@ async def test_the_whole_loop_with_rework_rating_and_three_photo_card(demo):
     await li.presses("✅ 已处理，上传完成照片")
     await li.sends_photo(jpeg("green"))
     await li.sends_text("换了开关")
+    await li.presses("已离开现场")  # proof on the spot (issue #20): a reason instead of a location
     await wang.sees("问题解决了吗", timeout=10)
     await wang.presses("👍 已解决")
     await wang.presses("⭐⭐⭐⭐⭐ 5")
@@ -167,6 +174,7 @@ async def test_escalation_is_claimed_by_the_department_and_closes_the_loop(demo)
     await liu.presses("✅ 已处理，上传完成照片")
     await liu.sends_photo(jpeg("green"))
     await liu.sends_text("更换了线路")
+    await liu.presses("已离开现场")  # proof on the spot (issue #20): a reason instead of a location
     card = await wang.sees("请看事前、事中、事后照片", timeout=10)
     assert card.has_photo
 
@@ -237,6 +245,7 @@ async def test_grid_member_forwards_to_a_department_which_handles_it(demo):
     await liu.presses("✅ 已处理，上传完成照片")
     await liu.sends_photo(jpeg("green"))
     await liu.sends_text("已修复线路")
+    await liu.presses("电话/他人现场处理")  # proof on the spot (issue #20): a reason instead of a location
     await wang.sees("问题解决了吗", timeout=10)
 
 
