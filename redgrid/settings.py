@@ -143,6 +143,9 @@ class Settings(BaseSettings):
     credit_grades: str = Field(default="A=0.95/4.5,B=0.85/4.0,C=0.70/3.0",
                                description="A property company's credit grade: the least on-time rate/mean rating "
                                            "for A, B and C; below C is D.")
+    door_code_secret: str = Field(default="", description="Signs the QR codes on building doors (redgrid qr); "
+                                                          "empty: derived from BOT_TOKEN (a new token then "
+                                                          "makes the printed cards invalid).")
 
     @field_validator("timezone")
     @classmethod

@@ -871,4 +871,20 @@ TEXTS: dict[str, str] = {
     "wechat.word./forget": "“删除我的信息”",
     "wechat.privacy.elsewhere": ("在微信里暂时不能导出或删除您的信息。请在 Telegram 中发送 /mydata（领取全部信息）或 /forget（删除），"
                                  "或带身份证件到社区办公室书面申请，工作人员会为您办理。"),
+    # ---- door codes (门牌二维码): bot/handlers/doors.py, wechat/conversation.py, redgrid qr
+    "door.bad_code": "抱歉，这个二维码不是本系统发的，或者已经损坏，不能使用。请扫描楼门上社区张贴的二维码，或发送 /start 手动选择楼栋。",
+    "door.live_here": "您扫的是 {place} 的门牌二维码。您住在这栋楼吗？",
+    "door.yes_live_here": "✅ 我住这里",
+    "door.other_building": "我住在本小区其他楼栋",
+    "door.which_building": "您扫的是 {place} 的二维码。请选择您住的楼栋：",
+    "door.report_here": "📍 {place}：请拍下这里的问题，地点已经填好。",
+    "door.no_such_community": "没有找到社区“{community}”，或者您不是它的工作人员。",
+    "door.pick_community": "您负责几个社区，请选择要打印哪个社区的门牌二维码：\n{codes}",
+    "door.no_buildings": "{community} 还没有楼栋，先导入楼栋表（redgrid import-org）。",
+    "door.no_font": "服务器上没有中文字体，暂时不能生成门牌二维码。请管理员安装 fonts-noto-cjk。",
+    "door.sheet_caption": "{community} 门牌二维码：{count} 张卡片，A4 打印后沿虚线剪开，贴在楼门口、小区大门和车库。",
+    "help.qr": "/qr — 打印本社区的门牌二维码（PDF）",
+    "cmd.qr": "门牌二维码",
+    "wechat.door.live_here": "您扫的是 {place} 的门牌二维码。住在这栋楼请回复「住这里」，住其他楼栋请回复「开始」手动选择。",
+    "wechat.door.report_here": "📍 {place}：请发送这里问题的照片，地点已经填好。",
 }
