@@ -98,7 +98,7 @@ def looks_like_door_code(payload: str) -> bool:
 
 def verify(payload: str, secret: bytes) -> DoorCode:
     """The door code a payload stands for, or BadDoorCode. The signature is compared in constant time."""
-    if not secret or not payload or len(payload) > MAX_PAYLOAD or not _PAYLOAD_CHARS.fullmatch(payload):
+    if not secret or not SIGNATURE_CHARS + 4 <= len(payload) <= MAX_PAYLOAD or not _PAYLOAD_CHARS.fullmatch(payload):
         raise BadDoorCode()
     body, sep, signature = payload[:-SIGNATURE_CHARS - 1], payload[-SIGNATURE_CHARS - 1], payload[-SIGNATURE_CHARS:]
     matched = _BODY.fullmatch(body)
