@@ -84,7 +84,7 @@ class ReportPhotos(ReportStep, state="report.photos"):
         if not (album and data.get("album") == album and data.get("photos")):
             fresh: dict[str, Any] = {"photos": []}
             if door_building is not None:  # a scanned door card (bot/handlers/doors.py): the place is known
-                fresh["building_id"] = door_building
+                fresh.update(building_id=door_building, door_placed=True)
             elif door_compound is not None:  # a compound's gate or garage: the place step lists its buildings
                 fresh["door_compound"] = door_compound
             await self.wizard.set_data(fresh)
@@ -174,6 +174,9 @@ class ReportCategory(ReportStep, state="report.category"):
         await self.wizard.update_data(category=callback_data.value,
                                       answered=f"{tr('report.ask_category')} {tr('category.' + callback_data.value)}")
         data = await self.wizard.get_data()
+        if data.get("door_placed") and data.get("building_id") and not data.get("description"):
+            await self.wizard.goto(ReportWords)  # placed by a scanned door card: the words come next
+            return
         await self.wizard.goto(ReportSummary if data.get("building_id") else ReportPlace)
 
     @on.message()
