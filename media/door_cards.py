@@ -13,6 +13,7 @@ WenQuanYi (media.card.find_cjk_font); none: `NoCjkFont` says what to install.
 
 from __future__ import annotations
 
+import functools
 import io
 import shutil
 import subprocess
@@ -145,12 +146,17 @@ def _px(mm: float) -> int:
     return round(mm / 25.4 * PNG_DPI)
 
 
+@functools.lru_cache(maxsize=16)
+def _pillow_font(path: str, index: int, pixels: int) -> ImageFont.FreeTypeFont:
+    return ImageFont.truetype(path, pixels, index=index)
+
+
 def card_png(face: CardFace, font: CjkFont | None = None) -> bytes:
     """One card as a PNG at 300 dpi, the same layout as on the sheet."""
     font = font or find_font()
 
     def sized(points: float) -> ImageFont.FreeTypeFont:
-        return ImageFont.truetype(str(font.path), round(points / 72 * PNG_DPI), index=font.index)
+        return _pillow_font(str(font.path), font.index, round(points / 72 * PNG_DPI))
 
     width, height = _px(CARD_W), _px(CARD_H)
     image = Image.new("RGB", (width, height), "white")
