@@ -146,7 +146,11 @@ class Conversation:
                 verify(scene, self.door_secret)
             except BadDoorCode:  # forged or altered: said, and not kept for after the notice
                 return [Reply(text=for_wechat(tr(BadDoorCode.key), tr))]
-            self._door_waiting[(incoming.channel, incoming.user)] = scene
+            waiting = self._door_waiting
+            waiting.pop((incoming.channel, incoming.user), None)
+            waiting[(incoming.channel, incoming.user)] = scene
+            while len(waiting) > DOOR_WAITING_MAX:  # the oldest unanswered scans go first
+                waiting.pop(next(iter(waiting)))
         lines = [] if person is None else [tr("privacy.notice_again")]
         lines += [notice_text(tr, self.privacy), numbered(tr, [tr("privacy.agree"), tr("privacy.disagree")])]
         return [Reply(text=for_wechat("\n\n".join(lines), tr))]
@@ -209,6 +213,7 @@ class Conversation:
             return replies
 
 
+DOOR_WAITING_MAX = 10_000  # scanned door cards waiting for their newcomer's answer to the notice, per process
 _AGREE = {"1", "同意", "agree", "yes"}  # answers to the privacy notice
 _DISAGREE = {"2", "不同意", "disagree", "no"}
 _LOCATION_ANSWERS = {"同意位置": True, "agree location": True, "不用位置": False, "no location": False}

@@ -92,7 +92,7 @@ async def at_the_door(event: TelegramObject, data: dict[str, Any]) -> None:
     if message is not None and message.text and message.text.startswith("/start "):
         payload = message.text.split(maxsplit=1)[1].strip()
         start = payload if len(payload) <= MAX_START_PAYLOAD else ""
-        if is_door_payload(start) and not genuine(start, data["door_secret"]):
+        if is_door_payload(start) and not genuine(start, data.get("door_secret", b"")):
             await bot.send_message(user.id, tr(BadDoorCode.key))  # a forged or altered card: said, then dropped
             start = ""
     if query is not None:
@@ -125,7 +125,7 @@ async def _answered(query: CallbackQuery, answer: ConsentAnswer, data: dict[str,
         return
     if answer.start and is_door_payload(answer.start):  # a scanned door card: "do you live here?" in one tap
         try:
-            await after_agreeing(bot, user.id, uow, answer.start, tr, data["door_secret"], settings)
+            await after_agreeing(bot, user.id, uow, answer.start, tr, data.get("door_secret", b""), settings)
         except DomainError as refusal:  # forged in the button, or the building is gone: the agreement stands
             await bot.send_message(user.id, tr(refusal.key, **refusal.params))
             await welcome_newcomer(bot, user.id, uow, person, tr, settings)
