@@ -104,3 +104,26 @@ async def test_the_newcomer_scans_a_card_and_lives_there_after_agreeing(demo):
 
         person = await uow.people.by_identity("telegram", str(new.user_id))
         assert (await roles_of(uow, person)).home_building_id() == await _building_id(uow, "粮食局小区", "1号楼")
+
+
+async def test_a_resident_scans_a_compounds_gate_and_picks_among_its_buildings(demo):
+    from core.door_codes import DoorCode, DoorKind, encode
+
+    secret = secret_from(demo.stack.settings.door_code_secret, demo.stack.settings.bot_token)
+    async with demo.db.uow() as uow:
+        building = await uow.places.address(await _building_id(uow, "粮食局小区", "5号楼"))
+    gate = encode(DoorCode(DoorKind.COMPOUND, building.compound.id, "gate"), secret)
+    zhang = demo.persona("张女士")  # lives in 东城花园
+    await zhang.sends_text(f"/start {gate}")
+    await zhang.sees("📍 东城社区 粮食局小区 小区大门")
+    await zhang.sends_photo(jpeg("olive"))
+    await zhang.sees("已收到 1 张照片")
+    await zhang.presses("下一步")
+    await zhang.presses("💡 路灯/楼道灯")
+    place = await zhang.sees("问题在哪里")
+    assert [b for b in place.buttons if b.endswith("号楼")][:6] == [f"{n}号楼" for n in range(1, 7)]
+    await zhang.presses("5号楼")
+    await zhang.sees("几句话")
+    await zhang.presses("跳过")
+    summary = await zhang.sees("请确认")
+    assert "东城社区 粮食局小区 5号楼" in summary.text
