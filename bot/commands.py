@@ -20,9 +20,9 @@ BY_ROLE: dict[Role, tuple[str, ...]] = {
     Role.GRID_MEMBER: ("cases",),
     Role.PARTY_MEMBER: ("tasks", "mytasks", "points"),
     Role.STAFF: ("desk", "stats", "dashboard", "notice", "invite", "orders", "newpost", "posts", "themes", "members", "redeem",
-                 "suspend"),
+                 "suspend", "qr"),
     Role.DEPARTMENT: ("cases",),
-    Role.ADMIN: ("desk", "stats", "dashboard", "invite"),
+    Role.ADMIN: ("desk", "stats", "dashboard", "invite", "qr"),
 }
 
 

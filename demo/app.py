@@ -75,9 +75,31 @@ def role_labels(db: Database, personas: list[Persona]):
 
 def demo_webchat(db: Database, standin: BotApiStandIn, personas: list[Persona], settings: Settings,
                  **options) -> WebChat:
-    """The web chat of the demo: its people, their labels read live, times in the bot's zone."""
+    """The web chat of the demo: its people, their labels read live, times in the bot's zone, and the
+    sample community's door QR codes (门牌二维码 PDF) to download."""
     return WebChat(standin, [p.as_dict() for p in personas], role_labels=role_labels(db, personas),
-                   time_zone=settings.tz.key, **options)
+                   time_zone=settings.tz.key, door_sheet=door_sheet(db, settings), **options)
+
+
+def door_sheet(db: Database, settings: Settings):
+    """The door cards of the demo's first community, signed as the demo bot checks them (its secret comes
+    from DOOR_CODE_SECRET or, unset, the demo's own token)."""
+
+    async def draw() -> bytes:
+        import asyncio
+
+        from core.door_code_services import door_cards
+        from core.door_codes import deep_link, secret_from
+        from media.door_cards import CardFace, cards_pdf
+
+        secret = secret_from(getattr(settings, "door_code_secret", ""), DEMO_TOKEN)
+        async with db.uow() as uow:
+            communities = await uow.places.communities()
+            cards = await door_cards(uow, None, secret, communities[0].id) if communities else []
+        faces = [CardFace(deep_link(DEMO_BOT_USERNAME, c.payload), c.title, c.community) for c in cards]
+        return await asyncio.to_thread(cards_pdf, faces)
+
+    return draw
 
 
 async def map_points(db: Database) -> list[dict]:

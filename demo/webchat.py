@@ -80,6 +80,7 @@ class WebChat:
         map_points: list[dict[str, Any]] | None = None,
         role_labels: RoleLabels | None = None,
         time_zone: str = DEFAULT_TIME_ZONE,
+        door_sheet: Callable[[], Awaitable[bytes]] | None = None,
     ) -> None:
         self.standin = standin
         self.title = title
@@ -88,6 +89,8 @@ class WebChat:
         self.map_points = list(map_points or [])
         self.role_labels = role_labels
         self.time_zone = time_zone
+        self.door_sheet = door_sheet   # GET /door-codes.pdf: the community's door cards (门牌二维码 PDF)
+        self._door_pdf: bytes | None = None
         self.personas = [self._persona(p) for p in personas]
         self._streams: set[Subscription] = set()
         self._runner: web.AppRunner | None = None
@@ -97,6 +100,7 @@ class WebChat:
         routes = self.app.router
         routes.add_get("/", self._index)
         routes.add_static("/static/", STATIC_DIR)
+        routes.add_get("/door-codes.pdf", self._door_codes)
         routes.add_get("/api/config", self._config)
         routes.add_get("/api/personas", self._personas)
         routes.add_get("/api/events", self._events)
@@ -237,6 +241,15 @@ class WebChat:
     async def _index(self, request: web.Request) -> web.StreamResponse:
         return web.FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
 
+    async def _door_codes(self, request: web.Request) -> web.Response:
+        """The sheet of door QR codes, drawn once (a few seconds: the CJK font is embedded)."""
+        if self.door_sheet is None:
+            raise web.HTTPNotFound(text="no door codes in this web chat")
+        if self._door_pdf is None:
+            self._door_pdf = await self.door_sheet()
+        return web.Response(body=self._door_pdf, content_type="application/pdf",
+                            headers={"Content-Disposition": 'inline; filename="door-codes.pdf"'})
+
     async def _config(self, request: web.Request) -> web.Response:
         return web.json_response({
             "title": self.title,
@@ -245,6 +258,7 @@ class WebChat:
             "map": {"center": list(self.map_center), "span": self.map_span,
                     "points": self.map_points},
             "time_zone": self.time_zone,
+            "door_sheet": self.door_sheet is not None,
         }, dumps=_dumps)
 
     async def _personas(self, request: web.Request) -> web.Response:

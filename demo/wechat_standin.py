@@ -10,6 +10,8 @@ It keeps WeChat's rules as WeChat keeps them, so the tests can prove we keep wit
 - one-time subscriptions (`message/subscribe/bizsend`): one send per subscription the user granted
   (`grant_subscription`), else 43101; template messages (`message/template/send`) are accepted.
 - `unfollow(openid)`: customer-service messages to them answer 43004.
+- QR codes with a scene (`qrcode/create`, QR_LIMIT_STR_SCENE): a ticket per scene string (the same
+  scene, the same ticket); `showqrcode?ticket=` (no token, as WeChat's) draws it; `scene_of(ticket)`.
 - media: `media/upload` keeps the bytes, `media/get` returns them (`add_media` puts a user's photo there).
 - WeCom app messages (`message/send`): per member 30 a minute and 1,000 an hour; the excess is
   DROPPED and still answered `{"errcode": 0}` — as WeCom does. `received(app, user)` is what each
@@ -65,6 +67,7 @@ class WeChatStandIn:
         self._wecom_sent: dict[str, deque[float]] = defaultdict(deque)
         self._unfollowed: set[str] = set()
         self._ids = itertools.count(1)
+        self._scenes: dict[str, str] = {}                                # ticket -> scene string
         self.app = web.Application()
         for app in ("mp", "work"):
             self.app.router.add_route("*", f"/{app}/cgi-bin/{{method:.+}}", self._handle)
@@ -105,6 +108,13 @@ class WeChatStandIn:
     def texts(self, app: str, user: str) -> list[str]:
         return [m.get("text", "") for m in self.received(app, user)]
 
+    def scene_of(self, ticket: str) -> str | None:
+        return self._scenes.get(ticket)
+
+    def qr_url(self, ticket: str) -> str:
+        """What the account's QR code holds (WeChat's http://weixin.qq.com/q/… link)."""
+        return f"http://weixin.qq.com/q/{ticket}"
+
     def expire_tokens(self) -> None:
         self._tokens = {token: (app, 0.0) for token, (app, _) in self._tokens.items()}
 
@@ -128,6 +138,8 @@ class WeChatStandIn:
         app = request.path.split("/")[1]
         method = request.match_info["method"]
         self.calls.append((app, method))
+        if app == "mp" and method == "showqrcode":  # by ticket, no token (mp.weixin.qq.com in WeChat)
+            return self._show_qr(request.query.get("ticket", ""))
         if method in (("token", "stable_token") if app == "mp" else ("gettoken",)):
             return await self._issue_token(app, method, request)
         token = request.query.get("access_token", "")
@@ -156,6 +168,8 @@ class WeChatStandIn:
             return _ok(msgid=next(self._ids))
         if app == "work" and method == "message/send":
             return self._app_send(body)
+        if app == "mp" and method == "qrcode/create":
+            return self._create_qr(body)
         return _error(43002, f"unknown method {method}")
 
     async def _issue_token(self, app: str, method: str, request: web.Request) -> web.Response:
@@ -232,6 +246,25 @@ class WeChatStandIn:
             sent.append(now)
             self._deliver("work", user, "app", **message)
         return _ok(invaliduser="", msgid=f"msg-{next(self._ids)}")
+
+    def _create_qr(self, body: dict[str, Any]) -> web.Response:
+        scene = str(((body.get("action_info") or {}).get("scene") or {}).get("scene_str", ""))
+        if body.get("action_name") != "QR_LIMIT_STR_SCENE" or not 1 <= len(scene) <= 64:
+            return _error(40053, "invalid action info")
+        ticket = next((t for t, s in self._scenes.items() if s == scene), None) or f"gQ{secrets.token_urlsafe(24)}"
+        self._scenes[ticket] = scene
+        return _ok(ticket=ticket, url=self.qr_url(ticket))
+
+    def _show_qr(self, ticket: str) -> web.Response:
+        if ticket not in self._scenes:
+            return web.Response(status=404, text="no such ticket")
+        import io
+
+        import segno
+
+        out = io.BytesIO()
+        segno.make(self.qr_url(ticket), error="m").save(out, kind="png", scale=8, border=2)
+        return web.Response(body=out.getvalue(), content_type="image/png")
 
     def _deliver(self, app: str, user: str, via: str, **message: Any) -> None:
         self._received[(app, user)].append({"via": via, "at": self.clock(), **message})

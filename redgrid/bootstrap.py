@@ -37,6 +37,7 @@ from bot.api_session import BotApiSession
 from bot.commands import publish_default_commands
 from bot.dialog_buffer import CommitBound, commit_bound_middleware
 from bot.handlers import routers
+from core.door_codes import secret_from
 from bot.handlers.cases import SCENES as CASE_SCENES
 from bot.handlers.volunteering import SCENES as VOLUNTEER_SCENES
 from bot.limits import MessageRate, RedisCounter
@@ -189,7 +190,8 @@ def build_dispatcher(db: Database, settings: Settings, clock: Clock, storage: Ba
     privacy = privacy_policy(settings)
     dp = Dispatcher(storage=storage, events_isolation=dialog_isolation(settings.redis_url), settings=settings,
                     db=db, policy=report_policy(settings), volunteer_policy=volunteer_policy(settings),
-                    photos=photos, case_renderer=CaseRenderer(settings, photos, clock), privacy=privacy)
+                    photos=photos, case_renderer=CaseRenderer(settings, photos, clock), privacy=privacy,
+                    door_secret=secret_from(settings.door_code_secret, settings.bot_token))
     # Order matters: one update per chat at a time, in the order they came (before anything awaits);
     # the inbox drops a second delivery and retries transient failures; aiogram reads the dialog's state;
     # then the unit of work and the person, before the scene registry copies the data its scenes will
@@ -222,7 +224,8 @@ def wechat_conversation(db: Database, settings: Settings, clock: Clock, media: M
     """What answers WeChat and WeCom messages: `media` downloads a message's photo (media/get)."""
     return Conversation(db, PhotoStore(settings.data_dir), media, report_policy(settings), volunteer_policy(settings),
                         clock, tz=settings.tz, default_language=settings.default_language,
-                        nearest_building_max_m=settings.nearest_building_max_m, privacy=privacy_policy(settings))
+                        nearest_building_max_m=settings.nearest_building_max_m, privacy=privacy_policy(settings),
+                        door_secret=secret_from(settings.door_code_secret, settings.bot_token))
 
 
 def wechat_renderer(settings: Settings, clock: Clock) -> WeChatRenderer:

@@ -1,5 +1,5 @@
 """The `redgrid` command: run the bot, migrate, import the org chart, print invite links, read the audit
-log, issue Open311 keys, forget a person."""
+log, issue Open311 keys, forget a person, print door QR codes."""
 
 from __future__ import annotations
 
@@ -72,6 +72,15 @@ def _parser() -> argparse.ArgumentParser:
     who.add_argument("--phone", help="the person with this phone number")
     who.add_argument("--person", type=int, help="the person with this id (as /mydata shows it)")
     fgt.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    qr = sub.add_parser("qr", help="print the QR codes for building doors (门牌二维码) as an A4 PDF and PNGs",
+                        description="Write a printable A4 PDF (six cards a page) and a PNG per card: one card per "
+                                    "building, and one for each compound's gate and garage. Scanning one registers "
+                                    "a newcomer at that building (after the privacy notice) or starts a report "
+                                    "placed there. Needs a font with Chinese glyphs (fonts-noto-cjk).")
+    qr.add_argument("--community", help="community name, code or id (default: every community)")
+    qr.add_argument("--compound", help="only this compound (name or id)")
+    qr.add_argument("--out", default="door-codes", help="directory to write into (default ./door-codes)")
+    qr.add_argument("--no-spots", action="store_true", help="buildings only, no gate and garage cards")
     return parser
 
 
@@ -114,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(commands.audit(settings, person_id=args.person, day=args.day, limit=args.limit))
         if args.command == "open311-key":
             return asyncio.run(commands.open311_key(settings, args.client))
+        if args.command == "qr":
+            return asyncio.run(commands.qr(settings, args))
         if args.command == "forget":
             if not args.yes and input(f"Delete the information of {args.phone or args.person}? "
                                       "It cannot be undone. Type yes: ").strip().lower() != "yes":

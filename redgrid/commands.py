@@ -307,3 +307,68 @@ async def audit(settings: Settings, *, person_id: int | None = None, day: date |
     if not entries:
         print("no entries")
     return 0
+
+
+# ---- `redgrid qr`: the door cards (门牌二维码) ------------------------------------------------------
+
+async def qr(settings: Settings, args: argparse.Namespace) -> int:
+    """Write the printable A4 sheet (and a PNG per card) of every building's door code, and of each compound's
+    gate and garage, for one community or all (core.door_code_services, media.door_cards)."""
+    from core.door_code_services import door_cards
+    from core.door_codes import deep_link, secret_from
+    from media.door_cards import CardFace, NoCjkFont, find_font, write_cards
+
+    secret = secret_from(settings.door_code_secret, settings.bot_token)
+    if not secret:
+        raise CommandFailed("set DOOR_CODE_SECRET (or BOT_TOKEN) in .env: it signs the codes (see .env.example)")
+    try:
+        font = find_font()
+    except NoCjkFont as missing:
+        raise CommandFailed(str(missing)) from None
+    username = await _bot_username(settings)
+    if not username:
+        raise CommandFailed("the codes are t.me links: set BOT_USERNAME in .env (or a BOT_TOKEN the Bot API accepts)")
+    db = await bootstrap.open_database(settings)
+    try:
+        async with db.uow() as uow:
+            communities = [await _find_community(uow, args.community)] if args.community \
+                else list(await uow.places.communities())
+            cards = []
+            for community in communities:
+                compound_id = None
+                if args.compound:
+                    found = [c for c in await uow.places.compounds(community.id) if args.compound in (c.name, str(c.id))]
+                    if not found:
+                        if args.community:
+                            raise CommandFailed(f"no compound named {args.compound!r} in {community.name}")
+                        continue
+                    compound_id = found[0].id
+                cards += await door_cards(uow, None, secret, community.id, compound_id,
+                                          spots=() if args.no_spots else ("gate", "garage"))
+    finally:
+        await db.dispose()
+    if not cards:
+        raise CommandFailed("no buildings to print: import the org file first (redgrid import-org)")
+    wechat = await _wechat_scene_codes(settings, [c.payload for c in cards])
+    faces = [CardFace(deep_link(username, c.payload), c.title, c.community, wechat.get(c.payload),
+                      file_stem=f"{c.kind.value}{c.place_id}{'-' + c.spot if c.spot else ''}") for c in cards]
+    written = write_cards(faces, Path(args.out), font)
+    print(f"{len(cards)} cards ({font.path.name}) → {written[0]} and {len(written) - 1} PNGs in {args.out}")
+    return 0
+
+
+async def _wechat_scene_codes(settings: Settings, payloads: list[str]) -> dict[str, bytes]:
+    """Where the Official Account is set up: its QR code with each payload as the scene string (带参数二维码),
+    for the card beside Telegram's. Not set up: none."""
+    if not settings.wechat_mp_configured:
+        return {}
+    from wechat.api import Credentials, WeChatApi
+
+    api = WeChatApi([Credentials("mp", settings.wechat_mp_appid, settings.wechat_mp_secret)],
+                    wechat_url=settings.wechat_api_url)
+    try:
+        return {payload: await api.scene_qr_png(payload) for payload in payloads}
+    except Exception as exc:  # the sheet without WeChat's codes is worse than none: say why and stop
+        raise CommandFailed(f"WeChat's QR codes could not be made: {exc}") from None
+    finally:
+        await api.close()

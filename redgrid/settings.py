@@ -152,6 +152,9 @@ class Settings(BaseSettings):
                                 description="A grid member resolving a case, or a party member checking in, within "
                                             "this many metres of the building is on the spot (现场确认); farther or "
                                             "no location: done all the same, flagged to staff.")
+    door_code_secret: str = Field(default="", description="Signs the QR codes on building doors (redgrid qr); "
+                                                          "empty: derived from BOT_TOKEN (a new token then "
+                                                          "makes the printed cards invalid).")
 
     @field_validator("timezone")
     @classmethod

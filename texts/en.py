@@ -913,4 +913,23 @@ TEXTS: dict[str, str] = {
     "stats.f.without_proof": "Resolved without on-site proof",
     "stats.f.check_ins_far": "Check-ins far from the post",
     "wechat.proof.no_location": "(WeCom cannot send a location, so this is recorded as “not on the spot”; staff will check.)",
+    # ---- door codes (门牌二维码): bot/handlers/doors.py, wechat/conversation.py, redgrid qr
+    "door.bad_code": ("Sorry, this QR code was not issued by us, or it is damaged. Scan the code the community put "
+                      "on your building's door, or send /start to choose your building."),
+    "door.live_here": "You scanned the door code of {place}. Do you live in this building?",
+    "door.yes_live_here": "✅ I live here",
+    "door.other_building": "I live in another building of this compound",
+    "door.which_building": "You scanned the code of {place}. Which building do you live in?",
+    "door.report_here": "📍 {place}: send photos of the problem here; the place is filled in.",
+    "door.no_such_community": "No community “{community}”, or you are not on its staff.",
+    "door.pick_community": "You keep several communities; which one's door codes shall I print?\n{codes}",
+    "door.no_buildings": "{community} has no buildings yet: import the buildings first (redgrid import-org).",
+    "door.no_font": "The server has no Chinese font, so the door codes cannot be drawn. Ask the operator to install fonts-noto-cjk.",
+    "door.sheet_caption": ("Door codes of {community}: {count} cards. Print on A4, cut along the dashed lines and put them "
+                           "on building doors, the gate and the garage."),
+    "help.qr": "/qr — print the community's door QR codes (PDF)",
+    "cmd.qr": "Door QR codes",
+    "wechat.door.live_here": ("You scanned the door code of {place}. Reply “live here” if you live in this building, or "
+                              "“start” to choose another."),
+    "wechat.door.report_here": "📍 {place}: send photos of the problem here; the place is filled in.",
 }

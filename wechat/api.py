@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 WECHAT_API_URL = "https://api.weixin.qq.com"
 WECOM_API_URL = "https://qyapi.weixin.qq.com"
+SHOWQRCODE_URL = "https://mp.weixin.qq.com/cgi-bin/showqrcode"   # another host than the API's
 TOKEN_INVALID = {40001, 40014, 42001}  # invalid credential, invalid access_token, access_token expired
 OUT_OF_WINDOW = 45015                  # mp: no message from the user in 48 hours (or they unfollowed)
 WINDOW_USED_UP = 45047                 # mp: the window's customer-service messages are used up
@@ -77,6 +78,9 @@ class WeChatApi:
         self._tokens: dict[str, _Token] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self.token_requests = 0  # for tests and the log
+        # the QR code's picture comes from mp.weixin.qq.com; a stand-in serves it beside its API
+        self.showqrcode_url = SHOWQRCODE_URL if wechat_url.rstrip("/") == WECHAT_API_URL \
+            else self.base["mp"] + "/cgi-bin/showqrcode"
 
     def has(self, app: App) -> bool:
         return app in self.accounts
@@ -226,3 +230,33 @@ class WeChatApi:
                 raise WeChatApiError(errcode or -1, str(answer.get("errmsg", "not a file")), "media/get")
             return payload
         raise AssertionError("unreachable")  # pragma: no cover
+
+    # ------------------------------------------------------------------ QR codes with a scene (带参数二维码)
+
+    async def create_scene_qr(self, scene: str) -> tuple[str, str]:
+        """A permanent QR code of the Official Account that carries `scene` (1–64 characters): whoever scans
+        it is sent a subscribe event (not following yet) or a SCAN event with EventKey `qrscene_<scene>` /
+        `<scene>`. Returns (ticket, the URL the code holds). Permanent codes are limited (100,000 per account),
+        so the same scene should be asked for once and its ticket kept."""
+        if not 1 <= len(scene) <= 64:
+            raise ValueError("a scene string has 1–64 characters")
+        answer = await self._call("POST", "mp", "/cgi-bin/qrcode/create", call="qrcode/create", body={
+            "action_name": "QR_LIMIT_STR_SCENE", "action_info": {"scene": {"scene_str": scene}}})
+        return str(answer["ticket"]), str(answer.get("url", ""))
+
+    async def show_qr(self, ticket: str) -> bytes:
+        """The picture of a QR code by its ticket (showqrcode: no access token; the ticket is the secret)."""
+        http = await self._http()
+        async with http.get(self.showqrcode_url, params={"ticket": ticket}) as response:
+            response.raise_for_status()
+            payload = await response.read()
+        if payload[:1] == b"{":
+            answer = json.loads(payload)
+            raise WeChatApiError(int(answer.get("errcode") or -1), str(answer.get("errmsg", "not a picture")),
+                                 "showqrcode")
+        return payload
+
+    async def scene_qr_png(self, scene: str) -> bytes:
+        """create_scene_qr, then its picture."""
+        ticket, _ = await self.create_scene_qr(scene)
+        return await self.show_qr(ticket)

@@ -41,7 +41,10 @@ from core.cases import check as check_case
 from core.cases import lacks_proof
 from core.cases_services import ReportPolicy
 from core.clock import Clock
+from core.door_code_services import open_door
+from core.door_codes import BadDoorCode, looks_like_door_code, verify
 from core.errors import DomainError
+from core.limits_services import may_report
 from core.ids import saved_id
 from core.proof import SkipReason
 from core.consent import PrivacyPolicy, needs_location_consent
@@ -93,8 +96,12 @@ class Conversation:
     def __init__(self, db: Database, photos: PhotoStore, media: MediaSource, policy: ReportPolicy,
                  volunteer_policy: VolunteerPolicy, clock: Clock, *, tz: tzinfo, default_language: str = "zh",
                  nearest_building_max_m: float = 300, timeout: timedelta = DIALOG_TIMEOUT,
-                 privacy: PrivacyPolicy | None = None) -> None:
+                 privacy: PrivacyPolicy | None = None, door_secret: bytes = b"") -> None:
         self.db, self.photos, self.media = db, photos, media
+        self.door_secret = door_secret   # checks the scene strings of scanned door cards (core/door_codes.py)
+        # a newcomer's scanned door card waits here, in this process only, while they read the notice
+        # (nothing of theirs is written before they agree); elsewhere they simply choose their building
+        self._door_waiting: dict[tuple[str, str], str] = {}
         self.privacy = privacy or PrivacyPolicy()
         self.policy, self.volunteer_policy, self.clock = policy, volunteer_policy, clock
         self.tz, self.default_language = tz, default_language
@@ -133,7 +140,19 @@ class Conversation:
             await uow.commit()
             return account
         if answer in _DISAGREE:
+            self._door_waiting.pop((incoming.channel, incoming.user), None)
             return [Reply(text=for_wechat(tr("privacy.refused" if person is None else "privacy.refused_known"), tr))]
+        scene = door_scene(incoming)
+        if scene and looks_like_door_code(scene):
+            try:
+                verify(scene, self.door_secret)
+            except BadDoorCode:  # forged or altered: said, and not kept for after the notice
+                return [Reply(text=for_wechat(tr(BadDoorCode.key), tr))]
+            waiting = self._door_waiting
+            waiting.pop((incoming.channel, incoming.user), None)
+            waiting[(incoming.channel, incoming.user)] = scene
+            while len(waiting) > DOOR_WAITING_MAX:  # the oldest unanswered scans go first
+                waiting.pop(next(iter(waiting)))
         lines = [] if person is None else [tr("privacy.notice_again")]
         lines += [notice_text(tr, self.privacy), numbered(tr, [tr("privacy.agree"), tr("privacy.disagree")])]
         return [Reply(text=for_wechat("\n\n".join(lines), tr))]
@@ -155,6 +174,9 @@ class Conversation:
                 if isinstance(door, list):
                     return door
                 account, incoming = door, _greeting(incoming)  # agreed: greeted as a first contact is
+                waiting = self._door_waiting.pop((channel, user), None)
+                if waiting:  # they came by a door card: that building, one answer away
+                    incoming = _scanned(incoming, waiting)
             else:
                 assert arrival.account is not None
                 account = arrival.account
@@ -193,9 +215,24 @@ class Conversation:
             return replies
 
 
+DOOR_WAITING_MAX = 10_000  # scanned door cards waiting for their newcomer's answer to the notice, per process
 _AGREE = {"1", "同意", "agree", "yes"}  # answers to the privacy notice
 _DISAGREE = {"2", "不同意", "disagree", "no"}
 _LOCATION_ANSWERS = {"同意位置": True, "agree location": True, "不用位置": False, "no location": False}
+
+
+def door_scene(incoming: Incoming) -> str:
+    """The scene string of a scanned Official Account QR code: a subscribe event's EventKey is
+    `qrscene_<scene>`, a SCAN event's (someone following already) is `<scene>`."""
+    if incoming.kind != "event" or incoming.event not in ("subscribe", "scan"):
+        return ""
+    return incoming.event_key.strip().removeprefix("qrscene_")
+
+
+def _scanned(incoming: Incoming, scene: str) -> Incoming:
+    """The greeting after agreeing, for someone who came by a door card: as if they had just scanned it."""
+    return Incoming(app=incoming.app, user=incoming.user, kind="event", create_time=incoming.create_time,
+                    event="scan", event_key=scene)
 
 
 def _greeting(incoming: Incoming) -> Incoming:
@@ -302,7 +339,10 @@ class _Turn:
 
     async def on_event(self) -> None:
         m = self.incoming
-        if m.event == "subscribe" or m.event == "enter_agent" and not self.roles.names:
+        scene = door_scene(m)
+        if scene and looks_like_door_code(scene) and m.app == "mp":
+            await self.door(scene)
+        elif m.event == "subscribe" or m.event == "enter_agent" and not self.roles.names:
             await self.welcome()
         elif m.event == "click":
             await self.entry(m.event_key.strip().upper())
@@ -469,7 +509,10 @@ class _Turn:
             await self.report_category()
         elif action == "category":
             self.step("report.place", category=Category(arg).value)
-            await self.report_place()
+            if self.dialog.data.get("building_id"):  # placed by a scanned door card
+                await self.report_words()
+            else:
+                await self.report_place()
         elif action == "place_other":
             await self.report_buildings()
         elif action == "place":
@@ -543,6 +586,26 @@ class _Turn:
                  [(self.tr(label), action, case.number) for action, label in options])
 
     # ---- who you are -------------------------------------------------------------------------------
+
+    async def door(self, scene: str) -> None:
+        """A scanned door card: a resident reports there, the place filled in; anyone else is asked whether
+        they live there (one answer registers them). A code that is not ours: BadDoorCode, nothing written."""
+        place = await open_door(self.uow, self.c.door_secret, scene)
+        title = place.title(self.tr.lang)
+        if self.roles.has(Role.RESIDENT):
+            await may_report(self.uow, self.c.policy.limits, self.actor, self.now)
+            self.dialog = _Dialog("report.photos", {"photos": [], **(
+                {"building_id": place.building_id} if place.address is not None
+                else {"door_compound": saved_id(place.compound)})})
+            self.say(self.tr("wechat.door.report_here", place=title))
+            return
+        if place.address is None:
+            self.say(self.tr("door.which_building", place=title))
+            await self.pick_building(saved_id(place.compound))
+            return
+        self.ask(self.tr("door.live_here", place=title), [
+            (self.tr("door.yes_live_here"), "home", str(place.building_id)),
+            (self.tr("door.other_building"), "compound", str(saved_id(place.compound)))], state="onboard")
 
     async def welcome(self) -> None:
         if self.incoming.app == "work":
@@ -728,6 +791,9 @@ class _Turn:
 
     async def report_place(self) -> None:
         options = []
+        door_compound = self.dialog.data.get("door_compound")
+        if door_compound:  # scanned at a compound's gate or garage: its buildings
+            options += [(b.name, "place", str(b.id)) for b in await self.uow.places.buildings_of_compound(int(door_compound))]
         home = self.roles.home_building_id()
         if home is not None:
             address = await self.uow.places.address(home)

@@ -18,7 +18,9 @@ from aiogram.types import BufferedInputFile, CallbackQuery, Message, TelegramObj
 
 from bot.callbacks import ConsentAnswer, ForgetStep, LocationAnswer
 from bot.commands import publish_commands
+from bot.handlers.doors import after_agreeing, genuine, is_door_payload
 from bot.handlers.start import join_by_invite, welcome_newcomer
+from core.door_codes import BadDoorCode
 from bot.keyboards import column
 from core.cases import Actor
 from core.consent import PrivacyPolicy
@@ -91,6 +93,9 @@ async def at_the_door(event: TelegramObject, data: dict[str, Any]) -> None:
     if message is not None and message.text and message.text.startswith("/start "):
         payload = message.text.split(maxsplit=1)[1].strip()
         start = payload if len(payload) <= MAX_START_PAYLOAD else ""
+        if is_door_payload(start) and not genuine(start, data.get("door_secret", b"")):
+            await bot.send_message(user.id, tr(BadDoorCode.key))  # a forged or altered card: said, then dropped
+            start = ""
     if query is not None:
         await query.answer(tr("privacy.answer_first"), show_alert=True)
     lines = [] if data.get("person") is None else [tr("privacy.notice_again")]
@@ -118,6 +123,14 @@ async def _answered(query: CallbackQuery, answer: ConsentAnswer, data: dict[str,
     person, settings = account.person, data["settings"]
     if known is not None:
         await bot.send_message(user.id, tr("privacy.thanks_known"))
+        return
+    if answer.start and is_door_payload(answer.start):  # a scanned door card: "do you live here?" in one tap
+        try:
+            await after_agreeing(bot, user.id, uow, answer.start, tr, data.get("door_secret", b""), settings)
+        except DomainError as refusal:  # forged in the button, or the building is gone: the agreement stands
+            await bot.send_message(user.id, tr(refusal.key, **refusal.params))
+            await welcome_newcomer(bot, user.id, uow, person, tr, settings)
+        await publish_commands(bot, user.id, account.roles, data["lang"])
         return
     if answer.start:
         try:

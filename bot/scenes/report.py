@@ -78,13 +78,19 @@ class ReportPhotos(ReportStep, state="report.photos"):
 
     @on.message.enter()
     async def enter(self, message: Message, bot: Bot, tr: Translator, settings: Settings, photos,
-                    roles: Roles, **_: Any) -> None:
+                    roles: Roles, door_building: int | None = None, door_compound: int | None = None,
+                    **_: Any) -> None:
         data = await self.wizard.get_data()
         album = message.media_group_id
         # A photo of the album being collected never starts over: with several processes an album's
         # photo may still have read "no dialog" while another process was storing its first photo.
         if not (album and data.get("album") == album and data.get("photos")):
-            await self.wizard.set_data({"photos": []})
+            fresh: dict[str, Any] = {"photos": []}
+            if door_building is not None:  # a scanned door card (bot/handlers/doors.py): the place is known
+                fresh.update(building_id=door_building, door_placed=True)
+            elif door_compound is not None:  # a compound's gate or garage: the place step lists its buildings
+                fresh["door_compound"] = door_compound
+            await self.wizard.set_data(fresh)
         if message.photo or message.document:
             await self.photo(message, bot, tr, settings, photos)
         else:
@@ -175,6 +181,9 @@ class ReportCategory(ReportStep, state="report.category"):
         await self.wizard.update_data(category=callback_data.value,
                                       answered=f"{tr('report.ask_category')} {tr('category.' + callback_data.value)}")
         data = await self.wizard.get_data()
+        if data.get("door_placed") and data.get("building_id") and not data.get("description"):
+            await self.wizard.goto(ReportWords)  # placed by a scanned door card: the words come next
+            return
         await self.wizard.goto(ReportSummary if data.get("building_id") else ReportPlace)
 
     @on.message()
@@ -188,6 +197,14 @@ class ReportPlace(ReportStep, state="report.place"):
     async def enter(self, event: Message | CallbackQuery, tr: Translator, uow: UnitOfWork, roles: Roles,
                     **_: Any) -> None:
         rows = []
+        door_compound = (await self.wizard.get_data()).get("door_compound")
+        if door_compound:  # scanned at a compound's gate or garage: that compound's buildings first
+            buttons = [(b.name, Step(action="building", value=str(b.id)))
+                       for b in await uow.places.buildings_of_compound(int(door_compound))]
+            grid = [buttons[i:i + 3] for i in range(0, len(buttons), 3)]
+            grid.append([(tr("report.other_building"), Step(action="other")), (tr("report.cancel"), Step(action="cancel"))])
+            await ask(event, tr("report.ask_place"), rows_of(grid), await self.answered())
+            return
         home = roles.home_building_id()
         if home is not None:
             address = await uow.places.address(home)

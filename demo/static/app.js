@@ -868,6 +868,7 @@
     document.title = state.config.title;
     $("#title").textContent = state.config.title;
     $("#bot-name").textContent = state.config.bot.name;
+    $("#door-sheet").hidden = !state.config.door_sheet;
     state.personas = await api("api/personas");
     renderPersonas();
     connectEvents();
