@@ -59,6 +59,8 @@ from demo.app import DEMO_BOT_USERNAME, DEMO_TOKEN
 from demo.harness import polling
 from demo.seed import Persona
 from demo.standin import BotApiStandIn
+from demo.wechat_phone import demo_wechat_settings
+from demo.wechat_standin import WeChatStandIn
 from media.photos import PhotoStore
 from redgrid.settings import TELEGRAM_API_URL, Settings, quiet_window, report_points_table
 from scheduler.broadcasts import ProgressReporter
@@ -389,13 +391,19 @@ class DemoStack:
     dp: Dispatcher
     settings: Settings
     runner: Runner
+    wechat: "WeChatChannel | None" = None   # with `wechat=`: the WeChat channel as `redgrid run` wires it
+    wechat_url: str = ""                     # where its callback URLs are served
 
 
 @contextlib.asynccontextmanager
 async def demo_stack(db: Database, settings: Settings, clock: Clock, personas: list[Persona], *,
-                     api_host: str = "127.0.0.1", api_port: int = 0, **standin_options) -> AsyncIterator[DemoStack]:
+                     api_host: str = "127.0.0.1", api_port: int = 0, wechat: "WeChatStandIn | None" = None,
+                     **standin_options) -> AsyncIterator[DemoStack]:
     """A stand-in with the personas as its users and the real bot polling it, until the block ends.
-    `redgrid demo` runs it; so do the end-to-end tests (tests/e2e/conftest.py) and bench/updates.py."""
+    `redgrid demo` runs it; so do the end-to-end tests (tests/e2e/conftest.py) and bench/updates.py.
+    `wechat`: a started WeChat API stand-in; the WeChat channel then runs beside the bot as `redgrid run`
+    runs it with WECHAT_* / WECOM_* set (settings pointing at the stand-in, its delivery workers in the
+    same runner, its callback URLs served on `api_host`)."""
     standin = BotApiStandIn(token=DEMO_TOKEN, bot_username=DEMO_BOT_USERNAME, bot_first_name="红色网格",
                             **standin_options)
     base_url = await standin.start(api_host, api_port)
@@ -403,14 +411,20 @@ async def demo_stack(db: Database, settings: Settings, clock: Clock, personas: l
         standin.add_user(persona.user_id, persona.name, language_code=persona.language_code)
     bot_settings = settings.model_copy(update={"bot_token": DEMO_TOKEN, "bot_api_url": base_url,
                                                "bot_username": ""})
+    if wechat is not None:
+        bot_settings = bot_settings.model_copy(update=demo_wechat_settings(wechat))
     bot = build_bot(bot_settings)
     dp = build_dispatcher(db, bot_settings, clock)
+    channel = wechat_channel(db, bot_settings, clock) if wechat is not None else None
     try:
         # the outbox's delivery and the report clock run beside the polling
-        async with running(background(db, bot, bot_settings, clock)) as runner:
+        async with contextlib.AsyncExitStack() as stack:
+            runner = await stack.enter_async_context(running(background(db, bot, bot_settings, clock, wechat=channel)))
+            wechat_url = (await stack.enter_async_context(serving_wechat(channel, api_host, 0))
+                          if channel is not None else "")
             await publish_default_commands(bot)
             async with polling(dp, bot, polling_timeout=1):
-                yield DemoStack(standin, bot, dp, bot_settings, runner)
+                yield DemoStack(standin, bot, dp, bot_settings, runner, channel, wechat_url)
     finally:
         await bot.session.close()
         await standin.stop()

@@ -19,6 +19,9 @@ from core.errors import DomainError
 from core.onboarding import create_invite
 from core.people import Department, Role
 from demo.app import demo_database_url, demo_webchat, forget_demo_database, map_points, prepare_demo_world
+from demo.wechat_chat import WeChatChat
+from demo.wechat_phone import WeChatPhones
+from demo.wechat_standin import WeChatStandIn
 from redgrid import bootstrap
 from redgrid.settings import Settings
 from scheduler.leader import DatabaseInUse, hold_sqlite_database
@@ -248,13 +251,17 @@ async def _run_demo(settings: Settings, url: str, *, fresh: bool, host: str, por
         forget_demo_database(settings.data_dir)
     db = await bootstrap.open_database(settings, url)
     clock = SystemClock()
+    wechat_standin = WeChatStandIn()  # the WeChat channel runs too, against a stand-in of WeChat's API
     try:
         personas = await prepare_demo_world(db, clock, settings.data_dir)  # with three months of history
         points = await map_points(db)
         centre = (sum(p["latitude"] for p in points) / len(points), sum(p["longitude"] for p in points) / len(points))
-        async with bootstrap.demo_stack(db, settings, clock, personas, api_host=host, api_port=api_port) as stack:
+        await wechat_standin.start(host, 0)
+        async with bootstrap.demo_stack(db, settings, clock, personas, api_host=host, api_port=api_port,
+                                        wechat=wechat_standin) as stack:
             webchat = demo_webchat(db, stack.standin, personas, settings, map_center=centre, map_span=0.006,
                                    map_points=points)
+            WeChatChat(WeChatPhones(stack.wechat_url, wechat_standin), map_center=centre).add_to(webchat.app)
             chat_url = await webchat.start(host, port)
             web = contextlib.AsyncExitStack()
             dashboard_note = ""
@@ -263,6 +270,7 @@ async def _run_demo(settings: Settings, url: str, *, fresh: bool, host: str, por
                 dashboard_note = (f"  Dashboard: {served}/dashboard/ — be 陈书记, send /dashboard, open the link.\n"
                                   f"  Open311: {served}/open311/v2/services.json\n")
             print(f"redgrid demo: open {chat_url} — pick a person on the left and chat.\n{dashboard_note}"
+                  f"  WeChat (微信公众号): {chat_url}wechat — a WeChat resident and the Official Account.\n"
                   f"  Bot API stand-in: {stack.standin.base_url}   database: {url}\n"
                   f"  Ctrl-C stops (the database stays; `redgrid demo --fresh` starts over).", flush=True)
             try:
@@ -271,6 +279,7 @@ async def _run_demo(settings: Settings, url: str, *, fresh: bool, host: str, por
                 await web.aclose()
                 await webchat.stop()
     finally:
+        await wechat_standin.stop()
         await db.dispose()
     return 0
 

@@ -38,6 +38,20 @@ class SqlWeChatDialogs:
             return DialogRow()
         return DialogRow(row.state, dict(row.data or {}), row.updated_at)
 
+    async def lock(self, channel: str, user_id: str, now: datetime) -> None:
+        """Hold this account's row until the unit of work ends (PostgreSQL: SELECT … FOR UPDATE), so two
+        processes never run one account's dialog at once: the second waits, then reads what the first
+        committed. A first message's row is made first, empty (as `get` reads a missing one). SQLite:
+        nothing to do — one process per database file (scheduler/leader.py), writers serialised."""
+        if self.conn.dialect.name != "postgresql":
+            return
+        from sqlalchemy.dialects.postgresql import insert
+
+        await self.conn.execute(insert(_table).values(channel=channel, user_id=user_id, state=None, data={},
+                                                      updated_at=now).on_conflict_do_nothing())
+        await self.conn.execute(select(_table.c.channel).where(
+            _table.c.channel == channel, _table.c.user_id == user_id).with_for_update())
+
     async def put(self, channel: str, user_id: str, state: str | None, data: dict[str, Any], now: datetime) -> None:
         if self.conn.dialect.name == "postgresql":
             from sqlalchemy.dialects.postgresql import insert

@@ -190,6 +190,7 @@ class Conversation:
                 await uow.commit()
                 return [Reply(text=tr("location.agreed"))]
             dialogs = SqlWeChatDialogs(_conn(uow))
+            await dialogs.lock(channel, user, now)  # another process handling this account waits (PostgreSQL)
             row = await dialogs.get(channel, user)
             last = row.data.get("last") or {}
             if last.get("key") == incoming.dedupe_key:  # handled already: the same answer, no effects again

@@ -97,3 +97,22 @@ async def demo(db, now, tmp_path):
     personas = await demo_world(db, clock)
     async with demo_stack(db, settings, clock, personas) as stack:
         yield Demo(stack, db, clock, personas)
+
+
+@pytest.fixture
+async def demo_with_wechat(db, now, tmp_path):
+    """The demo with the WeChat channel beside the bot, as `redgrid demo` runs it (and `redgrid run` with
+    WECHAT_* / WECOM_* set): (Demo, WeChatPhones — WeChat's side of the Official Account's users)."""
+    from demo.wechat_phone import WeChatPhones
+    from demo.wechat_standin import WeChatStandIn
+
+    clock = ManualClock(now)
+    settings = Settings(_env_file=None, data_dir=tmp_path / "data", page_size=8)
+    personas = await demo_world(db, clock)
+    wechat = WeChatStandIn()
+    await wechat.start()
+    try:
+        async with demo_stack(db, settings, clock, personas, wechat=wechat) as stack:
+            yield Demo(stack, db, clock, personas), WeChatPhones(stack.wechat_url, wechat)
+    finally:
+        await wechat.stop()
