@@ -87,6 +87,7 @@ class Outgoing:
     markup: InlineKeyboardMarkup | None = None
     parse_mode: str | None = None
     voice: Path | bytes | None = None  # a voice note (OGG/Opus) sent as a voice message, `text` its caption
+    duration: int | None = None  # the voice note's length in seconds, for the player before it loads
 
 
 # (uow, notification, person, their Telegram identity) -> the message, or None for "nothing to say"
@@ -484,7 +485,8 @@ class DeliveryWorker:
         if out.voice is not None:
             voice = BufferedInputFile(out.voice, "voice.ogg") if isinstance(out.voice, bytes) else FSInputFile(out.voice)
             message = await self._api(chat, lambda: self.bot.send_voice(
-                voice=voice, caption=out.text[:CAPTION_MAX] or None, reply_markup=out.markup, **common))
+                voice=voice, caption=out.text[:CAPTION_MAX] or None, duration=out.duration, reply_markup=out.markup,
+                **common))
             return message.message_id
         if out.photo is None:
             message = await self._api(chat, lambda: self.bot.send_message(

@@ -37,6 +37,7 @@ class Rendered:
     markup: InlineKeyboardMarkup | None = None
     photo: bytes | None = None
     voice: Path | None = None  # a voice note to play (sent as a voice message, the text its caption)
+    duration: int | None = None  # its length in seconds
 
 
 class CaseRenderer:
@@ -97,12 +98,13 @@ class CaseRenderer:
         caption. Its file gone (/forget, retention), only the caption is said."""
         payload = notification.payload
         key = "case.voice_note.rejection" if payload.get("purpose") == "rejection" else "case.voice_note"
-        text = tr(key, number=case.number, duration=duration_text(int(payload.get("seconds") or 0)))
+        seconds = int(payload.get("seconds") or 0)
+        text = tr(key, number=case.number, duration=duration_text(seconds))
         try:
             path = self.voices.path(str(payload.get("file") or ""))
         except BadVoiceName:
             return Rendered(text)
-        return Rendered(text, voice=path if path.is_file() else None)
+        return Rendered(text, voice=path if path.is_file() else None, duration=seconds)
 
     async def history(self, uow: UnitOfWork, case: Case, tr: Translator, now: datetime, *, by: Actor | None = None,
                       reporter: ReporterShown | None = None) -> str:

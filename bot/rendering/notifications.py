@@ -63,7 +63,7 @@ class NotificationRenderer:
         if notification.kind.startswith("case.") and "case" in notification.payload:
             rendered = await self.cases.render(uow, notification, person, lang)
             return None if rendered is None else Outgoing(rendered.text, rendered.photo, rendered.markup,
-                                                              voice=rendered.voice)
+                                                              voice=rendered.voice, duration=rendered.duration)
         if notification.kind == "order.voice_note":  # played: a voice message, its caption the order
             return self._order_voice(notification, lang)
         if not _known(lang, notification.kind):
@@ -79,13 +79,13 @@ class NotificationRenderer:
 
     def _order_voice(self, notification: Notification, lang: str) -> Outgoing:
         payload = notification.payload
-        caption = text(lang, "order.voice_note", order=payload.get("order", ""),
-                       duration=duration_text_voice(int(payload.get("seconds") or 0)))
+        seconds = int(payload.get("seconds") or 0)
+        caption = text(lang, "order.voice_note", order=payload.get("order", ""), duration=duration_text_voice(seconds))
         try:
             path = self.voices.path(str(payload.get("file") or ""))
         except BadVoiceName:
             return Outgoing(caption)
-        return Outgoing(caption, voice=path if path.is_file() else None)
+        return Outgoing(caption, voice=path if path.is_file() else None, duration=seconds)
 
     async def progress_text(self, uow: UnitOfWork, progress: BroadcastProgress, person: Person | None) -> str:
         lang = self.language(person) if person is not None else self.settings.default_language
