@@ -100,12 +100,15 @@ def blur_regions(image: Image.Image, boxes: Sequence[Box], *, grow: float = GROW
 
 
 def blurred_jpeg(jpeg: bytes) -> bytes | None:
-    """`jpeg` (a stored, normalised photo) with its faces blurred, or None when no face was found."""
-    from media.photos import encode_jpeg
-
+    """`jpeg` (a stored, normalised photo) with its faces blurred, or None when no face was found.
+    Encoded as media.photos encodes (baseline, 4:2:0, no metadata at all), a little higher quality."""
     with Image.open(io.BytesIO(jpeg), formats=("JPEG",)) as opened:
         image = opened.convert("RGB")
     boxes = detect_faces(image)
     if not boxes:
         return None
-    return encode_jpeg(blur_regions(image, boxes), quality=BLURRED_QUALITY)
+    blurred = blur_regions(image, boxes)
+    blurred.info = {}  # nothing of the original's header goes along (it had none: media.photos.normalise)
+    out = io.BytesIO()
+    blurred.save(out, "JPEG", quality=BLURRED_QUALITY, subsampling="4:2:0")
+    return out.getvalue()
