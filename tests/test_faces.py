@@ -25,6 +25,8 @@ from redgrid.bootstrap import build_dispatcher, report_policy
 from redgrid.settings import Settings
 from tests.botkit import ChatHarness
 from tests.factories import seed_world
+from tests.test_dashboard import site  # noqa: F401 (fixture)
+from tests.test_statistics import month_of_work  # noqa: F401 (fixture)
 from tests.faces_kit import ASTRONAUT_FACE, astronaut, astronaut_head, matches, paste_face, stairwell
 
 
@@ -225,3 +227,31 @@ async def test_the_card_is_blurred_for_a_joiner_and_the_handlers_notification_is
     assert detect_faces(decoded(for_reporter.photo))  # her own photo, on the card as she took it
     assert detect_faces(decoded(for_joiner.photo)) == []  # the neighbour's face, blurred on the card
     assert for_joiner.photo != for_reporter.photo
+
+
+# --- the dashboard: its viewers are staff, who see the original; the route asks the rule -------------
+
+
+async def test_the_dashboards_photo_is_the_original_for_staff_and_blurred_once_they_are_not(site, tmp_path,
+                                                                                           monkeypatch):
+    from sqlalchemy import insert, select
+
+    from storage.case_tables import case_photos, cases
+    from tests.test_dashboard import sign_in
+
+    w = site
+    store = PhotoStore(tmp_path)  # the site's DATA_DIR
+    photo = await store.save(jpeg(composited()[0]))
+    async with w.db.engine.begin() as conn:
+        case_id = (await conn.execute(select(cases.c.id).where(cases.c.number == "C-1"))).scalar_one()
+        await conn.execute(insert(case_photos).values(case_id=case_id, sha256=photo.sha256, kind="before",
+                                                      width=photo.width, height=photo.height))
+    await sign_in(w, "chen")  # staff of the community
+    got = await w.client.get(f"/dashboard/photos/C-1/{photo.sha256}")
+    assert got.status == 200 and await got.read() == photo.jpeg
+    # the same route for a viewer the rule blurs for (an admin of no community: none exists, so the
+    # rule is made to say so) sends the blurred copy, never the original
+    monkeypatch.setattr("media.photos.photo_disclosure", lambda viewer, case, ref: PhotoShown.BLURRED)
+    body = await (await w.client.get(f"/dashboard/photos/C-1/{photo.sha256}")).read()
+    assert body != photo.jpeg and body == store.blurred_path(photo.sha256).read_bytes()
+    assert detect_faces(decoded(body)) == []
