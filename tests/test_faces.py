@@ -27,6 +27,8 @@ from tests.botkit import ChatHarness
 from tests.factories import seed_world
 from tests.test_dashboard import site  # noqa: F401 (fixture)
 from tests.test_statistics import month_of_work  # noqa: F401 (fixture)
+from tests.test_wechat_conversation import kit  # noqa: F401 (fixture)
+from tests.test_wechat_rendering import resolved  # noqa: F401 (fixture)
 from tests.faces_kit import ASTRONAUT_FACE, astronaut, astronaut_head, matches, paste_face, stairwell
 
 
@@ -255,3 +257,24 @@ async def test_the_dashboards_photo_is_the_original_for_staff_and_blurred_once_t
     body = await (await w.client.get(f"/dashboard/photos/C-1/{photo.sha256}")).read()
     assert body != photo.jpeg and body == store.blurred_path(photo.sha256).read_bytes()
     assert detect_faces(decoded(body)) == []
+
+
+# --- WeChat: the same rule through its renderer ------------------------------------------------------
+
+
+async def test_on_wechat_the_outcome_card_is_blurred_for_a_neighbour_and_not_for_the_reporter(resolved):
+    from core.people import Person
+    from tests.test_wechat_rendering import _render
+
+    kit = resolved
+    async with kit.db.uow() as uow:
+        case = await uow.cases.by_number(kit.number)
+    before = case.photos_of(PhotoKind.BEFORE)[0]
+    # the resident's photo, as if it had shown a neighbour: the file under its name gets a face
+    store = kit.renderer.photos
+    store.path(before.sha256).write_bytes(jpeg(composited()[0]))
+    neighbour = Person(kit.world.people["chen"].id + 1000, "邻居")  # no case of theirs, no role
+    for_reporter = await _render(kit, "case.resolved", {"case": kit.number}, kit.wang)
+    for_neighbour = await _render(kit, "case.resolved", {"case": kit.number}, neighbour)
+    assert detect_faces(decoded(for_reporter[0].image))
+    assert detect_faces(decoded(for_neighbour[0].image)) == []
