@@ -8,6 +8,13 @@ pictures are made in a temporary folder: gradients, noise and shapes, so that th
 big as a phone's. Peak memory is measured in a fresh Python process per file: `ru_maxrss` after
 the imports and after reading the file (the baseline), and again after normalising (the peak).
 The goal: a 50-megapixel phone photo stays under 150 MB of peak RSS.
+
+Faces (media/faces.py, `--faces-only` runs just this part): OpenCV's Haar cascade on a small set made
+for the purpose (tests/faces_kit.py) — the astronaut, faces from LFW and the astronaut's head pasted
+into stairwell-like scenes at several sizes (from a quarter to a fiftieth of the photo's long side),
+and pictures with no face (plain stairwells, scikit-image's cat, coffee, rocket, bricks, grass …).
+Counted: faces found, missed, false positives; and the time to blur a 12 MP photo (decode, detect
+on a downscaled grey copy, map the boxes back, blur at full size, encode) and a stored 1600 px one.
 """
 
 from __future__ import annotations
@@ -129,6 +136,150 @@ def normalise_against_naive(runs: int = 10) -> dict[str, float | int]:
             "photo_naive_size": f"{naive_size[0]}x{naive_size[1]}", "photo_runs": runs}
 
 
+def face_set() -> list[tuple[str, Image.Image, list]]:
+    """(label, picture, true face boxes) of the measured set (see the module doc)."""
+    from tests import faces_kit as kit
+    from skimage import data
+
+    pictures: list[tuple[str, Image.Image, list]] = [("astronaut", kit.astronaut(), [kit.ASTRONAUT_FACE])]
+    head, head_face = kit.astronaut_head()
+    lfw = kit.lfw_faces(100)
+    seed = 100
+    for width, height in ((1600, 1200), (4000, 3000)):
+        for fraction in (4, 8, 16, 24, 32, 50):  # face width = long side / fraction
+            scene = kit.stairwell(width, height, seed)
+            truth = [kit.paste_face(scene, head, head_face, width // 3, height // 5, width // fraction)]
+            pictures.append((f"astronaut head 1/{fraction} in {width}x{height}", scene, truth))
+            seed += 1
+    for n in range(0, 100, 4):  # 25 scenes with two LFW faces each, at 1/8 … 1/25 of the long side
+        width, height = (1600, 1200)
+        scene = kit.stairwell(width, height, seed)
+        seed += 1
+        sizes = (width // (8 + n % 18), width // (10 + (n * 7) % 16))
+        truth = []
+        for i, (face, face_width) in enumerate(zip(lfw[n:n + 2], sizes)):
+            truth.append(kit.paste_face(scene, face, (0, 0, face.width, face.height),
+                                        width // 8 + i * width // 2, height // 6 + (n % 5) * height // 12, face_width))
+        pictures.append((f"two LFW faces {sizes[0]}/{sizes[1]} px in 1600x1200", scene, truth))
+    pictures.append(("cameraman (a face in profile)", Image.fromarray(data.camera()).convert("RGB"),
+                     [(170, 95, 85, 100)]))
+    for n in range(20):
+        pictures.append((f"plain stairwell {n}", kit.stairwell(*((1600, 1200) if n % 2 else (4000, 3000)), 500 + n), []))
+    for name in ("chelsea", "coffee", "rocket", "brick", "grass", "gravel", "retina", "hubble_deep_field",
+                 "immunohistochemistry", "coins", "page", "horse", "text", "clock", "logo", "cell"):
+        try:
+            pixels = getattr(data, name)()
+        except Exception:  # noqa: BLE001 - a data file this scikit-image version lacks
+            continue
+        picture = Image.fromarray(pixels if pixels.dtype == "uint8" else (pixels * 255).astype("uint8"))
+        pictures.append((f"skimage {name}", picture.convert("RGB"), []))
+    return pictures
+
+
+def measure_faces(runs: int) -> tuple[dict, list[tuple[str, str]]]:
+    """Found/missed/false positives on `face_set`, and the time to blur a photo."""
+    from media.faces import DETECT_SIDE, blur_regions, blurred_jpeg, detect_faces
+    from media.photos import encode_jpeg, normalise
+    from tests import faces_kit as kit
+
+    found = missed = false = 0
+    with_faces = without = false_pictures = 0
+    by_fraction: dict[str, list[int]] = {}
+    misses: list[str] = []
+    falses: list[str] = []
+    started = time.perf_counter()
+    for label, picture, truth in face_set():
+        hit, miss, fp = kit.score(detect_faces(picture), truth)
+        found, missed, false = found + hit, missed + miss, false + fp
+        with_faces, without = with_faces + bool(truth), without + (not truth)
+        false_pictures += bool(fp)
+        if label.startswith("astronaut head"):
+            fraction = label.split()[2]
+            by_fraction.setdefault(fraction, [0, 0])
+            by_fraction[fraction][0] += hit
+            by_fraction[fraction][1] += len(truth)
+        if miss:
+            misses.append(label)
+        if fp:
+            falses.append(label)
+    set_seconds = time.perf_counter() - started
+    results: dict = {"faces_detect_side": DETECT_SIDE, "faces_true": found + missed, "faces_found": found,
+                     "faces_missed": missed, "faces_false_positives": false,
+                     "faces_pictures_with_faces": with_faces, "faces_pictures_without": without,
+                     "faces_pictures_with_a_false_positive": false_pictures,
+                     "faces_recall": round(found / max(1, found + missed), 3), "faces_set_seconds": round(set_seconds, 2)}
+    for fraction, (hit, total) in by_fraction.items():
+        results[f"faces_astronaut_head_{fraction.replace('/', '_of_')}_found"] = f"{hit}/{total}"
+    rows = [("faces: found / missed / false positives",
+             f"{found} found, {missed} missed of {found + missed} ({results['faces_recall']:.0%}); "
+             f"{false} false positives in {false_pictures} of {with_faces + without} pictures"),
+            ("faces: astronaut head by size (of 2 scenes)",
+             ", ".join(f"{k} {h}/{t}" for k, (h, t) in by_fraction.items()))]
+    results["faces_missed_in"] = misses
+    results["faces_false_positive_in"] = falses
+
+    # the time: a 12 MP photo with a face, and the stored (normalised) photo the bot blurs lazily
+    head, head_face = kit.astronaut_head()
+    scene = kit.stairwell(4000, 3000, 7)
+    kit.paste_face(scene, head, head_face, 1300, 600, 400)
+    twelve = _jpeg_bytes(scene, quality=92)
+    stored = normalise(twelve).jpeg
+
+    def blur_twelve() -> bytes:
+        with Image.open(io.BytesIO(twelve)) as opened:
+            image = opened.convert("RGB")
+        return encode_jpeg(blur_regions(image, detect_faces(image)))
+
+    def detect_only() -> int:
+        with Image.open(io.BytesIO(twelve)) as opened:
+            return len(detect_faces(opened.convert("RGB")))
+
+    blur_twelve()
+    for key, fn, label in (("faces_12mp_detect_seconds", detect_only, "faces: decode + detect, 12 MP JPEG"),
+                           ("faces_12mp_blur_seconds", blur_twelve, "faces: decode + detect + blur + encode, 12 MP"),
+                           ("faces_stored_blur_seconds", lambda: blurred_jpeg(stored),
+                            "faces: blurred copy of a stored 1600×1200 photo")):
+        times, cpu = [], []
+        for _ in range(max(3, runs // 2)):
+            wall0, cpu0 = time.perf_counter(), time.process_time()
+            fn()
+            times.append(time.perf_counter() - wall0)
+            cpu.append(time.process_time() - cpu0)
+        results[key] = round(statistics.median(times), 4)
+        results[key.replace("_seconds", "_cpu_seconds")] = round(statistics.median(cpu), 4)
+        rows.append((label, f"{statistics.median(times) * 1000:.0f} ms (CPU {statistics.median(cpu) * 1000:.0f} ms), "
+                            f"median of {len(times)}"))
+    return results, rows
+
+
+def faces_picture(path: Path = ROOT / "docs" / "faces-blurred.png") -> Path:
+    """The README's before/after picture: a stairwell photo with two neighbours' faces, as the handler
+    and staff see it, and as a neighbour who joined the case sees it (`--faces-picture`)."""
+    from media.card import find_cjk_font, load_font
+    from media.faces import blur_regions, detect_faces
+    from tests import faces_kit as kit
+
+    scene = kit.stairwell(1600, 1200, 42)
+    head, head_face = kit.astronaut_head()
+    kit.paste_face(scene, head, head_face, 380, 260, 230)
+    lfw = kit.lfw_faces(3)[2]
+    kit.paste_face(scene, lfw, (0, 0, lfw.width, lfw.height), 1000, 330, 150)
+    boxes = detect_faces(scene)
+    after = blur_regions(scene, boxes)
+    panel_w, panel_h, top = 800, 600, 70
+    sheet = Image.new("RGB", (2 * panel_w + 30, panel_h + top + 10), (255, 255, 255))
+    font = load_font(find_cjk_font(), 28)
+    draw = ImageDraw.Draw(sheet)
+    for i, (image, caption) in enumerate(((scene, "原图：经办人、社区工作人员、拍摄者可见 (original)"),
+                                           (after, f"邻居看到的：人脸已打码 (faces blurred: {len(boxes)})"))):
+        left = 10 + i * (panel_w + 10)
+        sheet.paste(image.resize((panel_w, panel_h), Image.Resampling.LANCZOS), (left, top))
+        draw.text((left, 20), caption, fill=(30, 30, 30), font=font)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(path, optimize=True)
+    return path
+
+
 def measure_rss(path: Path) -> dict:
     done = subprocess.run([sys.executable, __file__, "--child", str(path)], cwd=ROOT, capture_output=True,
                           text=True, timeout=120, check=True)
@@ -139,9 +290,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10, help="runs per timing (default 10)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--faces-only", action="store_true",
+                        help="measure only the face blurring; merge into the results file")
+    parser.add_argument("--faces-picture", action="store_true", help="draw docs/faces-blurred.png and stop")
     args = parser.parse_args()
     if args.child:
         child(args.child)
+        return
+    if args.faces_picture:
+        print(f"written to {faces_picture().relative_to(ROOT)}")
+        return
+    if args.faces_only:
+        faces, rows = measure_faces(args.runs)
+        merged = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.exists() else {}
+        merged.update(faces)
+        RESULTS.write_text(json.dumps(merged, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        for name, value in rows:
+            print(f"  {name}  {value}")
         return
 
     from media.card import FontMissing, render_card
@@ -231,6 +396,9 @@ def main() -> None:
             rows.append((label, f"{rss['peak'] / MB:.0f} MB peak, {rss['baseline'] / MB:.0f} MB baseline, "
                                 f"+{(rss['peak'] - rss['baseline']) / MB:.0f} MB; {verdict} in "
                                 f"{rss['seconds'] * 1000:.0f} ms; file {path.stat().st_size / MB:.1f} MB"))
+    faces, face_rows = measure_faces(args.runs)
+    results.update(faces)
+    rows.extend(face_rows)
     results["goal_rss_bytes"] = GOAL_RSS_BYTES
     results["rss_50mp_under_goal"] = int(results["rss_50mp_peak_bytes"] < GOAL_RSS_BYTES)
     results["bench_seconds"] = time.perf_counter() - wall

@@ -9,6 +9,11 @@ themselves, so the Telegram and the WeChat channel show the same people the same
     the community's staff (or an admin)  name and the phone masked (138****1234), and the look is audited
     anyone else (a neighbour who joined, the handler of an anonymous report)  "匿名居民" / "居民", no phone
 
+Photos (`photo_disclosure`): a stairwell photo shows neighbours' faces. The case's handler and the
+community's staff see the original, and so does whoever took the photo (the reporter their own
+before-photos); everyone else — a neighbour who joined, the reporter looking at the handler's after-photo,
+anyone not signed in — sees the copy with the faces blurred (media/faces.py, kept by media.photos.PhotoStore).
+
 Every time staff are shown a person's data, an `AuditEntry` is written (core/disclosure_services.py);
 the log is append-only and read by the administrator (`redgrid audit`).
 """
@@ -19,7 +24,7 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
-from core.cases import Actor, Case
+from core.cases import Actor, Case, PhotoKind, PhotoRef
 
 
 class Shown(str, enum.Enum):
@@ -57,6 +62,28 @@ def shown_phone(phone: str | None, shown: Shown) -> str | None:
     if shown == Shown.MASKED:
         return mask_phone(phone)
     return None
+
+
+class PhotoShown(str, enum.Enum):
+    ORIGINAL = "original"      # as it was taken
+    BLURRED = "blurred"        # faces blurred (media/faces.py)
+
+
+def photo_disclosure(viewer: Actor | None, case: Case, photo: PhotoRef) -> PhotoShown:
+    """How `photo` of `case` is shown to `viewer` (None: someone not signed in): the original to the
+    case's handler, the community's staff and the photo's author; faces blurred to everyone else.
+
+    The author of a before-photo is the reporter; during- and after-photos are the handler's (a
+    joiner adds no photo: core.cases.join_me_too), so a former handler sees their own after-photo
+    blurred once the case went to someone else — they no longer need it.
+    """
+    if viewer is None:
+        return PhotoShown.BLURRED
+    if case.is_handled_by(viewer.person_id) or viewer.roles.is_staff_of(case.community_id):
+        return PhotoShown.ORIGINAL
+    if photo.kind == PhotoKind.BEFORE and viewer.person_id == case.reporter_id:
+        return PhotoShown.ORIGINAL
+    return PhotoShown.BLURRED
 
 
 def is_audited(shown: Shown, viewer: Actor, person_id: int) -> bool:

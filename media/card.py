@@ -36,7 +36,7 @@ from typing import Iterable, Sequence
 
 from PIL import Image, ImageDraw, ImageFont
 
-from core.cases import Case, PhotoKind
+from core.cases import Actor, Case, PhotoKind
 from media.photos import PhotoStore, encode_jpeg, open_photo
 
 CARD_WIDTH = 1600
@@ -300,12 +300,13 @@ def _shorten(text: str, font: ImageFont.FreeTypeFont, width: int) -> str:
 # --- a case's card -----------------------------------------------------------------------------
 
 
-async def case_card(store: PhotoStore, case: Case, *, labels: tuple[str, str, str], title: str,
+async def case_card(store: PhotoStore, case: Case, *, viewer: Actor | None, labels: tuple[str, str, str], title: str,
                     subtitle_lines: Sequence[str] = (), no_photo_text: str = "", note: str = "") -> bytes:
     """The card of `case` from its stored photos: its first before-photo, its newest during- and
     after-photos. Every channel shows a resolved case this way; the words come from
-    `texts.cases.card_words` in the reader's language."""
+    `texts.cases.card_words` in the reader's language. Each photo as `viewer` may see it: faces
+    blurred for a neighbour who joined, for the reporter on the handler's photos (core.disclosure)."""
     before, during, after = (case.photos_of(k) for k in (PhotoKind.BEFORE, PhotoKind.DURING, PhotoKind.AFTER))
-    images = [await store.load(p[-1].sha256) if p else None for p in (before[:1], during, after)]
+    images = [await store.load_for(viewer, case, p[-1]) if p else None for p in (before[:1], during, after)]
     return render_card(images[0], images[1], images[2], labels=labels, title=title, subtitle_lines=subtitle_lines,
                        no_photo_text=no_photo_text, note=note)

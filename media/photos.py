@@ -49,7 +49,8 @@ from typing import Iterator
 
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
-from core.cases import PhotoKind, PhotoRef
+from core.cases import Actor, Case, PhotoKind, PhotoRef
+from core.disclosure import PhotoShown, photo_disclosure
 from core.errors import DomainError
 
 MAX_BYTES = 20 * 1024 * 1024
@@ -441,6 +442,10 @@ class PhotoStore:
     Files are written to a temporary name in the same folder, flushed to disk and renamed, so a
     reader never sees half a photo; the same photo saved twice is one file. Files are created
     readable by the bot's user only (mode 0600): they are residents' personal information.
+
+    Beside each photo, once someone who may not see the original asks for it, its copy with faces
+    blurred (media/faces.py): `root/blurred/ab/abcdef….jpg`, named by the original's SHA-256, made once
+    (a hard link to the original when no face was found) and removed with the original.
     """
 
     def __init__(self, root: Path | str, *, max_bytes: int = MAX_BYTES, max_side: int = MAX_SIDE,
@@ -459,6 +464,10 @@ class PhotoStore:
             raise BadPhotoName(f"not a photo name: {sha256!r}")
         return self.folder / sha256[:2] / f"{sha256}.jpg"
 
+    def blurred_path(self, sha256: str) -> Path:
+        """Where the copy of photo `sha256` with its faces blurred is kept (once made)."""
+        return self.root / "blurred" / self.path(sha256).relative_to(self.folder)
+
     def exists(self, sha256: str) -> bool:
         return self.path(sha256).is_file()
 
@@ -472,6 +481,42 @@ class PhotoStore:
     async def load(self, sha256: str) -> bytes:
         """The normalised JPEG; FileNotFoundError when it was never saved here."""
         return await asyncio.to_thread(self.path(sha256).read_bytes)
+
+    async def load_for(self, viewer: Actor | None, case: Case, photo: PhotoRef) -> bytes:
+        """`photo` of `case` as `viewer` may see it (core.disclosure.photo_disclosure): what every
+        channel sends a person, so nobody but the handler, staff and the photo's author sees faces."""
+        return await self.load_shown(photo.sha256, photo_disclosure(viewer, case, photo))
+
+    async def load_shown(self, sha256: str, shown: PhotoShown | str) -> bytes:
+        """The photo as core.disclosure.photo_disclosure says this viewer sees it: the original, or
+        the copy with faces blurred (made now if it was never asked for, then kept)."""
+        if PhotoShown(shown) == PhotoShown.ORIGINAL:
+            return await self.load(sha256)
+        target = self.blurred_path(sha256)
+        try:
+            return await asyncio.to_thread(target.read_bytes)
+        except FileNotFoundError:
+            pass
+        original = await self.load(sha256)
+        from media.faces import blurred_jpeg
+
+        async with self._decoding:  # CPU, as decoding an upload
+            blurred = await asyncio.to_thread(blurred_jpeg, original)
+        await asyncio.to_thread(self._keep_blurred, sha256, blurred)
+        return original if blurred is None else blurred
+
+    def _keep_blurred(self, sha256: str, blurred: bytes | None) -> None:
+        target = self.blurred_path(sha256)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if blurred is None:  # no face: the original is what everyone sees
+            try:
+                os.link(self.path(sha256), target)
+                return
+            except FileExistsError:
+                return
+            except OSError:  # a file system without hard links: a copy
+                blurred = self.path(sha256).read_bytes()
+        _write_atomically(target, blurred)
 
     def stored(self) -> Iterator[tuple[str, float]]:
         """(name, last modified as a POSIX timestamp) of every photo kept here."""
@@ -497,21 +542,23 @@ class PhotoStore:
                 removed += 1
             except FileNotFoundError:
                 pass
+            _unlink(self.blurred_path(name))
         return removed
 
     async def remove(self, sha256s) -> int:
         """Delete these photos' files (a forgotten person's: core.personal_data_services); returns how many
         were there. A name that is not a photo's is refused, so nothing else can be deleted through it."""
-        paths = [self.path(h) for h in sha256s]
+        paths = [(self.path(h), self.blurred_path(h)) for h in sha256s]
 
         def unlink() -> int:
             removed = 0
-            for path in paths:
+            for path, blurred in paths:
                 try:
                     path.unlink()
                     removed += 1
                 except FileNotFoundError:
                     pass
+                _unlink(blurred)
             return removed
 
         return await asyncio.to_thread(unlink)
@@ -525,21 +572,33 @@ class PhotoStore:
                 return
             except FileNotFoundError:  # removed in between: written anew below
                 pass
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(dir=target.parent, prefix=".incoming-", suffix=".tmp")
+        _write_atomically(target, photo.jpeg)
+
+
+def _write_atomically(target: Path, data: bytes) -> None:
+    """Written to a temporary name in the same folder, flushed and renamed: never half a file."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(dir=target.parent, prefix=".incoming-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temp, target)
+    except BaseException:
         try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(photo.jpeg)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(temp, target)
-        except BaseException:
-            try:
-                os.unlink(temp)
-            except FileNotFoundError:
-                pass
-            raise
-        _fsync_dir(target.parent)
+            os.unlink(temp)
+        except FileNotFoundError:
+            pass
+        raise
+    _fsync_dir(target.parent)
+
+
+def _unlink(path: Path) -> None:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -40,6 +40,7 @@ class Sent:
     seq: int = 0  # when it was sent or last edited (RecordingSession.seq)
     document: tuple[str, bytes] | None = None  # (file name, bytes) of a document the bot sent
     voice: bytes | None = None  # the voice note the bot sent (sendVoice), its caption in `text`
+    photo_data: bytes | None = None  # the bytes of a photo the bot uploaded
 
     @property
     def buttons(self) -> list[str]:
@@ -103,7 +104,8 @@ class RecordingSession(BaseSession):
             chat_id = int(method.chat_id)
             text = method.text if isinstance(method, SendMessage) else (method.caption or "")
             self.seq += 1
-            sent = Sent(next(self._ids), chat_id, text, method.reply_markup, isinstance(method, SendPhoto), self.seq)
+            sent = Sent(next(self._ids), chat_id, text, method.reply_markup, isinstance(method, SendPhoto), self.seq,
+                        photo_data=getattr(getattr(method, "photo", None), "data", None))
             self.chats.setdefault(chat_id, {})[sent.message_id] = sent
             return Message(message_id=sent.message_id, date=now, chat=Chat(id=chat_id, type="private"),
                            from_user=BOT_USER, text=text if not sent.photo else None)

@@ -882,7 +882,8 @@ class _Turn:
         story = await cases_services.case_story(self.uow, self.actor, number, self.now)
         case = story.case
         if case.photos_of(PhotoKind.AFTER) and case.photos_of(PhotoKind.BEFORE):
-            self.show(await case_card(self.c.photos, case, **card_words(case, self.tr, self.c.tz, self.now)))
+            self.show(await case_card(self.c.photos, case, viewer=self.actor,
+                                      **card_words(case, self.tr, self.c.tz, self.now)))
         self.say(await case_history(self.uow, case, self.tr, self.c.tz, self.now, by=self.actor, reporter=story.reporter))
         if story.as_handler:
             self.offer_handler_options(case)

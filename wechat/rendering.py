@@ -100,9 +100,10 @@ class WeChatRenderer:
             text = self._with_hint(text, kind, tr)
         replies = []
         if kind in ("case.resolved", "case.resolved_for_supporter") and case.photos_of(PhotoKind.AFTER):
-            replies.append(Reply(image=await case_card(self.photos, case, **card_words(case, tr, self.tz, now))))
-        elif kind in WITH_BEFORE_PHOTO and case.photos_of(PhotoKind.BEFORE):
-            replies.append(Reply(image=await self.photos.load(case.photos_of(PhotoKind.BEFORE)[0].sha256)))
+            replies.append(Reply(image=await case_card(self.photos, case, viewer=reader,
+                                                       **card_words(case, tr, self.tz, now))))
+        elif kind in WITH_BEFORE_PHOTO and case.photos_of(PhotoKind.BEFORE):  # faces as core.disclosure says
+            replies.append(Reply(image=await self.photos.load_for(reader, case, case.photos_of(PhotoKind.BEFORE)[0])))
         return [*replies, Reply(text=self._for_wechat(text, tr))]
 
     @staticmethod

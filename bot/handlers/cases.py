@@ -534,11 +534,11 @@ async def desk(message: Message, uow: UnitOfWork, person: Person, roles: Roles, 
     await _list_or_say_none(message, cases, tr, "desk.title", "desk.none", flags=True)
 
 
-async def _card_or_none(case: Case, tr: Translator, case_renderer, now) -> bytes | None:
+async def _card_or_none(case: Case, tr: Translator, case_renderer, now, reader: Actor) -> bytes | None:
     """A resolved case is shown by its three-photo card; an open one by the resident's photo."""
     if not case.photos_of(PhotoKind.AFTER):
         return None
-    return await case_renderer.card(case, tr, now)
+    return await case_renderer.card(case, tr, now, reader)
 
 
 async def history(query: CallbackQuery, callback_data: CaseAct, uow: UnitOfWork, person: Person, roles: Roles,
@@ -550,8 +550,10 @@ async def history(query: CallbackQuery, callback_data: CaseAct, uow: UnitOfWork,
     case = story.case
     await query.answer()
     before = case.photos_of(PhotoKind.BEFORE)
-    if before:
-        picture = card if (card := await _card_or_none(case, tr, case_renderer, now)) else await photos.load(before[0].sha256)
+    reader = Actor.of(person, roles)
+    if before:  # each photo as this reader may see it: faces blurred for a neighbour (core.disclosure)
+        picture = (card if (card := await _card_or_none(case, tr, case_renderer, now, reader))
+                   else await photos.load_for(reader, case, before[0]))
         await query.message.answer_photo(BufferedInputFile(picture, f"{case.number}.jpg"))
     markup = None
     if story.as_handler:

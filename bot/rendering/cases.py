@@ -55,18 +55,19 @@ class CaseRenderer:
             log.warning("notification %s names no case", notification.kind)
             return None
         now = self.clock.now()
+        reader = await viewer(uow, person)  # whose eyes: which photos show faces (core.disclosure)
         kind = notification.kind
         if kind == "case.voice_note":
             return self.voice_note(notification, case, tr)
         fields = await notification_fields(uow, case, notification.payload, kind, tr, self.settings.tz, now)
         if kind_for_reader(kind, case, person.id) == "case.resolved_for_supporter":
             kind = "case.resolved_for_supporter"  # told the outcome; the first reporter answers "fixed?"
-            return Rendered(tr(kind, **fields), feedback_buttons(case, tr), await self.card(case, tr, now))
+            return Rendered(tr(kind, **fields), feedback_buttons(case, tr), await self.card(case, tr, now, reader))
         if kind == "case.auto_closed_for_resident":  # rows written before reopening existed
             fields.setdefault("reopen_days", self.settings.reopen_within_days)
         text = tr(kind, **fields)
         if kind in SHOWS_REPORTER:  # as core decides (core.disclosure); staff's look was audited when queued
-            shown = await show_reporter(uow, case, await viewer(uow, person), now, audit=False)
+            shown = await show_reporter(uow, case, reader, now, audit=False)
             line = reporter_text(tr, shown)
             if line:
                 text += "\n" + tr("case.reporter_line", who=line)
@@ -76,21 +77,21 @@ class CaseRenderer:
             if notification.payload.get("duplicate_of"):
                 text += "\n" + tr("case.possible_duplicate", number=notification.payload["duplicate_of"])
             return Rendered(text, handler_buttons(case, tr, notification.payload.get("duplicate_of")),
-                            await self._first(case, PhotoKind.BEFORE))
+                            await self._first(case, PhotoKind.BEFORE, reader))
         if kind == "case.on_desk":
             members = list(await uow.people.grid_members(case.grid_id))
-            return Rendered(text, desk_buttons(case, tr, members), await self._first(case, PhotoKind.BEFORE))
+            return Rendered(text, desk_buttons(case, tr, members), await self._first(case, PhotoKind.BEFORE, reader))
         if kind == "case.auto_closed_for_resident" and was_auto_closed(case) and person.id == case.reporter_id:
             return Rendered(text, column([(tr("case.btn.reopen"), act("reopen", case.number))]))
         if kind == "case.claim_overdue_for_department":
             claimable = case.state == CaseState.ESCALATED  # the claim button, while it still can be claimed
             return Rendered(text, handler_buttons(case, tr) if claimable else None)
         if kind == "case.escalated_to_you":
-            return Rendered(text, handler_buttons(case, tr), await self._first(case, PhotoKind.BEFORE))
+            return Rendered(text, handler_buttons(case, tr), await self._first(case, PhotoKind.BEFORE, reader))
         if kind == "case.reopened":
             return Rendered(text, handler_buttons(case, tr))
         if kind == "case.resolved":
-            return Rendered(text, outcome_buttons(case, tr), await self.card(case, tr, now))
+            return Rendered(text, outcome_buttons(case, tr), await self.card(case, tr, now, reader))
         return Rendered(text)
 
     def voice_note(self, notification: Notification, case: Case, tr: Translator) -> Rendered:
@@ -110,12 +111,13 @@ class CaseRenderer:
                       reporter: ReporterShown | None = None) -> str:
         return await case_history(uow, case, tr, self.settings.tz, now, by=by, reporter=reporter)
 
-    async def _first(self, case: Case, kind: PhotoKind) -> bytes | None:
+    async def _first(self, case: Case, kind: PhotoKind, reader: Actor) -> bytes | None:
         photos = case.photos_of(kind)
-        return await self.photos.load(photos[0].sha256) if photos else None
+        return await self.photos.load_for(reader, case, photos[0]) if photos else None
 
-    async def card(self, case: Case, tr: Translator, now: datetime) -> bytes:
-        """"事前、事中、事后三张图": the proof a resident sees before confirming, with the handler's note."""
+    async def card(self, case: Case, tr: Translator, now: datetime, reader: Actor) -> bytes:
+        """"事前、事中、事后三张图": the proof a resident sees before confirming, with the handler's note;
+        faces blurred on the photos `reader` did not take, unless they handle the case or are staff."""
         from media.card import case_card
 
-        return await case_card(self.photos, case, **card_words(case, tr, self.settings.tz, now))
+        return await case_card(self.photos, case, viewer=reader, **card_words(case, tr, self.settings.tz, now))
