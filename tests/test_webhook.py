@@ -148,3 +148,14 @@ async def test_json_logs_hold_no_names_phones_or_words(db, now, tmp_path):
     text = stream.getvalue()
     for secret in ("王秀兰", "13812345678", "楼道灯", "3号楼"):
         assert secret not in text, f"{secret!r} leaked into the logs"
+
+
+async def test_webhook_without_its_url_or_secret_says_which(tmp_path):
+    import pytest
+
+    from redgrid import commands
+
+    for missing, words in (({"webhook_url": ""}, "WEBHOOK_URL"), ({"webhook_secret": ""}, "WEBHOOK_SECRET")):
+        settings = settings_for(tmp_path).model_copy(update=missing)
+        with pytest.raises(commands.CommandFailed, match=words):
+            await commands.webhook(settings)
