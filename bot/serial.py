@@ -17,12 +17,15 @@ which the FSM middleware takes before it reads the state.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Awaitable, Callable
+import logging
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 from aiogram import BaseMiddleware
 from aiogram.fsm.storage.base import BaseEventIsolation
 from aiogram.types import TelegramObject
 
+log = logging.getLogger(__name__)
 
 
 class OneAtATimePerChat(BaseMiddleware):
@@ -66,6 +69,30 @@ def dialog_isolation(redis_url: str) -> BaseEventIsolation | None:
         return None
     from aiogram.fsm.storage.redis import RedisEventIsolation
 
+    class LapsedLockIsolation(RedisEventIsolation):
+        """A lock that lapsed while its update was handled (a starved machine: over 15 s for one update)
+        is no reason to fail the update after its commit: releasing it says so in the log instead of
+        raising, so the webhook answers 200 and Telegram does not send the update again."""
+
+        @asynccontextmanager
+        async def lock(self, key: Any) -> AsyncIterator[None]:
+            from redis.exceptions import LockNotOwnedError
+
+            held = super().lock(key)
+            await held.__aenter__()
+            try:
+                yield
+            except BaseException as exc:
+                try:
+                    await held.__aexit__(type(exc), exc, exc.__traceback__)
+                except LockNotOwnedError:
+                    pass
+                raise
+            try:
+                await held.__aexit__(None, None, None)
+            except LockNotOwnedError:
+                log.warning("a chat's lock lapsed before its update was handled (over 15 s)")
+
     # aiogram's default lock lives 60 s: one left by a killed process (or across a Redis restart) held
     # that chat's updates for a minute. An update holds it for well under a second; 15 s is plenty.
-    return RedisEventIsolation.from_url(redis_url, lock_kwargs={"timeout": 15})
+    return LapsedLockIsolation.from_url(redis_url, lock_kwargs={"timeout": 15})

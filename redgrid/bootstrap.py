@@ -284,7 +284,7 @@ def background(db: Database, bot: Bot, settings: Settings, clock: Clock, *,
     # `clock` is the domain's (deadlines, reminders), which the demo and tests may move by hand.
     real = SystemClock()
     worker = DeliveryWorker(db, bot, renderer, clock=real, global_rate=settings.delivery_per_second,
-                            per_chat_rate=settings.delivery_per_chat_per_second)
+                            per_chat_rate=settings.delivery_per_chat_per_second, pacer=shared_pacer(settings))
     worker.progress = ProgressReporter(db, bot, renderer.progress_text, pacer=worker.pacer, clock=real)
     pace_replies(bot, worker.pacer)  # the handlers' replies count against the same budget
     runner = Runner(Leadership(db.engine), worker=worker, also=wechat.workers if wechat else (),
@@ -428,3 +428,39 @@ async def demo_stack(db: Database, settings: Settings, clock: Clock, personas: l
     finally:
         await bot.session.close()
         await standin.stop()
+
+
+# ---- several workers (`redgrid webhook`): the one web server, Telegram's limits in Redis ----------
+
+def shared_pacer(settings: Settings):
+    """With REDIS_URL every process paces the bot's messages through Redis (30/s for the bot, 1/s per
+    chat by default), so several workers together stay inside Telegram's limits; else None (the
+    delivery worker keeps its own)."""
+    if not settings.redis_url:
+        return None
+    from scheduler.shared_pacer import RedisPacer
+
+    return RedisPacer(settings.redis_url, settings.delivery_per_second, settings.delivery_per_chat_per_second,
+                      prefix=f"pace:{settings.bot_token.split(':', 1)[0] or 'bot'}")
+
+
+def webhook_server(db: Database, bot: Bot, dp: Dispatcher, settings: Settings, clock: Clock, *,
+                   wechat: WeChatChannel | None = None, runner: Runner | None = None):
+    """The one web server of a webhook worker: Telegram's webhook at WEBHOOK_URL's path, the WeChat
+    callbacks, the dashboard and Open311 (web_app), /healthz and /metrics. Returns (app, metrics)."""
+    from redgrid.webhook import Metrics, add_health_and_metrics, add_webhook, webhook_path
+
+    app = web_app(db, settings, clock)
+    if wechat is not None:
+        wechat.endpoint.add_to(app)
+
+        async def close_wechat(_app: web.Application) -> None:
+            await wechat.endpoint.close()
+            await wechat.api.close()
+
+        app.on_cleanup.append(close_wechat)
+    metrics = Metrics(db, runner)
+    metrics.observe(dp)
+    add_webhook(app, dp, bot, path=webhook_path(settings.webhook_url), secret=settings.webhook_secret)
+    add_health_and_metrics(app, db, settings.redis_url, metrics)
+    return app, metrics

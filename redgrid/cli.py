@@ -23,6 +23,10 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("run", help="migrate the database, then run the bot (long polling)",
                    description="Migrate the database, then run the bot with long polling until Ctrl-C.")
+    sub.add_parser("webhook", help="run the bot behind Telegram's webhook (one of several workers)",
+                   description="Migrate, set the webhook (WEBHOOK_URL, WEBHOOK_SECRET) and serve it with the "
+                               "WeChat callbacks, the dashboard, /healthz and /metrics on WEB_HOST:WEB_PORT "
+                               "until SIGTERM. Several may share PostgreSQL and Redis.")
     sub.add_parser("migrate", help="bring the database to the newest schema",
                    description="Bring the database named by DATABASE_URL to the newest schema.")
 
@@ -102,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
-    if args.command == "run" and not settings.bot_token:  # before the imports below, which take seconds
+    if args.command in ("run", "webhook") and not settings.bot_token:  # before the imports below, which take seconds
         print(NO_TOKEN, file=sys.stderr)
         return 2
     from redgrid import commands
@@ -110,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             return asyncio.run(commands.run(settings))
+        if args.command == "webhook":
+            return asyncio.run(commands.webhook(settings))
         if args.command == "demo":
             return asyncio.run(commands.run_demo(settings, fresh=args.fresh, host=args.host, port=args.port,
                                         api_port=args.api_port))

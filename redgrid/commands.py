@@ -381,3 +381,62 @@ async def _wechat_scene_codes(settings: Settings, payloads: list[str]) -> dict[s
         raise CommandFailed(f"WeChat's QR codes could not be made: {exc}") from None
     finally:
         await api.close()
+# ---- `redgrid webhook`: one of several workers behind Telegram's webhook --------------------------
+
+async def webhook(settings: Settings, on_ready=None) -> int:
+    """Serve Telegram's webhook, the WeChat callbacks, the dashboard, /healthz and /metrics on the one
+    web server (WEB_HOST:WEB_PORT) until SIGTERM or Ctrl-C; set the webhook on start (every worker sets
+    the same one). Several may run on one PostgreSQL and Redis; one of them leads (scheduler, delivery)."""
+    from redgrid.webhook import configure_logging
+
+    configure_logging(settings.log_format)
+    if not settings.webhook_url.startswith(("https://", "http://")):
+        raise CommandFailed("set WEBHOOK_URL to the public https:// address Telegram posts updates to "
+                            "(see .env.example)")
+    if not settings.webhook_secret:
+        raise CommandFailed("set WEBHOOK_SECRET (1-256 of A-Z a-z 0-9 _ -): Telegram sends it with every update "
+                            "and anything without it is refused")
+    lock = sole_process(settings.database_url)  # SQLite: one process; PostgreSQL: as many as you like
+    try:
+        db = await bootstrap.open_database(settings)
+        bot = bootstrap.build_bot(settings)
+        clock = SystemClock()
+        dp = bootstrap.build_dispatcher(db, settings, clock)
+        wechat = bootstrap.wechat_channel(db, settings, clock)
+        runner = bootstrap.background(db, bot, settings, clock, wechat=wechat)
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                await stack.enter_async_context(running(runner))
+                app, _ = bootstrap.webhook_server(db, bot, dp, settings, clock, wechat=wechat, runner=runner)
+                served = await stack.enter_async_context(bootstrap.serving_web(app, settings.web_host,
+                                                                               settings.web_port))
+                me = await bot.get_me()
+                await bot.set_webhook(settings.webhook_url, secret_token=settings.webhook_secret,
+                                      allowed_updates=dp.resolve_used_update_types(),
+                                      max_connections=settings.webhook_max_connections)
+                await publish_default_commands(bot)
+                log.info("webhook worker for @%s on %s (Telegram posts to %s)", me.username, served,
+                         settings.webhook_url)
+                if on_ready is not None:  # tests and benchmarks that start workers
+                    on_ready(served)
+                await _until_signalled()
+        finally:
+            await bot.session.close()
+            await db.dispose()
+    finally:
+        if lock is not None:
+            lock.release()
+    return 0
+
+
+async def _until_signalled() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+    log.info("webhook worker stopping")

@@ -156,6 +156,33 @@ class Settings(BaseSettings):
                                                           "empty: derived from BOT_TOKEN (a new token then "
                                                           "makes the printed cards invalid).")
 
+    # ---- `redgrid webhook` (several workers): Telegram pushes updates to WEBHOOK_URL on the web server
+    webhook_url: str = Field(default="", description="The public HTTPS URL Telegram posts updates to (nginx in "
+                                                     "front of the workers); its path is served on WEB_HOST:WEB_PORT.")
+    webhook_secret: str = Field(default="", description="Telegram sends it with every update "
+                                                        "(X-Telegram-Bot-Api-Secret-Token); 1-256 of A-Z a-z 0-9 _ -.")
+    webhook_max_connections: int = Field(default=40, ge=1, le=100,
+                                         description="Updates Telegram may have in flight at once (all workers).")
+    log_format: str = Field(default="text", description="text, or json: one JSON object per line (ids, no "
+                                                        "names, phones or message text).")
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: str) -> str:
+        import re
+
+        if value and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", value):
+            raise ValueError("1-256 characters of A-Z, a-z, 0-9, _ and - (Telegram's rule)")
+        return value
+
+    @field_validator("log_format")
+    @classmethod
+    def _log_format(cls, value: str) -> str:
+        value = value.lower()
+        if value not in ("text", "json"):
+            raise ValueError("must be text or json")
+        return value
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:

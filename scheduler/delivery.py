@@ -224,12 +224,14 @@ class DeliveryWorker:
                  in_flight: int = 1, max_attempts: int = 10, backoff_base: float = 5.0,
                  backoff_max: float = 600.0, network_pause: float = 1.0, idle_poll: float = 0.5,
                  hold: float = 1.5, request_timeout: int = 20, progress: Progress | None = None,
-                 channel: str = "telegram") -> None:
+                 channel: str = "telegram", pacer: "Pacer | Any | None" = None) -> None:
+        """`pacer`: the limits' keeper; by default one of this process (scheduler/shared_pacer.py shares
+        one through Redis between several processes)."""
         self.db = db
         self.bot = bot
         self.render = render
         self.clock = clock or SystemClock()
-        self.pacer = Pacer(global_rate, per_chat_rate)
+        self.pacer = pacer if pacer is not None else Pacer(global_rate, per_chat_rate)
         self.queue = DeliveryQueue(db.engine, channel)
         self.batch = batch
         self.in_flight = max(1, in_flight)

@@ -156,40 +156,60 @@ class UpdatesMixin(StandInState):
                 pass
 
     async def _webhook_worker(self) -> None:
-        """Push pending updates to the webhook one at a time, in order, retrying failures."""
+        """Push pending updates to the webhook as Telegram does: the updates of one chat one at a time
+        and in order (the next only once the previous is answered with 2xx), different chats at once,
+        up to the webhook's max_connections; a failure is retried after a pause."""
+        in_flight: dict[Any, asyncio.Task[None]] = {}
         async with aiohttp.ClientSession() as session:
-            while self.webhook is not None and not self._closing:
-                hook = self.webhook
-                self._drop_unwanted(hook.allowed_updates)
-                if not self._updates:
-                    await self._changed.wait(1.0)
-                    continue
-                update = self._updates[0]
-                headers = {"Content-Type": "application/json"}
-                if hook.secret_token:
-                    headers["X-Telegram-Bot-Api-Secret-Token"] = hook.secret_token
-                error: str
-                try:
-                    async with session.post(
-                        hook.url, data=json_dumps(update).encode(), headers=headers,
-                        timeout=aiohttp.ClientTimeout(total=self.webhook_timeout),
-                    ) as response:
-                        if 200 <= response.status < 300:
-                            if self._updates and self._updates[0] is update:
-                                self._updates.popleft()
-                            self.webhook_deliveries += 1
-                            self._changed.notify()
-                            await self._run_webhook_reply(hook.token, response)
-                            continue
-                        error = (f"Wrong response from the webhook: "
-                                 f"{response.status} {response.reason}")
-                except (aiohttp.ClientError, TimeoutError) as exc:
-                    error = f"Connection failed: {type(exc).__name__}"
-                hook.last_error_date = now()
-                hook.last_error_message = error
-                self._changed.notify()
-                log.info("webhook delivery failed: %s", error)
-                await asyncio.sleep(self.webhook_retry_delay)
+            try:
+                while self.webhook is not None and not self._closing:
+                    hook = self.webhook
+                    self._drop_unwanted(hook.allowed_updates)
+                    started = False
+                    for update in list(self._updates):
+                        if len(in_flight) >= hook.max_connections:
+                            break
+                        key = _queue_of(update)
+                        if key in in_flight:
+                            continue  # this chat has one in flight: its next waits, in order
+                        in_flight[key] = asyncio.create_task(self._push(session, hook, update, key, in_flight))
+                        started = True
+                    if not started:
+                        await self._changed.wait(1.0)
+            finally:
+                for task in in_flight.values():
+                    task.cancel()
+
+    async def _push(self, session: aiohttp.ClientSession, hook: WebhookConfig, update: dict[str, Any], key: Any,
+                    in_flight: dict[Any, Any]) -> None:
+        headers = {"Content-Type": "application/json"}
+        if hook.secret_token:
+            headers["X-Telegram-Bot-Api-Secret-Token"] = hook.secret_token
+        error: str
+        try:
+            try:
+                async with session.post(
+                    hook.url, data=json_dumps(update).encode(), headers=headers,
+                    timeout=aiohttp.ClientTimeout(total=self.webhook_timeout),
+                ) as response:
+                    if 200 <= response.status < 300:
+                        for n, pending in enumerate(self._updates):
+                            if pending is update:
+                                del self._updates[n]
+                                break
+                        self.webhook_deliveries += 1
+                        await self._run_webhook_reply(hook.token, response)
+                        return
+                    error = f"Wrong response from the webhook: {response.status} {response.reason}"
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                error = f"Connection failed: {type(exc).__name__}"
+            hook.last_error_date = now()
+            hook.last_error_message = error
+            log.info("webhook delivery failed: %s", error)
+            await asyncio.sleep(self.webhook_retry_delay)
+        finally:
+            in_flight.pop(key, None)
+            self._changed.notify()
 
     async def _run_webhook_reply(self, token: str, response: aiohttp.ClientResponse) -> None:
         """A webhook may answer with a method call; Telegram runs it, so do we."""
@@ -214,6 +234,19 @@ class UpdatesMixin(StandInState):
             await self.call(token, str(method), params, files)
         except ApiError as error:
             log.warning("method %s from webhook reply failed: %s", method, error.description)
+
+
+def _queue_of(update: dict[str, Any]) -> Any:
+    """Which queue an update waits in: its chat's (or its sender's), as Telegram's webhook keeps them."""
+    body = next((v for k, v in update.items() if k != "update_id"), {})
+    if isinstance(body, dict):
+        chat = body.get("chat") or (body.get("message") or {}).get("chat")
+        if isinstance(chat, dict) and "id" in chat:
+            return ("chat", chat["id"])
+        sender = body.get("from") or body.get("user")
+        if isinstance(sender, dict) and "id" in sender:
+            return ("user", sender["id"])
+    return ("update", update["update_id"])
 
 
 async def read_multipart(
