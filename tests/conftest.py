@@ -261,7 +261,7 @@ class _Chromium:
 
 
 # Playwright's driver (a Node process) took 4-5 s to start on the loaded machine and Chromium 1.3-2.4 s,
-# for each of the 11 browser tests. Both now start once per run: Playwright's objects belong to the
+# for each browser test (14). Both now start once per run: Playwright's objects belong to the
 # event loop that started them, so every test that uses `browser` runs, with all its async fixtures,
 # on pytest-asyncio's session loop (`_function_scoped_runner` below); the other tests keep a loop each.
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
