@@ -68,7 +68,7 @@ async def test_notice_to_20_residents_at_1_per_second_shows_progress_every_5_sec
 
     seen: list[tuple[float, str]] = []
     started = time.monotonic()
-    while time.monotonic() - started < 40 / SPEED:
+    while time.monotonic() - started < 40:  # a bound for a broken run, generous on a loaded machine
         text = demo.stack.standin.message(chen.user_id, confirm.message_id).text or ""
         if not seen or seen[-1][1] != text:
             seen.append((time.monotonic(), text))
