@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
@@ -224,17 +225,68 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
-@pytest.fixture
-async def browser():
-    """Debian's Chromium driven by Playwright; a browser is never downloaded."""
+def _chromium_executable() -> str:
     try:
-        from playwright.async_api import async_playwright
+        import playwright.async_api  # noqa: F401
     except ImportError:
         service_missing("Playwright", "playwright is not installed", "pip install -e '.[test]'")
     executable = CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium")
     if executable is None:
         service_missing("Chromium", f"{CHROMIUM} is missing", "apt-get install -y chromium fonts-noto-cjk fonts-noto-color-emoji")
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield chromium
-        await chromium.close()
+    return executable
+
+
+class _Chromium:
+    """Playwright's driver and one Chromium, started by the first browser test and kept for the run."""
+
+    def __init__(self) -> None:
+        self.playwright = None
+        self.browser = None
+
+    async def get(self):
+        if self.browser is None or not self.browser.is_connected():  # never started, or it crashed
+            executable = _chromium_executable()
+            if self.playwright is None:
+                from playwright.async_api import async_playwright
+
+                self.playwright = await async_playwright().start()
+            self.browser = await self.playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        return self.browser
+
+    async def close(self) -> None:
+        if self.browser is not None and self.browser.is_connected():
+            await self.browser.close()
+        if self.playwright is not None:
+            await self.playwright.stop()
+
+
+# Playwright's driver (a Node process) took 4-5 s to start on the loaded machine and Chromium 1.3-2.4 s,
+# for each browser test (14). Both now start once per run: Playwright's objects belong to the
+# event loop that started them, so every test that uses `browser` runs, with all its async fixtures,
+# on pytest-asyncio's session loop (`_function_scoped_runner` below); the other tests keep a loop each.
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def _one_chromium():
+    chromium = _Chromium()
+    yield chromium
+    await chromium.close()
+
+
+@pytest.fixture
+def _function_scoped_runner(_function_scoped_runner, request):
+    """pytest-asyncio's loop for one test (1.x's runner fixture, extended): a browser test's is the
+    session's, where the shared Chromium lives."""
+    if "browser" in request.node.fixturenames:
+        return request.getfixturevalue("_session_scoped_runner")
+    return _function_scoped_runner
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def browser(_one_chromium):
+    """Debian's Chromium driven by Playwright; a browser is never downloaded. Each test gets the run's
+    Chromium with nothing open in it: the pages and contexts it opens (each `new_page` is a context
+    of its own: cookies, storage, downloads) are closed when it ends."""
+    chromium = await _one_chromium.get()
+    yield chromium
+    if chromium.is_connected():
+        for context in list(chromium.contexts):
+            await context.close()
