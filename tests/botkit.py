@@ -198,6 +198,13 @@ class Tester:
                             return await self.presses_data(button.callback_data, message.message_id)
         raise AssertionError(f"{self.name} was shown no privacy notice; saw {[m.text for m in self.messages]}")
 
+    async def registers_at(self, *places: str) -> None:
+        """A newcomer's first /start: agree to the notice, then press community, compound and building."""
+        await self.sends_text("/start")
+        await self.agrees()
+        for place in places:
+            await self.presses(place)
+
     async def presses_data(self, data: str, message_id: int | None = None) -> CallbackAnswer:
         """Any callback data, as a forged or stale client could send it; the bot's answer."""
         if message_id is None:

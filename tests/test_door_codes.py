@@ -171,11 +171,7 @@ async def test_a_newcomer_at_a_compound_gate_picks_among_its_buildings(chat):
 async def test_a_resident_scans_and_the_report_dialog_opens_placed_there(chat):
     """(The whole report, photos and all, goes through in tests/e2e/test_door_codes_e2e.py.)"""
     wang = chat.person("王阿姨")
-    await wang.sends_text("/start")
-    await wang.agrees()
-    await wang.presses("东城社区")
-    await wang.presses("粮食局小区")
-    await wang.presses("1号楼")
+    await wang.registers_at("东城社区", "粮食局小区", "1号楼")
     await wang.sends_text(f"/start {_code(chat, '4号楼')}")
     await wang.sees("📍 东城社区 粮食局小区 4号楼：请拍下这里的问题")
     await wang.sees("请拍照或发送问题的照片")
@@ -195,11 +191,7 @@ async def test_a_forged_or_altered_code_is_refused_politely_and_nothing_is_writt
     assert await _people(chat.db) == before
     # a resident (agreed, registered) scanning a forged code: refused, no dialog opened
     wang = chat.person("王阿姨")
-    await wang.sends_text("/start")
-    await wang.agrees()
-    await wang.presses("东城社区")
-    await wang.presses("粮食局小区")
-    await wang.presses("1号楼")
+    await wang.registers_at("东城社区", "粮食局小区", "1号楼")
     await wang.sends_text(f"/start {genuine[:-1]}{'A' if genuine[-1] != 'A' else 'B'}")
     refusal = await wang.sees("这个二维码不是本系统发的")
     assert "请拍照" not in refusal.text

@@ -5,9 +5,7 @@ Excel downloads with the overview's totals. Screenshots: docs/dashboard-*.png (R
 from __future__ import annotations
 
 import io
-import os
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -15,11 +13,7 @@ from openpyxl import load_workbook
 
 from demo.seed import seed_history
 from redgrid.bootstrap import serving_web, web_app
-
-
-def keep(shot: Path) -> None:
-    if os.environ.get("REDGRID_SCREENSHOT_DIR"):  # how the README's screenshots are made
-        shutil.copy(shot, Path(os.environ["REDGRID_SCREENSHOT_DIR"]) / shot.name)
+from tests.e2e.screenshots import keep
 
 
 @pytest.mark.parametrize("db", ["sqlite"], indirect=True)  # the browser part is the same on both databases

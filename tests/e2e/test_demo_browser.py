@@ -3,8 +3,6 @@ web chat, in Chromium."""
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -13,6 +11,7 @@ from core.onboarding import roles_of
 from core.people import Role
 from demo.app import demo_webchat
 from demo.seed import NEWCOMER
+from tests.e2e.screenshots import screenshot
 
 
 @pytest.mark.parametrize("db", ["sqlite"], indirect=True)  # the browser part is the same on both databases
@@ -41,11 +40,7 @@ async def test_newcomer_onboards_in_the_browser(db, demo, browser, tmp_path: Pat
         await page.click("#menu-button")
         await expect(page.locator("#command-list")).to_contain_text("/report")
         await page.click("#menu-button")
-        shot = tmp_path / "demo-onboarding.png"
-        await page.screenshot(path=str(shot))
-        assert shot.stat().st_size > 20_000
-        if os.environ.get("REDGRID_SCREENSHOT_DIR"):  # how the README's screenshot is made
-            shutil.copy(shot, Path(os.environ["REDGRID_SCREENSHOT_DIR"]) / shot.name)
+        await screenshot(page, tmp_path, "demo-onboarding.png")
         assert errors == []
     finally:
         await webchat.stop()
@@ -99,11 +94,7 @@ async def test_resident_reports_in_the_browser_and_confirms_the_three_photo_card
         await press("请为这次处理打分", "⭐⭐⭐⭐⭐ 5")
         await expect(page.locator(".msg.bot", has_text="谢谢您的评价")).to_have_count(1, timeout=5000)
         await card.scroll_into_view_if_needed()
-        shot = tmp_path / "demo-report-card.png"
-        await page.screenshot(path=str(shot))
-        assert shot.stat().st_size > 20_000
-        if os.environ.get("REDGRID_SCREENSHOT_DIR"):
-            shutil.copy(shot, Path(os.environ["REDGRID_SCREENSHOT_DIR"]) / shot.name)
+        await screenshot(page, tmp_path, "demo-report-card.png")
     finally:
         await webchat.stop()
     await demo.settled()  # the page shows the reply before the bot commits

@@ -4,8 +4,6 @@ passive answers and the WeChat stand-in's record of customer-service messages.""
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -13,6 +11,7 @@ import pytest
 from demo.app import demo_webchat
 from demo.wechat_chat import WECHAT_PERSONAS, WeChatChat
 from tests.e2e.test_report_loop_e2e import jpeg
+from tests.e2e.screenshots import screenshot
 
 
 @pytest.mark.parametrize("db", ["sqlite"], indirect=True)  # the browser part is the same on both databases
@@ -64,11 +63,7 @@ async def test_a_wechat_resident_reports_in_the_browser(db, demo_with_wechat, br
         sent_photo = page.locator(".row.me .bubble.photo img")
         await expect(sent_photo).to_have_count(1)
         await page.evaluate("document.querySelector('.row.me .bubble.photo').scrollIntoView({block: 'start'})")
-        shot = tmp_path / "demo-wechat.png"
-        await page.screenshot(path=str(shot))
-        assert shot.stat().st_size > 20_000
-        if os.environ.get("REDGRID_SCREENSHOT_DIR"):  # how the README's screenshot is made
-            shutil.copy(shot, Path(os.environ["REDGRID_SCREENSHOT_DIR"]) / shot.name)
+        await screenshot(page, tmp_path, "demo-wechat.png")
         assert errors == []
     finally:
         await webchat.stop()
