@@ -19,6 +19,7 @@ from core.errors import DomainError
 from core.onboarding import create_invite
 from core.people import Department, Role
 from demo.app import demo_database_url, demo_webchat, forget_demo_database, map_points, prepare_demo_world
+from demo.seed import seed_history
 from redgrid import bootstrap
 from redgrid.settings import Settings
 from scheduler.leader import DatabaseInUse, hold_sqlite_database
@@ -247,7 +248,7 @@ async def _run_demo(settings: Settings, url: str, *, fresh: bool, host: str, por
     db = await bootstrap.open_database(settings, url)
     clock = SystemClock()
     try:
-        personas = await prepare_demo_world(db, clock, settings.data_dir)  # with three months of history
+        personas = await prepare_demo_world(db, clock)  # its three months of history come once it serves
         points = await map_points(db)
         centre = (sum(p["latitude"] for p in points) / len(points), sum(p["longitude"] for p in points) / len(points))
         async with bootstrap.demo_stack(db, settings, clock, personas, api_host=host, api_port=api_port) as stack:
@@ -263,14 +264,32 @@ async def _run_demo(settings: Settings, url: str, *, fresh: bool, host: str, por
             print(f"redgrid demo: open {chat_url} — pick a person on the left and chat.\n{dashboard_note}"
                   f"  Bot API stand-in: {stack.standin.base_url}   database: {url}\n"
                   f"  Ctrl-C stops (the database stays; `redgrid demo --fresh` starts over).", flush=True)
+            history = asyncio.create_task(_write_history(db, clock, settings))
             try:
                 await _until_stopped()
             finally:
+                history.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await history
                 await web.aclose()
                 await webchat.stop()
     finally:
         await db.dispose()
     return 0
+
+
+async def _write_history(db, clock, settings: Settings) -> None:
+    """The dashboard's three months of history (demo/seed.py), once per demo database, written while the
+    demo already serves: it is most of a fresh demo's start (a minute of CPU on a loaded machine, more
+    than importing aiogram) and nobody needs it to chat. It queues no notification, so the bot that
+    runs meanwhile sends nothing of it; a resident's press may wait a moment for SQLite's write lock."""
+    try:
+        made = await seed_history(db, clock.now(), settings.data_dir)
+    except Exception:
+        log.exception("the demo's history could not be written; the demo goes on without it")
+        return
+    if made:
+        print(f"redgrid demo: the dashboard's three months of history are written ({made} reports).", flush=True)
 
 
 async def _until_stopped() -> None:
