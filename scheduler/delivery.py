@@ -124,7 +124,6 @@ class Pacer:
         self._chat_busy: dict[str, asyncio.Event] = {}
         self.paused_until = 0.0
         self._monotonic, self._sleep = monotonic, sleep
-        self._gate = asyncio.Lock()  # the queue of sends waiting for a place in the window
 
     def pause(self, seconds: float) -> None:
         self.paused_until = max(self.paused_until, self._monotonic() + seconds)
@@ -156,40 +155,23 @@ class Pacer:
         return slot
 
     async def _acquire_global(self, chat: str | None) -> _Slot:
-        if not self._gate.locked():  # nobody queued: a free place is taken at once
-            slot = self._take(self._monotonic(), chat)
-            if slot is not None:
-                return slot
-        # One waiter at a time watches the window; the others queue behind the gate in order, asleep.
-        # (All of them waiting on the window's head woke together at every send and all but one
-        # went back to sleep: with 200 chats answered at once, most of the pacing's CPU.)
-        async with self._gate:
-            while True:
-                now = self._monotonic()
-                if self.paused_until > now:
-                    await self._sleep(self.paused_until - now)
-                    continue
-                slot = self._take(now, chat)
-                if slot is not None:
-                    return slot
-                head = self._window[0]
-                if head.done is None:
-                    await head.finished.wait()
-                else:
-                    await self._sleep(head.done + self.period - now)
-
-    def _take(self, now: float, chat: str | None) -> _Slot | None:
-        """A place in the window if there is one now (and no pause), else None."""
-        if self.paused_until > now:
-            return None
         window = self._window
-        while window and window[0].done is not None and window[0].done <= now - self.period:
-            window.popleft()
-        if len(window) >= self.capacity:
-            return None
-        slot = _Slot(chat)
-        window.append(slot)
-        return slot
+        while True:
+            now = self._monotonic()
+            if self.paused_until > now:
+                await self._sleep(self.paused_until - now)
+                continue
+            while window and window[0].done is not None and window[0].done <= now - self.period:
+                window.popleft()
+            if len(window) < self.capacity:
+                slot = _Slot(chat)
+                window.append(slot)
+                return slot
+            head = window[0]
+            if head.done is None:
+                await head.finished.wait()
+            else:
+                await self._sleep(head.done + self.period - now)
 
     def release(self, slot: _Slot) -> None:
         slot.done = self._monotonic()
