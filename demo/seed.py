@@ -27,7 +27,7 @@ from core.places import Building
 from core.theme_day import ThemeActivity
 from core.workdays import CHINA_TZ, WorkCalendar
 from core.ports import UnitOfWork
-from storage.uow import Database
+from storage.uow import Database, SqlUnitOfWork
 
 SAMPLE_ORG = Path(__file__).resolve().parent.parent / "samples" / "demo_org.xlsx"
 CHANNEL = "telegram"
@@ -216,21 +216,24 @@ async def seed_history(db: Database, now: datetime, data_dir: Path, *, days: int
     """Three months of reports and volunteering before `now`, made through the same core services a chat
     uses (a moving clock), once: reports with photos, fixes, ratings, rework, escalations, rejections,
     some still open; posts with check-ins, confirmed hours and no-shows. Their notifications are not
-    sent (the outbox rows it queued are marked skipped). Returns how many cases it made."""
+    queued at all (what the history would have said to people was said then), so it may run while the
+    bot serves and its delivery worker runs: `redgrid demo` writes it after it says it is ready.
+    Returns how many cases it made."""
     import random
-
-    from sqlalchemy import update
 
     from core import cases_services
     from core.cases import Category, PhotoKind
     from core.cases_services import ReportPolicy
     from core.volunteering import attendance_services
     from media.photos import PhotoStore
-    from storage.tables import outbox
 
+    db = _Unheard(db)
     async with db.uow() as uow:
         if HISTORY_KEY in await uow.volunteering.done_keys("demo:"):
             return 0
+        # marked first: a demo stopped half-way keeps half a history rather than writing it twice later
+        await uow.volunteering.mark_done(HISTORY_KEY, now)
+        await uow.commit()
     rng = random.Random(seed)
     store = PhotoStore(data_dir)  # as the bot keeps them (DATA_DIR/photos/)
     before = [(await store.save(_picture(c, f"#{i}", False))).ref(PhotoKind.BEFORE) for i, c in enumerate(HISTORY_COLOURS)]
@@ -248,7 +251,6 @@ async def seed_history(db: Database, now: datetime, data_dir: Path, *, days: int
     residents = [await actor(p.user_id) for p, _, _ in RESIDENTS]
     staff, department = await actor(STAFF.user_id), await actor(DEPARTMENT.user_id)
     async with db.uow() as uow:
-        first_outbox = (await uow.conn.execute(select_max_outbox())).scalar() or 0
         (community,) = [c for c in await uow.places.communities() if c.code == "DC"]
         buildings = [b for compound in await uow.places.compounds(community.id)
                      for b in await uow.places.buildings_of_compound(compound.id)]
@@ -386,21 +388,34 @@ async def seed_history(db: Database, now: datetime, data_dir: Path, *, days: int
                                                               member.person_id, ends + timedelta(hours=2),
                                                               rating=rng.choice((4, 5, 5)))
                     await uow.commit()
-    async with db.uow() as uow:
-        # what the history would have said to people was said then: nothing of it is sent now
-        await uow.conn.execute(update(outbox).where(outbox.c.id > first_outbox, outbox.c.state == "pending")
-                               .values(state="skipped", last_error="demo history"))
-        await uow.volunteering.mark_done(HISTORY_KEY, now)
-        await uow.commit()
     return made
 
 
-def select_max_outbox():
-    from sqlalchemy import func, select
+class _Dropped:
+    """The history's outbox: what it would have said to people was said then, so nothing is queued."""
 
-    from storage.tables import outbox
+    async def add(self, notification) -> None:
+        return None
 
-    return select(func.max(outbox.c.id))
+    async def add_many(self, notifications, **_) -> None:
+        return None
+
+
+class _UnheardUnitOfWork(SqlUnitOfWork):
+    async def __aenter__(self) -> "_UnheardUnitOfWork":
+        await super().__aenter__()
+        self.outbox = _Dropped()  # type: ignore[assignment]
+        return self
+
+
+class _Unheard(Database):
+    """The database as the history writes it: units of work that queue no notification."""
+
+    def __init__(self, db: Database) -> None:
+        super().__init__(db.engine)
+
+    def uow(self) -> SqlUnitOfWork:
+        return _UnheardUnitOfWork(self.engine)
 
 
 def _proof_of(number: str, building: Building) -> dict[str, Any]:

@@ -166,16 +166,27 @@ def dialog_storage(settings: Settings, db: Database, *, redis_prefix: str = "fsm
 
 
 def _dialog_state_in_unit_of_work(storage: SqlDialogStorage):
-    """An update's dialog changes commit (or roll back) with its unit of work (storage/dialogs.py)."""
+    """An update's dialog changes commit (or roll back) with its unit of work (storage/dialogs.py),
+    written once per key at the handler's end, however often the scenes set them."""
 
     async def middleware(handler, event, data):
         uow = data.get("uow")
         if uow is None or uow.conn is None:
             return await handler(event, data)
-        with storage.joined(uow.conn):
+        async with storage.written_at_end(uow.conn):
             return await handler(event, data)
 
     return middleware
+
+
+def _fsm_inside(dp: Dispatcher) -> None:
+    """aiogram's FSM middleware (it reads the dialog's state) moved to the end of the outer middlewares
+    so far, inside the update's unit of work: with the dialog in the database its read is one SELECT in
+    the update's own transaction instead of a connection and a transaction of its own. (With Redis it
+    stays where aiogram puts it, where it takes the shared lock before anything reads.)"""
+    outer = dp.update.outer_middleware._middlewares
+    outer.remove(dp.fsm)
+    outer.append(dp.fsm)
 
 
 async def _watch_edits(bot: Bot) -> None:
@@ -208,6 +219,7 @@ def build_dispatcher(db: Database, settings: Settings, clock: Clock, storage: Ba
     dp.update.outer_middleware(ContextMiddleware(db, clock, settings.default_language, privacy))
     if isinstance(storage, SqlDialogStorage):
         dp.update.outer_middleware(_dialog_state_in_unit_of_work(storage))
+        _fsm_inside(dp)  # the state's read joins the unit of work too (before the scenes' middleware)
     elif isinstance(storage, CommitBound):
         dp.update.outer_middleware(commit_bound_middleware(storage))
     scenes = SceneRegistry(dp, register_on_add=False)

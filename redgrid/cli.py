@@ -4,12 +4,13 @@ log, issue Open311 keys, forget a person, print door QR codes."""
 from __future__ import annotations
 
 import argparse
-import asyncio
-import logging
 import sys
 from pathlib import Path
 
-from redgrid.settings import SettingsError, load_settings
+from redgrid import early
+
+# Only argparse and redgrid/early.py above: `--help` and the missing token's hint must not wait for
+# pydantic or aiogram (issue #18). Settings and commands are imported in main(), once they are needed.
 
 NO_TOKEN = ("No BOT_TOKEN set: create a bot with @BotFather in Telegram and put BOT_TOKEN=<token> in .env "
             "(see .env.example), or try everything offline with `redgrid demo`.")
@@ -99,6 +100,14 @@ def _day(value: str):
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command in ("run", "webhook") and not early.bot_token():  # before the imports below, which take seconds
+        print(NO_TOKEN, file=sys.stderr)
+        return 2
+    import asyncio
+    import logging
+
+    from redgrid.settings import SettingsError, load_settings
+
     try:
         settings = load_settings()
     except SettingsError as exc:

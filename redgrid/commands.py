@@ -22,6 +22,7 @@ from demo.app import demo_database_url, demo_webchat, forget_demo_database, map_
 from demo.wechat_chat import WeChatChat
 from demo.wechat_phone import WeChatPhones
 from demo.wechat_standin import WeChatStandIn
+from demo.seed import seed_history
 from redgrid import bootstrap
 from redgrid.settings import Settings
 from scheduler.leader import DatabaseInUse, hold_sqlite_database
@@ -253,7 +254,7 @@ async def _run_demo(settings: Settings, url: str, *, fresh: bool, host: str, por
     clock = SystemClock()
     wechat_standin = WeChatStandIn()  # the WeChat channel runs too, against a stand-in of WeChat's API
     try:
-        personas = await prepare_demo_world(db, clock, settings.data_dir)  # with three months of history
+        personas = await prepare_demo_world(db, clock)  # its three months of history come once it serves
         points = await map_points(db)
         centre = (sum(p["latitude"] for p in points) / len(points), sum(p["longitude"] for p in points) / len(points))
         await wechat_standin.start(host, 0)
@@ -273,15 +274,34 @@ async def _run_demo(settings: Settings, url: str, *, fresh: bool, host: str, por
                   f"  WeChat (微信公众号): {chat_url}wechat — a WeChat resident and the Official Account.\n"
                   f"  Bot API stand-in: {stack.standin.base_url}   database: {url}\n"
                   f"  Ctrl-C stops (the database stays; `redgrid demo --fresh` starts over).", flush=True)
+            history = asyncio.create_task(_write_history(db, clock, settings))
             try:
                 await _until_stopped()
+                print("redgrid demo: stopped; the demo database is kept.", flush=True)
             finally:
+                history.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await history
                 await web.aclose()
                 await webchat.stop()
     finally:
         await wechat_standin.stop()
         await db.dispose()
     return 0
+
+
+async def _write_history(db, clock, settings: Settings) -> None:
+    """The dashboard's three months of history (demo/seed.py), once per demo database, written while the
+    demo already serves: it is most of a fresh demo's start (a minute of CPU on a loaded machine, more
+    than importing aiogram) and nobody needs it to chat. It queues no notification, so the bot that
+    runs meanwhile sends nothing of it; a resident's press may wait a moment for SQLite's write lock."""
+    try:
+        made = await seed_history(db, clock.now(), settings.data_dir)
+    except Exception:
+        log.exception("the demo's history could not be written; the demo goes on without it")
+        return
+    if made:
+        print(f"redgrid demo: the dashboard's three months of history are written ({made} reports).", flush=True)
 
 
 async def _until_stopped() -> None:
@@ -295,7 +315,6 @@ async def _until_stopped() -> None:
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
-    print("redgrid demo: stopped; the demo database is kept.", flush=True)
 
 
 async def audit(settings: Settings, *, person_id: int | None = None, day: date | None = None,
@@ -419,7 +438,8 @@ async def webhook(settings: Settings, on_ready=None) -> int:
                          settings.webhook_url)
                 if on_ready is not None:  # tests and benchmarks that start workers
                     on_ready(served)
-                await _until_signalled()
+                await _until_stopped()
+                log.info("webhook worker stopping")
         finally:
             await bot.session.close()
             await db.dispose()
@@ -428,15 +448,3 @@ async def webhook(settings: Settings, on_ready=None) -> int:
             lock.release()
     return 0
 
-
-async def _until_signalled() -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(signum)
-    log.info("webhook worker stopping")

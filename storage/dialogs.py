@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
@@ -73,29 +73,33 @@ def _row(key: StorageKey, state: str | None, data: Mapping[str, Any], at: dateti
             "state": state, "data": dict(data), "updated_at": at}
 
 
-def _upserts(dialect: str) -> tuple[Any, Any]:
-    """(set the state, set the data) for one dialect: INSERT … ON CONFLICT (the key) DO UPDATE one column."""
+def _upserts(dialect: str) -> tuple[Any, Any, Any]:
+    """(set the state, set the data, set both) for one dialect: INSERT … ON CONFLICT (the key) DO UPDATE
+    those columns."""
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
     made = []
-    for column in ("state", "data"):
+    for columns in (("state",), ("data",), ("state", "data")):
         stmt = insert(_table)
         made.append(stmt.on_conflict_do_update(index_elements=list(_KEY), set_={
-            column: stmt.excluded[column], "updated_at": stmt.excluded.updated_at}))
-    return made[0], made[1]
+            **{column: stmt.excluded[column] for column in columns}, "updated_at": stmt.excluded.updated_at}))
+    return made[0], made[1], made[2]
 
 
 class _Joined:
-    """The connection a block's calls run on, and what they read or wrote there, by key."""
+    """The connection a block's calls run on, and what they read or wrote there, by key; `deferred`:
+    the writes wait for the block's end (`written_at_end`), the keys they touched in `unwritten`."""
 
-    __slots__ = ("conn", "states", "data")
+    __slots__ = ("conn", "states", "data", "deferred", "unwritten")
 
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: AsyncConnection, deferred: bool = False) -> None:
         self.conn = conn
         self.states: dict[StorageKey, str | None] = {}
         self.data: dict[StorageKey, dict[str, Any]] = {}
+        self.deferred = deferred
+        self.unwritten: dict[StorageKey, set[str]] = {}  # key → "state", "data": what the end writes
 
 
 class SqlDialogStorage(BaseStorage):
@@ -104,7 +108,7 @@ class SqlDialogStorage(BaseStorage):
     def __init__(self, engine: AsyncEngine, clock: Clock | None = None) -> None:
         self.engine = engine
         self.clock = clock or SystemClock()  # stamps `updated_at`, which the retention job reads
-        self._set_state, self._set_data = _upserts(engine.dialect.name)
+        self._set_state, self._set_data, self._set_both = _upserts(engine.dialect.name)
         self._joined: ContextVar[_Joined | None] = ContextVar(f"dialog_connection_{id(self)}", default=None)
 
     @contextlib.contextmanager
@@ -114,6 +118,27 @@ class SqlDialogStorage(BaseStorage):
         token = self._joined.set(_Joined(conn))
         try:
             yield
+        finally:
+            self._joined.reset(token)
+
+    @contextlib.asynccontextmanager
+    async def written_at_end(self, conn: AsyncConnection) -> AsyncIterator[None]:
+        """As `joined(conn)`, and the block's writes are kept in memory (reads see them) and written
+        when it ends without an error, one upsert per key whatever the number of calls: a scene
+        transition sets the state and the data several times in one update (redgrid/bootstrap.py
+        wraps each update's handler in it, inside the unit of work, which commits right after). An
+        error leaves them unwritten, as the rollback that follows would undo them anyway."""
+        joined = _Joined(conn, deferred=True)
+        token = self._joined.set(joined)
+        try:
+            yield
+            for key, columns in joined.unwritten.items():
+                state = joined.states.get(key)
+                data = joined.data.get(key, {})
+                stmt = self._set_both if len(columns) == 2 else (
+                    self._set_state if "state" in columns else self._set_data)
+                await conn.execute(stmt, _row(key, state, data, self.clock.now()))
+            joined.unwritten.clear()
         finally:
             self._joined.reset(token)
 
@@ -143,6 +168,11 @@ class SqlDialogStorage(BaseStorage):
 
     async def set_state(self, key: StorageKey, state: StateType = None) -> None:
         name = state.state if isinstance(state, State) else state
+        joined = self._joined.get()
+        if joined is not None and joined.deferred:
+            joined.states[key] = name
+            joined.unwritten.setdefault(key, set()).add("state")
+            return
         await self._write(self._set_state, _row(key, name, {}, self.clock.now()))
         joined = self._joined.get()
         if joined is not None:
@@ -159,6 +189,11 @@ class SqlDialogStorage(BaseStorage):
         return data
 
     async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
+        joined = self._joined.get()
+        if joined is not None and joined.deferred:
+            joined.data[key] = copy.deepcopy(dict(data))
+            joined.unwritten.setdefault(key, set()).add("data")
+            return
         await self._write(self._set_data, _row(key, None, data, self.clock.now()))
         joined = self._joined.get()
         if joined is not None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
+
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.fsm.storage.base import StorageKey
 from aiogram.fsm.storage.redis import RedisStorage
@@ -182,3 +184,42 @@ async def test_two_processes_share_dialog_state_through_redis():
         finally:
             await first.close()
             await second.close()
+
+
+async def test_an_update_writes_its_dialog_once_per_key_at_its_end_or_not_at_all(db):
+    """`written_at_end` (each update's handler, redgrid/bootstrap.py): a scene transition's several
+    sets of the state and data are one upsert per key when the handler is done; reads in between see
+    them; a handler that fails writes nothing."""
+    from sqlalchemy import event
+
+    storage = SqlDialogStorage(db.engine)
+    await storage.set_state(KEY, "report.photos")
+    await storage.set_data(KEY, {"photos": ["ab12"]})
+    history = StorageKey(bot_id=4242, chat_id=-100123456789012, user_id=9001, destiny="scenes_history")
+    statements: list[str] = []
+    event.listen(db.engine.sync_engine, "before_cursor_execute",
+                 lambda conn, cursor, sql, *args: statements.append(sql.split()[0].upper()))
+    async with db.uow() as uow:
+        async with storage.written_at_end(uow.conn):
+            await storage.set_state(KEY, None)  # leaving one scene …
+            await storage.set_data(KEY, {})
+            await storage.set_data(history, {"history": [{"state": "report.photos", "data": {}}]})
+            await storage.set_state(KEY, "report.category")  # … entering the next
+            await storage.update_data(KEY, {"photos": ["ab12"], "category": None})
+            assert await storage.get_state(KEY) == "report.category"
+            assert await storage.get_data(KEY) == {"photos": ["ab12"], "category": None}
+            assert statements == []  # nothing read (all of it set in this block) and nothing written yet
+        assert statements == ["INSERT", "INSERT"]  # one upsert per key
+        await uow.commit()
+    assert (await storage.get_state(KEY), await storage.get_data(KEY)) == (
+        "report.category", {"photos": ["ab12"], "category": None})
+    assert (await storage.get_state(history), await storage.get_data(history)) == (
+        None, {"history": [{"state": "report.photos", "data": {}}]})
+
+    async with db.uow() as uow:
+        with pytest.raises(RuntimeError):
+            async with storage.written_at_end(uow.conn):
+                await storage.set_state(KEY, "report.confirm")
+                raise RuntimeError("the handler failed")
+        await uow.commit()
+    assert await storage.get_state(KEY) == "report.category"
