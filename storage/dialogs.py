@@ -48,7 +48,7 @@ from typing import Any
 
 from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import BaseStorage, StateType, StorageKey
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import and_, bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.clock import Clock, SystemClock
@@ -59,6 +59,7 @@ _KEY = ("bot_id", "chat_id", "user_id", "thread_id", "business_connection_id", "
 _BY_KEY = and_(*(_table.c[name] == bindparam(f"k_{name}") for name in _KEY))
 _GET_STATE = select(_table.c.state).where(_BY_KEY)
 _GET_DATA = select(_table.c.data).where(_BY_KEY)
+_FORGET = delete(_table).where(_BY_KEY)
 
 
 def _key(key: StorageKey) -> dict[str, Any]:
@@ -135,6 +136,11 @@ class SqlDialogStorage(BaseStorage):
             for key, columns in joined.unwritten.items():
                 state = joined.states.get(key)
                 data = joined.data.get(key, {})
+                if state is None and not data and len(columns) == 2:
+                    # a dialog cleared in this update (cancel, /forget) is no row at all: writing an
+                    # empty one back would re-create what /forget erased in this same transaction
+                    await conn.execute(_FORGET, _key(key))
+                    continue
                 stmt = self._set_both if len(columns) == 2 else (
                     self._set_state if "state" in columns else self._set_data)
                 await conn.execute(stmt, _row(key, state, data, self.clock.now()))

@@ -223,3 +223,29 @@ async def test_an_update_writes_its_dialog_once_per_key_at_its_end_or_not_at_all
                 raise RuntimeError("the handler failed")
         await uow.commit()
     assert await storage.get_state(KEY) == "report.category"
+
+
+async def test_a_dialog_cleared_in_an_update_leaves_no_row_even_after_its_rows_were_erased(db):
+    """/forget inside a dialog: the handler clears the dialog and the erase deletes the person's rows in
+    the same transaction; the cleared dialog must not be written back as an empty row at the end."""
+    from sqlalchemy import delete, func, select
+
+    from storage.tables import dialog_state
+
+    storage = SqlDialogStorage(db.engine)
+    await storage.set_state(KEY, "order.words")
+    await storage.set_data(KEY, {"words": "楼道灯"})
+
+    async def rows() -> int:
+        async with db.engine.connect() as conn:
+            return (await conn.execute(select(func.count()).select_from(dialog_state))).scalar_one()
+
+    assert await rows() == 1
+    async with db.uow() as uow:
+        async with storage.written_at_end(uow.conn):
+            await storage.set_state(KEY, None)  # FSMContext.clear()
+            await storage.set_data(KEY, {})
+            await uow.conn.execute(delete(dialog_state))  # what /forget's erase does meanwhile
+        await uow.commit()
+    assert await rows() == 0
+    assert (await storage.get_state(KEY), await storage.get_data(KEY)) == (None, {})
