@@ -149,6 +149,11 @@ class RedisPacer:
                 wait_ms = await self._acquire(keys=keys, args=[self.capacity, int(self.period * 1000), self.ttl_ms,
                                                               member, "1" if chat is not None else "0"])
             except Exception as exc:  # Redis away: this process keeps the limits on its own
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    # redis-py turns a cancel that lands mid-call into a connection error: the caller
+                    # gave up waiting, so it must not be handed a slot through the local fallback
+                    raise asyncio.CancelledError() from exc
                 if not _redis_error(exc):
                     raise
                 log.warning("Redis is away (%s); pacing in this process only", exc)

@@ -68,3 +68,26 @@ async def test_redis_away_the_process_paces_alone():
     assert slot.local is not None
     pacer.release(slot)
     await pacer.redis.aclose()
+
+
+async def test_a_cancelled_wait_stays_cancelled_when_redis_reports_it_as_a_lost_connection():
+    """redis-py answers a cancel that lands during a call with a ConnectionError; the fallback to the
+    local pacer must not take that for Redis being away and grant the slot anyway (CI caught a waiter
+    that was cancelled and still got a send slot for a busy chat)."""
+    from redis.exceptions import ConnectionError as RedisDown
+
+    class CancelledMidCall:
+        def register_script(self, _source):
+            async def script(**_):
+                try:
+                    await asyncio.sleep(3600)  # Redis thinking
+                except asyncio.CancelledError:
+                    raise RedisDown("Connection closed by server.") from None
+            return script
+
+        async def aclose(self):
+            return None
+
+    pacer = RedisPacer(REDIS_URL, rate=30, client=CancelledMidCall())
+    assert await blocked(pacer.acquire("42"))  # cancelled, not granted by the local fallback
+    assert pacer.granted == 0
