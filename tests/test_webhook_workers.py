@@ -49,9 +49,8 @@ async def outbox_states(db, broadcast_id: int) -> dict[str, int]:
     return {state: n for state, n in rows}
 
 
+@pytest.mark.parametrize("db", ["postgresql"], indirect=True)  # several workers share PostgreSQL (SQLite: one process)
 async def test_two_webhook_workers_share_the_work(db, tmp_path: Path):
-    if db.engine.dialect.name != "postgresql":
-        pytest.skip("several workers share PostgreSQL (SQLite allows one process)")
     await redis_or_skip()
     from bench.updates import register_residents
 

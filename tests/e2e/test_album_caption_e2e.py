@@ -210,6 +210,7 @@ async def test_an_album_with_a_caption_as_after_photo_resolves_at_once(demo):
     done = await li.sees("等待居民确认")
     assert "第一张" in done.text
     assert not texts(li, "说明怎么处理"), li.transcript
+    await demo.settled()  # the answer goes out before the update commits
     async with demo.db.uow() as uow:
         case = await uow.cases.by_number(number)
     assert case.state.value == "resolved" and case.resolution_note == "换了新灯泡"
