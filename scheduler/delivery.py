@@ -206,8 +206,8 @@ class Pacer:
             waiter.set_result(slot)
         while waiters and waiters[0].done():
             waiters.popleft()
-        if not waiters or self._timer is not None:
-            return
+        if not waiters or (self._timer is not None and self._timer.get_loop() is asyncio.get_running_loop()):
+            return  # nobody waits, or the timer is set (one from a loop that has ended does not count)
         if self.paused_until > now:
             at = self.paused_until
         elif self._window[0].done is not None:
