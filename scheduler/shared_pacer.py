@@ -11,12 +11,6 @@ second per chat), so the buckets live in Redis (REDIS_URL) and every process tak
 * per chat: "busy" while a send to it is in flight, then "next allowed at" one interval after.
 * pause: the moment every send may go again (a 429's retry_after), set by whoever met it.
 
-Within a process, one waiter at a time asks Redis (the others wait their turn, first come, first
-served): while the budget is spent or paused every one of them would get the same "not yet", and
-200 waiters each asking every 50 ms was a storm of scripts for one freed slot (#18). A waiter
-whose own chat is not ready (an answer told apart by its sign) steps out of the line while it
-waits for the chat, so it never holds up the others.
-
 Every decision is one Lua script on Redis's own clock (TIME), so the processes' clocks never meet.
 When Redis cannot be reached, the process falls back to its own `Pacer` (with a warning): a Redis
 outage slows nobody down to zero, and the leader alone — which sends the outbox — still keeps the
@@ -43,9 +37,9 @@ local member, has_chat = ARGV[4], ARGV[5] == '1'
 local paused = tonumber(redis.call('GET', KEYS[2]) or '0')
 if paused > now then return paused - now end
 if has_chat then
-  if redis.call('EXISTS', KEYS[4]) == 1 then return -20 end
+  if redis.call('EXISTS', KEYS[4]) == 1 then return 20 end
   local ready = tonumber(redis.call('GET', KEYS[3]) or '0')
-  if ready > now then return now - ready end
+  if ready > now then return ready - now end
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - period)
 if redis.call('ZCARD', KEYS[1]) >= capacity then
@@ -110,8 +104,6 @@ class RedisPacer:
         self._release = self.redis.register_script(_RELEASE)
         self._pause = self.redis.register_script(_PAUSE)
         self._chat_next: dict[str, float] = {}  # what this process knows (the delivery worker plans with it)
-        self._turn = asyncio.Lock()  # one waiter of this process asks Redis at a time (FIFO)
-        self._away_until = 0.0  # Redis failed just now: those in line pace locally without asking it again
         self._pauses: set[asyncio.Task[Any]] = set()
         self.granted = 0
 
@@ -149,32 +141,22 @@ class RedisPacer:
         member = uuid.uuid4().hex
         keys = self._keys(chat)
         while True:
-            wait_ms: int | None = None
-            async with self._turn:
-                while time.monotonic() >= self._away_until:
-                    wait_local = self.local.paused_until - time.monotonic()
-                    if wait_local > 0:  # paused for everyone: keep the turn
-                        await asyncio.sleep(wait_local)
-                        continue
-                    try:
-                        wait_ms = int(await self._acquire(keys=keys, args=[
-                            self.capacity, int(self.period * 1000), self.ttl_ms, member,
-                            "1" if chat is not None else "0"]))
-                    except Exception as exc:  # Redis away: this process keeps the limits on its own
-                        if not _redis_error(exc):
-                            raise
-                        log.warning("Redis is away (%s); pacing in this process only", exc)
-                        self._away_until = time.monotonic() + 1.0
-                        break
-                    if wait_ms <= 0:  # granted, or this chat must wait: the turn passes on
-                        break
-                    await asyncio.sleep(wait_ms / 1000)  # spent or paused for everyone: keep the turn
-            if wait_ms is None:
+            wait_local = self.local.paused_until - time.monotonic()
+            if wait_local > 0:
+                await asyncio.sleep(wait_local)
+                continue
+            try:
+                wait_ms = await self._acquire(keys=keys, args=[self.capacity, int(self.period * 1000), self.ttl_ms,
+                                                              member, "1" if chat is not None else "0"])
+            except Exception as exc:  # Redis away: this process keeps the limits on its own
+                if not _redis_error(exc):
+                    raise
+                log.warning("Redis is away (%s); pacing in this process only", exc)
                 return _SharedSlot(member, chat, await self.local.acquire(chat))
             if not wait_ms:
                 self.granted += 1
                 return _SharedSlot(member, chat)
-            await asyncio.sleep(-wait_ms / 1000)  # this chat's interval, out of the line
+            await asyncio.sleep(int(wait_ms) / 1000)
 
     def release(self, slot: _SharedSlot) -> None:
         if slot.local is not None:

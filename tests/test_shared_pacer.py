@@ -55,46 +55,6 @@ async def test_one_chat_gets_one_send_at_a_time_across_processes(two):
     second.release(slot)
 
 
-async def test_while_the_budget_is_spent_one_waiter_of_a_process_asks_redis_not_all(two):
-    """#18: every waiter asked Redis every 50 ms, so 200 waiting replies made a storm of scripts for
-    each freed slot. Now the first in line asks and the others wait their turn; a waiter whose own
-    chat is busy steps aside (another chat's send is not held up by it)."""
-    first, second = two
-    asked: list[str] = []
-    script = second._acquire
-
-    async def counted(keys, args):
-        asked.append(args[3])  # the waiter's member id
-        return await script(keys=keys, args=args)
-
-    second._acquire = counted
-    slots = [await first.acquire() for _ in range(3)]  # the budget, spent in the other process
-    waiters = [asyncio.ensure_future(second.acquire()) for _ in range(20)]
-    await asyncio.sleep(0.3)
-    assert len(asked) >= 2 and len(set(asked)) == 1  # only the first in line asked, again and again
-    for slot in slots:
-        first.release(slot)
-    done = await asyncio.wait_for(asyncio.gather(*waiters[:3]), 10)  # the freed slots go to the first three
-    assert all(w.done() for w in waiters[:3])
-    for slot in done:
-        second.release(slot)
-    for waiter in waiters[3:]:
-        waiter.cancel()
-    await asyncio.gather(*waiters[3:], return_exceptions=True)
-
-
-async def test_a_waiter_for_a_busy_chat_does_not_hold_up_the_line(two):
-    first, second = two
-    held = await first.acquire("42")
-    for_42 = asyncio.ensure_future(second.acquire("42"))  # first in line, but its chat is busy
-    await asyncio.sleep(0.1)
-    other = await asyncio.wait_for(second.acquire("43"), 5)
-    assert not for_42.done()
-    second.release(other)
-    first.release(held)
-    second.release(await asyncio.wait_for(for_42, 10))
-
-
 async def test_a_429_in_one_process_pauses_the_other(two):
     first, second = two
     first.pause(30)
