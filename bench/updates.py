@@ -6,6 +6,7 @@ its own as production runs it, measured by the bot process's own CPU time.
     python bench/updates.py --quick             # 1 repetition, 50 dialogs, 5 s offered; prints only
     python bench/updates.py --database sqlite|postgresql|both|URL [--reps 3] [--dialogs 200] [--seconds 20]
     python bench/updates.py --profile DIR       # redgrid under cProfile (DIR/redgrid-<database>.prof); writes no results
+    python bench/updates.py --count-sql         # also redgrid's SQL statements per update (a hook in the bot process)
 
 Two processes, as in production. This one is Telegram: a Bot API stand-in per bot (flood limits off:
 this measures handling, not Telegram's limits) and simulated residents. The bots are processes of
@@ -296,6 +297,21 @@ class BotProcess:
         self.process = process
         self.pid = process.pid
         self.log = log
+        self.sql_file: Path | None = None  # --count-sql: bench/sql_count/sitecustomize.py writes here
+
+    async def sql_statements(self) -> tuple[int, float, int] | None:
+        """(SQL statements executed, seconds in the garbage collector, collections) so far (--count-sql),
+        None without it."""
+        if self.sql_file is None:
+            return None
+        self.sql_file.unlink(missing_ok=True)
+        os.kill(self.pid, signal.SIGUSR1)
+        for _ in range(500):
+            with contextlib.suppress(OSError, ValueError):
+                statements, gc_s, collections = self.sql_file.read_text().split()
+                return int(statements), float(gc_s), int(collections)
+            await asyncio.sleep(0.01)
+        return None
 
     @classmethod
     async def start(cls, name: str, argv: list[str], env: dict[str, str], standin: BotApiStandIn,
@@ -310,6 +326,8 @@ class BotProcess:
             process = await asyncio.create_subprocess_exec(*argv, env=full_env, cwd=folder, stdout=out,
                                                            stderr=asyncio.subprocess.STDOUT)
         bot = cls(name, process, log)
+        if env.get("BENCH_SQL_COUNT_FILE"):
+            bot.sql_file = Path(env["BENCH_SQL_COUNT_FILE"])
         started = time.monotonic()
         while standin.requests.get("getupdates", 0) == 0:
             if process.returncode is not None:
@@ -393,6 +411,9 @@ class Run:
     cpu_system_s: float = 0.0  # the part of it in the kernel
     cpu_window_s: float = 0.0  # wall time of that window
     api_calls: int = 0
+    sql_statements: int | None = None  # --count-sql: executed by the bot over the window
+    gc_s: float = 0.0  # --count-sql: the bot's time in its garbage collector over the window
+    gc_collections: int = 0
 
 
 @contextlib.asynccontextmanager
@@ -400,6 +421,7 @@ async def bot_cpu(side: Side, run: Run, wait_for_notices: int = 0):
     """The bot's CPU time from here until the block ends and, after it, until `wait_for_notices`
     messages to people other than the residents (the outbox's deliveries) have arrived."""
     notices = side.events.notices
+    sql = await side.bot.sql_statements()
     (user, system), calls, started = side.bot.cpu_split(), side.api_calls(), time.perf_counter()
     yield
     if wait_for_notices:
@@ -411,6 +433,10 @@ async def bot_cpu(side: Side, run: Run, wait_for_notices: int = 0):
     run.cpu_system_s = system_after - system
     run.cpu_window_s = time.perf_counter() - started
     run.api_calls = side.api_calls() - calls
+    sql_after = await side.bot.sql_statements()
+    if sql is not None and sql_after is not None:
+        run.sql_statements = sql_after[0] - sql[0]
+        run.gc_s, run.gc_collections = sql_after[1] - sql[1], sql_after[2] - sql[2]
 
 
 async def closed_loop(side: Side, chats: list[Chat] | None = None) -> Run:
@@ -528,6 +554,8 @@ def closed_figures(run: Run) -> dict[str, float | int]:
         "cpu_system_share": round(run.cpu_system_s / run.cpu_bot_s, 2) if run.cpu_bot_s else 0.0,
         "cpu_share": round(run.cpu_bot_s / run.cpu_window_s, 2) if run.cpu_window_s else 0.0,
         "api_calls_per_update": round(run.api_calls / n, 2) if n else float("nan"),
+        **({"sql_per_update": round(run.sql_statements / n, 2), "gc_per_update_s": round(run.gc_s / n, 6),
+            "gc_collections": run.gc_collections} if run.sql_statements is not None and n else {}),
     }
 
 
@@ -662,8 +690,10 @@ async def count_cases(url: str) -> int:
         await engine.dispose()
 
 
-def redgrid_env(url: str, folder: Path) -> dict[str, str]:
-    return {
+def redgrid_env(url: str, folder: Path, count_sql: bool = False) -> dict[str, str]:
+    counting = {"PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "bench" / "sql_count"), os.environ.get("PYTHONPATH")])),
+                "BENCH_SQL_COUNT_FILE": str(folder / "sql-count")} if count_sql else {}
+    return {**counting,
         "DATABASE_URL": url, "DATA_DIR": str(folder / "data"), "REDIS_URL": "", "LOG_LEVEL": "WARNING",
         # simulated residents report far faster than people may (the abuse limits): this measures handling
         "MESSAGES_PER_MINUTE": "10000", "REPORTS_PER_HOUR": "1000", "REPORTS_PER_DAY": "10000",
@@ -687,7 +717,7 @@ async def bench_database(kind: str, echo: Side, photos: list[bytes], args: argpa
             if args.profile:  # the main thread's functions, written when the bot stops (SIGTERM)
                 argv = [sys.executable, "-m", "cProfile", "-o", str(Path(args.profile).resolve() / f"redgrid-{name}.prof"),
                         *argv]
-            async with running_side("redgrid", argv, redgrid_env(url, folder), REDGRID_TOKEN, folder,
+            async with running_side("redgrid", argv, redgrid_env(url, folder, args.count_sql), REDGRID_TOKEN, folder,
                                     args.residents, photos, redgrid_dialog, others) as redgrid:
                 print(f"  {redgrid.notices_per_dialog:.2f} notifications per dialog", flush=True)
                 echo_reps: list[dict[str, float | int]] = []
@@ -700,7 +730,11 @@ async def bench_database(kind: str, echo: Side, photos: list[bytes], args: argpa
                               f"{reps[-1]['updates_per_s']:.1f}/s, "
                               f"{reps[-1]['cpu_per_update_s'] * 1000:.2f} ms of the bot's CPU per update "
                               f"({reps[-1]['cpu_system_share']:.0%} in the kernel; {reps[-1]['cpu_share']:.2f} of a core), "
-                              f"{reps[-1]['failed_steps']} failed", flush=True)
+                              f"{reps[-1]['failed_steps']} failed"
+                              + (f", {reps[-1]['sql_per_update']:.2f} SQL statements and "
+                                 f"{reps[-1]['gc_per_update_s'] * 1000:.2f} ms in the GC per update "
+                                 f"({reps[-1]['gc_collections']} collections)"
+                                 if 'sql_per_update' in reps[-1] else ""), flush=True)
                 rate = 0.5 * statistics.median(r["updates_per_s"] for r in redgrid_reps)
                 await stagger(redgrid.chats)
                 await asyncio.sleep(0.5)
@@ -855,6 +889,8 @@ def main() -> int:
     parser.add_argument("--residents", type=int, help="residents (default 200, quick 100; at least --dialogs)")
     parser.add_argument("--seconds", type=float, help="how long to offer half the max rate (default 20; quick 5)")
     parser.add_argument("--photo-runs", type=int, default=10, help="12 MP normalisations of each kind (default 10)")
+    parser.add_argument("--count-sql", action="store_true", help="count redgrid's SQL statements per update "
+                        "(bench/sql_count/sitecustomize.py in the bot; printed, and written as sql_per_update)")
     parser.add_argument("--profile", metavar="DIR", help="run redgrid under cProfile, written to DIR/redgrid-<database>.prof "
                         "when it stops (its figures are then not the benchmark's; nothing is written to results)")
     parser.add_argument("--quick", action="store_true", help="a check in about two minutes; writes nothing")

@@ -95,11 +95,10 @@ Render = Callable[[UnitOfWork, Notification, Person, Identity], Awaitable["Outgo
 
 
 class _Slot:
-    __slots__ = ("done", "finished", "chat")
+    __slots__ = ("done", "chat")
 
     def __init__(self, chat: str | None) -> None:
         self.done: float | None = None
-        self.finished = asyncio.Event()
         self.chat = chat
 
 
@@ -111,6 +110,13 @@ class Pacer:
     answer is safe against a sliding window). One chat gets one send at a time, the next one
     `1 / per_chat_rate` seconds after the previous answer; 0 turns the per-chat spacing off.
     `pause()` stops every send for a while (after a 429 or a network error).
+
+    Those waiting for the global window queue first come, first served, and each is woken once,
+    when a slot is handed to it: a freed slot (the oldest one leaving the window, watched by one
+    timer) goes to the next waiter in line. (Each waiter used to sleep to the same instant and
+    look again, so with 200 dialogs waiting every freed slot woke all 200, one won and 199 went
+    back to sleep: issue #18.) A send waiting for its chat's interval waits before it joins the
+    line, holding no place in it.
     """
 
     def __init__(self, rate: float = 30.0, per_chat_rate: float | None = 1.0, *,
@@ -123,6 +129,8 @@ class Pacer:
         self.period = self.capacity / rate
         self.chat_interval = 1.0 / per_chat_rate if per_chat_rate else 0.0
         self._window: deque[_Slot] = deque()
+        self._waiters: deque[asyncio.Future[_Slot]] = deque()  # the line for the global window, oldest first
+        self._timer: asyncio.Task[None] | None = None  # sleeps until the window may have room again
         self._chat_next: dict[str, float] = {}
         self._chat_busy: dict[str, asyncio.Event] = {}
         self.paused_until = 0.0
@@ -158,27 +166,65 @@ class Pacer:
         return slot
 
     async def _acquire_global(self, chat: str | None) -> _Slot:
+        if not self._waiters and self._room(self._monotonic()):  # nobody in line and room: no waiting
+            slot = _Slot(chat)
+            self._window.append(slot)
+            return slot
+        waiter: asyncio.Future[_Slot] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        self._grant()
+        try:
+            slot = await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():  # handed a slot, then cancelled: it goes to the next
+                self._window.remove(waiter.result())
+                self._grant()
+            raise
+        slot.chat = chat
+        return slot
+
+    def _room(self, now: float) -> bool:
+        """Whether a send may start now (not paused, fewer than `capacity` sends in the window)."""
+        if self.paused_until > now:
+            return False
         window = self._window
-        while True:
-            now = self._monotonic()
-            if self.paused_until > now:
-                await self._sleep(self.paused_until - now)
+        while window and window[0].done is not None and window[0].done <= now - self.period:
+            window.popleft()
+        return len(window) < self.capacity
+
+    def _grant(self) -> None:
+        """Hand the free slots to the first in line; if some are left waiting, have the timer wake
+        this when the window may next have room (a slot in flight calls it when released)."""
+        waiters = self._waiters
+        now = self._monotonic()
+        while waiters and self._room(now):
+            waiter = waiters.popleft()
+            if waiter.done():  # cancelled while in line
                 continue
-            while window and window[0].done is not None and window[0].done <= now - self.period:
-                window.popleft()
-            if len(window) < self.capacity:
-                slot = _Slot(chat)
-                window.append(slot)
-                return slot
-            head = window[0]
-            if head.done is None:
-                await head.finished.wait()
-            else:
-                await self._sleep(head.done + self.period - now)
+            slot = _Slot(None)
+            self._window.append(slot)
+            waiter.set_result(slot)
+        while waiters and waiters[0].done():
+            waiters.popleft()
+        if not waiters or (self._timer is not None and self._timer.get_loop() is asyncio.get_running_loop()):
+            return  # nobody waits, or the timer is set (one from a loop that has ended does not count)
+        if self.paused_until > now:
+            at = self.paused_until
+        elif self._window[0].done is not None:
+            at = self._window[0].done + self.period
+        else:
+            return  # the oldest send is still in flight: its release calls this again
+        self._timer = asyncio.get_running_loop().create_task(self._wake_at(at))
+
+    async def _wake_at(self, at: float) -> None:
+        try:
+            await self._sleep(max(0.0, at - self._monotonic()))
+        finally:
+            self._timer = None
+        self._grant()
 
     def release(self, slot: _Slot) -> None:
         slot.done = self._monotonic()
-        slot.finished.set()
         if slot.chat is not None:
             self._chat_next[slot.chat] = slot.done + self.chat_interval
             busy = self._chat_busy.pop(slot.chat, None)
@@ -186,6 +232,8 @@ class Pacer:
                 busy.set()
             if len(self._chat_next) > 50_000:  # a broadcast touched many chats: forget the past ones
                 self._chat_next = {c: t for c, t in self._chat_next.items() if t > slot.done}
+        if self._waiters:
+            self._grant()
 
 
 @dataclass

@@ -400,6 +400,85 @@ async def test_handler_replies_take_their_share_of_the_workers_budget():
         PACED.reset(token)
 
 
+async def test_waiters_for_a_full_window_are_woken_once_each_in_the_order_they_came():
+    """#18: with the window full, every waiter used to sleep to the same instant (or wait for the same
+    send's answer) and look again, so each freed slot woke all N waiters and N − 1 went back to sleep
+    (200 dialogs waiting: 200 wake-ups per message sent). Now they queue and one timer watches the
+    window. Counted on a virtual clock: every sleep is one wake-up, and time moves only when every
+    task waits (to the earliest wake-up asked for)."""
+    import heapq
+
+    from scheduler.delivery import Pacer
+
+    class VirtualTime:
+        def __init__(self) -> None:
+            self.now, self.sleeps = 1000.0, 0
+            self.due: list[tuple[float, int, asyncio.Future]] = []
+
+        def monotonic(self) -> float:
+            return self.now
+
+        async def sleep(self, seconds: float) -> None:
+            self.sleeps += 1
+            woken = asyncio.get_running_loop().create_future()
+            heapq.heappush(self.due, (self.now + max(seconds, 0.0), self.sleeps, woken))
+            await woken
+
+        async def run(self, *tasks: asyncio.Future) -> list:
+            everything = asyncio.gather(*tasks, return_exceptions=True)
+            while not everything.done():
+                for _ in range(50):  # let every task run until it waits
+                    await asyncio.sleep(0)
+                if self.due and not everything.done():
+                    at, _, woken = heapq.heappop(self.due)
+                    self.now = max(self.now, at)
+                    if not woken.done():
+                        woken.set_result(None)
+            return await everything
+
+    async def send(pacer: Pacer, n: int, order: list[int], at: list[float], clock: VirtualTime,
+                   hold: asyncio.Event | None = None) -> None:
+        slot = await pacer.acquire(None)
+        order.append(n)
+        at.append(clock.now)
+        if hold is not None:
+            await hold.wait()
+        pacer.release(slot)
+
+    clock = VirtualTime()
+    pacer = Pacer(rate=5, per_chat_rate=0, monotonic=clock.monotonic, sleep=clock.sleep)
+    order: list[int] = []
+    at: list[float] = []
+    await clock.run(*(send(pacer, n, order, at, clock) for n in range(100)))
+    assert order == list(range(100))                                              # first come, first served
+    assert max(sum(1 for t in at if start <= t < start + 0.99) for start in at) <= 5  # 5 in any second
+    assert at[-1] - at[0] >= 19
+    assert clock.sleeps <= 100 // 5  # one wake-up per window turnover (the old loop: ~1000 for 100 waiters)
+
+    # the oldest sends still in flight: nobody wakes until one is answered, then only those in line for it
+    clock = VirtualTime()
+    pacer = Pacer(rate=2, per_chat_rate=0, monotonic=clock.monotonic, sleep=clock.sleep)
+    hold = asyncio.Event()
+    order, at = [], []
+    tasks = [asyncio.ensure_future(send(pacer, n, order, at, clock, hold)) for n in range(30)]
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert order == [0, 1] and clock.sleeps == 0
+    tasks[5].cancel()  # one gives up while in line: it loses its place and takes nobody's slot
+    hold.set()
+    await clock.run(*tasks)
+    assert order == [n for n in range(30) if n != 5]
+    assert clock.sleeps <= 30 // 2
+
+    # a pause holds the line, then lets it go in order
+    clock = VirtualTime()
+    pacer = Pacer(rate=3, per_chat_rate=0, monotonic=clock.monotonic, sleep=clock.sleep)
+    pacer.pause(4.0)
+    order, at = [], []
+    await clock.run(*(send(pacer, n, order, at, clock) for n in range(6)))
+    assert order == list(range(6)) and min(at) >= 1004.0 and clock.sleeps <= 3
+
+
 async def test_a_row_whose_render_lost_the_database_is_tried_again_not_failed(db, now, standin, bot):
     """Found by the fault suite (PostgreSQL cutting connections): the renderer's read failed on a cut
     connection and the grid member's notice was marked `failed` for good."""
