@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -44,8 +45,7 @@ async def migrate(settings: Settings) -> int:
 
 
 async def run(settings: Settings) -> int:
-    lock = sole_process(settings.database_url)
-    try:
+    with sole_process(settings.database_url):
         db = await bootstrap.open_database(settings)
         bot = bootstrap.build_bot(settings)
         clock = SystemClock()
@@ -69,9 +69,6 @@ async def run(settings: Settings) -> int:
         finally:
             await bot.session.close()
             await db.dispose()
-    finally:
-        if lock is not None:
-            lock.release()
     return 0
 
 
@@ -91,12 +88,19 @@ async def serve_dashboard(stack: contextlib.AsyncExitStack, db, settings: Settin
     return served
 
 
-def sole_process(database_url: str):
-    """On SQLite, claim the database file for this process or stop with one line (scheduler/leader.py)."""
+@contextlib.contextmanager
+def sole_process(database_url: str) -> Iterator[None]:
+    """On SQLite, hold the database file for this process while the block runs, or stop with one line
+    (scheduler/leader.py); on PostgreSQL, nothing to hold."""
     try:
-        return hold_sqlite_database(database_url)
+        lock = hold_sqlite_database(database_url)
     except DatabaseInUse as exc:
         raise CommandFailed(str(exc)) from None
+    try:
+        yield
+    finally:
+        if lock is not None:
+            lock.release()
 
 
 async def import_org(settings: Settings, files: list[Path]) -> int:
@@ -239,12 +243,8 @@ async def _bot_username(settings: Settings) -> str:
 
 async def run_demo(settings: Settings, *, fresh: bool, host: str, port: int, api_port: int) -> int:
     url = demo_database_url(settings.data_dir)
-    lock = sole_process(url)  # before --fresh: a database another demo runs on is not removed
-    try:
+    with sole_process(url):  # before --fresh: a database another demo runs on is not removed
         return await _run_demo(settings, url, fresh=fresh, host=host, port=port, api_port=api_port)
-    finally:
-        if lock is not None:
-            lock.release()
 
 
 async def _run_demo(settings: Settings, url: str, *, fresh: bool, host: str, port: int, api_port: int) -> int:
@@ -415,8 +415,7 @@ async def webhook(settings: Settings, on_ready=None) -> int:
     if not settings.webhook_secret:
         raise CommandFailed("set WEBHOOK_SECRET (1-256 of A-Z a-z 0-9 _ -): Telegram sends it with every update "
                             "and anything without it is refused")
-    lock = sole_process(settings.database_url)  # SQLite: one process; PostgreSQL: as many as you like
-    try:
+    with sole_process(settings.database_url):  # SQLite: one process; PostgreSQL: as many as you like
         db = await bootstrap.open_database(settings)
         bot = bootstrap.build_bot(settings)
         clock = SystemClock()
@@ -443,8 +442,5 @@ async def webhook(settings: Settings, on_ready=None) -> int:
         finally:
             await bot.session.close()
             await db.dispose()
-    finally:
-        if lock is not None:
-            lock.release()
     return 0
 
